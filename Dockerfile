@@ -1,0 +1,27 @@
+# Superposition Explorer: the server on port 8000, training on the CPU by default.
+#   docker build -t superposition-explorer .
+#   docker run -p 8000:8000 -v "$PWD/models_cache:/app/models_cache" superposition-explorer
+# For CUDA, build with a CUDA wheel index of PyTorch and run with the GPUs (see README.md).
+FROM python:3.11-slim
+
+# Which PyTorch wheel index to install torch from: CPU by default, a CUDA one for GPUs.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    SUPERPOSITION_HOST=0.0.0.0 \
+    SUPERPOSITION_PORT=8000 \
+    SUPERPOSITION_CACHE_DIR=/app/models_cache
+
+WORKDIR /app
+# torch first, in its own layer: it is by far the largest and changes least.
+RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX_URL}"
+
+COPY pyproject.toml README.md ./
+COPY server ./server
+COPY frontend ./frontend
+RUN pip install . && mkdir -p /app/models_cache
+
+EXPOSE 8000
+VOLUME /app/models_cache
+CMD ["superposition-explorer"]

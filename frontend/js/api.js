@@ -1,0 +1,143 @@
+// The server's API: `GET /api/limits` and the live WebSocket `/api/models/live`.
+//
+// Protocol: the client sends ModelRequests as JSON text. The server numbers the requests it gets
+// on one socket 1, 2, 3, … and tags every message with the number (`seq`) of the request it
+// answers; a new request cancels the running one. So the client counts its own sends (from 0 on
+// each new socket) and drops every message whose seq is not the latest.
+
+/**
+ * Fetch the server's limits (`GET /api/limits`).
+ * @returns {Promise<Record<string, number>>}
+ * @throws {Error} when the server does not answer 200 with JSON
+ */
+export async function fetchLimits() {
+  const response = await fetch("/api/limits", { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`GET /api/limits answered ${response.status}`);
+  return response.json();
+}
+
+/**
+ * The WebSocket URL of the live endpoint on this page's host (wss:// under https://).
+ * @param {Location} [loc]
+ * @returns {string}
+ */
+export function liveUrl(loc = window.location) {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}/api/models/live`;
+}
+
+/**
+ * @typedef {object} LiveHandlers
+ * @property {(message: object) => void} onMessage a snapshot, done or error answering the latest
+ *   request
+ * @property {(status: "connecting"|"open"|"closed") => void} [onStatus] the socket's state
+ */
+
+/**
+ * A self-reconnecting client of `/api/models/live` that only passes on answers to the latest
+ * request.
+ */
+export class LiveClient {
+  /**
+   * @param {LiveHandlers} handlers
+   * @param {string} [url] defaults to {@link liveUrl}()
+   */
+  constructor(handlers, url = liveUrl()) {
+    this.url = url;
+    this.handlers = handlers;
+    /** @type {WebSocket|null} */
+    this.socket = null;
+    /** Sends on the current socket; the seq of the latest request. */
+    this.seq = 0;
+    /** @type {object|null} the latest request */
+    this.request = null;
+    /** Whether the latest request still waits for its done or error. */
+    this.pending = false;
+    this.retryMs = 500;
+    this.retryTimer = 0;
+    this.closed = false;
+  }
+
+  /**
+   * Open the socket (again). Called by the constructor's user once, then on every close.
+   * @returns {void}
+   */
+  connect() {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.handlers.onStatus?.("connecting");
+    const socket = new WebSocket(this.url);
+    this.socket = socket;
+    this.seq = 0; // the server numbers the requests of each socket from 1
+    socket.addEventListener("open", () => {
+      if (socket !== this.socket) return;
+      this.retryMs = 500;
+      this.handlers.onStatus?.("open");
+      if (this.request && this.pending) this.transmit(this.request);
+    });
+    socket.addEventListener("message", (event) => {
+      if (socket !== this.socket) return;
+      this.receive(event.data);
+    });
+    socket.addEventListener("close", () => {
+      if (socket !== this.socket || this.closed) return;
+      this.socket = null;
+      this.handlers.onStatus?.("closed");
+      this.retryTimer = window.setTimeout(() => this.connect(), this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, 5000);
+    });
+    // An "error" event is always followed by "close", which schedules the retry.
+  }
+
+  /**
+   * Ask for a model. It is sent now if the socket is open, else as soon as it opens; either way
+   * it supersedes every earlier request.
+   * @param {object} request a ModelRequest
+   * @returns {void}
+   */
+  send(request) {
+    this.request = request;
+    this.pending = true;
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.transmit(request);
+    else if (!this.socket) this.connect();
+  }
+
+  /**
+   * Stop for good: close the socket and never reconnect.
+   * @returns {void}
+   */
+  close() {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.socket?.close();
+    this.socket = null;
+  }
+
+  /**
+   * Send on the open socket, counting the send (the server numbers it the same way).
+   * @param {object} request
+   * @returns {void}
+   */
+  transmit(request) {
+    this.seq += 1;
+    /** @type {WebSocket} */ (this.socket).send(JSON.stringify(request));
+  }
+
+  /**
+   * Pass on a message from the server if it answers the latest request; drop it otherwise.
+   * @param {string} text the frame's JSON
+   * @returns {void}
+   */
+  receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.handlers.onMessage({ type: "error", seq: this.seq, detail: "unreadable message" });
+      return;
+    }
+    if (!message || message.seq !== this.seq) return; // answers an older request: stale
+    if (message.type === "done" || message.type === "error") this.pending = false;
+    this.handlers.onMessage(message);
+  }
+}

@@ -1,0 +1,224 @@
+// The sidebar's controls: built from a table, bounded by the server's limits, reporting changes.
+
+import { formatSparsity } from "./format.js";
+import { PROPS, boundsOf, clampState, defaultState } from "./state.js";
+
+/** @typedef {import("./state.js").State} State */
+/** @typedef {import("./state.js").Limits} Limits */
+
+/**
+ * Map a log-slider position (log10 p, in [-3, 0]) to a probability, to 3 significant digits.
+ * @param {number|string} position
+ * @returns {number}
+ */
+export function sliderToProbability(position) {
+  return Number((10 ** Number(position)).toPrecision(3));
+}
+
+/**
+ * Map a probability to its log-slider position, log10 p.
+ * @param {number} p
+ * @returns {number}
+ */
+export function probabilityToSlider(p) {
+  return Math.log10(p);
+}
+
+/**
+ * @typedef {object} ControlSpec How one prop is shown.
+ * @property {keyof State} name the prop (and the input's id)
+ * @property {string} label
+ * @property {"log"|"range"|"number"|"select"} kind
+ * @property {string} [help] one line under the control
+ * @property {number} [step] step of a range slider
+ * @property {string[][]} [options] [value, text] pairs of a select
+ */
+
+/**
+ * The controls, in sidebar order, grouped under headings.
+ * @type {ReadonlyArray<{heading: string, controls: ControlSpec[]}>}
+ */
+export const GROUPS = Object.freeze([
+  {
+    heading: "Data",
+    controls: [
+      {
+        name: "feature_probability",
+        label: "Feature probability p",
+        kind: "log",
+        help: "Each feature is non-zero with probability p; sparsity S = 1 − p.",
+      },
+      {
+        name: "importance_decay",
+        label: "Importance decay",
+        kind: "range",
+        step: 0.01,
+        help: "Feature i has importance Iᵢ = decayⁱ.",
+      },
+      { name: "n_features", label: "Features n", kind: "number" },
+    ],
+  },
+  {
+    heading: "Model",
+    controls: [
+      { name: "n_hidden", label: "Hidden dims m", kind: "number" },
+      {
+        name: "activation",
+        label: "Activation",
+        kind: "select",
+        options: [
+          ["relu", "ReLU"],
+          ["linear", "linear"],
+        ],
+        help: "ReLU: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b.",
+      },
+    ],
+  },
+  {
+    heading: "Training",
+    controls: [
+      { name: "steps", label: "Steps", kind: "number" },
+      { name: "seed", label: "Seed", kind: "number" },
+      {
+        name: "n_restarts",
+        label: "Restarts",
+        kind: "number",
+        help: "Seeds trained side by side; the lowest loss is kept.",
+      },
+    ],
+  },
+]);
+
+/**
+ * Create an element with attributes and children.
+ * @param {string} tag
+ * @param {Record<string, string|number|boolean>} [attrs]
+ * @param {(Node|string)[]} [children]
+ * @returns {HTMLElement}
+ */
+function h(tag, attrs = {}, children = []) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === false) continue;
+    el.setAttribute(key, value === true ? "" : String(value));
+  }
+  el.append(...children);
+  return el;
+}
+
+/**
+ * @typedef {object} Controls
+ * @property {(state: State) => void} set show a state in every control (reports nothing)
+ */
+
+/**
+ * Build the controls into `container`; numeric bounds come from the PROPS table and the server's
+ * limits. Sliders report while dragged, number inputs when committed (Enter, blur or the arrows);
+ * out-of-range numbers are clamped and written back.
+ * @param {HTMLElement} container the sidebar
+ * @param {Partial<Limits>} limits `GET /api/limits`
+ * @param {(patch: Partial<State>) => void} onChange called with the changed fields
+ * @returns {Controls}
+ */
+export function buildControls(container, limits, onChange) {
+  const propOf = Object.fromEntries(PROPS.map((p) => [p.name, p]));
+  /** @type {Record<string, (state: State) => void>} */
+  const setters = {};
+
+  for (const group of GROUPS) {
+    const fieldset = h("fieldset", { class: "group" }, [h("legend", {}, [group.heading])]);
+    for (const spec of group.controls) {
+      const prop = propOf[spec.name];
+      const wrap = h("div", { class: `control control-${spec.kind}` });
+      const label = h("label", { for: spec.name }, [spec.label]);
+      const head = h("div", { class: "control-head" }, [label]);
+      wrap.append(head);
+
+      if (spec.kind === "log") {
+        const readout = h("output", { id: `${spec.name}_value`, for: spec.name });
+        head.append(readout);
+        // The input's value is log10 p; dir=rtl puts p = 1 (dense) on the left and sparser
+        // features towards the right, as in the paper's figures.
+        const input = /** @type {HTMLInputElement} */ (
+          h("input", { id: spec.name, type: "range", min: -3, max: 0, step: 0.01, dir: "rtl" })
+        );
+        const scale = h("div", { class: "scale" }, [
+          h("span", {}, ["dense, p = 1"]),
+          h("span", {}, ["sparse, p = 0.001"]),
+        ]);
+        wrap.append(input, scale);
+        const show = (p) => {
+          const { p: pText, s } = formatSparsity(p);
+          readout.textContent = `p = ${pText} · S = 1 − p = ${s}`;
+        };
+        input.addEventListener("input", () => {
+          const p = sliderToProbability(input.value);
+          show(p);
+          onChange({ feature_probability: p });
+        });
+        setters[spec.name] = (state) => {
+          input.value = String(probabilityToSlider(state.feature_probability));
+          show(state.feature_probability);
+        };
+      } else if (spec.kind === "range") {
+        const { min, max } = boundsOf(prop, limits);
+        const readout = h("output", { id: `${spec.name}_value`, for: spec.name });
+        head.append(readout);
+        const input = /** @type {HTMLInputElement} */ (
+          h("input", { id: spec.name, type: "range", min, max, step: spec.step ?? "any" })
+        );
+        wrap.append(input);
+        input.addEventListener("input", () => {
+          const value = Number(input.value);
+          readout.textContent = value.toFixed(2);
+          onChange({ [spec.name]: value });
+        });
+        setters[spec.name] = (state) => {
+          input.value = String(state[spec.name]);
+          readout.textContent = Number(state[spec.name]).toFixed(2);
+        };
+      } else if (spec.kind === "number") {
+        const { min, max } = boundsOf(prop, limits);
+        const input = /** @type {HTMLInputElement} */ (
+          h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" })
+        );
+        head.append(input);
+        wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
+        input.addEventListener("change", () => {
+          const value = clampState({ ...defaultState(), [spec.name]: input.value }, limits)[
+            spec.name
+          ];
+          // An unparsable entry falls back to the default; show what will be trained.
+          input.value = String(value);
+          onChange({ [spec.name]: value });
+        });
+        setters[spec.name] = (state) => {
+          input.value = String(state[spec.name]);
+        };
+      } else if (spec.kind === "select") {
+        const select = /** @type {HTMLSelectElement} */ (h("select", { id: spec.name }));
+        for (const [value, text] of spec.options ?? []) {
+          select.append(h("option", { value }, [text]));
+        }
+        head.append(select);
+        select.addEventListener("change", () => onChange({ [spec.name]: select.value }));
+        setters[spec.name] = (state) => {
+          select.value = String(state[spec.name]);
+        };
+      }
+      if (spec.help) wrap.append(h("p", { class: "help" }, [spec.help]));
+      fieldset.append(wrap);
+    }
+    container.append(fieldset);
+  }
+
+  const reset = h("button", { type: "button", id: "reset", class: "reset" }, ["Reset to defaults"]);
+  reset.addEventListener("click", () => onChange(clampState(defaultState(), limits)));
+  container.append(reset);
+
+  return {
+    set(state) {
+      for (const setter of Object.values(setters)) setter(state);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// With two hidden dimensions, each feature's direction W[:, i] as an arrow from the origin in the
+// hidden plane: the paper's pentagons, antipodal pairs and the like.
+
+import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
+
+/**
+ * Draw (or redraw) the feature directions into `el` when n_hidden = 2; otherwise hide `el` and
+ * show `note` instead.
+ * @param {HTMLElement} el the #geometry div
+ * @param {HTMLElement} note the element that explains why there is no drawing
+ * @param {number[][]} W n_hidden rows of n_features columns
+ * @param {number[]} importance Iᵢ, colours the arrow heads
+ * @returns {void}
+ */
+export function renderGeometry(el, note, W, importance) {
+  if (W.length !== 2) {
+    el.hidden = true;
+    note.hidden = false;
+    note.textContent =
+      `The feature directions are drawn when the hidden space is a plane (m = 2); ` +
+      `this model has m = ${W.length}. Set hidden dimensions to 2 to see them.`;
+    return;
+  }
+  const wasHidden = el.hidden;
+  el.hidden = false;
+  note.hidden = true;
+
+  const [wx, wy] = W;
+  const n = wx.length;
+  // One trace: origin → tip, gap, origin → tip, …; an arrow-head marker at each tip points away
+  // from the previous point (the origin).
+  const x = [];
+  const y = [];
+  const size = [];
+  const colour = [];
+  const custom = [];
+  let reach = 0;
+  for (let i = 0; i < n; i += 1) {
+    const norm = Math.hypot(wx[i], wy[i]);
+    reach = Math.max(reach, norm);
+    x.push(0, wx[i], null);
+    y.push(0, wy[i], null);
+    size.push(0, norm > 1e-3 ? 11 : 0, 0);
+    colour.push(importance[i], importance[i], importance[i]);
+    custom.push([i, norm], [i, norm], [i, norm]);
+  }
+  const r = Math.max(reach, 1) * 1.2;
+  const arrows = {
+    type: "scatter",
+    mode: "lines+markers",
+    x,
+    y,
+    customdata: custom,
+    line: { color: "#5f6368", width: 1.5 },
+    marker: {
+      symbol: "arrow",
+      angleref: "previous",
+      size,
+      color: colour,
+      cmin: 0,
+      cmax: Math.max(...importance, 1e-6),
+      colorscale: "Viridis",
+      reversescale: true,
+      line: { width: 0 },
+    },
+    hovertemplate:
+      "feature %{customdata[0]}<br>W[:, i] = (%{x:.3f}, %{y:.3f})" +
+      "<br>‖W<sub>i</sub>‖ = %{customdata[1]:.3f}<extra></extra>",
+  };
+  const labels = {
+    type: "scatter",
+    mode: "text",
+    x: wx.map((v, i) => v * (1 + 0.12 * r / Math.max(Math.hypot(v, wy[i]), 1e-3))),
+    y: wy.map((v, i) => v * (1 + 0.12 * r / Math.max(Math.hypot(wx[i], v), 1e-3))),
+    text: wx.map((_, i) => (n <= 24 ? String(i) : "")),
+    textfont: { size: 11, color: "#3c4043" },
+    hoverinfo: "skip",
+  };
+  const layout = baseLayout({
+    margin: { l: 44, r: 12, t: 10, b: 40 },
+    xaxis: axis("hidden dim 0", { range: [-r, r], zeroline: true }),
+    yaxis: axis("hidden dim 1", { range: [-r, r], scaleanchor: "x", scaleratio: 1, zeroline: true }),
+    shapes: [
+      {
+        type: "circle",
+        xref: "x",
+        yref: "y",
+        x0: -1,
+        y0: -1,
+        x1: 1,
+        y1: 1,
+        line: { color: "#c7ccd3", width: 1, dash: "dot" },
+        layer: "below",
+      },
+    ],
+  });
+  Plotly.react(el, [arrows, labels], layout, CONFIG);
+  if (wasHidden) Plotly.Plots.resize(el);
+}

@@ -1,0 +1,170 @@
+// The whole view state: one plain object, declared by PROPS and round-tripped through the URL
+// hash (#n_features=5&n_hidden=2&feature_probability=0.1&...). The keys are exactly the fields of
+// the API's ModelRequest, so the state *is* the request the page trains.
+
+/**
+ * @typedef {object} State
+ * @property {number} n_features n, the number of input features
+ * @property {number} n_hidden m, the hidden dimension
+ * @property {number} feature_probability p = 1 − S, the chance a feature is non-zero
+ * @property {number} importance_decay Iᵢ = decayⁱ
+ * @property {"relu"|"linear"} activation output non-linearity
+ * @property {number} steps training steps
+ * @property {number} seed random seed
+ * @property {number} n_restarts seeds trained at once; the best is kept
+ */
+
+/**
+ * @typedef {object} Limits The server's `GET /api/limits` answer (the fields used here).
+ * @property {number} max_features
+ * @property {number} max_hidden
+ * @property {number} max_restarts
+ * @property {number} max_steps
+ */
+
+/**
+ * @typedef {object} Prop One field of the state.
+ * @property {keyof State} name key in the state, the URL hash and the API request
+ * @property {"int"|"float"|"enum"} type how the hash value is parsed
+ * @property {number|string} default value when the hash lacks it or it does not parse
+ * @property {number} [min] smallest value the UI allows
+ * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
+ * @property {keyof Limits} [limit] the `/api/limits` field that bounds it from above
+ * @property {string[]} [values] the allowed values of an enum
+ */
+
+/**
+ * Every field of the view state, with its type, default and bounds. Defaults live here only.
+ * @type {readonly Prop[]}
+ */
+export const PROPS = Object.freeze([
+  { name: "n_features", type: "int", default: 5, min: 1, max: 512, limit: "max_features" },
+  { name: "n_hidden", type: "int", default: 2, min: 1, max: 256, limit: "max_hidden" },
+  { name: "feature_probability", type: "float", default: 0.1, min: 0.001, max: 1 },
+  { name: "importance_decay", type: "float", default: 0.9, min: 0.5, max: 1 },
+  { name: "activation", type: "enum", default: "relu", values: ["relu", "linear"] },
+  { name: "steps", type: "int", default: 3000, min: 1, max: 50000, limit: "max_steps" },
+  { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
+  { name: "n_restarts", type: "int", default: 1, min: 1, max: 16, limit: "max_restarts" },
+]);
+
+/**
+ * Limits assumed until (or unless) the server's `/api/limits` answers.
+ * @type {Readonly<Limits>}
+ */
+export const DEFAULT_LIMITS = Object.freeze({
+  max_features: 512,
+  max_hidden: 256,
+  max_restarts: 16,
+  max_steps: 50000,
+});
+
+/**
+ * A fresh state holding every default.
+ * @returns {State}
+ */
+export function defaultState() {
+  return /** @type {State} */ (Object.fromEntries(PROPS.map((p) => [p.name, p.default])));
+}
+
+/**
+ * The bounds of a numeric prop under the given server limits.
+ * @param {Prop} prop
+ * @param {Partial<Limits>} [limits]
+ * @returns {{min: number, max: number}}
+ */
+export function boundsOf(prop, limits = DEFAULT_LIMITS) {
+  const fromServer = prop.limit && limits ? Number(limits[prop.limit]) : NaN;
+  const max = Number.isFinite(fromServer) ? fromServer : /** @type {number} */ (prop.max);
+  return { min: /** @type {number} */ (prop.min), max: Math.max(max, /** @type {number} */ (prop.min)) };
+}
+
+/**
+ * Parse one raw value for a prop; `undefined` when it does not parse.
+ * @param {Prop} prop
+ * @param {string|number|null|undefined} raw
+ * @returns {number|string|undefined}
+ */
+function parseValue(prop, raw) {
+  if (raw === null || raw === undefined || raw === "") return undefined;
+  if (prop.type === "enum") {
+    const text = String(raw).toLowerCase();
+    return prop.values && prop.values.includes(text) ? text : undefined;
+  }
+  const num = Number(raw);
+  if (!Number.isFinite(num)) return undefined;
+  return prop.type === "int" ? Math.round(num) : num;
+}
+
+/**
+ * Bring a state within bounds: unparsable values become defaults, numbers are clamped to the
+ * UI's bounds and the server's limits. Returns a new object; the input is not changed.
+ * @param {Partial<Record<keyof State, unknown>>} state
+ * @param {Partial<Limits>} [limits]
+ * @returns {State}
+ */
+export function clampState(state, limits = DEFAULT_LIMITS) {
+  const out = /** @type {Record<string, number|string>} */ ({});
+  for (const prop of PROPS) {
+    let value = parseValue(prop, /** @type {any} */ (state[prop.name]));
+    if (value === undefined) value = prop.default;
+    if (prop.type !== "enum") {
+      const { min, max } = boundsOf(prop, limits);
+      value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
+    }
+    out[prop.name] = value;
+  }
+  return /** @type {State} */ (/** @type {unknown} */ (out));
+}
+
+/**
+ * Read a state from a URL hash ("#n_features=5&..."); missing or bad keys take their defaults.
+ * @param {string} hash location.hash, with or without the leading "#"
+ * @param {Partial<Limits>} [limits]
+ * @returns {State}
+ */
+export function parseHash(hash, limits = DEFAULT_LIMITS) {
+  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+  /** @type {Record<string, string>} */
+  const raw = {};
+  for (const prop of PROPS) {
+    const value = params.get(prop.name);
+    if (value !== null) raw[prop.name] = value;
+  }
+  return clampState(raw, limits);
+}
+
+/**
+ * Write a state as a URL hash body (without "#"), every key in PROPS order, so that a copied
+ * link reproduces the view even if the defaults change later.
+ * @param {State} state
+ * @returns {string}
+ */
+export function serializeState(state) {
+  const params = new URLSearchParams();
+  for (const prop of PROPS) {
+    const value = state[prop.name];
+    params.set(prop.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : value);
+  }
+  return params.toString();
+}
+
+/**
+ * Replace the page's URL hash with the state, without adding a history entry or firing
+ * `hashchange`.
+ * @param {State} state
+ * @returns {void}
+ */
+export function writeStateToUrl(state) {
+  const hash = `#${serializeState(state)}`;
+  if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+}
+
+/**
+ * The state as the API's ModelRequest (the same keys, as a new plain object).
+ * @param {State} state
+ * @returns {Record<string, number|string>}
+ */
+export function toRequest(state) {
+  return Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+}

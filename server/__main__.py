@@ -1,0 +1,32 @@
+"""``python -m server`` / ``superposition-explorer``: start the explorer with uvicorn.
+
+Flags (each also an environment variable): --host (SUPERPOSITION_HOST, default 127.0.0.1),
+--port (SUPERPOSITION_PORT, 8000), --cache-dir (SUPERPOSITION_CACHE_DIR, models_cache/),
+--device (SUPERPOSITION_DEVICE: auto, cpu or cuda). ``--help`` lists every setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from server.app import create_app
+from server.config import Settings
+from server.device import DeviceUnavailable, select_device
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the settings, check the device, and serve until interrupted."""
+    settings = Settings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        select_device(settings.device)  # fail fast, before binding the port
+    except DeviceUnavailable as exc:
+        sys.exit(f"error: {exc}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The FastAPI application: the API routers, Plotly.js from the plotly package, the frontend."""
+
+from __future__ import annotations
+
+import importlib.resources
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+
+from server import __version__
+from server.cache import ModelCache
+from server.config import Settings, get_settings
+from server.device import select_device
+from server.jobs import TrainingWorker
+from server.routes import api_router
+
+
+def frontend_dir() -> Path:
+    """The static frontend: inside the installed package, or beside it in a source checkout."""
+    packaged = Path(__file__).resolve().parent / "frontend"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "frontend"
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and ±Inf (not JSON numbers) by their names, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
+async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    """422 with pydantic's errors; a rejected NaN input is echoed as "nan", not a 500."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=422, content={"detail": json_safe(jsonable_encoder(exc.errors()))}
+    )
+
+
+PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The lifespan resolves the device and starts the training worker.
+
+    Raises:
+        DeviceUnavailable: at start-up, when ``device="cuda"`` and CUDA is absent.
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = TrainingWorker(
+            ModelCache(settings.cache_dir),
+            select_device(settings.device),
+            settings.snapshot_interval_s,
+        )
+        worker.start()
+        app.state.settings, app.state.worker = settings, worker
+        try:
+            yield
+        finally:
+            worker.stop()
+
+    app = FastAPI(
+        title="Superposition Explorer",
+        version=__version__,
+        summary="Train and inspect Toy Models of Superposition (Elhage et al., 2022).",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(api_router)
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    async def plotly_js() -> FileResponse:
+        return FileResponse(
+            PLOTLY_JS,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    app.frontend("/", directory=frontend_dir())
+    return app

@@ -1,0 +1,65 @@
+"""Settings: where the server listens, where it caches, which device trains, and every limit.
+
+Each field comes, in order of precedence, from a command-line flag (``--cache-dir``), an
+environment variable (``SUPERPOSITION_CACHE_DIR``) or its default. Limits are settings, so that a
+teacher's GPU box can allow more than a laptop; every refusal names the limit that refused it.
+Nested limits are set as ``--limits.max-steps 20000`` or ``SUPERPOSITION_LIMITS__MAX_STEPS=20000``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Limits(BaseModel):
+    """Upper bounds on what one request may ask for (served at ``GET /api/limits``)."""
+
+    max_features: int = Field(512, ge=1, description="largest n_features")
+    max_hidden: int = Field(256, ge=1, description="largest n_hidden")
+    max_instances: int = Field(64, ge=1, description="most feature probabilities in one request")
+    max_restarts: int = Field(16, ge=1, description="largest n_restarts")
+    max_steps: int = Field(50_000, ge=1, description="largest number of training steps")
+    max_batch_size: int = Field(8192, ge=1, description="largest batch_size")
+    max_work: float = Field(
+        1e12,
+        gt=0,
+        description="largest steps × batch_size × instances × n_restarts × n_features × n_hidden",
+    )
+    max_output_values: int = Field(
+        1 << 22, ge=1, description="largest instances × n_features² (the Gram matrices returned)"
+    )
+
+
+class Settings(BaseSettings):
+    """Server settings; see the module docstring for where each value comes from."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERPOSITION_",
+        env_nested_delimiter="__",
+        cli_prog_name="superposition-explorer",
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        extra="ignore",
+    )
+
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 serves the whole network")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port")
+    cache_dir: Path = Field(Path("models_cache"), description="folder of trained-model entries")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when available, else the CPU"
+    )
+    snapshot_interval_s: float = Field(
+        0.05, gt=0, description="least time between two live snapshots (0.05 s = 20 per second)"
+    )
+    limits: Limits = Field(default_factory=Limits)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings read from the environment (cached)."""
+    return Settings()

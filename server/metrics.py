@@ -1,0 +1,65 @@
+"""The paper's per-instance measurements of a trained W (BACKGROUND.md "Metrics", THEORY.md F4).
+
+All functions take W of shape (..., n_hidden, n_features), any leading batch (instance) dims, and
+compute in float64 so that no finite float32 W can overflow. A feature whose column is exactly zero
+(not learned) gets norm, superposition and dimensionality 0, never NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def gram(W: Tensor) -> Tensor:
+    """WᵀW: (..., n_features, n_features); entry (i, j) = Wᵢ·Wⱼ, the diagonal is ‖Wᵢ‖²."""
+    W = W.double()
+    return W.mT @ W
+
+
+def feature_norms(W: Tensor) -> Tensor:
+    """‖Wᵢ‖: (..., n_features). About 1: represented; about 0: not learned."""
+    return torch.linalg.vector_norm(W.double(), dim=-2)
+
+
+def _projections(W: Tensor) -> tuple[Tensor, Tensor]:
+    """(Ŵᵢ·Wⱼ) as (..., n, n) with row i zero where Wᵢ = 0, and ‖Wᵢ‖² as (..., n)."""
+    G = gram(W)
+    sq_norms = torch.diagonal(G, dim1=-2, dim2=-1)
+    norms = sq_norms.sqrt()
+    safe = torch.where(norms > 0, norms, torch.ones_like(norms))
+    proj = torch.where((norms > 0).unsqueeze(-1), G / safe.unsqueeze(-1), torch.zeros_like(G))
+    return proj, sq_norms
+
+
+def superposition(W: Tensor) -> Tensor:
+    """Σ_{j≠i} (Ŵᵢ·Wⱼ)², (..., n_features); TMS colours the norm bars by it.
+
+    0: feature i is orthogonal to every other feature; ≥ 1: the others can activate its
+    direction as strongly as the feature itself.
+    """
+    proj, _ = _projections(W)
+    off_diagonal = ~torch.eye(proj.shape[-1], dtype=torch.bool, device=proj.device)
+    return (proj**2 * off_diagonal).sum(dim=-1)
+
+
+def dimensionality(W: Tensor) -> Tensor:
+    """Feature dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², j including i.
+
+    Source: TMS §"Geometry › Feature Dimensionality"; THEORY.md F4.
+
+    Returns:
+        (..., n_features), in [0, 1]: 1 dedicated, 3/4 tetrahedron, 2/3 triangle, 1/2 antipodal
+        pair, 2/5 pentagon, 0 not learned.
+    """
+    proj, sq_norms = _projections(W)
+    total = (proj**2).sum(dim=-1)
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    return torch.where(total > 0, sq_norms / safe, torch.zeros_like(total))
+
+
+def dimensions_per_feature(W: Tensor) -> Tensor:
+    """D* = n_hidden / ‖W‖²_F (TMS §"Uniform Superposition"), shape (...); 0 when W = 0."""
+    frobenius_sq = (W.double() ** 2).sum(dim=(-2, -1))
+    safe = torch.where(frobenius_sq > 0, frobenius_sq, torch.ones_like(frobenius_sq))
+    return torch.where(frobenius_sq > 0, W.shape[-2] / safe, torch.zeros_like(frobenius_sq))

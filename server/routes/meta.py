@@ -1,0 +1,27 @@
+"""GET /api/health and GET /api/limits."""
+
+from __future__ import annotations
+
+import torch
+from fastapi import APIRouter
+from plotly.offline import get_plotlyjs_version
+
+from server.config import Limits
+from server.deps import SettingsDep, WorkerDep
+from server.schemas import Health
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/health", response_model=Health)
+async def health(worker: WorkerDep) -> Health:
+    """Liveness, the training device, and the library versions."""
+    return Health(
+        device=str(worker.device), torch=torch.__version__, plotly_js=get_plotlyjs_version()
+    )
+
+
+@router.get("/limits", response_model=Limits)
+async def limits(settings: SettingsDep) -> Limits:
+    """The configured limits on requests (the frontend's slider bounds come from here)."""
+    return settings.limits

@@ -1,0 +1,259 @@
+"""The API contract: pydantic models for requests, results and live messages.
+
+No torch here. Field names follow the paper's notebook (``n_features``, ``n_hidden``,
+``feature_probability`` = 1 − S, ``importance``). Structural rules (types, ranges that never change)
+live on the fields; limits that are settings live in :func:`limit_errors`, applied by the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from server.config import Limits
+
+# Bump when training, the cache layout or the result format changes: old entries then miss.
+CACHE_FORMAT_VERSION = 1
+
+Probability = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+Importance = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]
+
+EXAMPLE_REQUEST: dict[str, Any] = {
+    "n_features": 5,
+    "n_hidden": 2,
+    "feature_probability": 0.1,
+    "importance_decay": 0.9,
+    "activation": "relu",
+    "steps": 3000,
+    "batch_size": 1024,
+    "lr": 1e-3,
+    "seed": 0,
+    "n_restarts": 1,
+}
+
+
+class ModelRequest(BaseModel):
+    """A toy model to train: n_features → n_hidden → n_features, one instance per probability.
+
+    TMS §"Demonstrating Superposition": h = W x, x′ = ReLU(WᵀW x + b) (or without the ReLU for
+    ``activation="linear"``), loss L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², xᵢ = 0 with probability S = 1 − p and
+    U[0, 1] otherwise.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_REQUEST]})
+
+    n_features: int = Field(5, ge=1, description="n, the number of input features")
+    n_hidden: int = Field(2, ge=1, description="m, the hidden dimension")
+    feature_probability: Probability | list[Probability] = Field(
+        0.1,
+        description="p = 1 − S in (0, 1]; a list trains one instance per value in one batch",
+    )
+    importance_decay: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Iᵢ = decayⁱ for i = 0..n−1 (default 1.0); exclusive with `importance`",
+    )
+    importance: list[Importance] | None = Field(
+        None, description="explicit importances, one per feature; exclusive with `importance_decay`"
+    )
+    activation: Literal["relu", "linear"] = Field(
+        "relu", description="relu: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b"
+    )
+    steps: int = Field(3000, ge=1, description="AdamW steps")
+    batch_size: int = Field(1024, ge=1, description="samples per step")
+    lr: float = Field(1e-3, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds initialisation and sampling")
+    n_restarts: int = Field(
+        1, ge=1, description="seeds trained per instance in the same batch; the lowest loss is kept"
+    )
+
+    @field_validator("feature_probability")
+    @classmethod
+    def _non_empty(cls, value: float | list[float]) -> float | list[float]:
+        if isinstance(value, list) and not value:
+            raise ValueError("feature_probability list must have at least 1 entry")
+        return value
+
+    @field_validator("importance")
+    @classmethod
+    def _importance_matches(cls, value: list[float] | None, info: ValidationInfo) -> Any:
+        if value is None:
+            return value
+        if info.data.get("importance_decay") is not None:
+            raise ValueError("give either importance or importance_decay, not both")
+        n_features = info.data.get("n_features")
+        if n_features is not None and len(value) != n_features:
+            raise ValueError(
+                f"importance has {len(value)} entries; it must have n_features = {n_features}"
+            )
+        return value
+
+    # -- derived views -------------------------------------------------------------------------
+    @property
+    def feature_probabilities(self) -> list[float]:
+        """One feature probability per instance."""
+        fp = self.feature_probability
+        return list(fp) if isinstance(fp, list) else [fp]
+
+    @property
+    def importances(self) -> list[float]:
+        """Importance per feature, Iᵢ (explicit, or decayⁱ)."""
+        if self.importance is not None:
+            return list(self.importance)
+        decay = 1.0 if self.importance_decay is None else self.importance_decay
+        return [decay**i for i in range(self.n_features)]
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.feature_probabilities)
+
+    def normalised(self) -> ModelRequest:
+        """The canonical form: probabilities and importances as explicit lists.
+
+        Two requests that train the same model (``importance_decay=1`` and no importance, say)
+        normalise to the same value and so share one cache entry.
+        """
+        return ModelRequest.model_validate(
+            self.model_dump()
+            | {
+                "feature_probability": self.feature_probabilities,
+                "importance": self.importances,
+                "importance_decay": None,
+            }
+        )
+
+    def model_id(self) -> str:
+        """sha256 of the canonical request JSON plus the cache format version (64 hex digits)."""
+        canonical = json.dumps(
+            {"format": CACHE_FORMAT_VERSION, "request": self.normalised().model_dump(mode="json")},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
+    """Check a structurally valid request against the configured limits.
+
+    Returns:
+        Errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``, ``input``, ``ctx``),
+        empty if the
+        request is within every limit. Each message names the field, the limit and its setting.
+    """
+    errors: list[dict[str, Any]] = []
+
+    def check(field: str, value: float, limit: float, setting: str, what: str = "") -> None:
+        if value > limit:
+            errors.append(
+                {
+                    "type": "limit_exceeded",
+                    "loc": [field],
+                    "msg": f"{what or field} is {_number(value)}; the limit is {setting} = "
+                    f"{_number(limit)} (SUPERPOSITION_LIMITS__{setting.upper()})",
+                    "input": value,
+                    "ctx": {"limit": limit, "setting": setting},
+                }
+            )
+
+    r = request
+    check("n_features", r.n_features, limits.max_features, "max_features")
+    check("n_hidden", r.n_hidden, limits.max_hidden, "max_hidden")
+    check(
+        "feature_probability",
+        r.n_instances,
+        limits.max_instances,
+        "max_instances",
+        "number of feature probabilities (instances)",
+    )
+    check("n_restarts", r.n_restarts, limits.max_restarts, "max_restarts")
+    check("steps", r.steps, limits.max_steps, "max_steps")
+    check("batch_size", r.batch_size, limits.max_batch_size, "max_batch_size")
+    if not errors:  # the products below only make sense once each factor is in range
+        work = float(r.steps) * r.batch_size * r.n_instances * r.n_restarts
+        work *= r.n_features * r.n_hidden
+        check(
+            "steps",
+            work,
+            limits.max_work,
+            "max_work",
+            "total work steps × batch_size × instances × n_restarts × n_features × n_hidden",
+        )
+        check(
+            "n_features",
+            r.n_instances * r.n_features**2,
+            limits.max_output_values,
+            "max_output_values",
+            "output size instances × n_features²",
+        )
+    return errors
+
+
+# -- results -------------------------------------------------------------------------------------
+class InstanceResult(BaseModel):
+    """One trained (or training) instance and the paper's metrics of it (BACKGROUND.md)."""
+
+    feature_probability: float = Field(description="p = 1 − S")
+    importance: list[float] = Field(description="Iᵢ, length n_features")
+    loss: float = Field(description="L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², per sample, summed over features")
+    W: list[list[float]] = Field(description="weights, shape (n_hidden, n_features)")
+    b: list[float] = Field(description="output bias, length n_features")
+    gram: list[list[float]] = Field(description="WᵀW, shape (n_features, n_features)")
+    feature_norms: list[float] = Field(description="‖Wᵢ‖")
+    superposition: list[float] = Field(description="Σ_{j≠i} (Ŵᵢ·Wⱼ)²")
+    dimensionality: list[float] = Field(description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²")
+    dimensions_per_feature: float = Field(description="D* = n_hidden / ‖W‖²_F")
+
+
+class LossPoint(BaseModel):
+    step: int = Field(description="training step (1-based)")
+    loss: list[float] = Field(description="training-batch L per instance, best restart")
+
+
+class ModelResult(BaseModel):
+    """A trained request: its weights, metrics and history."""
+
+    id: str = Field(description="the cache key: sha256 of the canonical request")
+    cached: bool = Field(description="true when served from models_cache without training")
+    request: ModelRequest = Field(description="the normalised request")
+    device: str = Field(description="the torch device that trained it")
+    train_seconds: float = Field(description="wall time of training, in seconds")
+    loss_history: list[LossPoint]
+    instances: list[InstanceResult]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    device: str
+    torch: str
+    plotly_js: str
+
+
+# -- live messages (WS /api/models/live) ---------------------------------------------------------
+class SnapshotMessage(BaseModel):
+    type: Literal["snapshot"] = "snapshot"
+    seq: int = Field(description="which request on this socket it answers (1 = the first)")
+    id: str
+    step: int
+    steps: int
+    instances: list[InstanceResult]
+
+
+class DoneMessage(BaseModel):
+    type: Literal["done"] = "done"
+    seq: int
+    result: ModelResult
+
+
+class ErrorMessage(BaseModel):
+    type: Literal["error"] = "error"
+    seq: int
+    detail: str | list[dict[str, Any]]

@@ -1,0 +1,122 @@
+"""WS /api/models/live against a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from websockets.sync.client import ClientConnection, connect
+
+QUICK = {
+    "n_features": 5,
+    "n_hidden": 2,
+    "feature_probability": 0.1,
+    "importance_decay": 0.9,
+    "steps": 3000,
+    "seed": 7,
+}
+LONG = QUICK | {"steps": 50_000, "seed": 8}  # ~30 s on a fast core: only finishes if not cancelled
+
+
+def ws_url(base: str) -> str:
+    return base.replace("http://", "ws://") + "/api/models/live"
+
+
+def receive(ws: ClientConnection, timeout: float = 120) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    return message
+
+
+def until_done(ws: ClientConnection, seq: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Collect the snapshots of request `seq` until its done (or error) message."""
+    snapshots = []
+    while True:
+        message = receive(ws)
+        assert message["seq"] <= seq
+        if message["seq"] < seq:
+            continue  # a cancelled request's last words
+        if message["type"] == "snapshot":
+            snapshots.append(message)
+        else:
+            return snapshots, message
+
+
+def test_snapshots_stream_then_done_then_cached(live_server: str) -> None:
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(QUICK))
+        snapshots, done = until_done(ws, 1)
+    assert done["type"] == "done", done
+    assert len(snapshots) >= 2
+    steps = [s["step"] for s in snapshots]
+    assert steps == sorted(steps) and steps[0] < steps[-1] < QUICK["steps"]
+    first = snapshots[0]
+    assert first["steps"] == 3000 and first["id"] == done["result"]["id"]
+    instance = first["instances"][0]
+    assert len(instance["gram"]) == 5 and len(instance["W"]) == 2 and len(instance["b"]) == 5
+    # At most about 20 snapshots a second.
+    span = done["result"]["train_seconds"]
+    assert len(snapshots) <= 20 * span + 2
+    assert done["result"]["cached"] is False
+
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(QUICK))
+        again = receive(ws)
+    assert again["type"] == "done" and again["result"]["cached"] is True
+    assert again["result"]["instances"] == done["result"]["instances"]
+
+
+def test_new_request_cancels_the_running_one(live_server: str) -> None:
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(LONG))
+        first = receive(ws)
+        assert first["type"] == "snapshot" and first["seq"] == 1
+        # The API answers while a model trains: training is off the event loop.
+        assert httpx.get(f"{live_server}/api/health", timeout=5).status_code == 200
+        started = time.monotonic()
+        ws.send(json.dumps(QUICK | {"steps": 300, "seed": 9}))
+        _, done = until_done(ws, 2)
+        elapsed = time.monotonic() - started
+    assert done["type"] == "done" and done["result"]["request"]["steps"] == 300
+    # The long job was cancelled, not finished first and never stored.
+    assert elapsed < done["result"]["train_seconds"] + 20
+    long_id = first["id"]
+    assert httpx.get(f"{live_server}/api/models/{long_id}").status_code == 404
+
+
+def test_bad_requests_get_errors_and_the_socket_stays_usable(live_server: str) -> None:
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send("not json")
+        error = receive(ws)
+        assert error == error | {"type": "error", "seq": 1}
+        ws.send(json.dumps(QUICK | {"n_hidden": 0}))
+        error = receive(ws)
+        assert error["type"] == "error" and error["seq"] == 2
+        assert any("n_hidden" in map(str, e["loc"]) for e in error["detail"])
+        ws.send(json.dumps(QUICK | {"n_features": 10**6}))
+        error = receive(ws)
+        assert error["seq"] == 3 and "max_features" in json.dumps(error["detail"])
+        ws.send(b"\x00\x01binary")
+        error = receive(ws)
+        assert error["type"] == "error" and error["seq"] == 4
+        ws.send(json.dumps(QUICK | {"steps": 100, "seed": 10}))
+        _, done = until_done(ws, 5)
+        assert done["type"] == "done"
+
+
+def test_disconnect_cancels_training(live_server: str) -> None:
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(LONG | {"seed": 11}))
+        first = receive(ws)
+        assert first["type"] == "snapshot"
+    # The worker is free again: a small request on a new socket completes well before the
+    # abandoned 50,000-step job could have.
+    started = time.monotonic()
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(QUICK | {"steps": 200, "seed": 12}))
+        _, done = until_done(ws, 1)
+    assert done["type"] == "done"
+    assert time.monotonic() - started < done["result"]["train_seconds"] + 20
+    # One worker runs jobs in order: had the abandoned job run on, it would be stored by now.
+    assert httpx.get(f"{live_server}/api/models/{first['id']}").status_code == 404

@@ -1,0 +1,115 @@
+"""The cache round-trips results, verifies entries and ignores broken ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from server.cache import META, WEIGHTS, ModelCache
+from server.results import instance_results
+from server.schemas import LossPoint, ModelRequest, ModelResult
+
+
+def make_result(request: ModelRequest) -> tuple[ModelResult, torch.Tensor, torch.Tensor]:
+    request = request.normalised()
+    torch.manual_seed(0)
+    W = torch.randn(request.n_instances, request.n_hidden, request.n_features)
+    b = torch.randn(request.n_instances, request.n_features)
+    loss = torch.rand(request.n_instances)
+    result = ModelResult(
+        id=request.model_id(),
+        cached=False,
+        request=request,
+        device="cpu",
+        train_seconds=0.5,
+        loss_history=[LossPoint(step=1, loss=[0.1] * 2)],
+        instances=instance_results(request, W, b, loss),
+    )
+    return result, W, b
+
+
+REQUEST = ModelRequest(n_features=4, n_hidden=2, feature_probability=[0.1, 0.5])
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    result, W, b = make_result(REQUEST)
+    cache.save(result, W, b)
+    loaded = cache.load(result.id)
+    assert loaded is not None and loaded.cached
+    assert loaded.model_dump(exclude={"cached"}) == result.model_dump(exclude={"cached"})
+    entry = tmp_path / result.id
+    assert sorted(p.name for p in entry.iterdir()) == [META, WEIGHTS]
+    meta = json.loads((entry / META).read_text())
+    assert meta["versions"]["torch"] == torch.__version__
+    assert "W" not in meta["result"]["instances"][0]  # weights live in safetensors only
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_missing_entry_is_none(tmp_path: Path) -> None:
+    assert ModelCache(tmp_path).load("0" * 64) is None
+
+
+@pytest.mark.parametrize("bad_id", ["../etc", "A" * 64, "0" * 63, "", "0" * 64 + "/.."])
+def test_ids_never_become_arbitrary_paths(tmp_path: Path, bad_id: str) -> None:
+    with pytest.raises(ValueError):
+        ModelCache(tmp_path).path(bad_id)
+
+
+def corrupt_truncated_weights(entry: Path) -> None:
+    blob = (entry / WEIGHTS).read_bytes()
+    (entry / WEIGHTS).write_bytes(blob[: len(blob) // 2])
+
+
+def corrupt_flipped_weight(entry: Path) -> None:
+    blob = bytearray((entry / WEIGHTS).read_bytes())
+    blob[-1] ^= 0xFF
+    (entry / WEIGHTS).write_bytes(bytes(blob))
+
+
+def corrupt_meta_json(entry: Path) -> None:
+    (entry / META).write_text("{not json")
+
+
+def corrupt_meta_request(entry: Path) -> None:
+    meta = json.loads((entry / META).read_text())
+    meta["result"]["request"]["seed"] = 99  # no longer hashes to the folder's id
+    (entry / META).write_text(json.dumps(meta))
+
+
+def corrupt_missing_weights(entry: Path) -> None:
+    (entry / WEIGHTS).unlink()
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        corrupt_truncated_weights,
+        corrupt_flipped_weight,
+        corrupt_meta_json,
+        corrupt_meta_request,
+        corrupt_missing_weights,
+    ],
+)
+def test_broken_entries_are_ignored_and_removed(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
+    cache = ModelCache(tmp_path)
+    result, W, b = make_result(REQUEST)
+    cache.save(result, W, b)
+    corrupt(tmp_path / result.id)
+    assert cache.load(result.id) is None
+    assert not (tmp_path / result.id).exists()
+    cache.save(result, W, b)  # and the retrained result can be stored again
+    assert cache.load(result.id) is not None
+
+
+def test_pickle_files_are_never_loaded(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    result, W, b = make_result(REQUEST)
+    cache.save(result, W, b)
+    entry = tmp_path / result.id
+    (entry / WEIGHTS).unlink()
+    torch.save({"W": W, "b": b}, entry / "weights.pt")  # a pickle in the entry is not read
+    assert cache.load(result.id) is None
