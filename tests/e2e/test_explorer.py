@@ -37,8 +37,7 @@ FINISHED = "['done', 'cached'].includes(document.getElementById('progress').data
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (see README.md)"
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

@@ -28,7 +28,7 @@ export function renderLoss(el, steps, losses) {
   };
   const layout = baseLayout({
     xaxis: axis("step", { rangemode: "tozero" }),
-    yaxis: axis("loss L", { type: "log", exponentformat: "power", dtick: "D2" }),
+    yaxis: axis("loss L", { type: "log", dtick: "D2", tickformat: ".2~g" }),
   });
   Plotly.react(el, [trace], layout, CONFIG);
 }
