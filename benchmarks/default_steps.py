@@ -25,8 +25,9 @@ def main() -> None:
         losses, seconds = {}, {}
         for steps in BUDGETS:
             start = time.perf_counter()
-            result = train(torch.tensor([[p]]), importance, 2, "relu", TrainConfig(steps=steps),
-                           seed=0)
+            result = train(
+                torch.tensor([[p]]), importance, 2, "relu", TrainConfig(steps=steps), seed=0
+            )
             seconds[steps] = time.perf_counter() - start
             losses[steps] = result.loss.item()
         rows.append((p, losses, seconds))
