@@ -25,7 +25,13 @@ def main(argv: list[str] | None = None) -> None:
         select_device(settings.device)  # fail fast, before binding the port
     except DeviceUnavailable as exc:
         sys.exit(f"error: {exc}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        workers=1,
+        ws_max_size=settings.limits.max_message_bytes,  # larger frames close the socket (1009)
+    )
 
 
 if __name__ == "__main__":

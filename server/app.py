@@ -20,6 +20,7 @@ from server.config import Settings, get_settings
 from server.device import select_device
 from server.jobs import TrainingWorker
 from server.routes import api_router
+from server.schemas import public_errors
 
 
 def frontend_dir() -> Path:
@@ -42,9 +43,8 @@ def json_safe(value: Any) -> Any:
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     """422 with pydantic's errors; a rejected NaN input is echoed as "nan", not a 500."""
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        status_code=422, content={"detail": json_safe(jsonable_encoder(exc.errors()))}
-    )
+    detail = public_errors(json_safe(jsonable_encoder(exc.errors())))
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Train and inspect Toy Models of Superposition (Elhage et al., 2022).",
         lifespan=lifespan,
+        max_body_size=settings.limits.max_message_bytes,  # larger bodies get a 413
     )
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(api_router)

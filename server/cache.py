@@ -4,9 +4,9 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is :meth:`ModelRequest.model_
 
 - ``weights.safetensors``: W (n_instances, n_hidden, n_features) and b (n_instances, n_features),
   float32. Never pickle.
-- ``meta.json``: the format version, the id, the sha256 of the weights file, the library
-  versions, and the :class:`ModelResult` without W and b (request, metrics, loss history, device,
-  training seconds).
+- ``meta.json``: the format version, the id, the library versions, the :class:`ModelResult`
+  without W and b (request, metrics, loss history, device, training seconds), and sha256
+  checksums of the weights file and of that result.
 
 An entry is first written to a temporary folder beside it and then renamed into place, so a reader
 sees a whole entry or none. An entry that does not load and verify is logged, removed and treated
@@ -44,6 +44,13 @@ STALE_TMP_SECONDS = 3600.0
 
 class CorruptEntry(Exception):
     """An entry exists but does not load or verify."""
+
+
+def _digest(body: Any) -> str:
+    """sha256 of a JSON value in canonical form (sorted keys, no spaces)."""
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -97,6 +104,8 @@ class ModelCache:
         blob = (entry / WEIGHTS).read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
             raise CorruptEntry("weights checksum does not match")
+        if _digest(meta.get("result")) != meta.get("result_sha256"):
+            raise CorruptEntry("result checksum does not match")
         tensors = load(blob)
         result = meta["result"]
         if ModelRequest.model_validate(result["request"]).model_id() != model_id:
@@ -104,9 +113,11 @@ class ModelCache:
         W, b = tensors["W"], tensors["b"]
         instances = result["instances"]
         n_features, n_hidden = result["request"]["n_features"], result["request"]["n_hidden"]
-        n_instances = len(instances)
+        n_instances = len(result["request"]["feature_probability"])
         if W.shape != (n_instances, n_hidden, n_features) or b.shape != (n_instances, n_features):
             raise CorruptEntry(f"weights have shape {tuple(W.shape)}")
+        if len(instances) != n_instances:
+            raise CorruptEntry(f"{len(instances)} instances for {n_instances} probabilities")
         for k, instance in enumerate(instances):
             instance["W"], instance["b"] = W[k].tolist(), b[k].tolist()
         return ModelResult.model_validate(result | {"cached": True})
@@ -131,6 +142,7 @@ class ModelCache:
             "format": CACHE_FORMAT_VERSION,
             "id": result.id,
             "weights_sha256": hashlib.sha256(blob).hexdigest(),
+            "result_sha256": _digest(body),
             "versions": {
                 "superposition_explorer": __version__,
                 "torch": torch.__version__,

@@ -15,6 +15,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Fresh inputs on which a trained model's reported loss is measured (part of the method, not a
+# setting: results must stay comparable with THEORY.md's oracles).
+EVAL_SAMPLES = 1 << 16
+
 
 class Limits(BaseModel):
     """Upper bounds on what one request may ask for (served at ``GET /api/limits``)."""
@@ -25,13 +29,23 @@ class Limits(BaseModel):
     max_restarts: int = Field(16, ge=1, description="largest n_restarts")
     max_steps: int = Field(50_000, ge=1, description="largest number of training steps")
     max_batch_size: int = Field(8192, ge=1, description="largest batch_size")
+    max_step_elements: int = Field(
+        1 << 26,
+        ge=1,
+        description="largest batch_size × instances × n_restarts × max(n_features, n_hidden): "
+        "bounds one step's memory",
+    )
     max_work: float = Field(
         1e12,
         gt=0,
-        description="largest steps × batch_size × instances × n_restarts × n_features × n_hidden",
+        description="largest (steps × batch_size + 2^16 evaluation samples) × instances × "
+        "n_restarts × n_features × n_hidden",
     )
     max_output_values: int = Field(
         1 << 22, ge=1, description="largest instances × n_features² (the Gram matrices returned)"
+    )
+    max_message_bytes: int = Field(
+        1 << 20, ge=1024, description="largest HTTP request body or WebSocket message, in bytes"
     )
 
 

@@ -12,7 +12,7 @@ from starlette.requests import HTTPConnection
 
 from server.config import Settings
 from server.jobs import TrainingWorker
-from server.schemas import ModelRequest, limit_errors
+from server.schemas import ModelRequest, limit_errors, public_errors
 
 
 def get_settings(connection: HTTPConnection) -> Settings:
@@ -42,8 +42,7 @@ def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dic
     try:
         request = ModelRequest.model_validate_json(text)
     except ValidationError as exc:
-        errors: list[dict[str, Any]] = json.loads(exc.json(include_url=False))
-        return errors
+        return public_errors(json.loads(exc.json(include_url=False)))
     return limit_errors(request, settings.limits) or request
 
 

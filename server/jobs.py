@@ -99,7 +99,13 @@ class TrainingWorker:
 
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, request: ModelRequest, subscriber: Subscriber) -> Job:
-        """Attach to the job training ``request``, creating and queueing it if there is none."""
+        """Attach to the job training ``request``, creating and queueing it if there is none.
+
+        Raises:
+            TrainingFailed: the worker thread is not running.
+        """
+        if not self.alive:
+            raise TrainingFailed("the training worker is not running")
         request = request.normalised()
         model_id = request.model_id()
         with self._lock:
@@ -134,11 +140,19 @@ class TrainingWorker:
                 del self._active[job.id]
         self._publish(job, event)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread is running (it ends only at :meth:`stop`)."""
+        return self._thread.is_alive()
+
     def _warm_up(self) -> None:
         """Train a 2-step model once, so the first user's request does not pay torch's lazy
         initialisation (about a second on the CPU) before its first snapshot."""
         ones = torch.ones((1, 2), device=self.device)
-        train(ones, ones, 1, "relu", TrainConfig(steps=2, batch_size=8, n_eval_samples=8), 0)
+        try:
+            train(ones, ones, 1, "relu", TrainConfig(steps=2, batch_size=8, n_eval_samples=8), 0)
+        except Exception:  # a broken device shows up again, per job, as that job's error
+            log.exception("warm-up training failed")
 
     def _run(self) -> None:
         self._warm_up()
@@ -173,7 +187,8 @@ class TrainingWorker:
             request.activation,
             config,
             request.seed,
-            self._snapshotter(job),
+            on_step=self._snapshotter(job),
+            check=lambda: self._raise_if_cancelled(job),
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -191,8 +206,16 @@ class TrainingWorker:
             ],
             instances=instance_results(request, trained.W, trained.b, trained.loss),
         )
-        self.cache.save(result, trained.W, trained.b)
+        try:
+            self.cache.save(result, trained.W, trained.b)
+        except OSError:  # a full disk or read-only cache costs the cache entry, not the result
+            log.exception("could not store model %s in the cache", job.id)
         return result
+
+    @staticmethod
+    def _raise_if_cancelled(job: Job) -> None:
+        if job.cancelled.is_set():
+            raise JobCancelled
 
     def _snapshotter(self, job: Job) -> Callable[[int, ToyModel, Tensor], None]:
         """The per-step callback: cancel when asked, publish a snapshot now and then.
@@ -204,8 +227,7 @@ class TrainingWorker:
         state = {"next": 0.0}
 
         def on_step(step: int, model: ToyModel, losses: Tensor) -> None:
-            if job.cancelled.is_set():
-                raise JobCancelled
+            self._raise_if_cancelled(job)
             now = time.monotonic()
             if now < state["next"] or step == request.steps:
                 return

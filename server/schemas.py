@@ -13,13 +13,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from server.config import Limits
+from server.config import EVAL_SAMPLES, Limits
 
 # Bump when training, the cache layout or the result format changes: old entries then miss.
 CACHE_FORMAT_VERSION = 1
 
 Probability = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 Importance = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]
+# Hard structural ceilings, far above any configurable limit: they keep arithmetic on the values
+# (and error messages about them) cheap and finite. The configurable limits sit below them.
+MAX_INT = 2**31 - 1
+MAX_LIST = 4096
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "n_features": 5,
@@ -45,11 +49,13 @@ class ModelRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_REQUEST]})
 
-    n_features: int = Field(5, ge=1, description="n, the number of input features")
-    n_hidden: int = Field(2, ge=1, description="m, the hidden dimension")
-    feature_probability: Probability | list[Probability] = Field(
-        0.1,
-        description="p = 1 − S in (0, 1]; a list trains one instance per value in one batch",
+    n_features: int = Field(5, ge=1, le=MAX_INT, description="n, the number of input features")
+    n_hidden: int = Field(2, ge=1, le=MAX_INT, description="m, the hidden dimension")
+    feature_probability: Probability | Annotated[list[Probability], Field(max_length=MAX_LIST)] = (
+        Field(
+            0.1,
+            description="p = 1 − S in (0, 1]; a list trains one instance per value in one batch",
+        )
     )
     importance_decay: float | None = Field(
         None,
@@ -58,18 +64,21 @@ class ModelRequest(BaseModel):
         allow_inf_nan=False,
         description="Iᵢ = decayⁱ for i = 0..n−1 (default 1.0); exclusive with `importance`",
     )
-    importance: list[Importance] | None = Field(
+    importance: Annotated[list[Importance], Field(max_length=MAX_LIST)] | None = Field(
         None, description="explicit importances, one per feature; exclusive with `importance_decay`"
     )
     activation: Literal["relu", "linear"] = Field(
         "relu", description="relu: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b"
     )
-    steps: int = Field(3000, ge=1, description="AdamW steps")
-    batch_size: int = Field(1024, ge=1, description="samples per step")
+    steps: int = Field(3000, ge=1, le=MAX_INT, description="AdamW steps")
+    batch_size: int = Field(1024, ge=1, le=MAX_INT, description="samples per step")
     lr: float = Field(1e-3, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds initialisation and sampling")
     n_restarts: int = Field(
-        1, ge=1, description="seeds trained per instance in the same batch; the lowest loss is kept"
+        1,
+        ge=1,
+        le=MAX_INT,
+        description="seeds trained per instance in the same batch; the lowest loss is kept",
     )
 
     @field_validator("feature_probability")
@@ -146,8 +155,8 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
 
     Returns:
         Errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``, ``input``, ``ctx``),
-        empty if the
-        request is within every limit. Each message names the field, the limit and its setting.
+        empty if the request is within every limit. Each message names the field, the limit and
+        its setting.
     """
     errors: list[dict[str, Any]] = []
 
@@ -177,24 +186,52 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
     check("n_restarts", r.n_restarts, limits.max_restarts, "max_restarts")
     check("steps", r.steps, limits.max_steps, "max_steps")
     check("batch_size", r.batch_size, limits.max_batch_size, "max_batch_size")
-    if not errors:  # the products below only make sense once each factor is in range
-        work = float(r.steps) * r.batch_size * r.n_instances * r.n_restarts
-        work *= r.n_features * r.n_hidden
-        check(
-            "steps",
-            work,
-            limits.max_work,
-            "max_work",
-            "total work steps × batch_size × instances × n_restarts × n_features × n_hidden",
-        )
-        check(
-            "n_features",
-            r.n_instances * r.n_features**2,
-            limits.max_output_values,
-            "max_output_values",
-            "output size instances × n_features²",
-        )
+    if errors:  # the products below only make sense once each factor is in range
+        return errors
+    models = r.n_instances * r.n_restarts
+    width = max(r.n_features, r.n_hidden)
+    check(
+        "batch_size",
+        r.batch_size * models * width,
+        limits.max_step_elements,
+        "max_step_elements",
+        "one step's batch_size × instances × n_restarts × max(n_features, n_hidden)",
+    )
+    # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
+    work = float(r.steps * r.batch_size + EVAL_SAMPLES) * models * r.n_features * r.n_hidden
+    check(
+        "steps",
+        work,
+        limits.max_work,
+        "max_work",
+        "total work (steps × batch_size + evaluation samples) × instances × n_restarts × "
+        "n_features × n_hidden",
+    )
+    check(
+        "n_features",
+        r.n_instances * r.n_features**2,
+        limits.max_output_values,
+        "max_output_values",
+        "output size instances × n_features²",
+    )
     return errors
+
+
+def public_errors(errors: list[dict[str, Any]], most: int = 20) -> list[dict[str, Any]]:
+    """Validation errors fit to send: at most ``most`` of them, long inputs left out.
+
+    A list of 4,000 bad probabilities would otherwise answer with 4,000 errors, each echoing it.
+    """
+    kept = []
+    for error in errors[:most]:
+        error = dict(error)
+        value = error.get("input")
+        if isinstance(value, (list, dict, str)) and len(value) > 16:
+            error["input"] = f"<{type(value).__name__} of length {len(value)}>"
+        kept.append(error)
+    if len(errors) > most:
+        kept.append({"type": "truncated", "loc": [], "msg": f"{len(errors) - most} more errors"})
+    return kept
 
 
 # -- results -------------------------------------------------------------------------------------

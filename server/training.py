@@ -14,15 +14,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from server.config import EVAL_SAMPLES
 from server.data import sample_features
 from server.model import Activation, ToyModel, reconstruction_loss
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
 SINGLE_THREAD_ELEMENTS = 1 << 20
-
-# Offset that makes the evaluation sample's stream disjoint from every training seed (< 2**32).
-EVAL_SEED_OFFSET = 1 << 32
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01  # torch.optim.AdamW's default, which the notebook uses
     n_restarts: int = 1
-    n_eval_samples: int = 1 << 16  # fresh inputs on which the reported loss is measured
+    n_eval_samples: int = EVAL_SAMPLES  # fresh inputs on which the reported loss is measured
     history_points: int = 200  # about this many (step, loss) points are kept
 
 
@@ -60,6 +58,8 @@ class TrainResult:
 # Called after every optimiser step with (step, model, per-row batch loss of shape
 # (n_instances * n_restarts,)). It may raise to stop training (that is how jobs are cancelled).
 StepCallback = Callable[[int, ToyModel, Tensor], None]
+# Called between chunks of the final evaluation; it may raise to stop it.
+CheckCallback = Callable[[], None]
 
 
 @contextmanager
@@ -94,11 +94,13 @@ def evaluate_loss(
     importance: Tensor,
     n_samples: int,
     generator: torch.Generator,
+    check: CheckCallback | None = None,
 ) -> Tensor:
     """L per instance on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
 
     Args:
         feature_probability, importance: (n_instances, n_features).
+        check: called before every chunk; may raise to stop.
 
     Returns:
         (n_instances,) float64 mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
@@ -108,6 +110,8 @@ def evaluate_loss(
     total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
     done = 0
     while done < n_samples:
+        if check is not None:
+            check()
         size = min(chunk, n_samples - done)
         x = sample_features(feature_probability, size, generator)
         total += reconstruction_loss(x, model(x), importance).double() * size
@@ -123,6 +127,7 @@ def train(
     config: TrainConfig,
     seed: int,
     on_step: StepCallback | None = None,
+    check: CheckCallback | None = None,
 ) -> TrainResult:
     """Train ``n_instances × n_restarts`` toy models in one batch and keep each instance's best.
 
@@ -135,7 +140,8 @@ def train(
         activation: "relu" (the ReLU output model) or "linear".
         config: hyper-parameters.
         seed: seeds the initial weights and the training samples.
-        on_step: optional callback, see :data:`StepCallback`.
+        on_step: optional callback after every step, see :data:`StepCallback`.
+        check: optional callback between chunks of the final evaluation; may raise to stop.
 
     Returns:
         The best restart of every instance, see :class:`TrainResult`.
@@ -143,7 +149,9 @@ def train(
     n_instances, n_features = importance.shape
     elements = config.batch_size * n_instances * config.n_restarts * n_features
     with cpu_threads(elements):
-        return _train(feature_probability, importance, n_hidden, activation, config, seed, on_step)
+        return _train(
+            feature_probability, importance, n_hidden, activation, config, seed, on_step, check
+        )
 
 
 def _train(
@@ -154,6 +162,7 @@ def _train(
     config: TrainConfig,
     seed: int,
     on_step: StepCallback | None,
+    check: CheckCallback | None,
 ) -> TrainResult:
     device = importance.device
     n_instances, n_features = importance.shape
@@ -184,8 +193,8 @@ def _train(
         if on_step is not None:
             on_step(step, model, losses.detach())
 
-    eval_generator = torch.Generator(device).manual_seed(seed + EVAL_SEED_OFFSET)
-    final = evaluate_loss(model, probability, weight, config.n_eval_samples, eval_generator)
+    # The generator goes on past every training draw, so these inputs are fresh.
+    final = evaluate_loss(model, probability, weight, config.n_eval_samples, generator, check)
     keep = best_restarts(final, restarts)  # (I,)
     return TrainResult(
         W=model.W.detach()[keep].clone(),

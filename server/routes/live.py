@@ -9,7 +9,9 @@ every message with the seq it answers:
 - ``{"type": "error", "seq", "detail"}``, for a bad request or a failed training; the socket
   stays open.
 
-A new message cancels the request still running on the socket, within one snapshot interval.
+A new message cancels the request still running on the socket, within one snapshot interval;
+a message that asks for the very model already training joins it instead (its messages then carry
+the new seq).
 """
 
 from __future__ import annotations
@@ -29,14 +31,21 @@ router = APIRouter(tags=["models"])
 
 
 class LiveSession:
-    """One socket: a send lock, and at most one running request."""
+    """One socket: a send lock, and at most one running request.
+
+    ``seq`` is the latest request's number; the running request tags its messages with it, so a
+    request that repeats the running one (a slider moved away and back, a client reconnecting)
+    joins it instead of starting again.
+    """
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
         self.settings = get_settings(websocket)
         self.worker = get_worker(websocket)
         self._send_lock = asyncio.Lock()
+        self.seq = 0
         self.task: asyncio.Task[None] | None = None
+        self.running_id = ""
 
     async def send(self, message: BaseModel) -> None:
         async with self._send_lock:
@@ -49,29 +58,37 @@ class LiveSession:
                 await self.task
             self.task = None
 
-    async def run(self, seq: int, request: ModelRequest) -> None:
+    async def run(self, request: ModelRequest) -> None:
         async def on_snapshot(payload: dict[str, Any]) -> None:
-            await self.send(SnapshotMessage(seq=seq, **payload))
+            await self.send(SnapshotMessage(seq=self.seq, **payload))
 
         try:
             result = await train_or_load(self.worker, request, on_snapshot)
         except TrainingFailed as exc:
-            await self.send(ErrorMessage(seq=seq, detail=str(exc)))
+            await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
-        await self.send(DoneMessage(seq=seq, result=result))
+        await self.send(DoneMessage(seq=self.seq, result=result))
 
-    async def handle(self, seq: int, message: dict[str, Any]) -> None:
-        await self.cancel_running()
+    async def handle(self, message: dict[str, Any]) -> None:
+        """Answer one client message: the latest message always wins."""
         text = message.get("text")
+        parsed: ModelRequest | str | list[dict[str, Any]]
         if text is None:
-            detail = "send a ModelRequest as a JSON text frame"
-            await self.send(ErrorMessage(seq=seq, detail=detail))
+            parsed = "send a ModelRequest as a JSON text frame"
+        else:
+            parsed = parse_request_text(text, self.settings)
+        if isinstance(parsed, ModelRequest):
+            model_id = parsed.model_id()
+            if self.task is not None and not self.task.done() and model_id == self.running_id:
+                self.seq += 1  # the running job already trains this model: answer as the new seq
+                return
+        await self.cancel_running()
+        self.seq += 1
+        if not isinstance(parsed, ModelRequest):
+            await self.send(ErrorMessage(seq=self.seq, detail=parsed))
             return
-        parsed = parse_request_text(text, self.settings)
-        if isinstance(parsed, list):
-            await self.send(ErrorMessage(seq=seq, detail=parsed))
-            return
-        self.task = asyncio.create_task(self.run(seq, parsed))
+        self.running_id = model_id
+        self.task = asyncio.create_task(self.run(parsed))
 
 
 @router.websocket("/models/live")
@@ -79,14 +96,12 @@ async def live(websocket: WebSocket) -> None:
     """Stream snapshots of a training model; see the module docstring for the protocol."""
     await websocket.accept()
     session = LiveSession(websocket)
-    seq = 0
     try:
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            seq += 1
-            await session.handle(seq, message)
+            await session.handle(message)
     except WebSocketDisconnect:
         pass
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from plotly.offline import get_plotlyjs_version
 
 from server.config import Limits
@@ -15,7 +15,9 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/health", response_model=Health)
 async def health(worker: WorkerDep) -> Health:
-    """Liveness, the training device, and the library versions."""
+    """Liveness, the training device, and the library versions; 503 if the worker has died."""
+    if not worker.alive:
+        raise HTTPException(status_code=503, detail="the training worker is not running")
     return Health(
         device=str(worker.device), torch=torch.__version__, plotly_js=get_plotlyjs_version()
     )

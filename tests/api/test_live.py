@@ -97,11 +97,14 @@ def test_bad_requests_get_errors_and_the_socket_stays_usable(live_server: str) -
         ws.send(json.dumps(QUICK | {"n_features": 10**6}))
         error = receive(ws)
         assert error["seq"] == 3 and "max_features" in json.dumps(error["detail"])
+        ws.send('{"steps": 1' + "0" * 400 + "}")  # an int far beyond any float
+        error = receive(ws)
+        assert error["type"] == "error" and "steps" in json.dumps(error["detail"])
         ws.send(b"\x00\x01binary")
         error = receive(ws)
-        assert error["type"] == "error" and error["seq"] == 4
+        assert error["type"] == "error" and error["seq"] == 5
         ws.send(json.dumps(QUICK | {"steps": 100, "seed": 10}))
-        _, done = until_done(ws, 5)
+        _, done = until_done(ws, 6)
         assert done["type"] == "done"
 
 
@@ -120,3 +123,19 @@ def test_disconnect_cancels_training(live_server: str) -> None:
     assert time.monotonic() - started < done["result"]["train_seconds"] + 20
     # One worker runs jobs in order: had the abandoned job run on, it would be stored by now.
     assert httpx.get(f"{live_server}/api/models/{first['id']}").status_code == 404
+
+
+def test_repeating_the_running_request_joins_it(live_server: str) -> None:
+    request = QUICK | {"steps": 8000, "seed": 13}
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(request))
+        step = 0
+        while step < 500:
+            message = receive(ws)
+            assert message["type"] == "snapshot"
+            step = message["step"]
+        ws.send(json.dumps(request))  # e.g. a slider moved away and back within the debounce
+        snapshots, done = until_done(ws, 2)
+    assert done["type"] == "done" and done["result"]["cached"] is False
+    # The job went on rather than starting again from step 1.
+    assert all(s["step"] > step for s in snapshots)

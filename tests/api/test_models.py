@@ -96,6 +96,33 @@ BAD_BODIES = [
     ({"n_features": "five"}, "n_features", None),
     ({"feature_probability": [0.1] * 65}, "feature_probability", "64"),
     ({"n_features": 512, "n_hidden": 64, "steps": 20_000, "batch_size": 4096}, "steps", "max_work"),
+    ({"seed": -1}, "seed", None),
+    ({"seed": 2**32}, "seed", None),
+    ({"lr": 0}, "lr", None),
+    ({"lr": 2}, "lr", None),
+    ({"n_restarts": 17}, "n_restarts", "16"),
+    ({"steps": 10**400}, "steps", None),
+    ({"n_features": 10**30}, "n_features", None),
+    ({"importance_decay": 0.5, "importance": [1] * 5}, "importance", None),
+    ({"activation": "tanh"}, "activation", None),
+    # each factor in range, but one step's tensors too large: the memory bound
+    (
+        {
+            "n_features": 256,
+            "n_hidden": 1,
+            "feature_probability": [0.5] * 64,
+            "n_restarts": 16,
+            "batch_size": 4096,
+            "steps": 1,
+        },
+        "batch_size",
+        "max_step_elements",
+    ),
+    (
+        {"n_features": 512, "feature_probability": [0.5] * 17, "steps": 1},
+        "n_features",
+        "max_output_values",
+    ),
 ]
 
 
@@ -120,6 +147,23 @@ def test_nan_probability_is_422_not_500(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert any("feature_probability" in e["loc"] for e in response.json()["detail"])
+
+
+def test_long_invalid_lists_get_a_short_answer(client: TestClient) -> None:
+    response = post(client, {"feature_probability": [0] * 4000})
+    assert response.status_code == 422
+    assert len(response.content) < 20_000  # not 4,000 errors each echoing the list
+    errors = response.json()["detail"]
+    assert any("feature_probability" in e["loc"] for e in errors)
+    assert errors[-1]["type"] == "truncated"
+
+
+def test_oversized_body_is_refused(client: TestClient) -> None:
+    body = json.dumps({"importance": [1.0] * 300_000})  # > max_message_bytes (1 MiB)
+    response = client.post(
+        "/api/models", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
 
 
 def test_invalid_json_is_422(client: TestClient) -> None:

@@ -80,6 +80,12 @@ def corrupt_meta_request(entry: Path) -> None:
     (entry / META).write_text(json.dumps(meta))
 
 
+def corrupt_meta_metric(entry: Path) -> None:
+    meta = json.loads((entry / META).read_text())
+    meta["result"]["instances"][0]["superposition"][0] += 0.5  # a bit flip in a number
+    (entry / META).write_text(json.dumps(meta))
+
+
 def corrupt_missing_weights(entry: Path) -> None:
     (entry / WEIGHTS).unlink()
 
@@ -91,6 +97,7 @@ def corrupt_missing_weights(entry: Path) -> None:
         corrupt_flipped_weight,
         corrupt_meta_json,
         corrupt_meta_request,
+        corrupt_meta_metric,
         corrupt_missing_weights,
     ],
 )
