@@ -149,57 +149,43 @@ def train(
     n_instances, n_features = importance.shape
     elements = config.batch_size * n_instances * config.n_restarts * n_features
     with cpu_threads(elements):
-        return _train(
-            feature_probability, importance, n_hidden, activation, config, seed, on_step, check
+        device = importance.device
+        restarts = config.n_restarts
+        # (I·R, n): every restart of an instance shares its data distribution and importance.
+        probability = feature_probability.to(device).expand(n_instances, n_features)
+        probability = probability.repeat_interleave(restarts, dim=0).contiguous()
+        weight = importance.repeat_interleave(restarts, dim=0)
+
+        generator = torch.Generator(device).manual_seed(seed)
+        model = ToyModel(
+            n_instances * restarts, n_features, n_hidden, activation, generator, device
+        )
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
 
+        every = max(1, config.steps // config.history_points)
+        history_steps: list[int] = []
+        history: list[Tensor] = []
+        for step in range(1, config.steps + 1):
+            x = sample_features(probability, config.batch_size, generator)  # (B, I·R, n)
+            losses = reconstruction_loss(x, model(x), weight)  # (I·R,)
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()  # summed: the instances' gradients stay independent
+            optimizer.step()
+            if step % every == 0 or step == config.steps:
+                history_steps.append(step)
+                history.append(losses.detach().clone())
+            if on_step is not None:
+                on_step(step, model, losses.detach())
 
-def _train(
-    feature_probability: Tensor,
-    importance: Tensor,
-    n_hidden: int,
-    activation: Activation,
-    config: TrainConfig,
-    seed: int,
-    on_step: StepCallback | None,
-    check: CheckCallback | None,
-) -> TrainResult:
-    device = importance.device
-    n_instances, n_features = importance.shape
-    restarts = config.n_restarts
-    # (I·R, n): every restart of an instance shares its data distribution and importance.
-    probability = feature_probability.to(device).expand(n_instances, n_features)
-    probability = probability.repeat_interleave(restarts, dim=0).contiguous()
-    weight = importance.repeat_interleave(restarts, dim=0)
-
-    generator = torch.Generator(device).manual_seed(seed)
-    model = ToyModel(n_instances * restarts, n_features, n_hidden, activation, generator, device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
-
-    every = max(1, config.steps // config.history_points)
-    history_steps: list[int] = []
-    history: list[Tensor] = []
-    for step in range(1, config.steps + 1):
-        x = sample_features(probability, config.batch_size, generator)  # (B, I·R, n)
-        losses = reconstruction_loss(x, model(x), weight)  # (I·R,)
-        optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()  # summed: the instances' gradients stay independent
-        optimizer.step()
-        if step % every == 0 or step == config.steps:
-            history_steps.append(step)
-            history.append(losses.detach().clone())
-        if on_step is not None:
-            on_step(step, model, losses.detach())
-
-    # The generator goes on past every training draw, so these inputs are fresh.
-    final = evaluate_loss(model, probability, weight, config.n_eval_samples, generator, check)
-    keep = best_restarts(final, restarts)  # (I,)
-    return TrainResult(
-        W=model.W.detach()[keep].clone(),
-        b=model.b.detach()[keep].clone(),
-        loss=final[keep],
-        history_steps=history_steps,
-        history_loss=torch.stack(history)[:, keep],
-    )
+        # The generator goes on past every training draw, so these inputs are fresh.
+        final = evaluate_loss(model, probability, weight, config.n_eval_samples, generator, check)
+        keep = best_restarts(final, restarts)  # (I,)
+        return TrainResult(
+            W=model.W.detach()[keep].clone(),
+            b=model.b.detach()[keep].clone(),
+            loss=final[keep],
+            history_steps=history_steps,
+            history_loss=torch.stack(history)[:, keep],
+        )
