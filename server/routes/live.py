@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -69,7 +70,7 @@ class LiveSession:
             return
         await self.send(DoneMessage(seq=self.seq, result=result))
 
-    async def handle(self, message: dict[str, Any]) -> None:
+    async def handle(self, message: Mapping[str, Any]) -> None:
         """Answer one client message: the latest message always wins."""
         text = message.get("text")
         parsed: ModelRequest | str | list[dict[str, Any]]
