@@ -66,6 +66,11 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
+    def raise_if_cancelled(self) -> None:
+        """Called from inside training: stop it once every subscriber has left."""
+        if self.cancelled.is_set():
+            raise JobCancelled
+
 
 class TrainingWorker:
     """Runs jobs one at a time on a dedicated thread.
@@ -188,7 +193,7 @@ class TrainingWorker:
             config,
             request.seed,
             on_step=self._snapshotter(job),
-            check=lambda: self._raise_if_cancelled(job),
+            check=job.raise_if_cancelled,
         )
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -212,11 +217,6 @@ class TrainingWorker:
             log.exception("could not store model %s in the cache", job.id)
         return result
 
-    @staticmethod
-    def _raise_if_cancelled(job: Job) -> None:
-        if job.cancelled.is_set():
-            raise JobCancelled
-
     def _snapshotter(self, job: Job) -> Callable[[int, ToyModel, Tensor], None]:
         """The per-step callback: cancel when asked, publish a snapshot now and then.
 
@@ -227,7 +227,7 @@ class TrainingWorker:
         state = {"next": 0.0}
 
         def on_step(step: int, model: ToyModel, losses: Tensor) -> None:
-            self._raise_if_cancelled(job)
+            job.raise_if_cancelled()
             now = time.monotonic()
             if now < state["next"] or step == request.steps:
                 return
