@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ModelCache(settings.cache_dir),
             select_device(settings.device),
             settings.snapshot_interval_s,
+            max_jobs=settings.limits.max_queued_jobs,
+            max_batch_elements=settings.limits.max_step_elements,
         )
         worker.start()
         app.state.settings, app.state.worker = settings, worker

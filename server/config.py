@@ -44,6 +44,12 @@ class Limits(BaseModel):
     max_output_values: int = Field(
         1 << 22, ge=1, description="largest instances × n_features² (the Gram matrices returned)"
     )
+    max_queued_jobs: int = Field(
+        64,
+        ge=1,
+        description="most distinct trainings waiting or running at once; beyond it a request "
+        "gets 503 with Retry-After",
+    )
     max_message_bytes: int = Field(
         1 << 20, ge=1024, description="largest HTTP request body or WebSocket message, in bytes"
     )

@@ -1,16 +1,18 @@
 """One training worker thread that owns the device, and the jobs it runs.
 
 The event loop never trains: API handlers submit a job and await its events. Identical requests
-in flight share one job; a job whose last subscriber leaves is cancelled at its next step.
+in flight share one job (single flight); concurrent jobs of one training shape train side by side
+in one batch; a job whose last subscriber leaves is cancelled and leaves its batch at the next
+step. At most ``max_jobs`` jobs wait or train; beyond that a request is refused (503) at once.
 Events reach each subscriber's asyncio queue through ``loop.call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -18,13 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
 
 from server.cache import ModelCache
-from server.model import ToyModel
 from server.results import instance_results
 from server.schemas import LossPoint, ModelRequest, ModelResult
-from server.training import TrainConfig, best_restarts, train
+from server.training import Run, TrainConfig, TrainingBatch, train
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,18 @@ class JobCancelled(Exception):
 
 class TrainingFailed(RuntimeError):
     """Training raised; the message is safe to show to the client."""
+
+
+class QueueFull(RuntimeError):
+    """The worker already holds its most jobs; the client should retry later."""
+
+    retry_after_s = 2
+
+    def __init__(self, max_jobs: int) -> None:
+        super().__init__(
+            f"the training queue is full ({max_jobs} jobs, the limit max_queued_jobs); "
+            f"retry in {self.retry_after_s} s"
+        )
 
 
 @dataclass
@@ -61,10 +73,15 @@ class Subscriber:
 
 @dataclass
 class Job:
+    """One model id in flight: its subscribers and, once training starts, its run."""
+
     request: ModelRequest  # normalised
     id: str
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    run: Run | None = None
+    started: float = 0.0  # time.perf_counter() when training started
+    next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
 
     def raise_if_cancelled(self) -> None:
         """Called from inside training: stop it once every subscriber has left."""
@@ -73,21 +90,42 @@ class Job:
 
 
 class TrainingWorker:
-    """Runs jobs one at a time on a dedicated thread.
+    """Owns the device: trains every job on one dedicated thread, coalescing jobs into batches.
+
+    Jobs whose runs share a training shape (activation, n_features, n_hidden, batch_size) train
+    in one :class:`~server.training.TrainingBatch`, joining and leaving it between steps; each
+    keeps its own seed, optimiser state and step count, so its result is the one it would have
+    had alone. Batches of different shapes take turns, one step each.
 
     Args:
         cache: where results are stored and looked up.
         device: the torch device that trains.
         snapshot_interval_s: least time between two snapshots of a job (seconds).
+        max_jobs: most distinct jobs queued or training at once; more raise :class:`QueueFull`.
+        max_batch_elements: most input entries (rows × n_features × batch_size) in one batch; a
+            run that would go over starts another batch of the same shape.
     """
 
-    def __init__(self, cache: ModelCache, device: torch.device, snapshot_interval_s: float) -> None:
+    def __init__(
+        self,
+        cache: ModelCache,
+        device: torch.device,
+        snapshot_interval_s: float,
+        max_jobs: int = 64,
+        max_batch_elements: int = 1 << 26,
+    ) -> None:
         self.cache = cache
         self.device = device
         self.snapshot_interval_s = snapshot_interval_s
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self.max_jobs = max_jobs
+        self.max_batch_elements = max_batch_elements
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._inbox: collections.deque[Job] = collections.deque()
         self._active: dict[str, Job] = {}
+        self._stopping = False
+        self._batches: list[TrainingBatch] = []
+        self._jobs_of: dict[int, Job] = {}  # id(run) → its job
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
     def start(self) -> None:
@@ -99,8 +137,20 @@ class TrainingWorker:
             for job in self._active.values():
                 job.cancelled.set()
             self._active.clear()
-        self._queue.put(None)
+            self._stopping = True
+            self._wake.notify()
         self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread is running (it ends only at :meth:`stop`)."""
+        return self._thread.is_alive()
+
+    @property
+    def jobs(self) -> int:
+        """Distinct jobs queued or training now."""
+        with self._lock:
+            return len(self._active)
 
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, request: ModelRequest, subscriber: Subscriber) -> Job:
@@ -108,6 +158,7 @@ class TrainingWorker:
 
         Raises:
             TrainingFailed: the worker thread is not running.
+            QueueFull: ``max_jobs`` distinct jobs are already queued or training.
         """
         if not self.alive:
             raise TrainingFailed("the training worker is not running")
@@ -116,13 +167,16 @@ class TrainingWorker:
         with self._lock:
             job = self._active.get(model_id)
             if job is None:
+                if len(self._active) >= self.max_jobs:
+                    raise QueueFull(self.max_jobs)
                 job = self._active[model_id] = Job(request, model_id)
-                self._queue.put(job)
+                self._inbox.append(job)
+                self._wake.notify()
             job.subscribers.append(subscriber)
         return job
 
     def unsubscribe(self, job: Job, subscriber: Subscriber) -> None:
-        """Detach; a job with no subscriber left is cancelled."""
+        """Detach; a job with no subscriber left is cancelled (it leaves its batch next step)."""
         with self._lock:
             if subscriber in job.subscribers:
                 job.subscribers.remove(subscriber)
@@ -145,11 +199,6 @@ class TrainingWorker:
                 del self._active[job.id]
         self._publish(job, event)
 
-    @property
-    def alive(self) -> bool:
-        """Whether the worker thread is running (it ends only at :meth:`stop`)."""
-        return self._thread.is_alive()
-
     def _warm_up(self) -> None:
         """Train a 2-step model once, so the first user's request does not pay torch's lazy
         initialisation (about a second on the CPU) before its first snapshot."""
@@ -161,20 +210,50 @@ class TrainingWorker:
 
     def _run(self) -> None:
         self._warm_up()
-        while (job := self._queue.get()) is not None:
-            if job.cancelled.is_set():
-                self._finish(job, Event("cancelled"))
-                continue
-            try:
-                result = self.cache.load(job.id) or self._train(job)
-                self._finish(job, Event("done", result))
-            except JobCancelled:
-                self._finish(job, Event("cancelled"))
-            except Exception as exc:
-                log.exception("training job %s failed", job.id)
-                self._finish(job, Event("error", f"training failed: {type(exc).__name__}: {exc}"))
+        while True:
+            with self._lock:
+                while not self._inbox and not self._batches and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    break
+                arrived = list(self._inbox)
+                self._inbox.clear()
+            for job in arrived:
+                self._admit(job)
+            for batch in list(self._batches):  # each batch one step, in turn
+                self._step(batch)
+        for batch in self._batches:  # stopping: every job still here is cancelled
+            for run in list(batch.runs):
+                self._finish(self._jobs_of.pop(id(run)), Event("cancelled"))
+        self._batches.clear()
 
-    def _train(self, job: Job) -> ModelResult:
+    def _guard(self, job: Job, action: Callable[[], None]) -> None:
+        """Run one job's action; its failure ends that job alone."""
+        try:
+            action()
+        except JobCancelled:
+            self._finish(job, Event("cancelled"))
+        except Exception as exc:
+            log.exception("training job %s failed", job.id)
+            self._finish(job, Event("error", f"training failed: {type(exc).__name__}: {exc}"))
+
+    def _admit(self, job: Job) -> None:
+        """Answer a new job from the cache, or give it a run in a batch of its shape."""
+
+        def admit() -> None:
+            job.raise_if_cancelled()
+            cached = self.cache.load(job.id)
+            if cached is not None:
+                self._finish(job, Event("done", cached))
+                return
+            run = self._start(job)
+            self._jobs_of[id(run)] = job
+            self._batch_for(run).add(run)
+
+        self._guard(job, admit)
+
+    def _start(self, job: Job) -> Run:
+        """A fresh run for the job's request (tests wrap this to see which jobs train)."""
         request, device = job.request, self.device
         probability = torch.tensor(request.feature_probabilities, device=device).unsqueeze(1)
         importance = torch.tensor([request.importances] * request.n_instances, device=device)
@@ -184,25 +263,102 @@ class TrainingWorker:
             lr=request.lr,
             n_restarts=request.n_restarts,
         )
-        start = time.perf_counter()
-        trained = train(
-            probability,
-            importance,
-            request.n_hidden,
-            request.activation,
-            config,
-            request.seed,
-            on_step=self._snapshotter(job),
-            check=job.raise_if_cancelled,
+        job.started = time.perf_counter()
+        job.run = Run(
+            probability, importance, request.n_hidden, request.activation, config, request.seed
         )
-        if device.type == "cuda":
+        return job.run
+
+    def _batch_for(self, run: Run) -> TrainingBatch:
+        """A batch of the run's shape with room for it, or a new one."""
+        size = run.rows * run.n_features * run.config.batch_size
+        for batch in self._batches:
+            if batch.runs and batch.runs[0].shape == run.shape:
+                room = self.max_batch_elements - batch.rows * run.n_features * run.config.batch_size
+                if size <= room:
+                    return batch
+        batch = TrainingBatch()
+        self._batches.append(batch)
+        return batch
+
+    def _step(self, batch: TrainingBatch) -> None:
+        """One step of every run in the batch; then snapshots, finished and cancelled runs."""
+        now = time.monotonic()
+        for run in list(batch.runs):
+            if self._jobs_of[id(run)].cancelled.is_set():
+                self._leave(batch, run, Event("cancelled"))
+        if not batch.runs:
+            self._batches.remove(batch)
+            return
+        snapshot_due = [
+            job
+            for job in (self._jobs_of[id(run)] for run in batch.runs)
+            if now >= job.next_snapshot and self._watched(job)
+        ]
+        try:
+            batch.step(with_loss=bool(snapshot_due))
+        except Exception as exc:  # a failed step fails every run in it, and only those
+            log.exception("a training step failed")
+            for run in list(batch.runs):
+                detail = f"training failed: {type(exc).__name__}: {exc}"
+                self._leave(batch, run, Event("error", detail))
+            self._batches.remove(batch)
+            return
+        for job in snapshot_due:
+            if job.run is not None and not job.run.done:
+                self._guard(job, lambda job=job: self._snapshot(job, now))
+        for run in list(batch.runs):
+            if run.done:
+                job = self._jobs_of.pop(id(run))
+                batch.remove(run)
+                self._guard(job, lambda job=job: self._complete(job))
+        if not batch.runs:
+            self._batches.remove(batch)
+
+    def _leave(self, batch: TrainingBatch, run: Run, event: Event) -> None:
+        batch.remove(run)
+        self._finish(self._jobs_of.pop(id(run)), event)
+
+    def _watched(self, job: Job) -> bool:
+        with self._lock:
+            return any(s.wants_snapshots for s in job.subscribers)
+
+    def _snapshot(self, job: Job, now: float) -> None:
+        """Publish the job's current weights and metrics.
+
+        Snapshots come at most every ``snapshot_interval_s``, and never take more than about a
+        fifth of the worker's time: large models stretch the interval to 4× their build time.
+        """
+        assert job.run is not None
+        request = job.request
+        W, b, loss = job.run.current()
+        instances = instance_results(request, W, b, loss)
+        payload = {
+            "id": job.id,
+            "step": job.run.step,
+            "steps": request.steps,
+            "instances": instances,
+        }
+        self._publish(job, Event("snapshot", payload))
+        built = time.monotonic() - now
+        job.next_snapshot = now + max(self.snapshot_interval_s, 4 * built)
+
+    def _complete(self, job: Job) -> None:
+        self._finish(job, Event("done", self._result(job)))
+
+    def _result(self, job: Job) -> ModelResult:
+        """Evaluate a finished run, store it in the cache and return the result."""
+        assert job.run is not None
+        trained = job.run.result(check=job.raise_if_cancelled)
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
+        request = job.request
         result = ModelResult(
             id=job.id,
             cached=False,
             request=request,
-            device=str(device),
-            train_seconds=time.perf_counter() - start,
+            device=str(self.device),
+            train_seconds=time.perf_counter() - job.started,
             loss_history=[
                 LossPoint(step=step, loss=losses)
                 for step, losses in zip(
@@ -216,35 +372,6 @@ class TrainingWorker:
         except OSError:  # a full disk or read-only cache costs the cache entry, not the result
             log.exception("could not store model %s in the cache", job.id)
         return result
-
-    def _snapshotter(self, job: Job) -> Callable[[int, ToyModel, Tensor], None]:
-        """The per-step callback: cancel when asked, publish a snapshot now and then.
-
-        Snapshots come at most every ``snapshot_interval_s``, and never take more than about a
-        fifth of the worker's time: large models stretch the interval to 4× their build time.
-        """
-        request = job.request
-        state = {"next": 0.0}
-
-        def on_step(step: int, model: ToyModel, losses: Tensor) -> None:
-            job.raise_if_cancelled()
-            now = time.monotonic()
-            if now < state["next"] or step == request.steps:
-                return
-            with self._lock:
-                watched = any(s.wants_snapshots for s in job.subscribers)
-            if not watched:
-                return
-            keep = best_restarts(losses, request.n_restarts)
-            instances = instance_results(
-                request, model.W.detach()[keep], model.b.detach()[keep], losses[keep]
-            )
-            payload = {"id": job.id, "step": step, "steps": request.steps, "instances": instances}
-            self._publish(job, Event("snapshot", payload))
-            built = time.monotonic() - now
-            state["next"] = now + max(self.snapshot_interval_s, 4 * built)
-
-        return on_step
 
 
 async def train_or_load(

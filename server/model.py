@@ -1,11 +1,22 @@
-"""The toy model of TMS §"Demonstrating Superposition", batched over instances.
+"""The toy model of TMS §"Demonstrating Superposition", batched over rows, with its exact gradient.
 
-    h  = W x                      W: (n_hidden, n_features) per instance, no hidden bias
+    h  = W x                      W: (n_hidden, n_features) per row, no hidden bias
     x′ = ReLU(WᵀW x + b)          or, for the linear model, x′ = WᵀW x + b
     L  = E_x Σᵢ Iᵢ (xᵢ − x′ᵢ)²    per sample, summed over features (BACKGROUND.md)
 
-Many independent models ("instances") live side by side in one tensor, so a sparsity sweep trains
-in one batched job; their losses are summed, so they never interact.
+Many independent models ("rows": instances × restarts, possibly of several requests) live side
+by side in one tensor; their losses never interact. Inputs are feature-major, x of shape
+(rows, n_features, B), because the batched matrix products are several times faster in that
+layout than with the batch first (benchmarks/RESULTS.md).
+
+The gradient is written out by hand rather than taken by autograd: for a model this small,
+autograd's bookkeeping costs more than the arithmetic. With e = x′ − x and g = 2 I ⊙ e / B
+masked where the ReLU is off (the gradient at the pre-activation z),
+
+    ∂L/∂b = Σ_batch g
+    ∂L/∂W = h gᵀ + (W g) xᵀ       (W appears twice: in h = W x and in x′ = Wᵀ h)
+
+``tests/server/test_model.py`` checks both against autograd.
 """
 
 from __future__ import annotations
@@ -14,52 +25,81 @@ import math
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 Activation = Literal["relu", "linear"]
 
 
-class ToyModel(nn.Module):
-    """n_instances tied-weight autoencoders n_features → n_hidden → n_features.
+def init_weights(
+    rows: int,
+    n_features: int,
+    n_hidden: int,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, Tensor]:
+    """Initial W of shape (rows, n_hidden, n_features) and b = 0 of shape (rows, n_features).
 
-    Attributes:
-        W: (n_instances, n_hidden, n_features); column W[k, :, i] is feature i's direction.
-        b: (n_instances, n_features), the output bias.
+    Xavier-normal per row, as in the paper's notebook, but with the fans of one (m, n) matrix so
+    that a row's initial scale does not depend on how many rows share the batch.
     """
+    std = math.sqrt(2.0 / (n_features + n_hidden))
+    W = torch.randn((rows, n_hidden, n_features), generator=generator, device=device) * std
+    return W, torch.zeros((rows, n_features), device=device)
 
-    def __init__(
-        self,
-        n_instances: int,
-        n_features: int,
-        n_hidden: int,
-        activation: Activation = "relu",
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        super().__init__()
-        self.activation = activation
-        # Xavier-normal per instance, as in the paper's notebook, but with the fans of one (m, n)
-        # matrix so that an instance's initial scale does not depend on how many share the batch.
-        std = math.sqrt(2.0 / (n_features + n_hidden))
-        W = torch.randn((n_instances, n_hidden, n_features), generator=generator, device=device)
-        self.W = nn.Parameter(W * std)
-        self.b = nn.Parameter(torch.zeros((n_instances, n_features), device=device))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Reconstruct x: (B, n_instances, n_features) → x′ of the same shape."""
-        h = torch.einsum("bin,imn->bim", x, self.W)  # (B, I, m)
-        out = torch.einsum("bim,imn->bin", h, self.W) + self.b  # (B, I, n)
-        return torch.relu(out) if self.activation == "relu" else out
+def forward(W: Tensor, b: Tensor, x: Tensor, activation: Activation) -> Tensor:
+    """Reconstruct x: (rows, n_features, B) → x′ of the same shape."""
+    h = torch.bmm(W, x)  # (rows, m, B)
+    out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B)
+    return torch.relu(out) if activation == "relu" else out
 
 
 def reconstruction_loss(x: Tensor, x_hat: Tensor, importance: Tensor) -> Tensor:
-    """The paper's L per instance: importance-weighted squared error, summed over features.
+    """The paper's L per row: importance-weighted squared error, summed over features.
 
     Args:
-        x, x_hat: (B, n_instances, n_features).
-        importance: (n_instances, n_features), Iᵢ.
+        x, x_hat: (rows, n_features, B).
+        importance: (rows, n_features), Iᵢ.
 
     Returns:
-        (n_instances,), the batch mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
+        (rows,), the batch mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
     """
-    return (importance * (x - x_hat) ** 2).sum(dim=-1).mean(dim=0)
+    error = x_hat - x
+    return (importance.unsqueeze(-1) * error * error).sum(dim=(1, 2)) / x.shape[-1]
+
+
+def loss_gradients(
+    W: Tensor,
+    b: Tensor,
+    x: Tensor,
+    importance: Tensor,
+    activation: Activation,
+    with_loss: bool = False,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """∂L/∂W and ∂L/∂b of every row's batch loss, and optionally the loss itself.
+
+    Args:
+        W: (rows, m, n); b: (rows, n).
+        x: (rows, n, B), a batch of inputs.
+        importance: (rows, n), Iᵢ.
+        activation: "relu" or "linear".
+        with_loss: also return L per row (costs one more pass over the batch).
+
+    Returns:
+        dW of shape (rows, m, n), db of shape (rows, n), and L of shape (rows,) or None.
+    """
+    batch = x.shape[-1]
+    h = torch.bmm(W, x)  # (rows, m, B)
+    out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B): z, then x′ in place
+    if activation == "relu":
+        out.relu_()
+    error = out - x  # (rows, n, B): x′ − x
+    weight = importance.unsqueeze(-1)  # (rows, n, 1)
+    loss = (error * error).mul_(weight).sum(dim=(1, 2)) / batch if with_loss else None
+    grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
+    if activation == "relu":  # ∂L/∂z: zero where the ReLU was off (x′ = 0 there)
+        grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
+    db = grad.sum(dim=-1)  # (rows, n)
+    dW = torch.bmm(h, grad.mT)  # (rows, m, n): from x′ = Wᵀ h
+    dW.baddbmm_(torch.bmm(W, grad), x.mT)  # from h = W x
+    return dW, db, loss

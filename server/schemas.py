@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from server.config import EVAL_SAMPLES, Limits
 
 # Bump when training, the cache layout or the result format changes: old entries then miss.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2
 
 Probability = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 Importance = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]
@@ -272,6 +272,7 @@ class Health(BaseModel):
     device: str
     torch: str
     plotly_js: str
+    jobs: int = Field(0, description="distinct trainings waiting or running now")
 
 
 # -- live messages (WS /api/models/live) ---------------------------------------------------------

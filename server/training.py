@@ -1,26 +1,39 @@
-"""The paper notebook's training loop: AdamW (lr 1e-3, weight decay 0.01), batch 1024, constant lr.
+"""Training: the paper notebook's AdamW loop (lr 1e-3, weight decay 0.01, batch 1024), made lean.
 
-Pure PyTorch. ``n_restarts`` seeds of every instance train side by side in the same batch (row
-``i * n_restarts + r`` is restart r of instance i); after training each restart's loss is measured
-on a fresh sample and the lowest is kept, as the paper does for its 2-D models.
+A :class:`Run` is one request's models: its instances × restarts ("rows"; row ``i * n_restarts
++ r`` is restart r of instance i), its weights, AdamW state, random generator and step count.
+A :class:`TrainingBatch` steps every run that shares a training shape (activation, n_features,
+n_hidden, batch_size) in one set of batched kernels; runs join and leave between steps, each at
+its own step count. Every run owns its generator and its optimiser state, and rows never interact,
+so a run's trajectory is the same whether it trains alone or beside others.
+
+What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of autograd
+(``model.loss_gradients``), one uniform draw per input entry (``data.sparsify_``), feature-major
+batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for small steps.
+After training, each restart's loss is measured on fresh samples and the lowest is kept, as the
+paper does for its 2-D models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from server.config import EVAL_SAMPLES
-from server.data import sample_features
-from server.model import Activation, ToyModel, reconstruction_loss
+from server.data import sample_features, sparsify_
+from server.model import Activation, forward, init_weights, loss_gradients, reconstruction_loss
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
 SINGLE_THREAD_ELEMENTS = 1 << 20
+BETAS = (0.9, 0.999)  # torch.optim.AdamW's defaults, which the notebook uses
+EPS = 1e-8
+
+# Called between chunks of the final evaluation; it may raise to stop it.
+CheckCallback = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -55,24 +68,6 @@ class TrainResult:
     history_loss: Tensor
 
 
-# Called after every optimiser step with (step, model, per-row batch loss of shape
-# (n_instances * n_restarts,)). It may raise to stop training (that is how jobs are cancelled).
-StepCallback = Callable[[int, ToyModel, Tensor], None]
-# Called between chunks of the final evaluation; it may raise to stop it.
-CheckCallback = Callable[[], None]
-
-
-@contextmanager
-def cpu_threads(elements_per_step: int) -> Iterator[None]:
-    """Train on one CPU thread when a step is small, on all of them otherwise; then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1 if elements_per_step < SINGLE_THREAD_ELEMENTS else before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
     """Index of the lowest value among each instance's restarts.
 
@@ -80,7 +75,7 @@ def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
         values: (n_instances * n_restarts,), e.g. losses.
 
     Returns:
-        (n_instances,) row indices into the restart-expanded batch.
+        (n_instances,) row indices into the restart-expanded rows.
     """
     grouped = values.reshape(-1, n_restarts)  # (I, R)
     offsets = torch.arange(grouped.shape[0], device=values.device) * n_restarts
@@ -89,21 +84,24 @@ def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
 
 @torch.no_grad()
 def evaluate_loss(
-    model: ToyModel,
+    W: Tensor,
+    b: Tensor,
+    activation: Activation,
     feature_probability: Tensor,
     importance: Tensor,
     n_samples: int,
     generator: torch.Generator,
     check: CheckCallback | None = None,
 ) -> Tensor:
-    """L per instance on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
+    """L per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
 
     Args:
-        feature_probability, importance: (n_instances, n_features).
+        W: (rows, m, n); b: (rows, n).
+        feature_probability, importance: (rows, n_features).
         check: called before every chunk; may raise to stop.
 
     Returns:
-        (n_instances,) float64 mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
+        (rows,) float64 mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
     """
     n_rows, n_features = importance.shape
     chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
@@ -113,10 +111,248 @@ def evaluate_loss(
         if check is not None:
             check()
         size = min(chunk, n_samples - done)
-        x = sample_features(feature_probability, size, generator)
-        total += reconstruction_loss(x, model(x), importance).double() * size
+        x = sample_features(feature_probability, size, generator)  # (rows, n, size)
+        x_hat = forward(W, b, x, activation)
+        total += reconstruction_loss(x, x_hat, importance).double() * size
         done += size
     return total / n_samples
+
+
+class Run:
+    """One request's models in training: n_instances × n_restarts rows.
+
+    Args:
+        feature_probability: (n_instances, n_features) or (n_instances, 1), p = 1 − S in (0, 1].
+        importance: (n_instances, n_features), Iᵢ ≥ 0. Its device is the training device.
+        n_hidden: m.
+        activation: "relu" (the ReLU output model) or "linear".
+        config: hyper-parameters.
+        seed: seeds the initial weights, the training samples and the evaluation samples.
+    """
+
+    def __init__(
+        self,
+        feature_probability: Tensor,
+        importance: Tensor,
+        n_hidden: int,
+        activation: Activation,
+        config: TrainConfig,
+        seed: int,
+    ) -> None:
+        n_instances, n_features = importance.shape
+        device = importance.device
+        restarts = config.n_restarts
+        self.config = config
+        self.activation: Activation = activation
+        self.n_features, self.n_hidden = n_features, n_hidden
+        self.rows = n_instances * restarts
+        # (rows, n): every restart of an instance shares its data distribution and importance.
+        probability = feature_probability.to(device).expand(n_instances, n_features)
+        self.probability = probability.repeat_interleave(restarts, dim=0).contiguous()
+        self.importance = importance.repeat_interleave(restarts, dim=0).contiguous()
+        self.generator = torch.Generator(device).manual_seed(seed)
+        self.W, self.b = init_weights(self.rows, n_features, n_hidden, self.generator, device)
+        # AdamW state, updated in place by torch's fused kernel (``TrainingBatch._adamw``).
+        self.exp_avg = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
+        self.exp_avg_sq = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
+        self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
+        self.step = 0
+        self.last_loss: Tensor | None = None  # (rows,), training-batch L at ``last_loss_step``
+        self.last_loss_step = 0
+        self.history_every = max(1, config.steps // config.history_points)
+        self.history_steps: list[int] = []
+        self.history: list[Tensor] = []
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.config.steps
+
+    @property
+    def shape(self) -> tuple[Activation, int, int, int]:
+        """What must match for two runs to share a batch."""
+        return (self.activation, self.n_features, self.n_hidden, self.config.batch_size)
+
+    def history_due(self) -> bool:
+        """Whether the coming step's loss goes into the history."""
+        coming = self.step + 1
+        return coming % self.history_every == 0 or coming == self.config.steps
+
+    def record(self, loss: Tensor | None) -> None:
+        """Count a finished step; keep its loss if one was computed."""
+        self.step += 1
+        if loss is None:
+            return
+        self.last_loss, self.last_loss_step = loss, self.step
+        if self.step % self.history_every == 0 or self.step == self.config.steps:
+            self.history_steps.append(self.step)
+            self.history.append(loss)
+
+    def current(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The best restart of every instance now, by the last training-batch loss.
+
+        Returns:
+            W (n_instances, m, n), b (n_instances, n), batch L (n_instances,); copies.
+
+        Raises:
+            RuntimeError: no loss has been recorded yet.
+        """
+        if self.last_loss is None:
+            raise RuntimeError("no step with a loss has run yet")
+        keep = best_restarts(self.last_loss, self.config.n_restarts)
+        return self.W[keep].clone(), self.b[keep].clone(), self.last_loss[keep].clone()
+
+    def result(self, check: CheckCallback | None = None) -> TrainResult:
+        """Evaluate every restart on fresh samples and keep each instance's best.
+
+        The generator goes on past every training draw, so the evaluation inputs are fresh.
+        """
+        final = evaluate_loss(
+            self.W,
+            self.b,
+            self.activation,
+            self.probability,
+            self.importance,
+            self.config.n_eval_samples,
+            self.generator,
+            check,
+        )
+        keep = best_restarts(final, self.config.n_restarts)  # (I,)
+        history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
+        return TrainResult(
+            W=self.W[keep].clone(),
+            b=self.b[keep].clone(),
+            loss=final[keep],
+            history_steps=list(self.history_steps),
+            history_loss=history[:, keep],
+        )
+
+
+@dataclass
+class _Layout:
+    """The batch's concatenated per-row inputs, rebuilt when runs join or leave."""
+
+    runs: list[Run]
+    x: Tensor  # (rows, n, B), the input buffer, refilled every step
+    negative_inverse_probability: Tensor  # (rows, n, 1): −1/p
+    importance: Tensor  # (rows, n)
+    slices: list[slice] = field(default_factory=list)
+
+
+class TrainingBatch:
+    """Runs of one training shape, stepped together.
+
+    Not thread-safe: one thread (the training worker) owns a batch.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+        self._layout: _Layout | None = None
+
+    def add(self, run: Run) -> None:
+        """Let a run join at the next step.
+
+        Raises:
+            ValueError: its shape differs from the runs already here.
+        """
+        if self.runs and run.shape != self.runs[0].shape:
+            raise ValueError(
+                f"run of shape {run.shape} cannot join a batch of {self.runs[0].shape}"
+            )
+        self.runs.append(run)
+        self._layout = None
+
+    def remove(self, run: Run) -> None:
+        """Let a run leave before the next step (finished or cancelled)."""
+        self.runs.remove(run)
+        self._layout = None
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    @property
+    def rows(self) -> int:
+        return sum(run.rows for run in self.runs)
+
+    def _build(self) -> _Layout:
+        runs = list(self.runs)
+        first = runs[0]
+        probability = torch.cat([run.probability for run in runs])
+        layout = _Layout(
+            runs=runs,
+            x=torch.empty(
+                (len(probability), first.n_features, first.config.batch_size),
+                device=probability.device,
+            ),
+            negative_inverse_probability=(-1.0 / probability).unsqueeze(-1),
+            importance=torch.cat([run.importance for run in runs]),
+        )
+        start = 0
+        for run in runs:
+            layout.slices.append(slice(start, start + run.rows))
+            start += run.rows
+        return layout
+
+    @torch.no_grad()
+    def step(self, with_loss: bool = False) -> None:
+        """One AdamW step of every run.
+
+        Args:
+            with_loss: compute the batch loss of every run (kept as ``run.last_loss``) even if no
+                run's history asks for it this step.
+        """
+        if not self.runs:
+            return
+        if self._layout is None:
+            self._layout = self._build()
+        layout = self._layout
+        x = layout.x
+        threads = 1 if x.numel() < SINGLE_THREAD_ELEMENTS else _MAX_THREADS
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+        single = len(layout.runs) == 1
+        for run, rows in zip(layout.runs, layout.slices, strict=True):
+            part = x if single else x[rows]
+            torch.rand(part.shape, generator=run.generator, out=part)
+        sparsify_(x, layout.negative_inverse_probability)
+        W = layout.runs[0].W if single else torch.cat([run.W for run in layout.runs])
+        b = layout.runs[0].b if single else torch.cat([run.b for run in layout.runs])
+        with_loss = with_loss or any(run.history_due() for run in layout.runs)
+        dW, db, loss = loss_gradients(
+            W, b, x, layout.importance, layout.runs[0].activation, with_loss
+        )
+        self._adamw(layout, dW, db)
+        for run, rows in zip(layout.runs, layout.slices, strict=True):
+            run.record(None if loss is None else loss[rows].clone())
+
+    @staticmethod
+    def _adamw(layout: _Layout, dW: Tensor, db: Tensor) -> None:
+        """torch's fused AdamW kernel (what ``torch.optim.AdamW(fused=True)`` calls), over every
+        run's own parameters at once; runs with other hyper-parameters go in their own call."""
+        groups: dict[tuple[float, float], list[tuple[Run, slice]]] = {}
+        for run, rows in zip(layout.runs, layout.slices, strict=True):
+            groups.setdefault((run.config.lr, run.config.weight_decay), []).append((run, rows))
+        for (lr, weight_decay), members in groups.items():
+            for run, _ in members:
+                run.adam_step += 1
+            torch._fused_adamw_(
+                [p for run, _ in members for p in (run.W, run.b)],
+                [g for _, rows in members for g in (dW[rows], db[rows])],
+                [s for run, _ in members for s in run.exp_avg],
+                [s for run, _ in members for s in run.exp_avg_sq],
+                [],
+                [run.adam_step for run, _ in members for _ in (0, 1)],
+                lr=lr,
+                beta1=BETAS[0],
+                beta2=BETAS[1],
+                weight_decay=weight_decay,
+                eps=EPS,
+                amsgrad=False,
+                maximize=False,
+            )
+
+
+_MAX_THREADS = torch.get_num_threads()
 
 
 def train(
@@ -126,10 +362,9 @@ def train(
     activation: Activation,
     config: TrainConfig,
     seed: int,
-    on_step: StepCallback | None = None,
     check: CheckCallback | None = None,
 ) -> TrainResult:
-    """Train ``n_instances × n_restarts`` toy models in one batch and keep each instance's best.
+    """Train ``n_instances × n_restarts`` toy models alone and keep each instance's best.
 
     Deterministic: the same inputs, seed and device give the same weights.
 
@@ -139,53 +374,17 @@ def train(
         n_hidden: m.
         activation: "relu" (the ReLU output model) or "linear".
         config: hyper-parameters.
-        seed: seeds the initial weights and the training samples.
-        on_step: optional callback after every step, see :data:`StepCallback`.
-        check: optional callback between chunks of the final evaluation; may raise to stop.
+        seed: seeds the initial weights and the samples.
+        check: optional callback between steps and chunks of the evaluation; may raise to stop.
 
     Returns:
         The best restart of every instance, see :class:`TrainResult`.
     """
-    n_instances, n_features = importance.shape
-    elements = config.batch_size * n_instances * config.n_restarts * n_features
-    with cpu_threads(elements):
-        device = importance.device
-        restarts = config.n_restarts
-        # (I·R, n): every restart of an instance shares its data distribution and importance.
-        probability = feature_probability.to(device).expand(n_instances, n_features)
-        probability = probability.repeat_interleave(restarts, dim=0).contiguous()
-        weight = importance.repeat_interleave(restarts, dim=0)
-
-        generator = torch.Generator(device).manual_seed(seed)
-        model = ToyModel(
-            n_instances * restarts, n_features, n_hidden, activation, generator, device
-        )
-        optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
-
-        every = max(1, config.steps // config.history_points)
-        history_steps: list[int] = []
-        history: list[Tensor] = []
-        for step in range(1, config.steps + 1):
-            x = sample_features(probability, config.batch_size, generator)  # (B, I·R, n)
-            losses = reconstruction_loss(x, model(x), weight)  # (I·R,)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()  # summed: the instances' gradients stay independent
-            optimizer.step()
-            if step % every == 0 or step == config.steps:
-                history_steps.append(step)
-                history.append(losses.detach().clone())
-            if on_step is not None:
-                on_step(step, model, losses.detach())
-
-        # The generator goes on past every training draw, so these inputs are fresh.
-        final = evaluate_loss(model, probability, weight, config.n_eval_samples, generator, check)
-        keep = best_restarts(final, restarts)  # (I,)
-        return TrainResult(
-            W=model.W.detach()[keep].clone(),
-            b=model.b.detach()[keep].clone(),
-            loss=final[keep],
-            history_steps=history_steps,
-            history_loss=torch.stack(history)[:, keep],
-        )
+    run = Run(feature_probability, importance, n_hidden, activation, config, seed)
+    batch = TrainingBatch()
+    batch.add(run)
+    while not run.done:
+        if check is not None:
+            check()
+        batch.step()
+    return run.result(check)

@@ -6,8 +6,8 @@ every message with the seq it answers:
 - ``{"type": "snapshot", "seq", "id", "step", "steps", "instances": [...]}``, at most about
   20 per second while training;
 - ``{"type": "done", "seq", "result": ModelResult}``, at the end, or at once when cached;
-- ``{"type": "error", "seq", "detail"}``, for a bad request or a failed training; the socket
-  stays open.
+- ``{"type": "error", "seq", "detail"}``, for a bad request, a failed training or a full
+  training queue (the detail says when to retry); the socket stays open.
 
 A new message cancels the request still running on the socket, within one snapshot interval;
 a message that asks for the very model already training joins it instead (its messages then carry
@@ -25,7 +25,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from server.deps import get_settings, get_worker, parse_request_text
-from server.jobs import TrainingFailed, train_or_load
+from server.jobs import QueueFull, TrainingFailed, train_or_load
 from server.schemas import DoneMessage, ErrorMessage, ModelRequest, SnapshotMessage
 
 router = APIRouter(tags=["models"])
@@ -65,7 +65,7 @@ class LiveSession:
 
         try:
             result = await train_or_load(self.worker, request, on_snapshot)
-        except TrainingFailed as exc:
+        except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
         await self.send(DoneMessage(seq=self.seq, result=result))

@@ -19,7 +19,10 @@ async def health(worker: WorkerDep) -> Health:
     if not worker.alive:
         raise HTTPException(status_code=503, detail="the training worker is not running")
     return Health(
-        device=str(worker.device), torch=torch.__version__, plotly_js=get_plotlyjs_version()
+        device=str(worker.device),
+        torch=torch.__version__,
+        plotly_js=get_plotlyjs_version(),
+        jobs=worker.jobs,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 
 from server.deps import SettingsDep, WorkerDep, not_found, within_limits
-from server.jobs import TrainingFailed, train_or_load
+from server.jobs import QueueFull, TrainingFailed, train_or_load
 from server.schemas import ModelRequest, ModelResult
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -22,11 +22,16 @@ async def create_model(
 ) -> ModelResult:
     """Train the requested toy model, or load it from the cache (`cached: true`).
 
-    422 names the field and the limit for out-of-range requests; 503 if training failed.
+    422 names the field and the limit for out-of-range requests; 503 if training failed, or with
+    a ``Retry-After`` header if the training queue is full (``max_queued_jobs``).
     """
     within_limits(request, settings)
     try:
         return await train_or_load(worker, request)
+    except QueueFull as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+        ) from exc
     except TrainingFailed as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
 

@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs_version
 
 from server.app import PLOTLY_JS, create_app
 from server.config import Limits, Settings
+from server.training import TrainingBatch
 
 SMALL = {
     "n_features": 6,
@@ -182,18 +183,19 @@ def test_corrupted_cache_entry_is_retrained(client: TestClient, tmp_path: Path) 
     assert post(client, SMALL).json()["cached"] is True
 
 
-def test_failed_training_is_a_clear_503_and_the_worker_goes_on(client: TestClient) -> None:
-    worker = client.app.state.worker  # type: ignore[attr-defined]
-    original = worker._train
+def test_failed_training_is_a_clear_503_and_the_worker_goes_on(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = TrainingBatch.step
 
-    def fail(job: Any) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    worker._train = fail
+    monkeypatch.setattr(TrainingBatch, "step", fail)
     response = post(client, SMALL)
     assert response.status_code == 503
     assert "CUDA out of memory (simulated)" in response.json()["detail"]
-    worker._train = original
+    monkeypatch.setattr(TrainingBatch, "step", step)
     assert post(client, SMALL).status_code == 200
 
 
@@ -204,6 +206,7 @@ def test_health_and_limits(client: TestClient) -> None:
         "device": "cpu",
         "torch": health["torch"],
         "plotly_js": get_plotlyjs_version(),
+        "jobs": 0,
     }
     assert client.get("/api/limits").json()["max_hidden"] == 64
 

@@ -1,4 +1,5 @@
-"""The training worker: shared jobs, cancellation, failures (a real worker thread, no server)."""
+"""The training worker: shared jobs, coalesced batches, cancellation, a bounded queue, failures
+(a real worker thread, no server)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 import torch
 
 from server.cache import ModelCache
-from server.jobs import Job, TrainingFailed, TrainingWorker, train_or_load
+from server.jobs import Job, QueueFull, TrainingFailed, TrainingWorker, train_or_load
 from server.schemas import ModelRequest, ModelResult
+from server.training import Run, TrainConfig, TrainingBatch, train
 
 SMALL = ModelRequest(n_features=4, n_hidden=2, steps=200, batch_size=64)
 
@@ -20,13 +22,13 @@ def recording_worker(tmp_path: Path) -> tuple[TrainingWorker, list[str]]:
     """A worker whose every real training run is recorded by model id."""
     worker = TrainingWorker(ModelCache(tmp_path), torch.device("cpu"), 0.05)
     trained: list[str] = []
-    original = worker._train
+    original = worker._start
 
-    def train(job: Job) -> ModelResult:
+    def start(job: Job) -> Run:
         trained.append(job.id)
         return original(job)
 
-    worker._train = train  # type: ignore[method-assign]
+    worker._start = start  # type: ignore[method-assign]
     return worker, trained
 
 
@@ -54,29 +56,143 @@ def test_identical_requests_in_flight_share_one_job(tmp_path: Path) -> None:
     assert a == b
 
 
-def test_a_job_cancelled_while_queued_never_trains(tmp_path: Path) -> None:
+def test_cancelled_jobs_leave_their_batch_and_are_never_stored(tmp_path: Path) -> None:
     long = ModelRequest(n_features=4, n_hidden=2, steps=50_000, batch_size=64, seed=1)
-    queued = SMALL.model_copy(update={"seed": 2})
+    joined = SMALL.model_copy(update={"seed": 2, "steps": 50_000})
     last = SMALL.model_copy(update={"seed": 3})
 
-    async def scenario() -> None:
+    async def scenario() -> ModelResult:
         running = asyncio.create_task(train_or_load(worker, long))
-        await until(lambda: trained == [long.model_id()])  # the long job holds the worker
-        waiting = asyncio.create_task(train_or_load(worker, queued))
-        await asyncio.sleep(0.1)
+        await until(lambda: trained == [long.model_id()])
+        waiting = asyncio.create_task(train_or_load(worker, joined))
+        await until(lambda: len(trained) == 2)  # it joined the long job's batch
         waiting.cancel()
         running.cancel()
         await asyncio.gather(running, waiting, return_exceptions=True)
-        await train_or_load(worker, last)  # jobs run in order: the queued one came before
+        await until(lambda: worker.jobs == 0 and not worker._batches)
+        return await train_or_load(worker, last)
 
     worker, trained = recording_worker(tmp_path)
+    worker.start()
+    try:
+        result = asyncio.run(scenario())
+    finally:
+        worker.stop()
+    assert trained == [long.model_id(), joined.model_id(), last.model_id()]
+    assert worker.cache.load(long.model_id()) is None  # cancelled work is never stored
+    assert worker.cache.load(joined.model_id()) is None
+    assert worker.cache.load(last.model_id()) == result.model_copy(update={"cached": True})
+
+
+def alone(request: ModelRequest) -> torch.Tensor:
+    """W of ``request`` trained by itself, outside any worker."""
+    request = request.normalised()
+    config = TrainConfig(
+        steps=request.steps,
+        batch_size=request.batch_size,
+        lr=request.lr,
+        n_restarts=request.n_restarts,
+    )
+    return train(
+        torch.tensor(request.feature_probabilities).unsqueeze(1),
+        torch.tensor([request.importances] * request.n_instances),
+        request.n_hidden,
+        request.activation,
+        config,
+        request.seed,
+    ).W
+
+
+def test_concurrent_requests_of_one_shape_train_in_one_batch_each_as_if_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Eight mixed requests of one training shape: other sparsities, importances, seeds, restarts,
+    # step counts and learning rates. They coalesce into one batch, and each gets exactly the
+    # weights it gets alone (its own seed, optimiser state and step count).
+    base = ModelRequest(n_features=5, n_hidden=2, steps=300, batch_size=128)
+    requests = [
+        base,
+        base.model_copy(update={"seed": 1, "feature_probability": [0.3, 0.03]}),
+        base.model_copy(update={"seed": 2, "importance_decay": 0.8}),
+        base.model_copy(update={"seed": 3, "n_restarts": 3}),
+        base.model_copy(update={"seed": 4, "steps": 150}),
+        base.model_copy(update={"seed": 5, "lr": 3e-3}),
+        base.model_copy(update={"seed": 6, "feature_probability": 1.0, "steps": 420}),
+        base.model_copy(update={"seed": 7, "importance": [1, 2, 3, 4, 5]}),
+    ]
+    sizes: list[int] = []
+    step = TrainingBatch.step
+
+    def recording_step(self: TrainingBatch, with_loss: bool = False) -> None:
+        sizes.append(len(self.runs))
+        step(self, with_loss)
+
+    monkeypatch.setattr(TrainingBatch, "step", recording_step)
+
+    async def scenario() -> list[ModelResult]:
+        return list(await asyncio.gather(*(train_or_load(worker, r) for r in requests)))
+
+    worker, trained = recording_worker(tmp_path)
+    worker.start()
+    try:
+        results = asyncio.run(scenario())
+    finally:
+        worker.stop()
+    assert max(sizes) == len(requests)  # all eight trained side by side at some step
+    assert sorted(trained) == sorted(r.model_id() for r in requests)
+    for request, result in zip(requests, results, strict=True):
+        assert result.id == request.model_id()
+        assert result.request == request.normalised()
+        W = torch.tensor([instance.W for instance in result.instances])
+        torch.testing.assert_close(W, alone(request), rtol=0, atol=1e-6)
+
+
+def test_a_cancelled_neighbour_does_not_disturb_a_batch(tmp_path: Path) -> None:
+    kept = ModelRequest(n_features=5, n_hidden=2, steps=3000, batch_size=128, seed=8)
+    leaving = kept.model_copy(update={"seed": 9, "steps": 50_000})
+
+    async def scenario() -> ModelResult:
+        stays = asyncio.create_task(train_or_load(worker, kept))
+        goes = asyncio.create_task(train_or_load(worker, leaving))
+        await until(lambda: len(trained) == 2)
+        await asyncio.sleep(0.05)
+        goes.cancel()
+        await asyncio.gather(goes, return_exceptions=True)
+        return await stays
+
+    worker, trained = recording_worker(tmp_path)
+    worker.start()
+    try:
+        result = asyncio.run(scenario())
+    finally:
+        worker.stop()
+    W = torch.tensor([instance.W for instance in result.instances])
+    torch.testing.assert_close(W, alone(kept), rtol=0, atol=1e-6)
+
+
+def test_a_full_queue_refuses_new_jobs_but_joins_running_ones(tmp_path: Path) -> None:
+    long = ModelRequest(n_features=4, n_hidden=2, steps=50_000, batch_size=64, seed=1)
+
+    async def scenario() -> None:
+        running = asyncio.create_task(train_or_load(worker, long))
+        await until(lambda: worker.jobs == 1)
+        with pytest.raises(QueueFull, match=r"max_queued_jobs.*retry in 2 s"):
+            await train_or_load(worker, SMALL)
+        joining = asyncio.create_task(train_or_load(worker, long))  # the same model: no new job
+        await asyncio.sleep(0.1)
+        assert not joining.done() and worker.jobs == 1
+        running.cancel()
+        joining.cancel()
+        await asyncio.gather(running, joining, return_exceptions=True)
+        await until(lambda: worker.jobs == 0)
+        await train_or_load(worker, SMALL)  # room again
+
+    worker = TrainingWorker(ModelCache(tmp_path), torch.device("cpu"), 0.05, max_jobs=1)
     worker.start()
     try:
         asyncio.run(scenario())
     finally:
         worker.stop()
-    assert trained == [long.model_id(), last.model_id()]
-    assert worker.cache.load(long.model_id()) is None  # cancelled work is never stored
 
 
 def test_a_cache_write_failure_still_returns_the_result(
