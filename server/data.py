@@ -26,8 +26,7 @@ def sparsify_(u: Tensor, negative_inverse_probability: Tensor) -> Tensor:
     Returns:
         u itself, now x.
     """
-    one = torch.ones((), device=u.device, dtype=u.dtype)
-    return torch.addcmul(one, u, negative_inverse_probability, out=u).relu_()
+    return u.mul_(negative_inverse_probability).add_(1.0).relu_()
 
 
 def sample_features(

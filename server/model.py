@@ -75,6 +75,7 @@ def loss_gradients(
     importance: Tensor,
     activation: Activation,
     with_loss: bool = False,
+    into: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """∂L/∂W and ∂L/∂b of every row's batch loss, and optionally the loss itself.
 
@@ -84,6 +85,7 @@ def loss_gradients(
         importance: (rows, n), Iᵢ.
         activation: "relu" or "linear".
         with_loss: also return L per row (costs one more pass over the batch).
+        into: optional buffers for dW and db, written in place (saves allocations per step).
 
     Returns:
         dW of shape (rows, m, n), db of shape (rows, n), and L of shape (rows,) or None.
@@ -99,7 +101,8 @@ def loss_gradients(
     grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
     if activation == "relu":  # ∂L/∂z: zero where the ReLU was off (x′ = 0 there)
         grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
-    db = grad.sum(dim=-1)  # (rows, n)
-    dW = torch.bmm(h, grad.mT)  # (rows, m, n): from x′ = Wᵀ h
+    dW_out, db_out = into if into is not None else (None, None)
+    db = torch.sum(grad, dim=-1, out=db_out)  # (rows, n)
+    dW = torch.bmm(h, grad.mT, out=dW_out)  # (rows, m, n): from x′ = Wᵀ h
     dW.baddbmm_(torch.bmm(W, grad), x.mT)  # from h = W x
     return dW, db, loss

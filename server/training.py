@@ -152,7 +152,7 @@ class Run:
         self.importance = importance.repeat_interleave(restarts, dim=0).contiguous()
         self.generator = torch.Generator(device).manual_seed(seed)
         self.W, self.b = init_weights(self.rows, n_features, n_hidden, self.generator, device)
-        # AdamW state, updated in place by torch's fused kernel (``TrainingBatch._adamw``).
+        # AdamW state, updated in place by torch's fused kernel (``TrainingBatch.step``).
         self.exp_avg = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
         self.exp_avg_sq = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
         self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
@@ -228,14 +228,31 @@ class Run:
 
 
 @dataclass
+class _AdamGroup:
+    """Runs with the same lr and weight decay: one fused AdamW call, its lists built once."""
+
+    lr: float
+    weight_decay: float
+    params: list[Tensor] = field(default_factory=list)
+    grads: list[Tensor] = field(default_factory=list)  # views into the batch's gradient buffers
+    exp_avgs: list[Tensor] = field(default_factory=list)
+    exp_avg_sqs: list[Tensor] = field(default_factory=list)
+    steps: list[Tensor] = field(default_factory=list)  # one per parameter, as the kernel wants
+    counters: list[Tensor] = field(default_factory=list)  # one per run
+
+
+@dataclass
 class _Layout:
-    """The batch's concatenated per-row inputs, rebuilt when runs join or leave."""
+    """The batch's concatenated per-row inputs and buffers, rebuilt when runs join or leave."""
 
     runs: list[Run]
     x: Tensor  # (rows, n, B), the input buffer, refilled every step
     negative_inverse_probability: Tensor  # (rows, n, 1): −1/p
     importance: Tensor  # (rows, n)
+    dW: Tensor  # (rows, m, n), gradient buffers
+    db: Tensor  # (rows, n)
     slices: list[slice] = field(default_factory=list)
+    adam: list[_AdamGroup] = field(default_factory=list)
 
 
 class TrainingBatch:
@@ -277,19 +294,30 @@ class TrainingBatch:
         runs = list(self.runs)
         first = runs[0]
         probability = torch.cat([run.probability for run in runs])
+        rows, device = len(probability), probability.device
         layout = _Layout(
             runs=runs,
-            x=torch.empty(
-                (len(probability), first.n_features, first.config.batch_size),
-                device=probability.device,
-            ),
+            x=torch.empty((rows, first.n_features, first.config.batch_size), device=device),
             negative_inverse_probability=(-1.0 / probability).unsqueeze(-1),
             importance=torch.cat([run.importance for run in runs]),
+            dW=torch.empty((rows, first.n_hidden, first.n_features), device=device),
+            db=torch.empty((rows, first.n_features), device=device),
         )
+        groups: dict[tuple[float, float], _AdamGroup] = {}
         start = 0
         for run in runs:
-            layout.slices.append(slice(start, start + run.rows))
+            rows_of_run = slice(start, start + run.rows)
+            layout.slices.append(rows_of_run)
             start += run.rows
+            key = (run.config.lr, run.config.weight_decay)
+            group = groups.setdefault(key, _AdamGroup(*key))
+            group.params += [run.W, run.b]
+            group.grads += [layout.dW[rows_of_run], layout.db[rows_of_run]]
+            group.exp_avgs += run.exp_avg
+            group.exp_avg_sqs += run.exp_avg_sq
+            group.steps += [run.adam_step, run.adam_step]
+            group.counters.append(run.adam_step)
+        layout.adam = list(groups.values())
         return layout
 
     @torch.no_grad()
@@ -318,38 +346,31 @@ class TrainingBatch:
         W = layout.runs[0].W if single else torch.cat([run.W for run in layout.runs])
         b = layout.runs[0].b if single else torch.cat([run.b for run in layout.runs])
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
-        dW, db, loss = loss_gradients(
-            W, b, x, layout.importance, layout.runs[0].activation, with_loss
-        )
-        self._adamw(layout, dW, db)
-        for run, rows in zip(layout.runs, layout.slices, strict=True):
-            run.record(None if loss is None else loss[rows].clone())
-
-    @staticmethod
-    def _adamw(layout: _Layout, dW: Tensor, db: Tensor) -> None:
-        """torch's fused AdamW kernel (what ``torch.optim.AdamW(fused=True)`` calls), over every
-        run's own parameters at once; runs with other hyper-parameters go in their own call."""
-        groups: dict[tuple[float, float], list[tuple[Run, slice]]] = {}
-        for run, rows in zip(layout.runs, layout.slices, strict=True):
-            groups.setdefault((run.config.lr, run.config.weight_decay), []).append((run, rows))
-        for (lr, weight_decay), members in groups.items():
-            for run, _ in members:
-                run.adam_step += 1
+        _, _, loss = loss_gradients(
+            W, b, x, layout.importance, layout.runs[0].activation, with_loss,
+            into=(layout.dW, layout.db),
+        )  # fmt: skip
+        for group in layout.adam:
+            # torch's fused AdamW kernel, what torch.optim.AdamW(fused=True) calls, over every
+            # run's own parameters and state at once (tests/server/test_model.py compares them).
+            torch._foreach_add_(group.counters, 1)
             torch._fused_adamw_(
-                [p for run, _ in members for p in (run.W, run.b)],
-                [g for _, rows in members for g in (dW[rows], db[rows])],
-                [s for run, _ in members for s in run.exp_avg],
-                [s for run, _ in members for s in run.exp_avg_sq],
+                group.params,
+                group.grads,
+                group.exp_avgs,
+                group.exp_avg_sqs,
                 [],
-                [run.adam_step for run, _ in members for _ in (0, 1)],
-                lr=lr,
+                group.steps,
+                lr=group.lr,
                 beta1=BETAS[0],
                 beta2=BETAS[1],
-                weight_decay=weight_decay,
+                weight_decay=group.weight_decay,
                 eps=EPS,
                 amsgrad=False,
                 maximize=False,
             )
+        for run, rows in zip(layout.runs, layout.slices, strict=True):
+            run.record(None if loss is None else loss[rows].clone())
 
 
 _MAX_THREADS = torch.get_num_threads()
