@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -139,3 +140,30 @@ def test_repeating_the_running_request_joins_it(live_server: str) -> None:
     assert done["type"] == "done" and done["result"]["cached"] is False
     # The job went on rather than starting again from step 1.
     assert all(s["step"] > step for s in snapshots)
+
+
+def test_concurrent_sockets_each_get_their_own_snapshots_and_result(live_server: str) -> None:
+    # Three sockets, three requests of one training shape: the worker trains them in one batch,
+    # and every message reaches the socket that asked, with its own id.
+    requests = [QUICK | {"seed": 20 + k, "feature_probability": p} for k, p in enumerate(
+        (0.3, 0.1, 0.03)
+    )]  # fmt: skip
+    ids = [
+        httpx.post(f"{live_server}/api/models", json=r | {"steps": 1}).json()["id"]
+        for r in requests  # ids of other requests: they must never reach these sockets
+    ]
+    with contextlib.ExitStack() as stack:
+        sockets = [
+            stack.enter_context(connect(ws_url(live_server), max_size=None)) for _ in requests
+        ]
+        for ws, request in zip(sockets, requests, strict=True):
+            ws.send(json.dumps(request))
+        for ws, request, other_id in zip(sockets, requests, ids, strict=True):
+            snapshots, done = until_done(ws, 1)
+            assert done["type"] == "done", done
+            result = done["result"]
+            assert result["cached"] is False
+            assert result["request"]["feature_probability"] == [request["feature_probability"]]
+            assert result["request"]["seed"] == request["seed"]
+            assert snapshots and {s["id"] for s in snapshots} == {result["id"]}
+            assert result["id"] != other_id

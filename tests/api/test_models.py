@@ -199,6 +199,25 @@ def test_failed_training_is_a_clear_503_and_the_worker_goes_on(
     assert post(client, SMALL).status_code == 200
 
 
+def test_a_full_training_queue_is_503_with_retry_after(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path, device="cpu", limits=Limits(max_queued_jobs=1))
+    long = SMALL | {"steps": 50_000, "seed": 1}
+    with (
+        TestClient(create_app(settings)) as client,
+        client.websocket_connect("/api/models/live") as ws,
+    ):
+        ws.send_text(json.dumps(long))
+        assert ws.receive_json()["type"] == "snapshot"  # the one allowed job is training
+        response = post(client, SMALL)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "2"
+        assert "max_queued_jobs" in response.json()["detail"]
+        ws.send_text(json.dumps(SMALL))  # replaces the long job: room again
+        while (message := ws.receive_json())["type"] != "done" or message["seq"] != 2:
+            pass
+        assert post(client, SMALL).json()["cached"] is True
+
+
 def test_health_and_limits(client: TestClient) -> None:
     health = client.get("/api/health").json()
     assert health == {
