@@ -387,15 +387,11 @@ def train(
 ) -> TrainResult:
     """Train ``n_instances × n_restarts`` toy models alone and keep each instance's best.
 
-    Deterministic: the same inputs, seed and device give the same weights.
+    Deterministic: the same inputs, seed and device give the same weights, and the same as the
+    run gets in a batch beside others.
 
     Args:
-        feature_probability: (n_instances, n_features) or (n_instances, 1), p = 1 − S in (0, 1].
-        importance: (n_instances, n_features), Iᵢ ≥ 0. Its device is the training device.
-        n_hidden: m.
-        activation: "relu" (the ReLU output model) or "linear".
-        config: hyper-parameters.
-        seed: seeds the initial weights and the samples.
+        feature_probability … seed: as for :class:`Run`.
         check: optional callback between steps and chunks of the evaluation; may raise to stop.
 
     Returns:

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import torch
@@ -14,6 +15,8 @@ from server.cache import ModelCache
 from server.jobs import Job, QueueFull, TrainingFailed, TrainingWorker, train_or_load
 from server.schemas import ModelRequest, ModelResult
 from server.training import Run, TrainConfig, TrainingBatch, train
+
+T = TypeVar("T")
 
 SMALL = ModelRequest(n_features=4, n_hidden=2, steps=200, batch_size=64)
 
@@ -32,6 +35,15 @@ def recording_worker(tmp_path: Path) -> tuple[TrainingWorker, list[str]]:
     return worker, trained
 
 
+def run_with(worker: TrainingWorker, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Start the worker, run the scenario on a fresh event loop, stop the worker."""
+    worker.start()
+    try:
+        return asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+
 async def until(condition: Any, timeout: float = 60) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -47,11 +59,7 @@ def test_identical_requests_in_flight_share_one_job(tmp_path: Path) -> None:
         return a, b
 
     worker, trained = recording_worker(tmp_path)
-    worker.start()
-    try:
-        a, b = asyncio.run(scenario())
-    finally:
-        worker.stop()
+    a, b = run_with(worker, scenario)
     assert trained == [SMALL.model_id()]
     assert a == b
 
@@ -73,11 +81,7 @@ def test_cancelled_jobs_leave_their_batch_and_are_never_stored(tmp_path: Path) -
         return await train_or_load(worker, last)
 
     worker, trained = recording_worker(tmp_path)
-    worker.start()
-    try:
-        result = asyncio.run(scenario())
-    finally:
-        worker.stop()
+    result = run_with(worker, scenario)
     assert trained == [long.model_id(), joined.model_id(), last.model_id()]
     assert worker.cache.load(long.model_id()) is None  # cancelled work is never stored
     assert worker.cache.load(joined.model_id()) is None
@@ -133,11 +137,7 @@ def test_concurrent_requests_of_one_shape_train_in_one_batch_each_as_if_alone(
         return list(await asyncio.gather(*(train_or_load(worker, r) for r in requests)))
 
     worker, trained = recording_worker(tmp_path)
-    worker.start()
-    try:
-        results = asyncio.run(scenario())
-    finally:
-        worker.stop()
+    results = run_with(worker, scenario)
     assert max(sizes) == len(requests)  # all eight trained side by side at some step
     assert sorted(trained) == sorted(r.model_id() for r in requests)
     for request, result in zip(requests, results, strict=True):
@@ -161,11 +161,7 @@ def test_a_cancelled_neighbour_does_not_disturb_a_batch(tmp_path: Path) -> None:
         return await stays
 
     worker, trained = recording_worker(tmp_path)
-    worker.start()
-    try:
-        result = asyncio.run(scenario())
-    finally:
-        worker.stop()
+    result = run_with(worker, scenario)
     W = torch.tensor([instance.W for instance in result.instances])
     torch.testing.assert_close(W, alone(kept), rtol=0, atol=1e-6)
 
@@ -188,11 +184,7 @@ def test_a_full_queue_refuses_new_jobs_but_joins_running_ones(tmp_path: Path) ->
         await train_or_load(worker, SMALL)  # room again
 
     worker = TrainingWorker(ModelCache(tmp_path), torch.device("cpu"), 0.05, max_jobs=1)
-    worker.start()
-    try:
-        asyncio.run(scenario())
-    finally:
-        worker.stop()
+    run_with(worker, scenario)
 
 
 def test_a_cache_write_failure_still_returns_the_result(
