@@ -125,7 +125,7 @@ class TrainingWorker:
         self._active: dict[str, Job] = {}
         self._stopping = False
         self._batches: list[TrainingBatch] = []
-        self._jobs_of: dict[int, Job] = {}  # id(run) → its job
+        self._jobs_of: dict[Run, Job] = {}  # every run in a batch → its job
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
     def start(self) -> None:
@@ -224,7 +224,7 @@ class TrainingWorker:
                 self._step(batch)
         for batch in self._batches:  # stopping: every job still here is cancelled
             for run in list(batch.runs):
-                self._finish(self._jobs_of.pop(id(run)), Event("cancelled"))
+                self._finish(self._jobs_of.pop(run), Event("cancelled"))
         self._batches.clear()
 
     def _guard(self, job: Job, action: Callable[[], None]) -> None:
@@ -247,7 +247,7 @@ class TrainingWorker:
                 self._finish(job, Event("done", cached))
                 return
             run = self._start(job)
-            self._jobs_of[id(run)] = job
+            self._jobs_of[run] = job
             self._batch_for(run).add(run)
 
         self._guard(job, admit)
@@ -285,14 +285,14 @@ class TrainingWorker:
         """One step of every run in the batch; then snapshots, finished and cancelled runs."""
         now = time.monotonic()
         for run in list(batch.runs):
-            if self._jobs_of[id(run)].cancelled.is_set():
+            if self._jobs_of[run].cancelled.is_set():
                 self._leave(batch, run, Event("cancelled"))
         if not batch.runs:
             self._batches.remove(batch)
             return
         snapshot_due = [
             job
-            for job in (self._jobs_of[id(run)] for run in batch.runs)
+            for job in (self._jobs_of[run] for run in batch.runs)
             if now >= job.next_snapshot and self._watched(job)
         ]
         try:
@@ -309,7 +309,7 @@ class TrainingWorker:
                 self._guard(job, lambda job=job: self._snapshot(job, now))
         for run in list(batch.runs):
             if run.done:
-                job = self._jobs_of.pop(id(run))
+                job = self._jobs_of.pop(run)
                 batch.remove(run)
                 self._guard(job, lambda job=job: self._complete(job))
         if not batch.runs:
@@ -317,7 +317,7 @@ class TrainingWorker:
 
     def _leave(self, batch: TrainingBatch, run: Run, event: Event) -> None:
         batch.remove(run)
-        self._finish(self._jobs_of.pop(id(run)), event)
+        self._finish(self._jobs_of.pop(run), event)
 
     def _watched(self, job: Job) -> bool:
         with self._lock:

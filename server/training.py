@@ -29,6 +29,7 @@ from server.model import Activation, forward, init_weights, loss_gradients, reco
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
 SINGLE_THREAD_ELEMENTS = 1 << 20
+_MAX_THREADS = torch.get_num_threads()  # what larger steps use
 BETAS = (0.9, 0.999)  # torch.optim.AdamW's defaults, which the notebook uses
 EPS = 1e-8
 
@@ -371,9 +372,6 @@ class TrainingBatch:
             )
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             run.record(None if loss is None else loss[rows].clone())
-
-
-_MAX_THREADS = torch.get_num_threads()
 
 
 def train(
