@@ -158,8 +158,9 @@ class Run:
         self.exp_avg_sq = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
         self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
         self.step = 0
-        self.last_loss: Tensor | None = None  # (rows,), training-batch L at ``last_loss_step``
-        self.last_loss_step = 0
+        self.last_loss: Tensor | None = (
+            None  # (rows,), training-batch L of the latest step with one
+        )
         self.history_every = max(1, config.steps // config.history_points)
         self.history_steps: list[int] = []
         self.history: list[Tensor] = []
@@ -173,18 +174,20 @@ class Run:
         """What must match for two runs to share a batch."""
         return (self.activation, self.n_features, self.n_hidden, self.config.batch_size)
 
+    def _in_history(self, step: int) -> bool:
+        return step % self.history_every == 0 or step == self.config.steps
+
     def history_due(self) -> bool:
         """Whether the coming step's loss goes into the history."""
-        coming = self.step + 1
-        return coming % self.history_every == 0 or coming == self.config.steps
+        return self._in_history(self.step + 1)
 
     def record(self, loss: Tensor | None) -> None:
         """Count a finished step; keep its loss if one was computed."""
         self.step += 1
         if loss is None:
             return
-        self.last_loss, self.last_loss_step = loss, self.step
-        if self.step % self.history_every == 0 or self.step == self.config.steps:
+        self.last_loss = loss
+        if self._in_history(self.step):
             self.history_steps.append(self.step)
             self.history.append(loss)
 
