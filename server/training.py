@@ -158,9 +158,8 @@ class Run:
         self.exp_avg_sq = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
         self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
         self.step = 0
-        self.last_loss: Tensor | None = (
-            None  # (rows,), training-batch L of the latest step with one
-        )
+        # (rows,), the training-batch L of the latest step that computed one
+        self.last_loss: Tensor | None = None
         self.history_every = max(1, config.steps // config.history_points)
         self.history_steps: list[int] = []
         self.history: list[Tensor] = []
