@@ -1,12 +1,13 @@
 """models_cache/: one folder per trained request, written atomically, verified on every load.
 
-Layout of an entry ``<cache_dir>/<id>/``, where id is :meth:`ModelRequest.model_id` (64 hex digits):
+Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 hex digits:
+:meth:`ModelRequest.model_id`, :meth:`PhaseDiagramRequest.diagram_id`):
 
-- ``weights.safetensors``: W (n_instances, n_hidden, n_features) and b (n_instances, n_features),
-  float32. Never pickle.
-- ``meta.json``: the format version, the id, the library versions, the :class:`ModelResult`
-  without W and b (request, metrics, loss history, device, training seconds), and sha256
-  checksums of the weights file and of that result.
+- ``weights.safetensors``: the trained tensors, float32. For a model, W (n_instances, n_hidden,
+  n_features) and b (n_instances, n_features). Never pickle.
+- ``meta.json``: the format version, the kind (``model`` or ``phase_diagram``), the id, the
+  library versions, the result without its tensors (for a model, the :class:`ModelResult`
+  without W and b), and sha256 checksums of the weights file and of that result.
 
 An entry is first written to a temporary folder beside it and then renamed into place, so a reader
 sees a whole entry or none. An entry that does not load and verify is logged, removed and treated
@@ -24,8 +25,10 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import safetensors
 import torch
@@ -42,8 +45,24 @@ TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600.0
 
 
+MODEL_KIND = "model"
+T = TypeVar("T")
+
+
 class CorruptEntry(Exception):
     """An entry exists but does not load or verify."""
+
+
+@dataclass
+class Stored:
+    """A verified entry: meta.json's ``result`` and the safetensors tensors."""
+
+    result: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+
+# Builds a value from a verified entry and its id; raises if they do not fit.
+Decoder = Callable[[Stored, str], T]
 
 
 def _digest(body: Any) -> str:
@@ -86,61 +105,72 @@ class ModelCache:
         return self.root / model_id
 
     def load(self, model_id: str) -> ModelResult | None:
-        """The stored result (``cached=True``), or None if absent or unusable (then removed)."""
-        entry = self.path(model_id)
+        """The stored model (``cached=True``), or None if absent or unusable (then removed)."""
+        return self.read(model_id, MODEL_KIND, _decode_model)
+
+    def save(self, result: ModelResult, W: torch.Tensor, b: torch.Tensor) -> None:
+        """Store a trained model: W (n_instances, n_hidden, n_features) and b (n_instances,
+        n_features) in the safetensors file, the rest of the result (without each instance's W
+        and b) in meta.json."""
+        body = result.model_dump(mode="json")
+        body["instances"] = [
+            {k: v for k, v in inst.items() if k not in ("W", "b")} for inst in body["instances"]
+        ]
+        self.write(result.id, MODEL_KIND, body, {"W": W, "b": b})
+
+    def read(self, entry_id: str, kind: str, decode: Decoder[T]) -> T | None:
+        """An entry's decoded value, or None if absent, of another kind, or unusable.
+
+        Args:
+            entry_id: 64 lowercase hex digits.
+            kind: the kind the caller expects (``"model"``, ``"phase_diagram"``); an entry of
+                another kind is left alone and reads as None.
+            decode: builds the value from the verified meta ``result`` and the tensors; raises
+                if they do not fit, and the entry is then removed.
+
+        Raises:
+            ValueError: ``entry_id`` is not an id.
+        """
+        entry = self.path(entry_id)
         if not entry.is_dir():
             return None
         try:
-            return self._read(entry, model_id)
+            meta = json.loads((entry / META).read_text())
+            if meta.get("kind", MODEL_KIND) != kind:
+                return None
+            return decode(self._verify(entry, entry_id, meta), entry_id)
         except Exception as exc:  # any defect means: not cached
-            log.warning("cache entry %s is unusable (%s); it will be retrained", model_id, exc)
+            log.warning("cache entry %s is unusable (%s); it will be retrained", entry_id, exc)
             shutil.rmtree(entry, ignore_errors=True)
             return None
 
-    def _read(self, entry: Path, model_id: str) -> ModelResult:
-        meta = json.loads((entry / META).read_text())
-        if meta.get("format") != CACHE_FORMAT_VERSION or meta.get("id") != model_id:
+    def _verify(self, entry: Path, entry_id: str, meta: dict[str, Any]) -> Stored:
+        if meta.get("format") != CACHE_FORMAT_VERSION or meta.get("id") != entry_id:
             raise CorruptEntry("format or id does not match")
         blob = (entry / WEIGHTS).read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
             raise CorruptEntry("weights checksum does not match")
         if _digest(meta.get("result")) != meta.get("result_sha256"):
             raise CorruptEntry("result checksum does not match")
-        tensors = load(blob)
-        result = meta["result"]
-        if ModelRequest.model_validate(result["request"]).model_id() != model_id:
-            raise CorruptEntry("request does not hash to the id")
-        W, b = tensors["W"], tensors["b"]
-        instances = result["instances"]
-        n_features, n_hidden = result["request"]["n_features"], result["request"]["n_hidden"]
-        n_instances = len(result["request"]["feature_probability"])
-        if W.shape != (n_instances, n_hidden, n_features) or b.shape != (n_instances, n_features):
-            raise CorruptEntry(f"weights have shape {tuple(W.shape)}")
-        if len(instances) != n_instances:
-            raise CorruptEntry(f"{len(instances)} instances for {n_instances} probabilities")
-        for k, instance in enumerate(instances):
-            instance["W"], instance["b"] = W[k].tolist(), b[k].tolist()
-        return ModelResult.model_validate(result | {"cached": True})
+        return Stored(meta["result"], load(blob))
 
-    def save(self, result: ModelResult, W: torch.Tensor, b: torch.Tensor) -> None:
+    def write(
+        self, entry_id: str, kind: str, body: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> None:
         """Write an entry atomically: a temporary folder, fsync, then rename into place.
 
         Args:
-            result: the result to store (its ``instances`` carry W and b; they are stored once,
-                in the safetensors file).
-            W: (n_instances, n_hidden, n_features); b: (n_instances, n_features).
+            entry_id: 64 lowercase hex digits.
+            kind: what the entry holds, checked by :meth:`read`.
+            body: the JSON result, stored in meta.json with its checksum.
+            tensors: stored as float32 in weights.safetensors with its checksum.
         """
-        final = self.path(result.id)
-        blob = save(
-            {"W": W.detach().float().cpu().contiguous(), "b": b.detach().float().cpu().contiguous()}
-        )
-        body = result.model_dump(mode="json")
-        body["instances"] = [
-            {k: v for k, v in inst.items() if k not in ("W", "b")} for inst in body["instances"]
-        ]
+        final = self.path(entry_id)
+        blob = save({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()})
         meta: dict[str, Any] = {
             "format": CACHE_FORMAT_VERSION,
-            "id": result.id,
+            "kind": kind,
+            "id": entry_id,
             "weights_sha256": hashlib.sha256(blob).hexdigest(),
             "result_sha256": _digest(body),
             "versions": {
@@ -152,15 +182,16 @@ class ModelCache:
             "created": time.time(),
             "result": body,
         }
-        tmp = self.root / f"{TMP_PREFIX}{result.id[:16]}-{uuid.uuid4().hex}"
+        tmp = self.root / f"{TMP_PREFIX}{entry_id[:16]}-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
             _fsync_write(tmp / WEIGHTS, blob)
             _fsync_write(tmp / META, json.dumps(meta).encode())
-            # A concurrent writer won (keep its entry), or a bad entry is in the way (load
+            # A concurrent writer won (keep its entry), or a bad entry is in the way (read
             # removes it).
-            if final.exists() and self.load(result.id) is not None:
+            if final.exists() and self._entry_is_whole(final, entry_id):
                 return
+            shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -169,3 +200,27 @@ class ModelCache:
             os.fsync(dir_fd)  # make the rename itself durable
         finally:
             os.close(dir_fd)
+
+    def _entry_is_whole(self, entry: Path, entry_id: str) -> bool:
+        try:
+            self._verify(entry, entry_id, json.loads((entry / META).read_text()))
+        except Exception:
+            return False
+        return True
+
+
+def _decode_model(stored: Stored, model_id: str) -> ModelResult:
+    """A :class:`ModelResult` from a verified entry; CorruptEntry if it does not fit its id."""
+    result, W, b = stored.result, stored.tensors["W"], stored.tensors["b"]
+    if ModelRequest.model_validate(result["request"]).model_id() != model_id:
+        raise CorruptEntry("request does not hash to the id")
+    instances = result["instances"]
+    n_features, n_hidden = result["request"]["n_features"], result["request"]["n_hidden"]
+    n_instances = len(result["request"]["feature_probability"])
+    if W.shape != (n_instances, n_hidden, n_features) or b.shape != (n_instances, n_features):
+        raise CorruptEntry(f"weights have shape {tuple(W.shape)}")
+    if len(instances) != n_instances:
+        raise CorruptEntry(f"{len(instances)} instances for {n_instances} probabilities")
+    for k, instance in enumerate(instances):
+        instance["W"], instance["b"] = W[k].tolist(), b[k].tolist()
+    return ModelResult.model_validate(result | {"cached": True})

@@ -26,6 +26,9 @@ class Limits(BaseModel):
     max_features: int = Field(512, ge=1, description="largest n_features")
     max_hidden: int = Field(256, ge=1, description="largest n_hidden")
     max_instances: int = Field(64, ge=1, description="most feature probabilities in one request")
+    max_grid_size: int = Field(
+        64, ge=2, description="most cells per axis of a phase diagram (grid_size)"
+    )
     max_restarts: int = Field(16, ge=1, description="largest n_restarts")
     max_steps: int = Field(50_000, ge=1, description="largest number of training steps")
     max_batch_size: int = Field(8192, ge=1, description="largest batch_size")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
-from server.config import Settings
+from server.config import Limits, Settings
 from server.jobs import TrainingWorker
 from server.schemas import ModelRequest, limit_errors, public_errors
 
@@ -29,21 +30,38 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 WorkerDep = Annotated[TrainingWorker, Depends(get_worker)]
 
 
+Request = TypeVar("Request", bound=BaseModel)
+LimitErrors = Callable[[Any, Limits], list[dict[str, Any]]]
+
+
+def raise_for_limits(errors: list[dict[str, Any]]) -> None:
+    """A 422 naming each field and the limit it exceeds, located in the body like FastAPI's own
+    validation errors; nothing if ``errors`` is empty."""
+    if errors:
+        raise RequestValidationError([e | {"loc": ["body", *e["loc"]]} for e in errors])
+
+
 def within_limits(request: ModelRequest, settings: Settings) -> ModelRequest:
     """The request itself, or a 422 naming the field and the limit it exceeds."""
-    errors = limit_errors(request, settings.limits)
-    if errors:  # located in the body, like FastAPI's own validation errors
-        raise RequestValidationError([e | {"loc": ["body", *e["loc"]]} for e in errors])
+    raise_for_limits(limit_errors(request, settings.limits))
     return request
 
 
-def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dict[str, Any]]:
-    """Parse a live request (JSON text): the request, or errors in pydantic's shape."""
+def parse_text(
+    text: str, model: type[Request], settings: Settings, limits_of: LimitErrors
+) -> Request | list[dict[str, Any]]:
+    """Parse a live request (JSON text) of type ``model``: the request, or errors in pydantic's
+    shape (structural ones, else those ``limits_of`` finds against the configured limits)."""
     try:
-        request = ModelRequest.model_validate_json(text)
+        request = model.model_validate_json(text)
     except ValidationError as exc:
         return public_errors(json.loads(exc.json(include_url=False)))
-    return limit_errors(request, settings.limits) or request
+    return limits_of(request, settings.limits) or request
+
+
+def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dict[str, Any]]:
+    """Parse a live model request (JSON text): the request, or errors in pydantic's shape."""
+    return parse_text(text, ModelRequest, settings, limit_errors)
 
 
 def not_found(what: str) -> HTTPException:

@@ -17,14 +17,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
+from pydantic import BaseModel
 
 from server.cache import ModelCache
-from server.results import instance_results
-from server.schemas import LossPoint, ModelRequest, ModelResult
-from server.training import Run, TrainConfig, TrainingBatch, train
+from server.results import ModelTask
+from server.schemas import ModelRequest
+from server.training import Run, TrainConfig, TrainingBatch, TrainResult, train
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,37 @@ class Subscriber:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
 
+class Task(Protocol):
+    """What one job trains, as the resource that asked for it defines it.
+
+    Implemented by :class:`~server.results.ModelTask` (a model) and
+    :class:`~server.phase_diagram.PhaseDiagramTask` (a phase diagram). ``id`` is the cache key;
+    jobs with equal ids are one job.
+    """
+
+    id: str
+
+    def load(self, cache: ModelCache) -> BaseModel | None:
+        """The stored result, or None."""
+
+    def start(self, device: torch.device) -> Run:
+        """A fresh run (weights, optimiser state, generator) on ``device``."""
+
+    def snapshot(self, run: Run) -> dict[str, Any]:
+        """The live snapshot's fields, from the run's current weights."""
+
+    def result(self, trained: TrainResult, device: torch.device, seconds: float) -> BaseModel:
+        """The finished result."""
+
+    def save(self, cache: ModelCache, result: Any, trained: TrainResult) -> None:
+        """Store the result; OSError is logged by the worker and costs only the entry."""
+
+
 @dataclass
 class Job:
-    """One model id in flight: its subscribers and, once training starts, its run."""
+    """One task id in flight: its subscribers and, once training starts, its run."""
 
-    request: ModelRequest  # normalised
+    task: Task
     id: str
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -153,8 +180,8 @@ class TrainingWorker:
             return len(self._active)
 
     # -- asyncio side ------------------------------------------------------------------------
-    def subscribe(self, request: ModelRequest, subscriber: Subscriber) -> Job:
-        """Attach to the job training ``request``, creating and queueing it if there is none.
+    def subscribe(self, task: Task, subscriber: Subscriber) -> Job:
+        """Attach to the job training ``task``, creating and queueing it if there is none.
 
         Raises:
             TrainingFailed: the worker thread is not running.
@@ -162,14 +189,12 @@ class TrainingWorker:
         """
         if not self.alive:
             raise TrainingFailed("the training worker is not running")
-        request = request.normalised()
-        model_id = request.model_id()
         with self._lock:
-            job = self._active.get(model_id)
+            job = self._active.get(task.id)
             if job is None:
                 if len(self._active) >= self.max_jobs:
                     raise QueueFull(self.max_jobs)
-                job = self._active[model_id] = Job(request, model_id)
+                job = self._active[task.id] = Job(task, task.id)
                 self._inbox.append(job)
                 self._wake.notify()
             job.subscribers.append(subscriber)
@@ -242,7 +267,7 @@ class TrainingWorker:
 
         def admit() -> None:
             job.raise_if_cancelled()
-            cached = self.cache.load(job.id)
+            cached = job.task.load(self.cache)
             if cached is not None:
                 self._finish(job, Event("done", cached))
                 return
@@ -253,20 +278,9 @@ class TrainingWorker:
         self._guard(job, admit)
 
     def _start(self, job: Job) -> Run:
-        """A fresh run for the job's request (tests wrap this to see which jobs train)."""
-        request, device = job.request, self.device
-        probability = torch.tensor(request.feature_probabilities, device=device).unsqueeze(1)
-        importance = torch.tensor([request.importances] * request.n_instances, device=device)
-        config = TrainConfig(
-            steps=request.steps,
-            batch_size=request.batch_size,
-            lr=request.lr,
-            n_restarts=request.n_restarts,
-        )
+        """A fresh run for the job's task (tests wrap this to see which jobs train)."""
         job.started = time.perf_counter()
-        job.run = Run(
-            probability, importance, request.n_hidden, request.activation, config, request.seed
-        )
+        job.run = job.task.start(self.device)
         return job.run
 
     def _batch_for(self, run: Run) -> TrainingBatch:
@@ -330,68 +344,55 @@ class TrainingWorker:
         fifth of the worker's time: large models stretch the interval to 4× their build time.
         """
         assert job.run is not None
-        request = job.request
-        W, b, loss = job.run.current()
-        instances = instance_results(request, W, b, loss)
-        payload = {
-            "id": job.id,
-            "step": job.run.step,
-            "steps": request.steps,
-            "instances": instances,
-        }
-        self._publish(job, Event("snapshot", payload))
+        self._publish(job, Event("snapshot", job.task.snapshot(job.run)))
         built = time.monotonic() - now
         job.next_snapshot = now + max(self.snapshot_interval_s, 4 * built)
 
     def _complete(self, job: Job) -> None:
         self._finish(job, Event("done", self._result(job)))
 
-    def _result(self, job: Job) -> ModelResult:
+    def _result(self, job: Job) -> BaseModel:
         """Evaluate a finished run, store it in the cache and return the result."""
         assert job.run is not None
         trained = job.run.result(check=job.raise_if_cancelled)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        request = job.request
-        result = ModelResult(
-            id=job.id,
-            cached=False,
-            request=request,
-            device=str(self.device),
-            train_seconds=time.perf_counter() - job.started,
-            loss_history=[
-                LossPoint(step=step, loss=losses)
-                for step, losses in zip(
-                    trained.history_steps, trained.history_loss.tolist(), strict=True
-                )
-            ],
-            instances=instance_results(request, trained.W, trained.b, trained.loss),
-        )
+        result = job.task.result(trained, self.device, time.perf_counter() - job.started)
         try:
-            self.cache.save(result, trained.W, trained.b)
+            job.task.save(self.cache, result, trained)
         except OSError:  # a full disk or read-only cache costs the cache entry, not the result
-            log.exception("could not store model %s in the cache", job.id)
+            log.exception("could not store %s in the cache", job.id)
         return result
 
 
 async def train_or_load(
     worker: TrainingWorker,
-    request: ModelRequest,
+    task: Task | ModelRequest,
     on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-) -> ModelResult:
-    """The result of ``request``: from the cache at once, or trained by the worker.
+) -> Any:
+    """The result of ``task``: from the cache at once, or trained by the worker.
+
+    Args:
+        task: what to train; a :class:`ModelRequest` stands for its :class:`ModelTask`.
+        on_snapshot: awaited with each snapshot's fields (the newest, when the client lags).
+
+    Returns:
+        The task's result (a :class:`ModelResult` for a model request).
 
     Cancelling the awaiting task detaches from the job (and so cancels it if nobody else waits).
 
     Raises:
         TrainingFailed: training raised.
+        QueueFull: the worker already holds its most jobs.
         asyncio.CancelledError: the job was cancelled (the server is stopping).
     """
-    cached = await asyncio.to_thread(worker.cache.load, request.model_id())
+    if isinstance(task, ModelRequest):
+        task = ModelTask(task)
+    cached = await asyncio.to_thread(task.load, worker.cache)
     if cached is not None:
         return cached
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
-    job = worker.subscribe(request, subscriber)
+    job = worker.subscribe(task, subscriber)
     try:
         while True:
             event = await subscriber.queue.get()
@@ -401,8 +402,7 @@ async def train_or_load(
             if event.kind == "snapshot" and on_snapshot is not None:
                 await on_snapshot(event.payload)
             elif event.kind == "done":
-                result: ModelResult = event.payload
-                return result
+                return event.payload
             elif event.kind == "error":
                 raise TrainingFailed(event.payload)
             elif event.kind == "cancelled":

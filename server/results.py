@@ -1,12 +1,17 @@
-"""Turn trained tensors into the API's results: the metrics of every instance, as plain lists."""
+"""Trained models as the API's results: each instance's metrics as plain lists, and the task that
+lets the training worker train a :class:`ModelRequest`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from server import metrics
-from server.schemas import InstanceResult, ModelRequest
+from server.cache import MODEL_KIND, ModelCache
+from server.schemas import InstanceResult, LossPoint, ModelRequest, ModelResult
+from server.training import Run, TrainConfig, TrainResult
 
 
 @torch.no_grad()
@@ -40,3 +45,63 @@ def instance_results(
         )
         for k, p in enumerate(request.feature_probabilities)
     ]
+
+
+class ModelTask:
+    """What the worker needs to train a :class:`ModelRequest`: its run, snapshots and result.
+
+    Args:
+        request: any request; it is normalised, so equal models share one id.
+    """
+
+    kind = MODEL_KIND
+
+    def __init__(self, request: ModelRequest) -> None:
+        self.request = request.normalised()
+        self.id = self.request.model_id()
+
+    def load(self, cache: ModelCache) -> ModelResult | None:
+        return cache.load(self.id)
+
+    def start(self, device: torch.device) -> Run:
+        request = self.request
+        probability = torch.tensor(request.feature_probabilities, device=device).unsqueeze(1)
+        importance = torch.tensor([request.importances] * request.n_instances, device=device)
+        config = TrainConfig(
+            steps=request.steps,
+            batch_size=request.batch_size,
+            lr=request.lr,
+            n_restarts=request.n_restarts,
+        )
+        return Run(
+            probability, importance, request.n_hidden, request.activation, config, request.seed
+        )
+
+    def snapshot(self, run: Run) -> dict[str, Any]:
+        """The live message's fields: id, step, steps and the best restarts' metrics now."""
+        W, b, loss = run.current()
+        return {
+            "id": self.id,
+            "step": run.step,
+            "steps": self.request.steps,
+            "instances": instance_results(self.request, W, b, loss),
+        }
+
+    def result(self, trained: TrainResult, device: torch.device, seconds: float) -> ModelResult:
+        return ModelResult(
+            id=self.id,
+            cached=False,
+            request=self.request,
+            device=str(device),
+            train_seconds=seconds,
+            loss_history=[
+                LossPoint(step=step, loss=losses)
+                for step, losses in zip(
+                    trained.history_steps, trained.history_loss.tolist(), strict=True
+                )
+            ],
+            instances=instance_results(self.request, trained.W, trained.b, trained.loss),
+        )
+
+    def save(self, cache: ModelCache, result: ModelResult, trained: TrainResult) -> None:
+        cache.save(result, trained.W, trained.b)

@@ -150,19 +150,19 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
-def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
-    """Check a structurally valid request against the configured limits.
+class LimitChecker:
+    """Collects limit errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``,
+    ``input``, ``ctx``); each message names the field, the limit and its setting."""
 
-    Returns:
-        Errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``, ``input``, ``ctx``),
-        empty if the request is within every limit. Each message names the field, the limit and
-        its setting.
-    """
-    errors: list[dict[str, Any]] = []
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.errors: list[dict[str, Any]] = []
 
-    def check(field: str, value: float, limit: float, setting: str, what: str = "") -> None:
+    def check(self, field: str, value: float, setting: str, what: str = "") -> None:
+        """Add an error if ``value`` exceeds the limit named ``setting``."""
+        limit = getattr(self.limits, setting)
         if value > limit:
-            errors.append(
+            self.errors.append(
                 {
                     "type": "limit_exceeded",
                     "loc": [field],
@@ -173,48 +173,72 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
                 }
             )
 
+    def check_training(
+        self, field: str, rows: int, width: int, steps: int, batch_size: int, n_params: int
+    ) -> None:
+        """The bounds shared by every training job: one step's memory and the total work.
+
+        Args:
+            field: where the error is reported (the field that most often causes it).
+            rows: models trained side by side (instances × n_restarts).
+            width: max(n_features, n_hidden).
+            n_params: n_features × n_hidden.
+        """
+        self.check(
+            "batch_size",
+            batch_size * rows * width,
+            "max_step_elements",
+            "one step's batch_size × instances (or cells) × n_restarts × max(n_features, n_hidden)",
+        )
+        # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
+        work = float(steps * batch_size + EVAL_SAMPLES) * rows * n_params
+        self.check(
+            field,
+            work,
+            "max_work",
+            "total work (steps × batch_size + evaluation samples) × instances (or cells) × "
+            "n_restarts × "
+            "n_features × n_hidden",
+        )
+
+
+def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
+    """Check a structurally valid request against the configured limits.
+
+    Returns:
+        Errors in pydantic's shape, empty if the request is within every limit (see
+        :class:`LimitChecker`).
+    """
     r = request
-    check("n_features", r.n_features, limits.max_features, "max_features")
-    check("n_hidden", r.n_hidden, limits.max_hidden, "max_hidden")
-    check(
+    limit = LimitChecker(limits)
+    limit.check("n_features", r.n_features, "max_features")
+    limit.check("n_hidden", r.n_hidden, "max_hidden")
+    limit.check(
         "feature_probability",
         r.n_instances,
-        limits.max_instances,
         "max_instances",
         "number of feature probabilities (instances)",
     )
-    check("n_restarts", r.n_restarts, limits.max_restarts, "max_restarts")
-    check("steps", r.steps, limits.max_steps, "max_steps")
-    check("batch_size", r.batch_size, limits.max_batch_size, "max_batch_size")
-    if errors:  # the products below only make sense once each factor is in range
-        return errors
-    models = r.n_instances * r.n_restarts
-    width = max(r.n_features, r.n_hidden)
-    check(
-        "batch_size",
-        r.batch_size * models * width,
-        limits.max_step_elements,
-        "max_step_elements",
-        "one step's batch_size × instances × n_restarts × max(n_features, n_hidden)",
-    )
-    # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
-    work = float(r.steps * r.batch_size + EVAL_SAMPLES) * models * r.n_features * r.n_hidden
-    check(
+    limit.check("n_restarts", r.n_restarts, "max_restarts")
+    limit.check("steps", r.steps, "max_steps")
+    limit.check("batch_size", r.batch_size, "max_batch_size")
+    if limit.errors:  # the products below only make sense once each factor is in range
+        return limit.errors
+    limit.check_training(
         "steps",
-        work,
-        limits.max_work,
-        "max_work",
-        "total work (steps × batch_size + evaluation samples) × instances × n_restarts × "
-        "n_features × n_hidden",
+        r.n_instances * r.n_restarts,
+        max(r.n_features, r.n_hidden),
+        r.steps,
+        r.batch_size,
+        r.n_features * r.n_hidden,
     )
-    check(
+    limit.check(
         "n_features",
         r.n_instances * r.n_features**2,
-        limits.max_output_values,
         "max_output_values",
         "output size instances × n_features²",
     )
-    return errors
+    return limit.errors
 
 
 def public_errors(errors: list[dict[str, Any]], most: int = 20) -> list[dict[str, Any]]:

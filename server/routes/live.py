@@ -1,4 +1,5 @@
-"""WS /api/models/live: send a ModelRequest, watch it train.
+"""WS /api/models/live: send a ModelRequest, watch it train (and the machinery that
+WS /api/phase-diagrams/live shares).
 
 Protocol. The server numbers the requests it receives on a socket 1, 2, 3, … (``seq``) and tags
 every message with the seq it answers:
@@ -18,17 +19,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from server.deps import get_settings, get_worker, parse_request_text
-from server.jobs import QueueFull, TrainingFailed, train_or_load
-from server.schemas import DoneMessage, ErrorMessage, ModelRequest, SnapshotMessage
+from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
+from server.results import ModelTask
+from server.schemas import DoneMessage, ErrorMessage, SnapshotMessage
 
 router = APIRouter(tags=["models"])
+
+
+@dataclass(frozen=True)
+class LiveProtocol:
+    """What differs between live resources (models, phase diagrams); the protocol is the same.
+
+    Attributes:
+        expects: the request type's name, for the error on a non-text frame.
+        parse: JSON text and settings → the request, or errors in pydantic's shape.
+        task: request → the worker's task for it.
+        snapshot: (seq, the task's snapshot fields) → the message.
+        done: (seq, result) → the message.
+    """
+
+    expects: str
+    parse: Callable[[str, Any], BaseModel | list[dict[str, Any]]]
+    task: Callable[[Any], Task]
+    snapshot: Callable[[int, dict[str, Any]], BaseModel]
+    done: Callable[[int, Any], BaseModel]
+
+
+MODELS = LiveProtocol(
+    expects="ModelRequest",
+    parse=parse_request_text,
+    task=ModelTask,
+    snapshot=lambda seq, fields: SnapshotMessage(seq=seq, **fields),
+    done=lambda seq, result: DoneMessage(seq=seq, result=result),
+)
 
 
 class LiveSession:
@@ -39,13 +70,14 @@ class LiveSession:
     joins it instead of starting again.
     """
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, protocol: LiveProtocol) -> None:
         self.websocket = websocket
+        self.protocol = protocol
         self.settings = get_settings(websocket)
         self.worker = get_worker(websocket)
         self._send_lock = asyncio.Lock()
         self.seq = 0
-        self.task: asyncio.Task[None] | None = None
+        self.running: asyncio.Task[None] | None = None  # the request being answered
         self.running_id = ""
 
     async def send(self, message: BaseModel) -> None:
@@ -53,50 +85,50 @@ class LiveSession:
             await self.websocket.send_text(message.model_dump_json())
 
     async def cancel_running(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        if self.running is not None:
+            self.running.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-            self.task = None
+                await self.running
+            self.running = None
 
-    async def run(self, request: ModelRequest) -> None:
-        async def on_snapshot(payload: dict[str, Any]) -> None:
-            await self.send(SnapshotMessage(seq=self.seq, **payload))
+    async def run(self, task: Task) -> None:
+        async def on_snapshot(fields: dict[str, Any]) -> None:
+            await self.send(self.protocol.snapshot(self.seq, fields))
 
         try:
-            result = await train_or_load(self.worker, request, on_snapshot)
+            result = await train_or_load(self.worker, task, on_snapshot)
         except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
-        await self.send(DoneMessage(seq=self.seq, result=result))
+        await self.send(self.protocol.done(self.seq, result))
 
     async def handle(self, message: Mapping[str, Any]) -> None:
         """Answer one client message: the latest message always wins."""
         text = message.get("text")
-        parsed: ModelRequest | str | list[dict[str, Any]]
+        parsed: BaseModel | str | list[dict[str, Any]]
         if text is None:
-            parsed = "send a ModelRequest as a JSON text frame"
+            parsed = f"send a {self.protocol.expects} as a JSON text frame"
         else:
-            parsed = parse_request_text(text, self.settings)
-        if isinstance(parsed, ModelRequest):
-            model_id = parsed.model_id()
-            if self.task is not None and not self.task.done() and model_id == self.running_id:
-                self.seq += 1  # the running job already trains this model: answer as the new seq
-                return
+            parsed = self.protocol.parse(text, self.settings)
+        task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
+        running = self.running is not None and not self.running.done()
+        if task is not None and running and task.id == self.running_id:
+            self.seq += 1  # the running job already trains this: answer as the new seq
+            return
         await self.cancel_running()
         self.seq += 1
-        if not isinstance(parsed, ModelRequest):
+        if task is None:
+            assert not isinstance(parsed, BaseModel)
             await self.send(ErrorMessage(seq=self.seq, detail=parsed))
             return
-        self.running_id = model_id
-        self.task = asyncio.create_task(self.run(parsed))
+        self.running_id = task.id
+        self.running = asyncio.create_task(self.run(task))
 
 
-@router.websocket("/models/live")
-async def live(websocket: WebSocket) -> None:
-    """Stream snapshots of a training model; see the module docstring for the protocol."""
+async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:
+    """Run one live socket until the client leaves; its running request is then cancelled."""
     await websocket.accept()
-    session = LiveSession(websocket)
+    session = LiveSession(websocket, protocol)
     try:
         while True:
             message = await websocket.receive()
@@ -107,3 +139,9 @@ async def live(websocket: WebSocket) -> None:
         pass
     finally:
         await session.cancel_running()
+
+
+@router.websocket("/models/live")
+async def live(websocket: WebSocket) -> None:
+    """Stream snapshots of a training model; see the module docstring for the protocol."""
+    await serve_live(websocket, MODELS)

@@ -1,0 +1,80 @@
+"""POST /api/phase-diagrams, GET /api/phase-diagrams/{id} and WS /api/phase-diagrams/live.
+
+The live socket speaks the models' protocol (server/routes/live.py): send a PhaseDiagramRequest
+as JSON; get ``{"type": "snapshot", "seq", "id", "step", "steps", "diagram"}`` while it trains
+(every cell classified from its best seed so far, ``diagram.final`` false), then
+``{"type": "done", "seq", "result"}``; errors as ``{"type": "error", "seq", "detail"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, WebSocket
+
+from server.config import Settings
+from server.deps import SettingsDep, WorkerDep, not_found, parse_text, raise_for_limits
+from server.jobs import QueueFull, TrainingFailed, train_or_load
+from server.phase_diagram import PhaseDiagramTask, load_diagram
+from server.phase_schemas import (
+    PhaseDiagramRequest,
+    PhaseDiagramResult,
+    PhaseDoneMessage,
+    PhaseSnapshotMessage,
+    phase_limit_errors,
+)
+from server.routes.live import LiveProtocol, serve_live
+
+router = APIRouter(prefix="/phase-diagrams", tags=["phase diagrams"])
+
+DiagramId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
+
+
+def _parse(text: str, settings: Settings) -> PhaseDiagramRequest | list[dict[str, Any]]:
+    return parse_text(text, PhaseDiagramRequest, settings, phase_limit_errors)
+
+
+PHASE_DIAGRAMS = LiveProtocol(
+    expects="PhaseDiagramRequest",
+    parse=_parse,
+    task=PhaseDiagramTask,
+    snapshot=lambda seq, fields: PhaseSnapshotMessage(seq=seq, **fields),
+    done=lambda seq, result: PhaseDoneMessage(seq=seq, result=result),
+)
+
+
+@router.post("", response_model=PhaseDiagramResult)
+async def create_phase_diagram(
+    request: PhaseDiagramRequest, settings: SettingsDep, worker: WorkerDep
+) -> PhaseDiagramResult:
+    """Train the requested phase diagram in one batch, or load it from the cache.
+
+    422 names the field and the limit for out-of-range requests (``max_grid_size``,
+    ``max_work``, …); 503 if training failed, or with ``Retry-After`` if the queue is full.
+    """
+    raise_for_limits(phase_limit_errors(request, settings.limits))
+    try:
+        result: PhaseDiagramResult = await train_or_load(worker, PhaseDiagramTask(request))
+    except QueueFull as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+        ) from exc
+    except TrainingFailed as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    return result
+
+
+@router.get("/{diagram_id}", response_model=PhaseDiagramResult)
+async def read_phase_diagram(diagram_id: DiagramId, worker: WorkerDep) -> PhaseDiagramResult:
+    """A stored diagram by id; 404 if it was never trained (or its entry was unusable)."""
+    result = await asyncio.to_thread(load_diagram, worker.cache, diagram_id)
+    if result is None:
+        raise not_found(f"phase diagram {diagram_id}")
+    return result
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket) -> None:
+    """Stream a training phase diagram; see the module docstring for the protocol."""
+    await serve_live(websocket, PHASE_DIAGRAMS)
