@@ -107,6 +107,7 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     run: Run | None = None
+    retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
 
@@ -180,8 +181,11 @@ class TrainingWorker:
             return len(self._active)
 
     # -- asyncio side ------------------------------------------------------------------------
-    def subscribe(self, task: Task, subscriber: Subscriber) -> Job:
+    def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
         """Attach to the job training ``task``, creating and queueing it if there is none.
+
+        Args:
+            retrain: a new job trains even if the cache holds the result.
 
         Raises:
             TrainingFailed: the worker thread is not running.
@@ -194,7 +198,7 @@ class TrainingWorker:
             if job is None:
                 if len(self._active) >= self.max_jobs:
                     raise QueueFull(self.max_jobs)
-                job = self._active[task.id] = Job(task, task.id)
+                job = self._active[task.id] = Job(task, task.id, retrain=retrain)
                 self._inbox.append(job)
                 self._wake.notify()
             job.subscribers.append(subscriber)
@@ -267,7 +271,7 @@ class TrainingWorker:
 
         def admit() -> None:
             job.raise_if_cancelled()
-            cached = job.task.load(self.cache)
+            cached = None if job.retrain else job.task.load(self.cache)
             if cached is not None:
                 self._finish(job, Event("done", cached))
                 return
@@ -369,12 +373,14 @@ async def train_or_load(
     worker: TrainingWorker,
     task: Task | ModelRequest,
     on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    use_cache: bool = True,
 ) -> Any:
     """The result of ``task``: from the cache at once, or trained by the worker.
 
     Args:
         task: what to train; a :class:`ModelRequest` stands for its :class:`ModelTask`.
         on_snapshot: awaited with each snapshot's fields (the newest, when the client lags).
+        use_cache: False trains afresh even if the result is stored (the entry is kept).
 
     Returns:
         The task's result (a :class:`ModelResult` for a model request).
@@ -388,11 +394,12 @@ async def train_or_load(
     """
     if isinstance(task, ModelRequest):
         task = ModelTask(task)
-    cached = await asyncio.to_thread(task.load, worker.cache)
-    if cached is not None:
-        return cached
+    if use_cache:
+        cached = await asyncio.to_thread(task.load, worker.cache)
+        if cached is not None:
+            return cached
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
-    job = worker.subscribe(task, subscriber)
+    job = worker.subscribe(task, subscriber, retrain=not use_cache)
     try:
         while True:
             event = await subscriber.queue.get()

@@ -28,7 +28,7 @@ export function probabilityToSlider(p) {
  * @typedef {object} ControlSpec How one prop is shown.
  * @property {keyof State} name the prop (and the input's id)
  * @property {string} label
- * @property {"log"|"range"|"number"|"select"} kind
+ * @property {"log"|"range"|"number"|"select"|"text"} kind
  * @property {string} [help] one line under the control
  * @property {number} [step] step of a range slider
  * @property {string[][]} [options] [value, text] pairs of a select
@@ -54,6 +54,12 @@ export const GROUPS = Object.freeze([
         kind: "range",
         step: 0.01,
         help: "Feature i has importance Iᵢ = decayⁱ.",
+      },
+      {
+        name: "importance",
+        label: "Importances",
+        kind: "text",
+        help: "Optional: one per feature, comma-separated (e.g. 1,2.5); replaces the decay.",
       },
       { name: "n_features", label: "Features n", kind: "number" },
     ],
@@ -189,6 +195,21 @@ export function buildControls(container, limits, onChange) {
             spec.name
           ];
           // An unparsable entry falls back to the default; show what will be trained.
+          input.value = String(value);
+          onChange({ [spec.name]: value });
+        });
+        setters[spec.name] = (state) => {
+          input.value = String(state[spec.name]);
+        };
+      } else if (spec.kind === "text") {
+        const input = /** @type {HTMLInputElement} */ (
+          h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false })
+        );
+        head.append(input);
+        input.addEventListener("change", () => {
+          const value = clampState({ ...defaultState(), [spec.name]: input.value }, limits)[
+            spec.name
+          ];
           input.value = String(value);
           onChange({ [spec.name]: value });
         });

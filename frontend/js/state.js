@@ -8,6 +8,8 @@
  * @property {number} n_hidden m, the hidden dimension
  * @property {number} feature_probability p = 1 − S, the chance a feature is non-zero
  * @property {number} importance_decay Iᵢ = decayⁱ
+ * @property {string} importance explicit importances, comma-separated ("1,1,2.5"); when it has
+ *   n_features entries it replaces the decay (phase-diagram cells open with it)
  * @property {"relu"|"linear"} activation output non-linearity
  * @property {number} steps training steps
  * @property {number} seed random seed
@@ -25,7 +27,7 @@
 /**
  * @typedef {object} Prop One field of the state.
  * @property {keyof State} name key in the state, the URL hash and the API request
- * @property {"int"|"float"|"enum"} type how the hash value is parsed
+ * @property {"int"|"float"|"enum"|"list"} type how the hash value is parsed
  * @property {number|string} default value when the hash lacks it or it does not parse
  * @property {number} [min] smallest value the UI allows
  * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
@@ -42,6 +44,7 @@ export const PROPS = Object.freeze([
   { name: "n_hidden", type: "int", default: 2, min: 1, max: 256, limit: "max_hidden" },
   { name: "feature_probability", type: "float", default: 0.1, min: 0.001, max: 1 },
   { name: "importance_decay", type: "float", default: 0.9, min: 0.5, max: 1 },
+  { name: "importance", type: "list", default: "" },
   { name: "activation", type: "enum", default: "relu", values: ["relu", "linear"] },
   { name: "steps", type: "int", default: 3000, min: 1, max: 50000, limit: "max_steps" },
   { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
@@ -87,6 +90,11 @@ export function boundsOf(prop, limits = DEFAULT_LIMITS) {
  */
 function parseValue(prop, raw) {
   if (raw === null || raw === undefined || raw === "") return undefined;
+  if (prop.type === "list") {
+    const items = String(raw).split(",").map((item) => Number(item.trim()));
+    if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
+    return items.map((v) => Number(v.toPrecision(6))).join(",");
+  }
   if (prop.type === "enum") {
     const text = String(raw).toLowerCase();
     return prop.values && prop.values.includes(text) ? text : undefined;
@@ -108,7 +116,7 @@ export function clampState(state, limits = DEFAULT_LIMITS) {
   for (const prop of PROPS) {
     let value = parseValue(prop, /** @type {any} */ (state[prop.name]));
     if (value === undefined) value = prop.default;
-    if (prop.type !== "enum") {
+    if (prop.type === "int" || prop.type === "float") {
       const { min, max } = boundsOf(prop, limits);
       value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
     }
@@ -166,5 +174,24 @@ export function writeStateToUrl(state) {
  * @returns {Record<string, number|string>}
  */
 export function toRequest(state) {
-  return Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+  const request = Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+  const importance = explicitImportance(state);
+  if (importance) {
+    request.importance = importance;
+    delete request.importance_decay;
+  } else {
+    delete request.importance;
+  }
+  return request;
+}
+
+/**
+ * The explicit importances, if the state has one per feature; else null (the decay applies).
+ * @param {State} state
+ * @returns {number[]|null}
+ */
+export function explicitImportance(state) {
+  if (!state.importance) return null;
+  const values = state.importance.split(",").map(Number);
+  return values.length === state.n_features ? values : null;
 }

@@ -1,6 +1,7 @@
 // The text around the plots: progress, error banner, headline numbers and the model's summary.
 
 import { formatSparsity } from "./format.js";
+import { explicitImportance } from "./state.js";
 
 /** @typedef {import("./state.js").State} State */
 
@@ -106,13 +107,17 @@ export function setHeadline(el, instance, nHidden) {
  * @returns {string}
  */
 export function describe(state) {
+  const importanceText = (st) => {
+    const explicit = explicitImportance(st);
+    return explicit ? `I = (${explicit.join(", ")})` : `Iᵢ = ${st.importance_decay}ⁱ`;
+  };
   const { p, s } = formatSparsity(state.feature_probability);
   const act = state.activation === "relu" ? "x′ = ReLU(WᵀWx + b)" : "x′ = WᵀWx + b (linear)";
   const restarts = state.n_restarts > 1 ? `, best of ${state.n_restarts} restarts` : "";
   return (
     `${state.n_features} features → ${state.n_hidden} hidden dimensions → ` +
     `${state.n_features} outputs, ${act}; sparsity S = ${s} (p = ${p}), ` +
-    `importance Iᵢ = ${state.importance_decay}ⁱ; ` +
+    `importance ${importanceText(state)}; ` +
     `${state.steps} steps, seed ${state.seed}${restarts}.`
   );
 }

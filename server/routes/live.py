@@ -10,6 +10,9 @@ every message with the seq it answers:
 - ``{"type": "error", "seq", "detail"}``, for a bad request, a failed training or a full
   training queue (the detail says when to retry); the socket stays open.
 
+A request may carry ``"retrain": true`` to train afresh even when the result is cached (what
+the pages' "Recompute" buttons send); the stored entry is kept.
+
 A new message cancels the request still running on the socket, within one snapshot interval;
 a message that asks for the very model already training joins it instead (its messages then carry
 the new seq).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +66,23 @@ MODELS = LiveProtocol(
 )
 
 
+def split_retrain(text: str) -> tuple[str, bool]:
+    """Take the optional ``"retrain": true`` out of a request's JSON text.
+
+    Returns:
+        The text without it (unchanged unless it is a JSON object holding the key) and whether
+        it asked to train afresh.
+    """
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text, False
+    if not isinstance(body, dict) or "retrain" not in body:
+        return text, False
+    retrain = body.pop("retrain") is True
+    return json.dumps(body), retrain
+
+
 class LiveSession:
     """One socket: a send lock, and at most one running request.
 
@@ -91,12 +112,12 @@ class LiveSession:
                 await self.running
             self.running = None
 
-    async def run(self, task: Task) -> None:
+    async def run(self, task: Task, retrain: bool) -> None:
         async def on_snapshot(fields: dict[str, Any]) -> None:
             await self.send(self.protocol.snapshot(self.seq, fields))
 
         try:
-            result = await train_or_load(self.worker, task, on_snapshot)
+            result = await train_or_load(self.worker, task, on_snapshot, use_cache=not retrain)
         except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
@@ -106,9 +127,11 @@ class LiveSession:
         """Answer one client message: the latest message always wins."""
         text = message.get("text")
         parsed: BaseModel | str | list[dict[str, Any]]
+        retrain = False
         if text is None:
             parsed = f"send a {self.protocol.expects} as a JSON text frame"
         else:
+            text, retrain = split_retrain(text)
             parsed = self.protocol.parse(text, self.settings)
         task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
         running = self.running is not None and not self.running.done()
@@ -122,7 +145,7 @@ class LiveSession:
             await self.send(ErrorMessage(seq=self.seq, detail=parsed))
             return
         self.running_id = task.id
-        self.running = asyncio.create_task(self.run(task))
+        self.running = asyncio.create_task(self.run(task, retrain))
 
 
 async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:

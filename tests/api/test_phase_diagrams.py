@@ -116,6 +116,19 @@ def test_live_socket_streams_partial_grids(live_server: str) -> None:
             if message["type"] != "snapshot":
                 break
             snapshots.append(message)
+        # The same request again comes from the cache at once; "retrain" trains it afresh.
+        ws.send(json.dumps(request))
+        cached = json.loads(ws.recv(timeout=30))
+        assert cached["type"] == "done" and cached["result"]["cached"] is True
+        ws.send(json.dumps(request | {"retrain": True}))
+        kinds = []
+        while not kinds or kinds[-1] == "snapshot":
+            again = json.loads(ws.recv(timeout=120))
+            assert again["seq"] == 4
+            kinds.append(again["type"])
+        assert kinds[0] == "snapshot" and kinds[-1] == "done"
+        assert again["result"]["cached"] is False
+        assert again["result"]["empirical"] == cached["result"]["empirical"]  # deterministic
     assert message["type"] == "done", message
     assert len(snapshots) >= 2
     steps = [s["step"] for s in snapshots]

@@ -10,74 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import FINISHED, Console, hash_params
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-# Generous: CI has two slow cores, and training runs in the same machine.
-TIMEOUT_MS = 120_000
-
 # Enough steps that even a fast CPU sends several snapshots (at most ~20 per second).
 SLIDER_START = "n_features=5&n_hidden=2&feature_probability=0.1&steps=4000&seed=11"
-FINISHED = "['done', 'cached'].includes(document.getElementById('progress').dataset.state)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (see README.md)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Console:
-    """Console errors and uncaught exceptions of one page."""
-
-    def __init__(self, page: Page) -> None:
-        self.errors: list[str] = []
-        page.on("console", self._on_console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _on_console(self, message) -> None:
-        if message.type == "error":
-            self.errors.append(f"console.error: {message.text} ({message.location})")
-
-    def assert_clean(self) -> None:
-        assert self.errors == [], "\n".join(self.errors)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield page
-    finally:
-        context.close()
-
-
-def hash_params(url: str) -> dict[str, str]:
-    """The state in a page URL's hash, one value per key."""
-    return {key: values[-1] for key, values in parse_qs(urlsplit(url).fragment).items()}
 
 
 def wait_for_gram(page: Page, n_features: int) -> None:

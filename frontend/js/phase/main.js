@@ -1,0 +1,249 @@
+// The phase-diagram page: URL ⇄ state ⇄ controls, state → request over the live socket,
+// snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
+
+import { LiveClient, fetchLimits, liveUrl } from "../api.js";
+import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
+import { formatDetail, setProgress, showError } from "../status.js";
+import {
+  PHASE_PROPS,
+  clampPhaseState,
+  explorerUrl,
+  parsePhaseHash,
+  serializePhaseState,
+  toPhaseRequest,
+} from "./state.js";
+
+/** Quiet time after the last control change before the request goes out, in ms. */
+const DEBOUNCE_MS = 300;
+
+/** The sidebar, in order: [prop, label, help]. */
+const CONTROLS = [
+  ["n_features", "Model", "2 → 1: the paper's first diagram; 3 → 2: its second."],
+  ["grid_size", "Cells per axis", "Every cell × restarts trains in one batch."],
+  ["p_first", "p, first column", "Feature probability (log axis); S = 1 − p."],
+  ["p_last", "p, last column", ""],
+  ["r_first", "r, first row", "The extra feature's importance (log axis)."],
+  ["r_last", "r, last row", ""],
+  ["n_restarts", "Restarts", "Seeds per cell, best kept; 0: the default (3, or 8 for n = 3)."],
+  ["steps", "Steps", "AdamW steps (lr 0.01, batch 256)."],
+  ["seed", "Seed", ""],
+];
+
+/**
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`phase.html lacks #${id}`);
+  return el;
+}
+
+/**
+ * Build the sidebar's inputs; `onChange` gets the changed field.
+ * @param {HTMLElement} container
+ * @param {(patch: Record<string, number>) => void} onChange
+ * @param {() => void} onRecompute
+ * @returns {(state: import("./state.js").PhaseState) => void} shows a state in the inputs
+ */
+function buildControls(container, onChange, onRecompute) {
+  const inputs = {};
+  const fieldset = document.createElement("fieldset");
+  fieldset.className = "group";
+  fieldset.innerHTML = "<legend>Diagram</legend>";
+  for (const [name, label, help] of CONTROLS) {
+    const wrap = document.createElement("div");
+    wrap.className = "control";
+    const head = document.createElement("div");
+    head.className = "control-head";
+    const lab = document.createElement("label");
+    lab.htmlFor = name;
+    lab.textContent = label;
+    let input;
+    if (name === "n_features") {
+      input = document.createElement("select");
+      input.innerHTML = '<option value="2">2 → 1</option><option value="3">3 → 2</option>';
+    } else {
+      input = document.createElement("input");
+      input.type = "number";
+      input.step = "any";
+      const prop = PHASE_PROPS.find((p) => p.name === name);
+      input.min = String(prop?.min);
+      input.max = String(prop?.max);
+    }
+    input.id = name;
+    input.addEventListener("change", () => onChange({ [name]: Number(input.value) }));
+    head.append(lab, input);
+    wrap.append(head);
+    if (help) {
+      const p = document.createElement("p");
+      p.className = "help";
+      p.textContent = help;
+      wrap.append(p);
+    }
+    fieldset.append(wrap);
+    inputs[name] = input;
+  }
+  container.append(fieldset);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "recompute";
+  button.className = "reset";
+  button.textContent = "Recompute (train live)";
+  button.addEventListener("click", onRecompute);
+  container.append(button);
+  return (state) => {
+    for (const [name, input] of Object.entries(inputs)) input.value = String(state[name]);
+  };
+}
+
+/**
+ * Start the page.
+ * @returns {Promise<void>}
+ */
+export async function main() {
+  const dom = {
+    controls: byId("controls"),
+    progress: byId("progress"),
+    error: byId("error"),
+    headline: byId("headline"),
+    description: byId("description"),
+    legend: byId("legend"),
+    empirical: byId("empirical"),
+    theory: byId("theory"),
+    norm: byId("extra-norm"),
+    superposition: byId("extra-superposition"),
+  };
+  let limits = {};
+  try {
+    limits = await fetchLimits();
+  } catch (err) {
+    showError(dom.error, `Could not read the server's limits (${err.message}); assuming defaults.`);
+  }
+  let state = parsePhaseHash(window.location.hash, limits);
+  const writeUrl = () => {
+    const hash = `#${serializePhaseState(state)}`;
+    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+  };
+  writeUrl();
+
+  /** @type {any} the diagram drawn now */
+  let diagram = null;
+  let frame = 0;
+  const openCell = (x, y) => {
+    if (!diagram) return;
+    const p = diagram.feature_probability[x];
+    const r = diagram.relative_importance[y];
+    window.location.assign(explorerUrl(diagram.request, p, r));
+  };
+  const draw = () => {
+    frame = 0;
+    if (!diagram) return;
+    renderPhaseMap(dom.empirical, diagram, "empirical", openCell);
+    renderPhaseMap(dom.theory, diagram, "theory", openCell);
+    renderPhaseValues(dom.norm, diagram, "extra_norm");
+    renderPhaseValues(dom.superposition, diagram, "extra_superposition");
+    dom.legend.replaceChildren(
+      ...classesOf(diagram).map((c) => {
+        const item = document.createElement("span");
+        item.className = "legend-item";
+        item.innerHTML = `<i style="background:${PHASE_COLOURS[c]}"></i>`;
+        item.append(PHASE_NAMES[c] ?? c);
+        return item;
+      }),
+    );
+    const cells = diagram.feature_probability.length * diagram.relative_importance.length;
+    dom.headline.innerHTML =
+      `<span><span class="stat-name">agreement with theory</span> ` +
+      `<span class="stat-value" data-stat="agreement">${(100 * diagram.agreement).toFixed(1)} %</span></span>` +
+      `<span><span class="stat-name">cells</span> <span class="stat-value">${cells}</span></span>`;
+  };
+  const scheduleDraw = () => {
+    if (!frame) frame = window.requestAnimationFrame(draw);
+  };
+
+  const onMessage = (message) => {
+    if (message.type === "snapshot") {
+      diagram = message.diagram;
+      showError(dom.error, "");
+      setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
+      scheduleDraw();
+    } else if (message.type === "done") {
+      diagram = message.result;
+      showError(dom.error, "");
+      const secs = Number(diagram.train_seconds).toFixed(1);
+      const steps = diagram.request.steps;
+      setProgress(dom.progress, diagram.cached ? "cached" : "done", {
+        step: steps,
+        steps,
+        text: diagram.cached
+          ? `cached · trained earlier in ${secs} s on ${diagram.device}`
+          : `done · ${steps} steps in ${secs} s on ${diagram.device}`,
+      });
+      scheduleDraw();
+    } else if (message.type === "error") {
+      showError(dom.error, `The server refused this diagram: ${formatDetail(message.detail)}`);
+      setProgress(dom.progress, "error", { text: "error" });
+    }
+  };
+  const client = new LiveClient(
+    {
+      onMessage,
+      onStatus: (status) => {
+        if (status === "closed") setProgress(dom.progress, "offline", { text: "offline" });
+      },
+    },
+    liveUrl().replace("/api/models/live", "/api/phase-diagrams/live"),
+  );
+
+  const describe = () => {
+    const n = state.n_features;
+    dom.description.textContent =
+      `${n} features → ${n - 1} hidden dimension${n > 2 ? "s" : ""}, x′ = ReLU(WᵀWx + b); ` +
+      `importances (${n === 3 ? "1, 1" : "1"}, r); ${state.grid_size} × ${state.grid_size} cells, ` +
+      `${state.steps} steps, seed ${state.seed}.`;
+  };
+  let timer = 0;
+  const send = (retrain) => {
+    window.clearTimeout(timer);
+    timer = 0;
+    const request = toPhaseRequest(state);
+    client.send(retrain ? { ...request, retrain: true } : request);
+    setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+  };
+  const showState = buildControls(
+    dom.controls,
+    (patch) => {
+      const next = clampPhaseState({ ...state, ...patch }, limits);
+      showState(next);
+      if (serializePhaseState(next) === serializePhaseState(state)) return;
+      state = next;
+      writeUrl();
+      describe();
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => send(false), DEBOUNCE_MS);
+    },
+    () => send(true),
+  );
+  showState(state);
+  describe();
+  window.addEventListener("hashchange", () => {
+    const next = parsePhaseHash(window.location.hash, limits);
+    if (serializePhaseState(next) === serializePhaseState(state)) return;
+    state = next;
+    showState(state);
+    writeUrl();
+    describe();
+    send(false);
+  });
+
+  setProgress(dom.progress, "connecting", { text: "connecting…" });
+  client.connect();
+  send(false);
+}
+
+main().catch((err) => {
+  const banner = document.getElementById("error");
+  if (banner) showError(banner, `The page failed to start: ${err.message}`);
+  throw err;
+});
