@@ -6,10 +6,13 @@ Set PHASE_SCREENSHOT=/tmp/phase.png to save a screenshot of the finished page.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
+from benchmarks.serve import start_server, stop_server
 from tests.e2e.conftest import FINISHED, Console, hash_params
 
 pytestmark = pytest.mark.e2e
@@ -76,3 +79,19 @@ def test_three_features_page_and_bad_grid(live_server: str, page: Page) -> None:
     legend = page.locator("#legend").inner_text()
     assert "W ⊥ [0,1,1]" in legend
     console.assert_clean()
+
+
+def test_default_diagram_opens_from_the_shipped_cache(page: Page, tmp_path: Path) -> None:
+    """A fresh clone's page: the default diagram comes from models_cache/ with no training."""
+    cache = tmp_path / "cache"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "models_cache", cache)
+    proc, base = start_server(cache)
+    try:
+        console = Console(page)
+        page.goto(f"{base}/phase.html")
+        page.wait_for_function(FINISHED)
+        assert page.locator("#progress").get_attribute("data-state") == "cached"
+        assert drawn_cells(page, "empirical") == 32 * 32
+        console.assert_clean()
+    finally:
+        stop_server(proc)
