@@ -8,10 +8,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from server import metrics
+from server import metrics, theory
 from server.cache import MODEL_KIND, ModelCache
 from server.schemas import InstanceResult, LossPoint, ModelRequest, ModelResult
 from server.training import Run, TrainConfig, TrainResult
+
+
+def theory_losses(request: ModelRequest, p: float) -> dict[str, float]:
+    """The closed-form losses an instance of feature probability ``p`` is compared with
+    (THEORY.md F3 always; F11 when importances are equal and n ≥ 2m)."""
+    importance = request.importances
+    losses = {"linear_optimum": theory.linear_optimum(importance, [p], request.n_hidden)}
+    if len(set(importance)) == 1:
+        uniform = theory.uniform_superposition(request.n_features, request.n_hidden, p)
+        if uniform is not None:  # F11 assumes importance 1; the loss scales with it
+            losses |= {f"uniform_{k}": importance[0] * v for k, v in uniform.items()}
+    return losses
 
 
 @torch.no_grad()
@@ -41,6 +53,7 @@ def instance_results(
         InstanceResult(
             feature_probability=p,
             importance=importance,
+            theory_loss=theory_losses(request, p),
             **{name: values[k] for name, values in columns.items()},
         )
         for k, p in enumerate(request.feature_probabilities)

@@ -272,6 +272,13 @@ class InstanceResult(BaseModel):
     superposition: list[float] = Field(description="Σ_{j≠i} (Ŵᵢ·Wⱼ)²")
     dimensionality: list[float] = Field(description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²")
     dimensions_per_feature: float = Field(description="D* = n_hidden / ‖W‖²_F")
+    theory_loss: dict[str, float] = Field(
+        default_factory=dict,
+        description="closed-form losses to compare L with (THEORY.md): 'linear_optimum' (F3, "
+        "the linear model's least loss, i.e. the best without superposition) always; "
+        "'uniform_dedicated' and 'uniform_antipodal_pairs' (F11) when every importance is "
+        "equal and n_features ≥ 2 n_hidden",
+    )
 
 
 class LossPoint(BaseModel):

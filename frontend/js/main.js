@@ -83,7 +83,7 @@ export async function main() {
     renderGeometry(dom.geometry, dom.geometryNote, inst.W, inst.importance);
     renderNorms(dom.norms, inst);
     renderBias(dom.bias, inst.b);
-    renderLoss(dom.loss, view.lossSteps.slice(), view.lossValues.slice());
+    renderLoss(dom.loss, view.lossSteps.slice(), view.lossValues.slice(), inst.theory_loss);
     renderFeatureTable(/** @type {HTMLTableSectionElement} */ (dom.features), dom.featuresNote, inst);
     setHeadline(dom.headline, inst, view.nHidden);
   };

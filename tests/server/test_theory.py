@@ -10,6 +10,8 @@ import torch
 from server import theory
 from server.data import sample_features
 from server.model import forward, reconstruction_loss
+from server.results import theory_losses
+from server.schemas import ModelRequest
 
 # THEORY.md F6's table: (r, S) → (L_A drop, L_B dedicate, L_C antipodal), printed to 6 decimals.
 F6_TABLE = [
@@ -197,3 +199,16 @@ def test_f11_uniform(S: float, dedicated: float, pairs: float) -> None:
     assert losses["dedicated"] == pytest.approx(dedicated, abs=5e-5)
     assert losses["antipodal_pairs"] == pytest.approx(pairs, abs=5e-5)
     assert theory.uniform_superposition(5, 3, 0.1) is None
+
+
+def test_results_carry_the_theory_losses() -> None:
+    linear = theory_losses(ModelRequest(n_features=20, n_hidden=5, importance_decay=0.7), 1.0)
+    assert linear == {"linear_optimum": pytest.approx(0.046464, abs=5e-7)}  # F3, no F11
+    pentagon = theory_losses(ModelRequest(n_features=5, n_hidden=2), 0.05)
+    # F12: two digons and a dropped feature, 2ρ²/3 + V(ρ) = 0.017708 at S = 0.95
+    assert pentagon["uniform_antipodal_pairs"] == pytest.approx(0.017708, abs=5e-7)
+    assert (
+        pentagon["uniform_dedicated"]
+        == pentagon["linear_optimum"]
+        == pytest.approx(3 * 0.01604167, abs=1e-6)
+    )
