@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
 from server.config import Limits, Settings
-from server.jobs import TrainingWorker
+from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
 from server.schemas import ModelRequest, limit_errors, public_errors
 
 
@@ -62,6 +62,22 @@ def parse_text(
 def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dict[str, Any]]:
     """Parse a live model request (JSON text): the request, or errors in pydantic's shape."""
     return parse_text(text, ModelRequest, settings, limit_errors)
+
+
+async def train_or_503(worker: TrainingWorker, task: Task) -> Any:
+    """The task's result (cached or trained) for a REST call.
+
+    Raises:
+        HTTPException: 503 if training failed, or with ``Retry-After`` if the queue is full.
+    """
+    try:
+        return await train_or_load(worker, task)
+    except QueueFull as exc:
+        raise HTTPException(
+            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+        ) from exc
+    except TrainingFailed as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
 
 
 def not_found(what: str) -> HTTPException:

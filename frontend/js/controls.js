@@ -183,38 +183,27 @@ export function buildControls(container, limits, onChange) {
           input.value = String(state[spec.name]);
           readout.textContent = Number(state[spec.name]).toFixed(2);
         };
-      } else if (spec.kind === "number") {
-        const { min, max } = boundsOf(prop, limits);
-        const input = /** @type {HTMLInputElement} */ (
-          h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" })
-        );
-        head.append(input);
-        wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
-        input.addEventListener("change", () => {
-          const value = clampState({ ...defaultState(), [spec.name]: input.value }, limits)[
+      } else if (spec.kind === "number" || spec.kind === "text") {
+        let input;
+        if (spec.kind === "number") {
+          const { min, max } = boundsOf(prop, limits);
+          input = h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" });
+          wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
+        } else {
+          input = h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false });
+        }
+        const field = /** @type {HTMLInputElement} */ (input);
+        head.append(field);
+        field.addEventListener("change", () => {
+          const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
             spec.name
           ];
           // An unparsable entry falls back to the default; show what will be trained.
-          input.value = String(value);
+          field.value = String(value);
           onChange({ [spec.name]: value });
         });
         setters[spec.name] = (state) => {
-          input.value = String(state[spec.name]);
-        };
-      } else if (spec.kind === "text") {
-        const input = /** @type {HTMLInputElement} */ (
-          h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false })
-        );
-        head.append(input);
-        input.addEventListener("change", () => {
-          const value = clampState({ ...defaultState(), [spec.name]: input.value }, limits)[
-            spec.name
-          ];
-          input.value = String(value);
-          onChange({ [spec.name]: value });
-        });
-        setters[spec.name] = (state) => {
-          input.value = String(state[spec.name]);
+          field.value = String(state[spec.name]);
         };
       } else if (spec.kind === "select") {
         const select = /** @type {HTMLSelectElement} */ (h("select", { id: spec.name }));

@@ -2,6 +2,7 @@
 
 import { LiveClient, fetchLimits } from "./api.js";
 import { buildControls } from "./controls.js";
+import { byId } from "./dom.js";
 import { renderBias } from "./plots/bias.js";
 import { renderFeatureTable } from "./plots/features.js";
 import { renderGeometry } from "./plots/geometry.js";
@@ -15,16 +16,6 @@ import { describe, formatDetail, setHeadline, setProgress, showError } from "./s
 /** Quiet time after the last control change before the request goes out, in ms. */
 export const DEBOUNCE_MS = 100;
 
-/**
- * Look up an element that index.html must have.
- * @param {string} id
- * @returns {HTMLElement}
- */
-function byId(id) {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`index.html lacks #${id}`);
-  return el;
-}
 
 /**
  * Start the explorer: read the limits and the URL, build the controls, connect and train.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 
-from server.deps import SettingsDep, WorkerDep, not_found, within_limits
-from server.jobs import QueueFull, TrainingFailed, train_or_load
+from server.deps import SettingsDep, WorkerDep, not_found, train_or_503, within_limits
+from server.results import ModelTask
 from server.schemas import ModelRequest, ModelResult
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -26,14 +26,8 @@ async def create_model(
     a ``Retry-After`` header if the training queue is full (``max_queued_jobs``).
     """
     within_limits(request, settings)
-    try:
-        return await train_or_load(worker, request)
-    except QueueFull as exc:
-        raise HTTPException(
-            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
-        ) from exc
-    except TrainingFailed as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    result: ModelResult = await train_or_503(worker, ModelTask(request))
+    return result
 
 
 @router.get("/{model_id}", response_model=ModelResult)

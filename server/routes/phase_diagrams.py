@@ -11,11 +11,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, WebSocket
+from fastapi import APIRouter, Path, WebSocket
 
 from server.config import Settings
-from server.deps import SettingsDep, WorkerDep, not_found, parse_text, raise_for_limits
-from server.jobs import QueueFull, TrainingFailed, train_or_load
+from server.deps import (
+    SettingsDep,
+    WorkerDep,
+    not_found,
+    parse_text,
+    raise_for_limits,
+    train_or_503,
+)
 from server.phase_diagram import PhaseDiagramTask, load_diagram
 from server.phase_schemas import (
     PhaseDiagramRequest,
@@ -54,14 +60,7 @@ async def create_phase_diagram(
     ``max_work``, …); 503 if training failed, or with ``Retry-After`` if the queue is full.
     """
     raise_for_limits(phase_limit_errors(request, settings.limits))
-    try:
-        result: PhaseDiagramResult = await train_or_load(worker, PhaseDiagramTask(request))
-    except QueueFull as exc:
-        raise HTTPException(
-            status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}
-        ) from exc
-    except TrainingFailed as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    result: PhaseDiagramResult = await train_or_503(worker, PhaseDiagramTask(request))
     return result
 
 

@@ -2,6 +2,7 @@
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
 import { LiveClient, fetchLimits, liveUrl } from "../api.js";
+import { byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
 import { formatDetail, setProgress, showError } from "../status.js";
 import {
@@ -29,15 +30,6 @@ const CONTROLS = [
   ["seed", "Seed", ""],
 ];
 
-/**
- * @param {string} id
- * @returns {HTMLElement}
- */
-function byId(id) {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`phase.html lacks #${id}`);
-  return el;
-}
 
 /**
  * Build the sidebar's inputs; `onChange` gets the changed field.
