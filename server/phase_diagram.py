@@ -10,6 +10,7 @@ kept, as the paper does. The classifiers below turn a trained W into the paper's
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import torch
@@ -86,12 +87,12 @@ def classify_3x2(W: Tensor) -> list[str]:
     unit = ignored / size.clamp_min(torch.finfo(torch.float64).tiny).unsqueeze(-1)
     cosine = (unit @ directions.T).abs()  # (cells, candidates)
     best_cos, best = cosine.max(dim=-1)
-    names = []
-    for k in range(W.shape[0]):
-        full_rank = size[k] >= RANK_THRESHOLD * rows[k] and rows[k] > 0
-        matched = full_rank and best_cos[k] >= DIRECTION_THRESHOLD
-        names.append(IGNORED_DIRECTIONS_3x2[int(best[k])][0] if matched else "other")
-    return names
+    full_rank = (size >= RANK_THRESHOLD * rows) & (rows > 0)
+    matched = full_rank & (best_cos >= DIRECTION_THRESHOLD)
+    return [
+        IGNORED_DIRECTIONS_3x2[k][0] if ok else "other"
+        for k, ok in zip(best.tolist(), matched.tolist(), strict=True)
+    ]
 
 
 def classify(W: Tensor) -> list[str]:
@@ -145,7 +146,7 @@ class TheoryGrids:
 
 def _finite(values: list[float]) -> list[float]:
     """JSON has no NaN or Inf: a diverged cell reports the largest float instead."""
-    return [v if math.isfinite(v) else math.copysign(1.7976931348623157e308, v) for v in values]
+    return [v if math.isfinite(v) else math.copysign(sys.float_info.max, v) for v in values]
 
 
 def diagram(
@@ -160,7 +161,6 @@ def diagram(
     final: bool,
     device: str,
     seconds: float,
-    cached: bool = False,
 ) -> PhaseDiagramResult:
     """Assemble a diagram from every cell's weights.
 
@@ -174,7 +174,7 @@ def diagram(
     agreement = sum(e == t for e, t in zip(empirical, theory_cells, strict=True)) / len(empirical)
     return PhaseDiagramResult(
         id=id,
-        cached=cached,
+        cached=False,
         request=request,
         device=device,
         train_seconds=seconds,
@@ -204,8 +204,6 @@ def diagram(
 
 class PhaseDiagramTask:
     """What the training worker needs to train a :class:`PhaseDiagramRequest`."""
-
-    kind = KIND
 
     def __init__(self, request: PhaseDiagramRequest) -> None:
         self.request = request

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from server import metrics, theory
-from server.cache import MODEL_KIND, ModelCache
+from server.cache import ModelCache
 from server.schemas import InstanceResult, LossPoint, ModelRequest, ModelResult
 from server.training import Run, TrainConfig, TrainResult
 
@@ -66,8 +66,6 @@ class ModelTask:
     Args:
         request: any request; it is normalised, so equal models share one id.
     """
-
-    kind = MODEL_KIND
 
     def __init__(self, request: ModelRequest) -> None:
         self.request = request.normalised()
