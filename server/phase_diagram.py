@@ -120,22 +120,21 @@ class TheoryGrids:
         two = request.n_features == 2
         losses_of = theory.candidate_losses_2x1 if two else theory.candidate_losses_3x2
         self.phases = list(theory.PHASES_2x1 if two else theory.PHASES_3x2)
-        cells = [losses_of(p, r) for r in rs for p in ps]
-        if two:  # the antipodal solution with its optimal bias, F8: (1 + r)·f*(ρ)
-            f_star = {p: theory.optimal_antipodal_bias(p)[1] for p in ps}
-            for k, losses in enumerate(cells):
-                r, p = rs[k // len(ps)], ps[k % len(ps)]
-                losses["superposition_optimised_bias"] = (1 + r) * f_star[p]
+        # F8's antipodal solution with its optimal bias, (1 + r)·f*(ρ): shown, not a candidate
+        f_star = {p: theory.optimal_antipodal_bias(p)[1] for p in ps} if two else {}
+        phases, cells = [], []
+        for r in rs:
+            for p in ps:
+                losses = losses_of(p, r)
+                phases.append(theory.best_candidate(losses))
+                if two:
+                    losses["superposition_optimised_bias"] = (1 + r) * f_star[p]
+                cells.append(losses)
         size = request.grid_size
-        self.theory = _grid([min(self.phases, key=c.__getitem__) for c in cells], size)
+        self.theory = _grid(phases, size)
         self.candidate_losses = {name: _grid([c[name] for c in cells], size) for name in cells[0]}
         self.boundaries = [
-            BoundaryCurve(
-                between=curve.between,
-                optimised_bias=curve.optimised_bias,
-                feature_probability=curve.feature_probability,
-                relative_importance=curve.relative_importance,
-            )
+            BoundaryCurve.model_validate(curve, from_attributes=True)
             for curve in theory.boundaries(
                 request.n_features,
                 request.feature_probability_range,

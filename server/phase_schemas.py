@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.config import Limits
 from server.schemas import CACHE_FORMAT_VERSION, MAX_INT, LimitChecker, Probability
+from server.theory import log_spaced
 
 RelativeImportance = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
 
@@ -83,12 +84,12 @@ class PhaseDiagramRequest(BaseModel):
     @property
     def feature_probabilities(self) -> list[float]:
         """The x axis: ``grid_size`` values log-spaced over ``feature_probability_range``."""
-        return _log_spaced(*self.feature_probability_range, self.grid_size)
+        return log_spaced(*self.feature_probability_range, self.grid_size)
 
     @property
     def relative_importances(self) -> list[float]:
         """The y axis: ``grid_size`` values log-spaced over ``relative_importance_range``."""
-        return _log_spaced(*self.relative_importance_range, self.grid_size)
+        return log_spaced(*self.relative_importance_range, self.grid_size)
 
     def diagram_id(self) -> str:
         """sha256 of the canonical request JSON, its kind and the cache format (64 hex digits)."""
@@ -102,10 +103,6 @@ class PhaseDiagramRequest(BaseModel):
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _log_spaced(first: float, last: float, count: int) -> list[float]:
-    return [first * (last / first) ** (k / (count - 1)) for k in range(count)]
 
 
 def phase_limit_errors(request: PhaseDiagramRequest, limits: Limits) -> list[dict[str, Any]]:

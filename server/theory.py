@@ -35,6 +35,13 @@ PHASES_3x2 = ("not_learned", "dedicated", "extra_superposed", "others_superposed
 ANTIPODAL_DENSITY = 4.0 / 7.0
 
 
+def log_spaced(first: float, last: float, count: int) -> list[float]:
+    """``count`` values from ``first`` to ``last`` (both kept), evenly spaced on a log scale."""
+    if count == 1 or first == last:
+        return [first] * count
+    return [first * (last / first) ** (k / (count - 1)) for k in range(count)]
+
+
 def _check_probability(p: float) -> None:
     if not 0.0 < p <= 1.0 or math.isnan(p):
         raise ValueError(f"feature probability must be in (0, 1], got {p}")
@@ -147,7 +154,7 @@ def triple_point(optimised_bias: bool = False) -> float:
     return _bisect(lambda p: optimal_antipodal_bias(p)[1] - variance(p) / 2.0, 0.3, 0.95)
 
 
-def _argmin(losses: dict[str, float]) -> str:
+def best_candidate(losses: dict[str, float]) -> str:
     """The candidate of least loss; a tie goes to the one listed first."""
     return min(losses, key=lambda name: losses[name])
 
@@ -157,7 +164,7 @@ def phase_2x1(p: float, r: float) -> str:
 
     Ties (exactly r = 1 on the dense side) go to ``not_learned``.
     """
-    return _argmin(candidate_losses_2x1(p, r))
+    return best_candidate(candidate_losses_2x1(p, r))
 
 
 # -- n = 3, m = 2 ---------------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def candidate_losses_3x2(p: float, r: float) -> dict[str, float]:
 
 def phase_3x2(p: float, r: float) -> str:
     """The theoretical phase for n = 3, m = 2: the candidate of least loss (ties: listed order)."""
-    return _argmin(candidate_losses_3x2(p, r))
+    return best_candidate(candidate_losses_3x2(p, r))
 
 
 # -- boundaries -----------------------------------------------------------------------------------
@@ -207,12 +214,6 @@ class Boundary:
     feature_probability: list[float]
     relative_importance: list[float]
     optimised_bias: bool = False
-
-
-def _log_points(lo: float, hi: float, count: int) -> list[float]:
-    if count == 1 or lo == hi:
-        return [lo]
-    return [lo * (hi / lo) ** (k / (count - 1)) for k in range(count)]
 
 
 def _curve(
@@ -263,7 +264,7 @@ def boundaries(
         ValueError: ``n_features`` is neither 2 nor 3.
     """
     p_lo, p_hi = min(p_range), max(p_range)
-    ps = _log_points(p_lo, p_hi, points)
+    ps = log_spaced(p_lo, p_hi, points)
     sparse = [p for p in ps if p < ANTIPODAL_DENSITY]
     dense = [p for p in ps if p > ANTIPODAL_DENSITY]
     curves: list[Boundary | None] = []
@@ -288,7 +289,7 @@ def boundaries(
         )
         curves.append(_curve(("not_learned", "dedicated"), lambda _: 1.0, dense, r_range))
         if p_lo <= ANTIPODAL_DENSITY <= p_hi:
-            rs = _log_points(max(1.0, min(r_range)), max(r_range), points)
+            rs = log_spaced(max(1.0, min(r_range)), max(r_range), points)
             if max(r_range) >= 1.0:
                 curves.append(
                     Boundary(("others_superposed", "dedicated"), [ANTIPODAL_DENSITY] * len(rs), rs)
