@@ -23,8 +23,6 @@ import torch
 from pydantic import BaseModel
 
 from server.cache import ModelCache
-from server.results import ModelTask
-from server.schemas import ModelRequest
 from server.training import Run, TrainConfig, TrainingBatch, TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -371,19 +369,19 @@ class TrainingWorker:
 
 async def train_or_load(
     worker: TrainingWorker,
-    task: Task | ModelRequest,
+    task: Task,
     on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     use_cache: bool = True,
 ) -> Any:
     """The result of ``task``: from the cache at once, or trained by the worker.
 
     Args:
-        task: what to train; a :class:`ModelRequest` stands for its :class:`ModelTask`.
+        task: what to train (:class:`~server.results.ModelTask`, a phase diagram's task, …).
         on_snapshot: awaited with each snapshot's fields (the newest, when the client lags).
         use_cache: False trains afresh even if the result is stored (the entry is kept).
 
     Returns:
-        The task's result (a :class:`ModelResult` for a model request).
+        The task's result (a :class:`~server.schemas.ModelResult` for a model).
 
     Cancelling the awaiting task detaches from the job (and so cancels it if nobody else waits).
 
@@ -392,8 +390,6 @@ async def train_or_load(
         QueueFull: the worker already holds its most jobs.
         asyncio.CancelledError: the job was cancelled (the server is stopping).
     """
-    if isinstance(task, ModelRequest):
-        task = ModelTask(task)
     if use_cache:
         cached = await asyncio.to_thread(task.load, worker.cache)
         if cached is not None:

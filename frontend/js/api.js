@@ -17,13 +17,14 @@ export async function fetchLimits() {
 }
 
 /**
- * The WebSocket URL of the live endpoint on this page's host (wss:// under https://).
+ * The WebSocket URL of a live endpoint on this page's host (wss:// under https://).
+ * @param {string} [path] the endpoint: `/api/models/live` or `/api/phase-diagrams/live`
  * @param {Location} [loc]
  * @returns {string}
  */
-export function liveUrl(loc = window.location) {
+export function liveUrl(path = "/api/models/live", loc = window.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${loc.host}/api/models/live`;
+  return `${scheme}//${loc.host}${path}`;
 }
 
 /**

@@ -73,6 +73,8 @@ def split_retrain(text: str) -> tuple[str, bool]:
         The text without it (unchanged unless it is a JSON object holding the key) and whether
         it asked to train afresh.
     """
+    if '"retrain"' not in text:  # the usual request: no second JSON parse
+        return text, False
     try:
         body = json.loads(text)
     except ValueError:

@@ -13,6 +13,7 @@ import torch
 
 from server.cache import ModelCache
 from server.jobs import Job, QueueFull, TrainingFailed, TrainingWorker, train_or_load
+from server.results import ModelTask
 from server.schemas import ModelRequest, ModelResult
 from server.training import Run, TrainConfig, TrainingBatch, train
 
@@ -55,7 +56,9 @@ async def until(condition: Any, timeout: float = 60) -> None:
 def test_identical_requests_in_flight_share_one_job(tmp_path: Path) -> None:
     async def scenario() -> tuple[ModelResult, ModelResult]:
         same = SMALL.model_copy(update={"importance_decay": 1.0})  # equivalent request
-        a, b = await asyncio.gather(train_or_load(worker, SMALL), train_or_load(worker, same))
+        a, b = await asyncio.gather(
+            train_or_load(worker, ModelTask(SMALL)), train_or_load(worker, ModelTask(same))
+        )
         return a, b
 
     worker, trained = recording_worker(tmp_path)
@@ -70,15 +73,15 @@ def test_cancelled_jobs_leave_their_batch_and_are_never_stored(tmp_path: Path) -
     last = SMALL.model_copy(update={"seed": 3})
 
     async def scenario() -> ModelResult:
-        running = asyncio.create_task(train_or_load(worker, long))
+        running = asyncio.create_task(train_or_load(worker, ModelTask(long)))
         await until(lambda: trained == [long.model_id()])
-        waiting = asyncio.create_task(train_or_load(worker, joined))
+        waiting = asyncio.create_task(train_or_load(worker, ModelTask(joined)))
         await until(lambda: len(trained) == 2)  # it joined the long job's batch
         waiting.cancel()
         running.cancel()
         await asyncio.gather(running, waiting, return_exceptions=True)
         await until(lambda: worker.jobs == 0 and not worker._batches)
-        return await train_or_load(worker, last)
+        return await train_or_load(worker, ModelTask(last))
 
     worker, trained = recording_worker(tmp_path)
     result = run_with(worker, scenario)
@@ -134,7 +137,7 @@ def test_concurrent_requests_of_one_shape_train_in_one_batch_each_as_if_alone(
     monkeypatch.setattr(TrainingBatch, "step", recording_step)
 
     async def scenario() -> list[ModelResult]:
-        return list(await asyncio.gather(*(train_or_load(worker, r) for r in requests)))
+        return list(await asyncio.gather(*(train_or_load(worker, ModelTask(r)) for r in requests)))
 
     worker, trained = recording_worker(tmp_path)
     results = run_with(worker, scenario)
@@ -152,8 +155,8 @@ def test_a_cancelled_neighbour_does_not_disturb_a_batch(tmp_path: Path) -> None:
     leaving = kept.model_copy(update={"seed": 9, "steps": 50_000})
 
     async def scenario() -> ModelResult:
-        stays = asyncio.create_task(train_or_load(worker, kept))
-        goes = asyncio.create_task(train_or_load(worker, leaving))
+        stays = asyncio.create_task(train_or_load(worker, ModelTask(kept)))
+        goes = asyncio.create_task(train_or_load(worker, ModelTask(leaving)))
         await until(lambda: len(trained) == 2)
         await asyncio.sleep(0.05)
         goes.cancel()
@@ -170,18 +173,19 @@ def test_a_full_queue_refuses_new_jobs_but_joins_running_ones(tmp_path: Path) ->
     long = ModelRequest(n_features=4, n_hidden=2, steps=50_000, batch_size=64, seed=1)
 
     async def scenario() -> None:
-        running = asyncio.create_task(train_or_load(worker, long))
+        running = asyncio.create_task(train_or_load(worker, ModelTask(long)))
         await until(lambda: worker.jobs == 1)
         with pytest.raises(QueueFull, match=r"max_queued_jobs.*retry in 2 s"):
-            await train_or_load(worker, SMALL)
-        joining = asyncio.create_task(train_or_load(worker, long))  # the same model: no new job
+            await train_or_load(worker, ModelTask(SMALL))
+        # the same model: no new job
+        joining = asyncio.create_task(train_or_load(worker, ModelTask(long)))
         await asyncio.sleep(0.1)
         assert not joining.done() and worker.jobs == 1
         running.cancel()
         joining.cancel()
         await asyncio.gather(running, joining, return_exceptions=True)
         await until(lambda: worker.jobs == 0)
-        await train_or_load(worker, SMALL)  # room again
+        await train_or_load(worker, ModelTask(SMALL))  # room again
 
     worker = TrainingWorker(ModelCache(tmp_path), torch.device("cpu"), 0.05, max_jobs=1)
     run_with(worker, scenario)
@@ -198,7 +202,7 @@ def test_a_cache_write_failure_still_returns_the_result(
     monkeypatch.setattr(worker.cache, "save", full_disk)
     worker.start()
     try:
-        result = asyncio.run(train_or_load(worker, SMALL))
+        result = asyncio.run(train_or_load(worker, ModelTask(SMALL)))
     finally:
         worker.stop()
     assert result.cached is False and len(result.instances) == 1
@@ -211,4 +215,4 @@ def test_a_stopped_worker_refuses_at_once(tmp_path: Path) -> None:
     worker.stop()
     assert not worker.alive
     with pytest.raises(TrainingFailed, match="not running"):
-        asyncio.run(train_or_load(worker, SMALL))
+        asyncio.run(train_or_load(worker, ModelTask(SMALL)))

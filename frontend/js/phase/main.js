@@ -185,7 +185,7 @@ export async function main() {
         if (status === "closed") setProgress(dom.progress, "offline", { text: "offline" });
       },
     },
-    liveUrl().replace("/api/models/live", "/api/phase-diagrams/live"),
+    liveUrl("/api/phase-diagrams/live"),
   );
 
   const describe = () => {
