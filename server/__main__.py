@@ -13,7 +13,7 @@ import sys
 import uvicorn
 
 from server.app import create_app
-from server.config import Settings
+from server.config import WS_FRAME_FACTOR, Settings
 from server.device import DeviceUnavailable, select_device
 
 
@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
         host=settings.host,
         port=settings.port,
         workers=1,
-        ws_max_size=settings.limits.max_message_bytes,  # larger frames close the socket (1009)
+        # Frames up to this size get an error naming max_message_bytes (server/routes/live.py);
+        # larger ones close the socket (1009) before they take more memory.
+        ws_max_size=WS_FRAME_FACTOR * settings.limits.max_message_bytes,
     )
 
 

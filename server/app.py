@@ -17,10 +17,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from server import __version__
 from server.cache import ModelCache
 from server.config import Settings, get_settings
+from server.deps import LiveSockets
 from server.device import select_device
 from server.jobs import TrainingWorker
+from server.presets import shipped_ids
 from server.routes import api_router
 from server.schemas import public_errors
+from server.security import protect
 
 
 def frontend_dir() -> Path:
@@ -60,8 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cache = ModelCache(settings.cache_dir, settings.cache_max_bytes, shipped_ids())
         worker = TrainingWorker(
-            ModelCache(settings.cache_dir),
+            cache,
             select_device(settings.device),
             settings.snapshot_interval_s,
             max_jobs=settings.limits.max_queued_jobs,
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         worker.start()
         app.state.settings, app.state.worker = settings, worker
+        app.state.live_sockets = LiveSockets()
         try:
             yield
         finally:
@@ -78,10 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Superposition Explorer",
         version=__version__,
         summary="Train and inspect Toy Models of Superposition (Elhage et al., 2022).",
-        lifespan=lifespan,
-        max_body_size=settings.limits.max_message_bytes,  # larger bodies get a 413
+        lifespan=lifespan,  # bodies over max_message_bytes get 413 from server/security.py
     )
     app.add_exception_handler(RequestValidationError, validation_error)
+    protect(app, settings)
     app.include_router(api_router)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)

@@ -10,12 +10,18 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 h
   without W and b), and sha256 checksums of the weights file and of that result.
 
 An entry is first written to a temporary folder beside it and then renamed into place, so a reader
-sees a whole entry or none. An entry that does not load and verify is logged, removed and treated
-as missing, so that it is retrained; it never reaches a client.
+sees a whole entry or none, even if the process is killed mid-write. An entry that does not load
+and verify is logged, removed and treated as missing, so that it is retrained; it never reaches a
+client. Only safetensors are ever loaded: no file in the cache is unpickled.
+
+Size: with ``max_bytes`` set, each write evicts the least recently used entries (by meta.json's
+modification time, which every successful read renews) until the folder fits, except the
+``protected`` ones (what the repository ships) and the entry just written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -84,10 +90,16 @@ class ModelCache:
 
     Args:
         root: the cache folder; created if missing.
+        max_bytes: the most bytes the entries may take together; 0 for no limit.
+        protected: ids never evicted (the shipped entries).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, max_bytes: int = 0, protected: frozenset[str] = frozenset()
+    ) -> None:
         self.root = root
+        self.max_bytes = max_bytes
+        self.protected = protected
         root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
 
@@ -138,11 +150,80 @@ class ModelCache:
             meta = json.loads((entry / META).read_text())
             if meta.get("kind", MODEL_KIND) != kind:
                 return None
-            return decode(self._verify(entry, entry_id, meta), entry_id)
-        except Exception as exc:  # any defect means: not cached
-            log.warning("cache entry %s is unusable (%s); it will be retrained", entry_id, exc)
-            shutil.rmtree(entry, ignore_errors=True)
+            value = decode(self._verify(entry, entry_id, meta), entry_id)
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):  # too many open files, say: not a defect
+                log.warning("cache entry %s could not be read (%s)", entry_id, exc)
+                return None
+            self._unusable(entry_id, exc)  # a file of the entry is missing
             return None
+        except Exception as exc:  # any other defect means: not cached
+            self._unusable(entry_id, exc)
+            return None
+        with contextlib.suppress(OSError):  # a read-only cache still serves, without LRU order
+            os.utime(entry / META)  # used now: the last to be evicted
+        return value
+
+    def _temporary(self, entry_id: str) -> Path:
+        """A fresh folder name beside the entries that no reader ever looks at."""
+        return self.root / f"{TMP_PREFIX}{entry_id[:16]}-{uuid.uuid4().hex}"
+
+    def _unusable(self, entry_id: str, exc: Exception) -> None:
+        log.warning("cache entry %s is unusable (%s); it will be retrained", entry_id, exc)
+        self._remove(entry_id)
+
+    def _remove(self, entry_id: str) -> None:
+        """Take an entry away at once (a rename), then delete its files."""
+        doomed = self._temporary(entry_id)
+        try:
+            os.rename(self.path(entry_id), doomed)
+        except OSError:
+            return  # gone already
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def size(self) -> int:
+        """Bytes taken by the entries now."""
+        return sum(size for _, _, size in self._entries())
+
+    def _entries(self) -> list[tuple[float, str, int]]:
+        """(last used, id, bytes) of every entry."""
+        found = []
+        for path in self.root.iterdir():
+            if not MODEL_ID.fullmatch(path.name):
+                continue
+            try:
+                size = sum(f.stat().st_size for f in path.iterdir())
+                used = (path / META).stat().st_mtime
+            except OSError:  # being written or removed
+                continue
+            found.append((used, path.name, size))
+        return found
+
+    def evict(self, keep: str = "") -> list[str]:
+        """Remove the least recently used entries until the cache fits in ``max_bytes``.
+
+        Args:
+            keep: an id to keep besides the protected ones (the entry just written).
+
+        Returns:
+            The evicted ids, oldest first (none when ``max_bytes`` is 0).
+        """
+        if not self.max_bytes:
+            return []
+        entries = sorted(self._entries())
+        total = sum(size for _, _, size in entries)
+        evicted = []
+        for _, entry_id, size in entries:
+            if total <= self.max_bytes:
+                break
+            if entry_id in self.protected or entry_id == keep:
+                continue
+            self._remove(entry_id)
+            total -= size
+            evicted.append(entry_id)
+        if evicted:
+            log.info("cache over %d bytes: evicted %d entries", self.max_bytes, len(evicted))
+        return evicted
 
     def _verify(self, entry: Path, entry_id: str, meta: dict[str, Any]) -> Stored:
         if meta.get("format") != CACHE_FORMAT_VERSION or meta.get("id") != entry_id:
@@ -182,7 +263,7 @@ class ModelCache:
             "created": time.time(),
             "result": body,
         }
-        tmp = self.root / f"{TMP_PREFIX}{entry_id[:16]}-{uuid.uuid4().hex}"
+        tmp = self._temporary(entry_id)
         tmp.mkdir()
         try:
             _fsync_write(tmp / WEIGHTS, blob)
@@ -191,7 +272,7 @@ class ModelCache:
             # removes it).
             if final.exists() and self._entry_is_whole(final, entry_id):
                 return
-            shutil.rmtree(final, ignore_errors=True)
+            self._remove(entry_id)
             os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -200,6 +281,7 @@ class ModelCache:
             os.fsync(dir_fd)  # make the rename itself durable
         finally:
             os.close(dir_fd)
+        self.evict(keep=entry_id)
 
     def _entry_is_whole(self, entry: Path, entry_id: str) -> bool:
         try:

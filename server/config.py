@@ -12,12 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Fresh inputs on which a trained model's reported loss is measured (part of the method, not a
 # setting: results must stay comparable with THEORY.md's oracles).
 EVAL_SAMPLES = 1 << 16
+# A WebSocket frame up to this many times max_message_bytes is read and refused with an error
+# message, so the socket stays usable; a larger one is cut off by the protocol layer (close 1009),
+# which bounds the memory one frame can take.
+WS_FRAME_FACTOR = 4
 
 
 class Limits(BaseModel):
@@ -48,13 +52,17 @@ class Limits(BaseModel):
         1 << 22, ge=1, description="largest instances × n_features² (the Gram matrices returned)"
     )
     max_queued_jobs: int = Field(
-        64,
+        128,
         ge=1,
         description="most distinct trainings waiting or running at once; beyond it a request "
         "gets 503 with Retry-After",
     )
     max_message_bytes: int = Field(
-        1 << 20, ge=1024, description="largest HTTP request body or WebSocket message, in bytes"
+        1 << 20,
+        ge=1024,
+        description="largest HTTP request body or WebSocket message, in bytes; a larger body gets "
+        "413, a larger message an error (the socket stays open), and a WebSocket frame over "
+        f"{WS_FRAME_FACTOR}× this closes its socket (code 1009)",
     )
 
 
@@ -78,6 +86,22 @@ class Settings(BaseSettings):
     )
     snapshot_interval_s: float = Field(
         0.05, gt=0, description="least time between two live snapshots (0.05 s = 20 per second)"
+    )
+    cache_max_bytes: int = Field(
+        1 << 30,
+        ge=0,
+        description="largest total size of the cache folder, in bytes (1 GiB); beyond it the "
+        "least recently used entries are evicted, never the shipped ones; 0: no limit",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="web origins (https://host:port) whose pages may call the API; empty: only "
+        "the explorer's own pages. Never a wildcard by default",
+    )
+    token: SecretStr | None = Field(
+        None,
+        description="a shared secret; when set, every /api call and WebSocket needs it, as "
+        "'Authorization: Bearer TOKEN' or '?token=TOKEN' (open the pages with ?token=TOKEN)",
     )
     limits: Limits = Field(default_factory=Limits)
 

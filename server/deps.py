@@ -26,8 +26,21 @@ def get_worker(connection: HTTPConnection) -> TrainingWorker:
     return worker
 
 
+class LiveSockets:
+    """How many live WebSockets are open (only the event loop counts, so no lock)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+
+
+def get_live_sockets(connection: HTTPConnection) -> LiveSockets:
+    live_sockets: LiveSockets = connection.app.state.live_sockets
+    return live_sockets
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WorkerDep = Annotated[TrainingWorker, Depends(get_worker)]
+LiveSocketsDep = Annotated[LiveSockets, Depends(get_live_sockets)]
 
 
 Request = TypeVar("Request", bound=BaseModel)

@@ -50,6 +50,16 @@ class QueueFull(RuntimeError):
         )
 
 
+def failure_detail(exc: Exception) -> str:
+    """What a client is told when its training raised ``exc`` (the worker goes on)."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return (
+            "training failed: the device ran out of memory; ask for a smaller batch_size or "
+            "fewer instances, cells or restarts (the limit max_step_elements bounds one step)"
+        )
+    return f"training failed: {type(exc).__name__}: {exc}"
+
+
 @dataclass
 class Event:
     kind: EventKind
@@ -137,7 +147,7 @@ class TrainingWorker:
         cache: ModelCache,
         device: torch.device,
         snapshot_interval_s: float,
-        max_jobs: int = 64,
+        max_jobs: int = 128,
         max_batch_elements: int = 1 << 26,
     ) -> None:
         self.cache = cache
@@ -177,6 +187,11 @@ class TrainingWorker:
         """Distinct jobs queued or training now."""
         with self._lock:
             return len(self._active)
+
+    @property
+    def training_runs(self) -> int:
+        """Runs in the worker's batches now, cancelled ones included until their next step."""
+        return len(self._jobs_of)  # one atomic read of a dict the worker thread owns
 
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
@@ -262,7 +277,14 @@ class TrainingWorker:
             self._finish(job, Event("cancelled"))
         except Exception as exc:
             log.exception("training job %s failed", job.id)
-            self._finish(job, Event("error", f"training failed: {type(exc).__name__}: {exc}"))
+            self._recover(exc)
+            self._finish(job, Event("error", failure_detail(exc)))
+
+    def _recover(self, exc: Exception) -> None:
+        """After a failure: give a CUDA out-of-memory error's cached blocks back, so the next
+        job starts with the device's memory free."""
+        if isinstance(exc, torch.OutOfMemoryError) and self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
     def _admit(self, job: Job) -> None:
         """Answer a new job from the cache, or give it a run in a batch of its shape."""
@@ -274,8 +296,8 @@ class TrainingWorker:
                 self._finish(job, Event("done", cached))
                 return
             run = self._start(job)
-            self._jobs_of[run] = job
             self._batch_for(run).add(run)
+            self._jobs_of[run] = job  # only once it is in a batch, which ends or leaves it
 
         self._guard(job, admit)
 
@@ -315,9 +337,9 @@ class TrainingWorker:
             batch.step(with_loss=bool(snapshot_due))
         except Exception as exc:  # a failed step fails every run in it, and only those
             log.exception("a training step failed")
+            self._recover(exc)
             for run in list(batch.runs):
-                detail = f"training failed: {type(exc).__name__}: {exc}"
-                self._leave(batch, run, Event("error", detail))
+                self._leave(batch, run, Event("error", failure_detail(exc)))
             self._batches.remove(batch)
             return
         for job in snapshot_due:

@@ -18,10 +18,7 @@ from server.cache import ModelCache
 from server.device import DeviceUnavailable, select_device
 from server.jobs import Task, TrainingWorker, train_or_load
 from server.phase_diagram import PhaseDiagramTask
-from server.phase_schemas import PhaseDiagramRequest
-
-# The page's first request for each model (its defaults): what models_cache/ ships.
-DEFAULT_PHASE_DIAGRAMS = (PhaseDiagramRequest(n_features=2), PhaseDiagramRequest(n_features=3))
+from server.presets import DEFAULT_PHASE_DIAGRAMS
 
 
 def _say(text: str) -> None:

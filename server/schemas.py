@@ -299,11 +299,20 @@ class ModelResult(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness, versions, and what the server holds now (for operators and the load test)."""
+
     status: Literal["ok"] = "ok"
     device: str
     torch: str
     plotly_js: str
     jobs: int = Field(0, description="distinct trainings waiting or running now")
+    training_runs: int = Field(
+        0, description="runs in the worker's batches (a cancelled one until its next step)"
+    )
+    live_sockets: int = Field(0, description="open live WebSockets")
+    tasks: int = Field(0, description="asyncio tasks on the server's event loop")
+    threads: int = Field(0, description="threads of the server process")
+    peak_rss_bytes: int = Field(0, description="the server process's peak resident memory")
 
 
 # -- live messages (WS /api/models/live) ---------------------------------------------------------

@@ -1,4 +1,5 @@
-// The server's API: `GET /api/limits` and the live WebSocket `/api/models/live`.
+// The server's API: `GET /api/limits` and the live WebSocket `/api/models/live`, with the
+// server's shared token when it has one.
 //
 // Protocol: the client sends ModelRequests as JSON text. The server numbers the requests it gets
 // on one socket 1, 2, 3, … and tags every message with the number (`seq`) of the request it
@@ -6,12 +7,32 @@
 // each new socket) and drops every message whose seq is not the latest.
 
 /**
+ * The server's shared token, if it needs one (the setting `token`). A page opened as
+ * `…?token=TOKEN` keeps it for this tab, so the links between pages need not carry it.
+ * @param {Location} [loc]
+ * @param {Storage} [storage]
+ * @returns {string|null}
+ */
+export function apiToken(loc = window.location, storage = window.sessionStorage) {
+  const given = new URLSearchParams(loc.search).get("token");
+  if (given) storage.setItem("superposition-token", given);
+  return storage.getItem("superposition-token");
+}
+
+/**
  * Fetch the server's limits (`GET /api/limits`).
  * @returns {Promise<Record<string, number>>}
- * @throws {Error} when the server does not answer 200 with JSON
+ * @throws {Error} when the server does not answer 200 with JSON (401: the token is missing)
  */
 export async function fetchLimits() {
-  const response = await fetch("/api/limits", { headers: { Accept: "application/json" } });
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  const token = apiToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch("/api/limits", { headers });
+  if (response.status === 401) {
+    throw new Error("this server needs its token: open the page as …?token=TOKEN");
+  }
   if (!response.ok) throw new Error(`GET /api/limits answered ${response.status}`);
   return response.json();
 }
@@ -24,7 +45,9 @@ export async function fetchLimits() {
  */
 export function liveUrl(path = "/api/models/live", loc = window.location) {
   const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${loc.host}${path}`;
+  const token = apiToken(loc);
+  const query = token ? `?token=${encodeURIComponent(token)}` : "";
+  return `${scheme}//${loc.host}${path}${query}`;
 }
 
 /**

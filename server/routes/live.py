@@ -7,8 +7,10 @@ every message with the seq it answers:
 - ``{"type": "snapshot", "seq", "id", "step", "steps", "instances": [...]}``, at most about
   20 per second while training;
 - ``{"type": "done", "seq", "result": ModelResult}``, at the end, or at once when cached;
-- ``{"type": "error", "seq", "detail"}``, for a bad request, a failed training or a full
-  training queue (the detail says when to retry); the socket stays open.
+- ``{"type": "error", "seq", "detail"}``, for a bad request, a message over
+  ``max_message_bytes``, a failed training or a full training queue (the detail says when to
+  retry); the socket stays open. A frame over ``WS_FRAME_FACTOR`` × ``max_message_bytes`` is cut
+  off by the protocol layer, which closes the socket with code 1009.
 
 A request may carry ``"retrain": true`` to train afresh even when the result is cached (what
 the pages' "Recompute" buttons send); the stored entry is kept.
@@ -30,10 +32,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from server.deps import get_settings, get_worker, parse_request_text
+from server.config import Limits
+from server.deps import get_live_sockets, get_settings, get_worker, parse_request_text
 from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
 from server.results import ModelTask
-from server.schemas import DoneMessage, ErrorMessage, SnapshotMessage
+from server.schemas import DoneMessage, ErrorMessage, LimitChecker, SnapshotMessage
 
 router = APIRouter(tags=["models"])
 
@@ -64,6 +67,14 @@ MODELS = LiveProtocol(
     snapshot=lambda seq, fields: SnapshotMessage(seq=seq, **fields),
     done=lambda seq, result: DoneMessage(seq=seq, result=result),
 )
+
+
+def message_size_errors(text: str, limits: Limits) -> list[dict[str, Any]]:
+    """An error naming ``max_message_bytes`` if the message is larger, else none."""
+    limit = LimitChecker(limits)
+    if len(text) * 4 > limits.max_message_bytes:  # else it fits whatever its characters
+        limit.check("message", len(text.encode()), "max_message_bytes", "the message's bytes")
+    return limit.errors
 
 
 def split_retrain(text: str) -> tuple[str, bool]:
@@ -132,6 +143,8 @@ class LiveSession:
         retrain = False
         if text is None:
             parsed = f"send a {self.protocol.expects} as a JSON text frame"
+        elif oversize := message_size_errors(text, self.settings.limits):
+            parsed = oversize
         else:
             text, retrain = split_retrain(text)
             parsed = self.protocol.parse(text, self.settings)
@@ -154,6 +167,8 @@ async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:
     """Run one live socket until the client leaves; its running request is then cancelled."""
     await websocket.accept()
     session = LiveSession(websocket, protocol)
+    live_sockets = get_live_sockets(websocket)
+    live_sockets.open += 1
     try:
         while True:
             message = await websocket.receive()
@@ -163,6 +178,7 @@ async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        live_sockets.open -= 1
         await session.cancel_running()
 
 

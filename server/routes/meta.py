@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import resource
+import threading
+
 import torch
 from fastapi import APIRouter, HTTPException
 from plotly.offline import get_plotlyjs_version
 
 from server.config import Limits
-from server.deps import SettingsDep, WorkerDep
+from server.deps import LiveSocketsDep, SettingsDep, WorkerDep
 from server.schemas import Health
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/health", response_model=Health)
-async def health(worker: WorkerDep) -> Health:
+async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
     """Liveness, the training device, and the library versions; 503 if the worker has died."""
     if not worker.alive:
         raise HTTPException(status_code=503, detail="the training worker is not running")
@@ -23,6 +27,11 @@ async def health(worker: WorkerDep) -> Health:
         torch=torch.__version__,
         plotly_js=get_plotlyjs_version(),
         jobs=worker.jobs,
+        training_runs=worker.training_runs,
+        live_sockets=live_sockets.open,
+        tasks=len(asyncio.all_tasks()),
+        threads=threading.active_count(),
+        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # Linux: KiB
     )
 
 

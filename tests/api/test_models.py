@@ -220,13 +220,17 @@ def test_a_full_training_queue_is_503_with_retry_after(tmp_path: Path) -> None:
 
 def test_health_and_limits(client: TestClient) -> None:
     health = client.get("/api/health").json()
-    assert health == {
+    assert health == health | {
         "status": "ok",
         "device": "cpu",
-        "torch": health["torch"],
         "plotly_js": get_plotlyjs_version(),
         "jobs": 0,
+        "training_runs": 0,
+        "live_sockets": 0,
     }
+    assert health["torch"].startswith("2.13.0")
+    assert health["tasks"] >= 1 and health["threads"] >= 2  # this request, and the worker
+    assert health["peak_rss_bytes"] > 10**7
     assert client.get("/api/limits").json()["max_hidden"] == 64
 
 
