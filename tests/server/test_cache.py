@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,63 @@ def test_pickle_files_are_never_loaded(tmp_path: Path) -> None:
     (entry / WEIGHTS).unlink()
     torch.save({"W": W, "b": b}, entry / "weights.pt")  # a pickle in the entry is not read
     assert cache.load(result.id) is None
+
+
+def saved(cache: ModelCache, seed: int) -> str:
+    """Store a model whose request differs by seed; return its id."""
+    result, W, b = make_result(REQUEST.model_copy(update={"seed": seed}))
+    cache.save(result, W, b)
+    return result.id
+
+
+def entry_bytes(root: Path, entry_id: str) -> int:
+    return sum(f.stat().st_size for f in (root / entry_id).iterdir())
+
+
+def test_a_size_limit_evicts_the_least_recently_used_but_never_protected(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("cache")
+    probe = ModelCache(tmp_path_factory.mktemp("probe"))
+    size = entry_bytes(probe.root, saved(probe, 0))  # every entry below has this size (±digits)
+    shipped = saved(ModelCache(tmp_path), 100)  # an old entry that the repository ships
+    cache = ModelCache(tmp_path, max_bytes=int(3.5 * size), protected=frozenset({shipped}))
+    first, second = saved(cache, 1), saved(cache, 2)
+    assert cache.evict() == []  # three entries fit
+    old = time.time() - 100
+    for entry_id in (shipped, first, second):  # make the order of use unambiguous
+        os.utime(tmp_path / entry_id / META, (old, old))
+    assert cache.load(first) is not None  # reading renews it: second is now the oldest
+    third = saved(cache, 3)
+    assert not (tmp_path / second).exists()
+    assert {shipped, first, third} <= {p.name for p in tmp_path.iterdir()}
+    assert cache.size() <= cache.max_bytes
+    # Over the limit with nothing but protected and just-written entries: they all stay.
+    tight = ModelCache(tmp_path, max_bytes=1, protected=frozenset({shipped}))
+    fourth = saved(tight, 4)
+    assert {p.name for p in tmp_path.iterdir()} == {shipped, fourth}
+    assert tight.load(shipped) is not None and tight.load(fourth) is not None
+
+
+def test_no_limit_keeps_everything(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    ids = {saved(cache, seed) for seed in range(5)}
+    assert cache.evict() == [] and {p.name for p in tmp_path.iterdir()} == ids
+
+
+def test_a_transient_read_error_keeps_the_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ModelCache(tmp_path)
+    entry_id = saved(cache, 0)
+    real = Path.read_bytes
+
+    def busy(self: Path) -> bytes:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(Path, "read_bytes", busy)
+    assert cache.load(entry_id) is None  # a miss for now…
+    monkeypatch.setattr(Path, "read_bytes", real)
+    assert cache.load(entry_id) is not None  # …but the entry was not thrown away
+    (tmp_path / entry_id / WEIGHTS).unlink()  # a missing file, though, is a broken entry
+    assert cache.load(entry_id) is None and not (tmp_path / entry_id).exists()

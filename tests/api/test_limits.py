@@ -1,0 +1,125 @@
+"""Every limit is a setting with a documented default, and every refusal names its limit."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.config import Limits, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = {"n_features": 5, "n_hidden": 2, "steps": 20, "batch_size": 32}
+DIAGRAM = {"grid_size": 2, "steps": 10, "n_restarts": 1}
+LONG = BASE | {"steps": 40_000, "seed": 99}
+
+
+def model(body: dict[str, Any]) -> Callable[[TestClient], str]:
+    def call(client: TestClient) -> str:
+        response = client.post("/api/models", json=BASE | body)
+        assert response.status_code == 422, response.text
+        return response.text
+
+    return call
+
+
+def diagram(body: dict[str, Any]) -> Callable[[TestClient], str]:
+    def call(client: TestClient) -> str:
+        response = client.post("/api/phase-diagrams", json=DIAGRAM | body)
+        assert response.status_code == 422, response.text
+        return response.text
+
+    return call
+
+
+def full_queue(client: TestClient) -> str:
+    with client.websocket_connect("/api/models/live") as ws:
+        ws.send_text(json.dumps(LONG))
+        assert ws.receive_json()["type"] == "snapshot"  # the one allowed job is training
+        response = client.post("/api/models", json=BASE)
+        assert response.status_code == 503
+        ws.send_text(json.dumps(LONG | {"seed": 100}))  # a second job on the same socket…
+        while (message := ws.receive_json())["seq"] != 2:
+            pass
+        assert message["type"] in ("snapshot", "error")  # …replaces the first: room again
+        return response.text
+
+
+def big_body(client: TestClient) -> str:
+    body = json.dumps(BASE | {"importance": [1.0] * 400})  # over 1 kB
+    response = client.post(
+        "/api/models", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    with client.websocket_connect("/api/models/live") as ws:
+        ws.send_text(body)
+        error = ws.receive_json()
+        assert error["type"] == "error"
+        ws.send_text(json.dumps(BASE))  # the socket stays usable
+        while (message := ws.receive_json())["type"] == "snapshot":
+            pass
+        assert message["type"] == "done"
+    return response.text + json.dumps(error)
+
+
+# Each limit: the tight value that refuses, and a call that must be refused by it.
+CASES: dict[str, tuple[Any, Callable[[TestClient], str]]] = {
+    "max_features": (4, model({})),
+    "max_hidden": (1, model({})),
+    "max_instances": (1, model({"feature_probability": [0.1, 0.2]})),
+    "max_grid_size": (2, diagram({"grid_size": 3})),
+    "max_restarts": (1, model({"n_restarts": 2})),
+    "max_steps": (19, model({})),
+    "max_batch_size": (31, model({})),
+    "max_step_elements": (100, model({})),  # 32 × 1 × 5
+    "max_work": (1e5, model({})),  # (20 × 32 + 2¹⁶) × 1 × 10 ≈ 6.6e5
+    "max_output_values": (24, model({})),  # 1 × 5²
+    "max_queued_jobs": (1, full_queue),
+    "max_message_bytes": (1024, big_body),
+}
+
+
+def test_every_limit_has_a_case() -> None:
+    assert set(CASES) == set(Limits.model_fields)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_refusal_names_the_limit(name: str, tmp_path: Path) -> None:
+    value, call = CASES[name]
+    settings = Settings(cache_dir=tmp_path, device="cpu", limits=Limits(**{name: value}))
+    with TestClient(create_app(settings)) as client:
+        refusal = call(client)
+    assert name in refusal
+    env = f"SUPERPOSITION_LIMITS__{name.upper()}"
+    assert env in refusal or name == "max_queued_jobs", refusal
+
+
+def formatted(value: Any) -> str:
+    """A default as README's settings table writes it."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or value == []:
+        return "none"
+    return str(value)
+
+
+def test_readme_documents_every_setting_and_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `--([a-z.-]+)` \| `?([^|`]+?)`? \|", readme, flags=re.M))
+    expected = {
+        name.replace("_", "-"): formatted(field.get_default(call_default_factory=True))
+        for name, field in Settings.model_fields.items()
+        if name != "limits"
+    } | {
+        f"limits.{name.replace('_', '-')}": formatted(field.default)
+        for name, field in Limits.model_fields.items()
+    }
+    assert rows == expected
