@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from server import __version__
 from server.cache import ModelCache
-from server.config import Settings, get_settings
+from server.config import Limits, Settings, get_settings
 from server.deps import LiveSockets
 from server.device import select_device
 from server.jobs import TrainingWorker
@@ -48,6 +48,45 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = public_errors(json_safe(jsonable_encoder(exc.errors())))
     return JSONResponse(status_code=422, content={"detail": detail})
+
+
+# Which configured limit bounds each request field (an integer's maximum, a list's length), so the
+# OpenAPI schema shows the bounds in force; the products (max_work, …) are checked on request only.
+FIELD_LIMITS = {
+    "ModelRequest": {
+        "n_features": "max_features",
+        "n_hidden": "max_hidden",
+        "feature_probability": "max_instances",
+        "importance": "max_features",
+        "n_restarts": "max_restarts",
+        "steps": "max_steps",
+        "batch_size": "max_batch_size",
+    },
+    "PhaseDiagramRequest": {
+        "grid_size": "max_grid_size",
+        "n_restarts": "max_restarts",
+        "steps": "max_steps",
+        "batch_size": "max_batch_size",
+    },
+}
+
+
+def openapi_with_limits(app: FastAPI, limits: Limits) -> dict[str, Any]:
+    """The app's OpenAPI schema with each request field bounded by its configured limit."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # builds and keeps app.openapi_schema
+    components = schema["components"]["schemas"]
+    for model, fields in FIELD_LIMITS.items():
+        for field, setting in fields.items():
+            limit = getattr(limits, setting)
+            prop = components[model]["properties"][field]
+            for branch in [prop, *prop.get("anyOf", [])]:
+                if branch.get("type") == "integer":
+                    branch["maximum"] = min(branch.get("maximum", limit), limit)
+                elif branch.get("type") == "array":
+                    branch["maxItems"] = min(branch.get("maxItems", limit), limit)
+    return schema
 
 
 PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
@@ -85,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Train and inspect Toy Models of Superposition (Elhage et al., 2022).",
         lifespan=lifespan,  # bodies over max_message_bytes get 413 from server/security.py
     )
+    app.openapi = lambda: openapi_with_limits(app, settings.limits)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error)
     protect(app, settings)
     app.include_router(api_router)

@@ -39,7 +39,10 @@ def log_spaced(first: float, last: float, count: int) -> list[float]:
     """``count`` values from ``first`` to ``last`` (both kept), evenly spaced on a log scale."""
     if count == 1 or first == last:
         return [first] * count
-    return [first * (last / first) ** (k / (count - 1)) for k in range(count)]
+    # In logs, so that no ratio of the ends overflows (first = 5e-324, say); the ends are exact.
+    lo, hi = math.log(first), math.log(last)
+    inner = [math.exp(lo + (hi - lo) * k / (count - 1)) for k in range(1, count - 1)]
+    return [first, *inner, last]
 
 
 def _check_probability(p: float) -> None:
@@ -97,7 +100,7 @@ def _antipodal_bias_slope(b: float, p: float) -> float:
     return 2 * s * b + s * p * b * b + p * p * (b * b - (1 - b) ** 2 + 2 * (1 - b) ** 3 / 3.0)
 
 
-def _bisect(fn: Callable[[float], float], lo: float, hi: float, iterations: int = 200) -> float:
+def _bisect(fn: Callable[[float], float], lo: float, hi: float, iterations: int = 1100) -> float:
     """The root of ``fn`` on [lo, hi], given fn(lo) < 0 < fn(hi) (plain bisection, to rounding)."""
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
@@ -138,6 +141,8 @@ def antipodal_window(p: float, optimised_bias: bool = False) -> tuple[float, flo
     """
     v = variance(p)
     f = optimal_antipodal_bias(p)[1] if optimised_bias else p * p / 6.0
+    if f == 0.0:  # f ∝ ρ² underflows for ρ below about 1e-154: the window's limit is (0, ∞)
+        return 0.0, math.inf
     if f >= v / 2.0:
         return None
     return f / (v - f), (v - f) / f

@@ -81,8 +81,8 @@ def split_retrain(text: str) -> tuple[str, bool]:
     """Take the optional ``"retrain": true`` out of a request's JSON text.
 
     Returns:
-        The text without it (unchanged unless it is a JSON object holding the key) and whether
-        it asked to train afresh.
+        The text without it (unchanged unless it is a JSON object holding it as a boolean, so
+        that the request's parser refuses any other value) and whether it asked to train afresh.
     """
     if '"retrain"' not in text:  # the usual request: no second JSON parse
         return text, False
@@ -90,9 +90,9 @@ def split_retrain(text: str) -> tuple[str, bool]:
         body = json.loads(text)
     except ValueError:
         return text, False
-    if not isinstance(body, dict) or "retrain" not in body:
-        return text, False
-    retrain = body.pop("retrain") is True
+    if not isinstance(body, dict) or not isinstance(body.get("retrain"), bool):
+        return text, False  # a retrain that is not true or false is refused as a field
+    retrain = body.pop("retrain")
     return json.dumps(body), retrain
 
 

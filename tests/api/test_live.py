@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 QUICK = {
@@ -167,3 +169,67 @@ def test_concurrent_sockets_each_get_their_own_snapshots_and_result(live_server:
             assert result["request"]["seed"] == request["seed"]
             assert snapshots and {s["id"] for s in snapshots} == {result["id"]}
             assert result["id"] != other_id
+
+
+def health(base: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"{base}/api/health").json()
+    return answer
+
+
+def test_huge_frames_are_refused_and_the_socket_stays_usable(live_server: str) -> None:
+    limit = httpx.get(f"{live_server}/api/limits").json()["max_message_bytes"]
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps(QUICK | {"importance": [1.0] * (limit // 4)}))  # 1–4× the limit
+        error = receive(ws)
+        assert error["type"] == "error" and error["seq"] == 1
+        assert "max_message_bytes" in json.dumps(error["detail"])
+        ws.send(json.dumps(QUICK | {"steps": 50, "seed": 20}))
+        _, done = until_done(ws, 2)
+        assert done["type"] == "done"
+    # A frame beyond 4× the limit is cut off by the protocol layer before it is held whole.
+    with connect(ws_url(live_server), max_size=None) as ws, pytest.raises(ConnectionClosed) as cut:
+        ws.send("x" * (5 * limit))
+        receive(ws, timeout=30)
+    assert cut.value.rcvd is not None and cut.value.rcvd.code == 1009  # "message too big"
+
+
+def test_wrong_types_are_refused_by_field(live_server: str) -> None:
+    wrong = [
+        "[]",
+        "null",
+        "42",
+        '"a string"',
+        "{}{}",
+        json.dumps(QUICK | {"n_features": "five"}),
+        json.dumps(QUICK | {"feature_probability": {"p": 0.1}}),
+        json.dumps(QUICK | {"steps": 1.5}),
+        json.dumps(QUICK | {"activation": ["relu"]}),
+        json.dumps(QUICK | {"surprise": True}),
+        json.dumps(QUICK | {"retrain": "yes"}),
+        '{"n_features": NaN}',
+        "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"),
+    ]
+    with connect(ws_url(live_server), max_size=None) as ws:
+        for seq, text in enumerate(wrong, start=1):
+            ws.send(text)
+            error = receive(ws)
+            assert error["type"] == "error" and error["seq"] == seq, (text, error)
+            assert error["detail"], text
+        ws.send(json.dumps(QUICK | {"steps": 50, "seed": 21}))
+        _, done = until_done(ws, len(wrong) + 1)
+        assert done["type"] == "done"
+
+
+def test_a_flood_of_requests_ends_with_the_last_one_answered(live_server: str) -> None:
+    flood = 500
+    with connect(ws_url(live_server), max_size=None) as ws:
+        for k in range(flood):  # every new request cancels the one before it
+            request = QUICK | {"seed": 1000 + k} if k % 3 else {"n_features": -k}
+            ws.send(json.dumps(request))
+        ws.send(json.dumps(QUICK | {"steps": 50, "seed": 22}))
+        _, done = until_done(ws, flood + 1)
+        assert done["type"] == "done" and done["result"]["request"]["seed"] == 22
+    deadline = time.monotonic() + 20
+    while (now := health(live_server))["jobs"] or now["training_runs"] or now["live_sockets"]:
+        assert time.monotonic() < deadline, now  # nothing goes on training for the flood
+        time.sleep(0.1)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from plotly.offline import get_plotlyjs_version
 
@@ -189,14 +190,38 @@ def test_failed_training_is_a_clear_503_and_the_worker_goes_on(
     step = TrainingBatch.step
 
     def fail(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("CUDA out of memory (simulated)")
+        raise RuntimeError("simulated failure inside a step")
 
     monkeypatch.setattr(TrainingBatch, "step", fail)
     response = post(client, SMALL)
     assert response.status_code == 503
-    assert "CUDA out of memory (simulated)" in response.json()["detail"]
+    assert "simulated failure inside a step" in response.json()["detail"]
     monkeypatch.setattr(TrainingBatch, "step", step)
     assert post(client, SMALL).status_code == 200
+
+
+def test_out_of_device_memory_fails_that_job_alone_with_a_clear_error(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = TrainingBatch.step
+    failures = iter([True])  # the first step fails, as a CUDA allocation would; then none
+
+    def out_of_memory(self: TrainingBatch, *args: Any, **kwargs: Any) -> None:
+        if next(failures, False):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        step(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingBatch, "step", out_of_memory)
+    with client.websocket_connect("/api/models/live") as ws:
+        ws.send_text(json.dumps(SMALL | {"seed": 5}))
+        error = ws.receive_json()
+        assert error["type"] == "error"
+        assert "ran out of memory" in error["detail"] and "batch_size" in error["detail"]
+        ws.send_text(json.dumps(SMALL | {"seed": 6}))  # the worker goes on with the next job
+        while (message := ws.receive_json())["type"] == "snapshot":
+            pass
+        assert message["type"] == "done" and message["seq"] == 2
+    assert client.get("/api/health").json()["jobs"] == 0
 
 
 def test_a_full_training_queue_is_503_with_retry_after(tmp_path: Path) -> None:

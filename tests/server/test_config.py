@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -46,9 +47,13 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_auto_falls_back_to_cpu_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_falls_back_to_cpu_without_cuda(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert select_device("auto") == torch.device("cpu")
+    with caplog.at_level(logging.INFO, logger="server.device"):
+        assert select_device("auto") == torch.device("cpu")
+    assert "no CUDA device found; training on the CPU" in caplog.text  # the fallback is logged
     assert select_device("cpu") == torch.device("cpu")
     with pytest.raises(DeviceUnavailable, match="--device cuda"):
         select_device("cuda")

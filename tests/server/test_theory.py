@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -212,3 +213,25 @@ def test_results_carry_the_theory_losses() -> None:
         == pentagon["linear_optimum"]
         == pytest.approx(3 * 0.01604167, abs=1e-6)
     )
+
+
+@pytest.mark.parametrize("optimised", [False, True])
+def test_the_window_is_total_down_to_the_smallest_probabilities(optimised: bool) -> None:
+    """Found by the API fuzz test: ρ² underflowed to 0 and the window divided by it."""
+    for rho in (1e-150, 1e-200, 1.6682611607959848e-258, 1e-300):
+        window = theory.antipodal_window(rho, optimised)
+        assert window is not None, rho
+        assert 0.0 <= window[0] < 1e-100 and window[1] > 1e100
+    # F8's bias is found to float precision however small ρ is: b* ≈ ρ²/(6S) when sparse.
+    b_star, f_star = theory.optimal_antipodal_bias(1e-150)
+    assert b_star == pytest.approx(1e-300 / 6, rel=1e-6) and f_star > 0
+    for p_range in [(0.75, 1.6682611607959848e-258), (5e-324, 0.1)]:  # the requests that found it
+        for n_features in (2, 3):
+            assert isinstance(theory.boundaries(n_features, p_range, (0.1, 10.0)), list)
+
+
+def test_log_spaced_keeps_its_ends_and_never_overflows() -> None:
+    assert theory.log_spaced(1.0, 0.01, 3) == pytest.approx([1.0, 0.1, 0.01], rel=1e-12)
+    points = theory.log_spaced(5e-324, 1.0, 50)
+    assert points[0] == 5e-324 and points[-1] == 1.0
+    assert all(0 < a < b <= 1 for a, b in itertools.pairwise(points))
