@@ -28,7 +28,8 @@ def free_port() -> int:
 def start_server(
     cache_dir: Path, *extra_args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `python -m server` on 127.0.0.1 and a free port; return it once /api/health answers."""
+    """Start `python -m server` on 127.0.0.1 and a free port; return it once /api/health answers
+    (with the token, when ``env`` sets SUPERPOSITION_TOKEN)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -47,12 +48,14 @@ def start_server(
         env={**os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
+    token = (env or {}).get("SUPERPOSITION_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/api/health", headers=headers, timeout=1).status_code == 200:
                 return proc, base
         except httpx.TransportError:
             time.sleep(0.1)

@@ -19,10 +19,18 @@ export function apiToken(loc = window.location, storage = window.sessionStorage)
   return storage.getItem("superposition-token");
 }
 
+/** The server wants its shared token and the page was not given it: nothing will work. */
+export class TokenRequired extends Error {
+  constructor() {
+    super("This server needs its token: open the page as …/?token=TOKEN (ask whoever runs it).");
+    this.name = "TokenRequired";
+  }
+}
+
 /**
  * Fetch the server's limits (`GET /api/limits`).
  * @returns {Promise<Record<string, number>>}
- * @throws {Error} when the server does not answer 200 with JSON (401: the token is missing)
+ * @throws {TokenRequired} on 401; {Error} when the server does not answer 200 with JSON
  */
 export async function fetchLimits() {
   /** @type {Record<string, string>} */
@@ -30,9 +38,7 @@ export async function fetchLimits() {
   const token = apiToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch("/api/limits", { headers });
-  if (response.status === 401) {
-    throw new Error("this server needs its token: open the page as …?token=TOKEN");
-  }
+  if (response.status === 401) throw new TokenRequired();
   if (!response.ok) throw new Error(`GET /api/limits answered ${response.status}`);
   return response.json();
 }

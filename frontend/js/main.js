@@ -1,6 +1,6 @@
 // The controller: URL ⇄ state ⇄ controls, state → request over the live socket, messages → plots.
 
-import { LiveClient, fetchLimits } from "./api.js";
+import { LiveClient, TokenRequired, fetchLimits } from "./api.js";
 import { buildControls } from "./controls.js";
 import { byId } from "./dom.js";
 import { renderBias } from "./plots/bias.js";
@@ -38,7 +38,8 @@ export async function main() {
     featuresNote: byId("features-note"),
   };
 
-  /** Which kind of error the banner shows: "server" (a refused request) or "connection". */
+  /** Which kind of error the banner shows: "server" (a refused request), "connection", "limits"
+   * or "token". */
   let errorKind = "";
   const setError = (kind, message) => {
     errorKind = message ? kind : "";
@@ -49,6 +50,10 @@ export async function main() {
   try {
     limits = { ...limits, ...(await fetchLimits()) };
   } catch (err) {
+    if (err instanceof TokenRequired) {
+      setError("token", err.message);
+      return; // every request would be refused: do not open the live socket
+    }
     setError("limits", `Could not read the server's limits (${err.message}); assuming defaults.`);
   }
 

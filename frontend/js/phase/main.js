@@ -1,7 +1,7 @@
 // The phase-diagram page: URL ⇄ state ⇄ controls, state → request over the live socket,
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
-import { LiveClient, fetchLimits, liveUrl } from "../api.js";
+import { LiveClient, TokenRequired, fetchLimits, liveUrl } from "../api.js";
 import { byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
 import { formatDetail, setProgress, showError } from "../status.js";
@@ -110,6 +110,10 @@ export async function main() {
   try {
     limits = await fetchLimits();
   } catch (err) {
+    if (err instanceof TokenRequired) {
+      showError(dom.error, err.message);
+      return; // every request would be refused: do not open the live socket
+    }
     showError(dom.error, `Could not read the server's limits (${err.message}); assuming defaults.`);
   }
   let state = parsePhaseHash(window.location.hash, limits);
