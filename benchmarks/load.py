@@ -2,23 +2,30 @@
 
 Each of ``--ws-clients`` (64) WebSocket clients opens one ``/api/models/live`` socket and, every
 200 ms, "moves the slider": it sends the explorer's default request (n=5 → m=2, I=0.9ⁱ, ReLU,
-4 restarts) with p the next step of a random walk over 40 log-spaced positions between 0.001 and
-1 (rounded to 3 significant digits, as the page does). A step of 0 sends the same request again
-(the slider was nudged within one position), which the server joins rather than restarts. Client
-``i`` uses ``random.Random(seed + i)`` and one of a few seeds and step counts (3,000, 1,000, 300,
-all values the explorer's controls offer), so that some trainings finish and are cached and the
-rest do not all share one cache entry. Each of ``--rest-clients`` (16) REST clients loops: POST a
-small model (n=8 → m=3, 500 steps, p and seed from small sets), then GET ``/api/health``.
+1 restart, as frontend/js/state.js has it) with p the next step of a random walk over 40
+log-spaced positions between 0.001 and 1 (rounded to 3 significant digits, as the page does). A
+step of 0 sends the same request again (the slider was nudged within one position), which the
+server joins rather than restarts. Client ``i`` uses ``random.Random(seed + i)`` and one of a few
+seeds and step counts (3,000, 1,000, 300, all values the explorer's controls offer), so that the
+sockets do not all ask for the same 40 models (equal requests share one job, and a finished one
+is cached). Each of ``--rest-clients`` (16) REST clients loops: POST a small model (n=8 → m=3,
+500 steps, p and seed from small sets), then GET ``/api/health``.
 
 Measured, for the load phase of ``--seconds`` (60):
 
-- errors: ``error`` messages, non-200 answers, exceptions, sockets closed by the server, and
-  sockets that heard nothing for ``silence_timeout_s``; with up to 5 examples;
+- errors: ``error`` messages, non-200 answers, exceptions (a POST waiting over
+  ``request_timeout_s`` among them), sockets closed by the server, and sockets that heard nothing
+  for ``silence_timeout_s``; with up to 5 examples;
 - time to first answer: from sending a request to the first message that carries its seq (a
   snapshot, or ``done`` when cached), p50/p95/p99; requests superseded (or left at the end)
-  before any answer are counted apart, as they have no such time;
-- completed trainings per second: a ``done`` for a socket's latest request, and a 200 POST (each
-  also counted when it came from the cache);
+  before any answer are counted apart, as they have no such time. So that those do not drop out
+  of the figures, also the time from sending a request to the first message of it or of a newer
+  request on the socket (what the page waits before it shows this slider position or a later
+  one), over every request;
+- the round trip of the REST POSTs;
+- completed trainings per second in the load phase: a ``done`` for a socket's latest request,
+  and a 200 POST (each also counted when it came from the cache; POSTs answered after the load
+  phase are counted apart);
 - the server's peak RSS and ``/api/health`` before and after (once the server has settled).
 
 At the end every WebSocket client closes its socket at once, usually mid-training: the server
@@ -26,14 +33,19 @@ must cancel that work. REST clients finish the request they are waiting for. The
 runs on the same machine as the server, so on 2 cores it takes part of the CPU it measures.
 
     python -m benchmarks.load [--seconds 60] [--ws-clients 64] [--rest-clients 16] [--url URL]
+                              [--threads-reference]
 
-Without ``--url`` it starts its own server (CPU, an empty temporary cache).
+Without ``--url`` it starts its own server (CPU, an empty temporary cache). With
+``--threads-reference`` it then runs the same load against a second server whose torch trains on
+every core (``--torch-threads`` = the core count, torch's own default), the reference for the
+server's default of every core but one, and prints both.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -75,7 +87,7 @@ def explorer_request(p: float, seed: int, steps: int) -> dict[str, Any]:
         "feature_probability": p,
         "importance_decay": 0.9,
         "steps": steps,
-        "n_restarts": 4,
+        "n_restarts": 1,
         "seed": seed,
     }
 
@@ -114,9 +126,13 @@ class LoadReport:
     ws_messages: int = 0  # every message received
     rest_posts: int = 0
     rest_completed: int = 0  # 200 answers to POST /api/models
+    rest_completed_late: int = 0  # … of them after the load phase (the last POSTs are waited for)
     rest_completed_cached: int = 0
     rest_health: int = 0  # 200 answers to GET /api/health
+    client_cpu_s: float = 0.0  # CPU time the load generator itself used (it shares the machine)
     first_answer_s: list[float] = field(default_factory=list)
+    view_s: list[float] = field(default_factory=list)  # send → a message of this or a newer seq
+    rest_post_s: list[float] = field(default_factory=list)  # POST round trips (any status)
     health_before: dict[str, Any] = field(default_factory=dict)
     health_after: dict[str, Any] = field(default_factory=dict)
 
@@ -125,8 +141,9 @@ class LoadReport:
         if len(self.error_examples) < MAX_EXAMPLES:
             self.error_examples.append(f"{where}: {str(detail)[:300]}")
 
-    def first_answer_ms(self, q: float) -> float:
-        return quantile(self.first_answer_s, q) * 1e3
+    def percentiles_ms(self, values: list[float]) -> str:
+        p50, p95, p99 = (quantile(values, q) * 1e3 for q in (0.5, 0.95, 0.99))
+        return f"{p50:.0f} / {p95:.0f} / {p99:.0f} ms"
 
     @property
     def ws_per_s(self) -> float:
@@ -134,7 +151,7 @@ class LoadReport:
 
     @property
     def rest_per_s(self) -> float:
-        return self.rest_completed / self.seconds
+        return (self.rest_completed - self.rest_completed_late) / self.seconds
 
     @property
     def total_per_s(self) -> float:
@@ -167,9 +184,12 @@ class LoadReport:
             ("WS requests superseded or left before any answer", f"{self.ws_unanswered}"),
             ("WS messages received", f"{self.ws_messages}"),
             (
-                "time to first answer p50 / p95 / p99",
-                f"{self.first_answer_ms(0.5):.0f} / {self.first_answer_ms(0.95):.0f} / "
-                f"{self.first_answer_ms(0.99):.0f} ms",
+                "time to first answer p50 / p95 / p99 (answered requests)",
+                self.percentiles_ms(self.first_answer_s),
+            ),
+            (
+                "time to a message of this or a newer request p50 / p95 / p99 (all requests)",
+                self.percentiles_ms(self.view_s),
             ),
             (
                 "completed trainings / s, WS",
@@ -177,11 +197,14 @@ class LoadReport:
             ),
             (
                 "completed trainings / s, REST",
-                f"{self.rest_per_s:.2f} ({self.rest_completed} of {self.rest_posts} POSTs, "
-                f"{self.rest_completed_cached} cached)",
+                f"{self.rest_per_s:.2f} ({self.rest_completed - self.rest_completed_late}; "
+                f"{self.rest_completed_late} more after the load phase; of {self.rest_posts} "
+                f"POSTs, {self.rest_completed_cached} cached)",
             ),
             ("completed trainings / s, total", f"{self.total_per_s:.2f}"),
+            ("REST POST round trip p50 / p95 / p99", self.percentiles_ms(self.rest_post_s)),
             ("REST health checks answered", f"{self.rest_health}"),
+            ("CPU time of the load generator itself", f"{self.client_cpu_s:.1f} s"),
             ("server peak RSS", f"{rss:.0f} MiB (before the load: {before_rss:.0f} MiB)"),
             ("health before", health(self.health_before)),
             ("health after (settled)", health(self.health_after)),
@@ -199,6 +222,8 @@ class Socket:
 
     seq: int = 0  # the latest request sent
     sent_at: dict[int, float] = field(default_factory=dict)  # sent, not yet answered
+    # (seq, sent) of requests no message of this or a newer seq has reached yet, oldest first
+    unseen: collections.deque[tuple[int, float]] = field(default_factory=collections.deque)
     last_heard: float = 0.0
     closing: bool = False  # we are closing: the socket's end is no error
 
@@ -213,6 +238,8 @@ async def read_messages(ws: ClientConnection, sock: Socket, report: LoadReport, 
             report.ws_messages += 1
             message = json.loads(raw)
             kind, seq = message.get("type"), message.get("seq")
+            while sock.unseen and sock.unseen[0][0] <= seq:
+                report.view_s.append(now - sock.unseen.popleft()[1])
             sent = sock.sent_at.pop(seq, None)
             if sent is not None:  # the first message answering this request
                 report.ws_answered += 1
@@ -272,6 +299,7 @@ async def ws_client(
                     request = explorer_request(probabilities[position], train_seed, steps)
                     sock.seq += 1
                     sock.sent_at[sock.seq] = loop.time()
+                    sock.unseen.append((sock.seq, sock.sent_at[sock.seq]))
                     await ws.send(json.dumps(request))
                     report.ws_sent += 1
                     position = min(max(position + rng.choice((-1, 0, 1)), 0), POSITIONS - 1)
@@ -286,12 +314,14 @@ async def ws_client(
     report.ws_unanswered += len(sock.sent_at)
 
 
-async def rest_client(base: str, index: int, seed: int, deadline: float, report: LoadReport) -> None:
+async def rest_client(
+    base: str, index: int, seed: int, deadline: float, timeout_s: float, report: LoadReport
+) -> None:
     """POST a small model, GET /api/health, until deadline (the last POST is waited for)."""
     loop = asyncio.get_running_loop()
     rng = random.Random(seed + 10_000 + index)
     name = f"rest client {index}"
-    async with httpx.AsyncClient(base_url=base, timeout=60, trust_env=False) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=timeout_s, trust_env=False) as client:
         while loop.time() < deadline:
             body = {
                 "n_features": 8,
@@ -302,9 +332,12 @@ async def rest_client(base: str, index: int, seed: int, deadline: float, report:
             }
             try:
                 report.rest_posts += 1
+                started = loop.time()
                 response = await client.post("/api/models", json=body)
+                report.rest_post_s.append(loop.time() - started)
                 if response.status_code == 200:
                     report.rest_completed += 1
+                    report.rest_completed_late += loop.time() > deadline
                     report.rest_completed_cached += bool(response.json().get("cached"))
                 else:
                     report.error(f"{name} POST", f"{response.status_code} {response.text}")
@@ -326,16 +359,23 @@ async def get_health(base: str) -> dict[str, Any]:
         return health
 
 
-async def settle(base: str, timeout: float = 10.0, tasks: int | None = None) -> dict[str, Any]:
-    """Poll /api/health until no job, run or live socket is left (and, when ``tasks`` is given,
-    at most that many asyncio tasks run), or ``timeout`` passes; return the last health."""
+async def settle(
+    base: str, timeout: float = 10.0, tasks: int | None = None, threads: int | None = None
+) -> dict[str, Any]:
+    """Poll /api/health until no job, run or live socket is left, or ``timeout`` passes; return
+    the last health. Given ``tasks`` or ``threads``, also wait until the server has at most that
+    many asyncio tasks or threads."""
     deadline = time.monotonic() + timeout
     while True:
         health = await get_health(base)
-        idle = health["jobs"] == health["training_runs"] == health["live_sockets"] == 0
-        if (idle and (tasks is None or health["tasks"] <= tasks)) or time.monotonic() > deadline:
+        settled = (
+            health["jobs"] == health["training_runs"] == health["live_sockets"] == 0
+            and (tasks is None or health["tasks"] <= tasks)
+            and (threads is None or health["threads"] <= threads)
+        )
+        if settled or time.monotonic() > deadline:
             return health
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.25)
 
 
 async def run_load(
@@ -346,6 +386,7 @@ async def run_load(
     move_every_s: float = 0.2,
     seed: int = 0,
     silence_timeout_s: float = 30.0,
+    request_timeout_s: float = 120.0,
     settle_timeout_s: float = 30.0,
 ) -> LoadReport:
     """Drive the server at ``base`` (http://host:port) for ``seconds``; see the module docstring.
@@ -355,18 +396,23 @@ async def run_load(
     """
     report = LoadReport(seconds=seconds, ws_clients=ws_clients, rest_clients=rest_clients)
     report.health_before = await get_health(base)
+    cpu = time.process_time()
     deadline = asyncio.get_running_loop().time() + seconds
     outcomes = await asyncio.gather(
         *(
             ws_client(base, i, seed, deadline, move_every_s, silence_timeout_s, report)
             for i in range(ws_clients)
         ),
-        *(rest_client(base, i, seed, deadline, report) for i in range(rest_clients)),
+        *(
+            rest_client(base, i, seed, deadline, request_timeout_s, report)
+            for i in range(rest_clients)
+        ),
         return_exceptions=True,
     )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):  # a client failed in a way it did not expect
             report.error("client", repr(outcome))
+    report.client_cpu_s = time.process_time() - cpu
     report.health_after = await settle(base, settle_timeout_s)
     return report
 
@@ -392,6 +438,11 @@ def main() -> None:
     parser.add_argument("--rest-clients", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="a running server's base URL (default: start one)")
+    parser.add_argument(
+        "--threads-reference",
+        action="store_true",
+        help="run again against a server whose torch uses every core, and print both",
+    )
     args = parser.parse_args()
 
     def load(base: str) -> LoadReport:
@@ -400,20 +451,30 @@ def main() -> None:
         )
 
     if args.url:
-        report = load(args.url.rstrip("/"))
-        server = args.url
+        runs = [(args.url, load(args.url.rstrip("/")))]
     else:
-        # The table is printed after the block: nothing of ours goes to stdout inside it.
-        with tempfile.TemporaryDirectory() as cache, stdout_to_stderr(), serving(Path(cache)) as base:
-            report = load(base)
-        server = "its own server (python -m server --device cpu, an empty cache)"
-    health = report.health_after
-    print(
-        f"{os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}), Python "
-        f"{platform.python_version()}; server torch {health.get('torch')} on "
-        f"{health.get('device')}; {server}\n"
-    )
-    print(report.table())
+        configs = [("python -m server --device cpu (default --torch-threads 0)", [])]
+        if args.threads_reference:
+            every_core = ["--torch-threads", str(os.cpu_count() or 1)]
+            configs.append((f"python -m server --device cpu {' '.join(every_core)}", every_core))
+        runs = []
+        for name, extra in configs:
+            # The table is printed after the block: nothing of ours goes to stdout inside it.
+            with (
+                tempfile.TemporaryDirectory() as cache,
+                stdout_to_stderr(),
+                serving(Path(cache), *extra) as base,
+            ):
+                runs.append((f"its own server ({name}, an empty cache)", load(base)))
+    for server, report in runs:
+        health = report.health_after
+        print(
+            f"{os.cpu_count()} CPU cores ({platform.machine()}, {platform.system()}), Python "
+            f"{platform.python_version()}; server torch {health.get('torch')} on "
+            f"{health.get('device')}; {server}\n"
+        )
+        print(report.table())
+        print()
 
 
 if __name__ == "__main__":

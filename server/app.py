@@ -18,7 +18,7 @@ from server import __version__
 from server.cache import ModelCache
 from server.config import Limits, Settings, get_settings
 from server.deps import LiveSockets
-from server.device import select_device
+from server.device import select_device, set_torch_threads
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
 from server.routes import api_router
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_torch_threads(settings.torch_threads)
         cache = ModelCache(settings.cache_dir, settings.cache_max_bytes, shipped_ids())
         worker = TrainingWorker(
             cache,

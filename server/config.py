@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when available, else the CPU"
     )
+    torch_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads torch trains with; 0: every core but one (at least 1), so that "
+        "one core is left to answer the clients",
+    )
     snapshot_interval_s: float = Field(
         0.05, gt=0, description="least time between two live snapshots (0.05 s = 20 per second)"
     )

@@ -16,12 +16,12 @@ from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_o
 from server.schemas import ModelRequest, limit_errors, public_errors
 
 
-def get_settings(connection: HTTPConnection) -> Settings:
+def settings_of(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
 
 
-def get_worker(connection: HTTPConnection) -> TrainingWorker:
+def worker_of(connection: HTTPConnection) -> TrainingWorker:
     worker: TrainingWorker = connection.app.state.worker
     return worker
 
@@ -33,9 +33,23 @@ class LiveSockets:
         self.open = 0
 
 
-def get_live_sockets(connection: HTTPConnection) -> LiveSockets:
+def live_sockets_of(connection: HTTPConnection) -> LiveSockets:
     live_sockets: LiveSockets = connection.app.state.live_sockets
     return live_sockets
+
+
+# The dependencies are async so that FastAPI calls them on the event loop: a plain def would
+# cost a trip through the thread pool (and a thread) on every request.
+async def get_settings(connection: HTTPConnection) -> Settings:
+    return settings_of(connection)
+
+
+async def get_worker(connection: HTTPConnection) -> TrainingWorker:
+    return worker_of(connection)
+
+
+async def get_live_sockets(connection: HTTPConnection) -> LiveSockets:
+    return live_sockets_of(connection)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,8 +1,10 @@
-"""Choose the torch device once, at start-up. The CPU fallback lives here and nowhere else."""
+"""Choose the torch device and its CPU threads once, at start-up. The CPU fallback lives here and
+nowhere else."""
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Literal
 
 import torch
@@ -35,3 +37,17 @@ def select_device(setting: Literal["auto", "cpu", "cuda"]) -> torch.device:
             return torch.device("cuda")
         log.info("no CUDA device found; training on the CPU")
     return torch.device("cpu")
+
+
+def set_torch_threads(setting: int) -> int:
+    """Set torch's intra-op CPU threads (``--torch-threads``); returns the number set.
+
+    0 means every core but one, at least 1. On a machine that also serves the clients, a step that
+    spreads over every core waits on the busiest of them: on 2 cores with the event loop busy, a
+    step of 64 explorer models measured about 9 ms with 1 thread against 130 ms with 2
+    (benchmarks/RESULTS.md, "Load").
+    """
+    threads = setting or max(1, (os.cpu_count() or 1) - 1)
+    torch.set_num_threads(threads)
+    log.info("torch trains with %d CPU thread(s)", threads)
+    return threads

@@ -162,6 +162,7 @@ class TrainingWorker:
         self._stopping = False
         self._batches: list[TrainingBatch] = []
         self._jobs_of: dict[Run, Job] = {}  # every run in a batch → its job
+        self._watched_jobs = 0  # of those, how many have a client that wants snapshots
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
     def start(self) -> None:
@@ -262,6 +263,7 @@ class TrainingWorker:
                 self._inbox.clear()
             for job in arrived:
                 self._admit(job)
+            self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
             for batch in list(self._batches):  # each batch one step, in turn
                 self._step(batch)
         for batch in self._batches:  # stopping: every job still here is cancelled
@@ -364,13 +366,15 @@ class TrainingWorker:
     def _snapshot(self, job: Job, now: float) -> None:
         """Publish the job's current weights and metrics.
 
-        Snapshots come at most every ``snapshot_interval_s``, and never take more than about a
-        fifth of the worker's time: large models stretch the interval to 4× their build time.
+        Snapshots come at most every ``snapshot_interval_s``, and all of them together never take
+        more than about a fifth of the worker's time: each job's interval is stretched to 4× its
+        build time × the number of watched jobs (large models, or a room full of sliders).
         """
         assert job.run is not None
         self._publish(job, Event("snapshot", job.task.snapshot(job.run)))
         built = time.monotonic() - now
-        job.next_snapshot = now + max(self.snapshot_interval_s, 4 * built)
+        share = 4 * built * max(1, self._watched_jobs)
+        job.next_snapshot = now + max(self.snapshot_interval_s, share)
 
     def _complete(self, job: Job) -> None:
         self._finish(job, Event("done", self._result(job)))

@@ -33,7 +33,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from server.config import Limits
-from server.deps import get_live_sockets, get_settings, get_worker, parse_request_text
+from server.deps import live_sockets_of, parse_request_text, settings_of, worker_of
 from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
 from server.results import ModelTask
 from server.schemas import DoneMessage, ErrorMessage, LimitChecker, SnapshotMessage
@@ -107,8 +107,8 @@ class LiveSession:
     def __init__(self, websocket: WebSocket, protocol: LiveProtocol) -> None:
         self.websocket = websocket
         self.protocol = protocol
-        self.settings = get_settings(websocket)
-        self.worker = get_worker(websocket)
+        self.settings = settings_of(websocket)
+        self.worker = worker_of(websocket)
         self._send_lock = asyncio.Lock()
         self.seq = 0
         self.running: asyncio.Task[None] | None = None  # the request being answered
@@ -167,7 +167,7 @@ async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:
     """Run one live socket until the client leaves; its running request is then cancelled."""
     await websocket.accept()
     session = LiveSession(websocket, protocol)
-    live_sockets = get_live_sockets(websocket)
+    live_sockets = live_sockets_of(websocket)
     live_sockets.open += 1
     try:
         while True:
