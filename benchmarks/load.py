@@ -37,8 +37,7 @@ runs on the same machine as the server, so on 2 cores it takes part of the CPU i
 
 Without ``--url`` it starts its own server (CPU, an empty temporary cache). With
 ``--threads-reference`` it then runs the same load against a second server whose torch trains on
-every core (``--torch-threads`` = the core count, torch's own default), the reference for the
-server's default of every core but one, and prints both.
+one thread (``--torch-threads 1``; the default is torch's, every core), and prints both.
 """
 
 from __future__ import annotations
@@ -135,6 +134,7 @@ class LoadReport:
     rest_post_s: list[float] = field(default_factory=list)  # POST round trips (any status)
     health_before: dict[str, Any] = field(default_factory=dict)
     health_after: dict[str, Any] = field(default_factory=dict)
+    rss_mib: list[tuple[float, float]] = field(default_factory=list)  # (s into the load, MiB)
 
     def error(self, where: str, detail: object) -> None:
         self.errors += 1
@@ -206,6 +206,10 @@ class LoadReport:
             ("REST health checks answered", f"{self.rest_health}"),
             ("CPU time of the load generator itself", f"{self.client_cpu_s:.1f} s"),
             ("server peak RSS", f"{rss:.0f} MiB (before the load: {before_rss:.0f} MiB)"),
+            (
+                "server RSS during the load (s: MiB)",
+                ", ".join(f"{t:.0f}: {mib:.0f}" for t, mib in self.rss_mib),
+            ),
             ("health before", health(self.health_before)),
             ("health after (settled)", health(self.health_after)),
         ]
@@ -359,6 +363,16 @@ async def get_health(base: str) -> dict[str, Any]:
         return health
 
 
+async def sample_rss(base: str, start: float, every_s: float, report: LoadReport) -> None:
+    """Record the server's resident memory every ``every_s`` (is it bounded, or growing?)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every_s)
+        with contextlib.suppress(httpx.HTTPError):
+            rss = (await get_health(base)).get("rss_bytes", 0)
+            report.rss_mib.append((loop.time() - start, rss / 2**20))
+
+
 async def settle(
     base: str, timeout: float = 10.0, tasks: int | None = None, threads: int | None = None
 ) -> dict[str, Any]:
@@ -397,7 +411,9 @@ async def run_load(
     report = LoadReport(seconds=seconds, ws_clients=ws_clients, rest_clients=rest_clients)
     report.health_before = await get_health(base)
     cpu = time.process_time()
-    deadline = asyncio.get_running_loop().time() + seconds
+    start = asyncio.get_running_loop().time()
+    deadline = start + seconds
+    sampler = asyncio.create_task(sample_rss(base, start, seconds / 6, report))
     outcomes = await asyncio.gather(
         *(
             ws_client(base, i, seed, deadline, move_every_s, silence_timeout_s, report)
@@ -413,6 +429,9 @@ async def run_load(
         if isinstance(outcome, BaseException):  # a client failed in a way it did not expect
             report.error("client", repr(outcome))
     report.client_cpu_s = time.process_time() - cpu
+    sampler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampler
     report.health_after = await settle(base, settle_timeout_s)
     return report
 
@@ -441,7 +460,7 @@ def main() -> None:
     parser.add_argument(
         "--threads-reference",
         action="store_true",
-        help="run again against a server whose torch uses every core, and print both",
+        help="run again against a server whose torch uses 1 thread, and print both",
     )
     args = parser.parse_args()
 
@@ -453,10 +472,10 @@ def main() -> None:
     if args.url:
         runs = [(args.url, load(args.url.rstrip("/")))]
     else:
-        configs = [("python -m server --device cpu (default --torch-threads 0)", [])]
+        configs = [("python -m server --device cpu", [])]
         if args.threads_reference:
-            every_core = ["--torch-threads", str(os.cpu_count() or 1)]
-            configs.append((f"python -m server --device cpu {' '.join(every_core)}", every_core))
+            one = ["--torch-threads", "1"]
+            configs.append((f"python -m server --device cpu {' '.join(one)}", one))
         runs = []
         for name, extra in configs:
             # The table is printed after the block: nothing of ours goes to stdout inside it.

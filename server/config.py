@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     torch_threads: int = Field(
         0,
         ge=0,
-        description="CPU threads torch trains with; 0: every core but one (at least 1), so that "
-        "one core is left to answer the clients",
+        description="CPU threads torch trains with; 0: torch's default (every core). Fewer leave "
+        "cores to whatever else runs on the machine",
     )
     snapshot_interval_s: float = Field(
         0.05, gt=0, description="least time between two live snapshots (0.05 s = 20 per second)"

@@ -4,7 +4,6 @@ nowhere else."""
 from __future__ import annotations
 
 import logging
-import os
 from typing import Literal
 
 import torch
@@ -40,14 +39,14 @@ def select_device(setting: Literal["auto", "cpu", "cuda"]) -> torch.device:
 
 
 def set_torch_threads(setting: int) -> int:
-    """Set torch's intra-op CPU threads (``--torch-threads``); returns the number set.
+    """Set torch's intra-op CPU threads (``--torch-threads``); 0 keeps torch's default (every
+    core). Returns the number torch now uses.
 
-    0 means every core but one, at least 1. On a machine that also serves the clients, a step that
-    spreads over every core waits on the busiest of them: on 2 cores with the event loop busy, a
-    step of 64 explorer models measured about 9 ms with 1 thread against 130 ms with 2
-    (benchmarks/RESULTS.md, "Load").
+    Measured with 64 slider-moving clients on 2 cores (benchmarks/RESULTS.md, "Load"), 1 thread
+    and 2 served alike; fewer threads are for a machine that also runs other work.
     """
-    threads = setting or max(1, (os.cpu_count() or 1) - 1)
-    torch.set_num_threads(threads)
+    if setting:
+        torch.set_num_threads(setting)
+    threads = torch.get_num_threads()
     log.info("torch trains with %d CPU thread(s)", threads)
     return threads

@@ -312,6 +312,7 @@ class Health(BaseModel):
     live_sockets: int = Field(0, description="open live WebSockets")
     tasks: int = Field(0, description="asyncio tasks on the server's event loop")
     threads: int = Field(0, description="threads of the server process")
+    rss_bytes: int = Field(0, description="the server process's resident memory now")
     peak_rss_bytes: int = Field(0, description="the server process's peak resident memory")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import threading
+from pathlib import Path
 
 import torch
 from fastapi import APIRouter, HTTPException
@@ -15,6 +17,15 @@ from server.deps import LiveSocketsDep, SettingsDep, WorkerDep
 from server.schemas import Health
 
 router = APIRouter(tags=["meta"])
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux's /proc; 0 where there is none)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 @router.get("/health", response_model=Health)
@@ -31,6 +42,7 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
         live_sockets=live_sockets.open,
         tasks=len(asyncio.all_tasks()),
         threads=threading.active_count(),
+        rss_bytes=_resident_bytes(),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # Linux: KiB
     )
 
