@@ -20,22 +20,25 @@ DIAGRAM = {"grid_size": 2, "steps": 10, "n_restarts": 1}
 LONG = BASE | {"steps": 40_000, "seed": 99}
 
 
-def model(body: dict[str, Any]) -> Callable[[TestClient], str]:
-    def call(client: TestClient) -> str:
-        response = client.post("/api/models", json=BASE | body)
-        assert response.status_code == 422, response.text
-        return response.text
-
-    return call
+Check = Callable[[TestClient], str]  # a call that must be refused; returns the refusal's text
 
 
-def diagram(body: dict[str, Any]) -> Callable[[TestClient], str]:
-    def call(client: TestClient) -> str:
-        response = client.post("/api/phase-diagrams", json=DIAGRAM | body)
-        assert response.status_code == 422, response.text
-        return response.text
+def refused(path: str, base: dict[str, Any]) -> Callable[[dict[str, Any]], Check]:
+    """A check that POSTs ``base | body`` to ``path`` and expects a 422."""
 
-    return call
+    def with_body(body: dict[str, Any]) -> Check:
+        def call(client: TestClient) -> str:
+            response = client.post(path, json=base | body)
+            assert response.status_code == 422, response.text
+            return response.text
+
+        return call
+
+    return with_body
+
+
+model = refused("/api/models", BASE)
+diagram = refused("/api/phase-diagrams", DIAGRAM)
 
 
 def full_queue(client: TestClient) -> str:
@@ -69,7 +72,7 @@ def big_body(client: TestClient) -> str:
 
 
 # Each limit: the tight value that refuses, and a call that must be refused by it.
-CASES: dict[str, tuple[Any, Callable[[TestClient], str]]] = {
+CASES: dict[str, tuple[Any, Check]] = {
     "max_features": (4, model({})),
     "max_hidden": (1, model({})),
     "max_instances": (1, model({"feature_probability": [0.1, 0.2]})),
