@@ -14,7 +14,7 @@ import uvicorn
 
 from server.app import create_app
 from server.config import WS_FRAME_FACTOR, Settings
-from server.device import DeviceUnavailable, select_device
+from server.device import DeviceUnavailable
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,11 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        select_device(settings.device)  # fail fast, before binding the port
+        app = create_app(settings)  # resolves the device: fail fast, before binding the port
     except DeviceUnavailable as exc:
         sys.exit(f"error: {exc}")
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         workers=1,

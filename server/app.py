@@ -93,12 +93,14 @@ PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plo
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app. The lifespan resolves the device and starts the training worker.
+    """Build the app on the device the settings resolve to; the lifespan starts the training
+    worker.
 
     Raises:
-        DeviceUnavailable: at start-up, when ``device="cuda"`` and CUDA is absent.
+        DeviceUnavailable: ``device="cuda"`` and CUDA is absent.
     """
     settings = settings or get_settings()
+    device = select_device(settings.device)  # once, here: a missing CUDA fails before serving
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = ModelCache(settings.cache_dir, settings.cache_max_bytes, shipped_ids())
         worker = TrainingWorker(
             cache,
-            select_device(settings.device),
+            device,
             settings.snapshot_interval_s,
             max_jobs=settings.limits.max_queued_jobs,
             max_batch_elements=settings.limits.max_step_elements,
