@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from benchmarks.reference import train_reference
-from server.training import Run, TrainConfig, TrainingBatch, evaluate_loss
+from server.training import Run, TrainConfig, TrainingBatch, evaluate
 
 EVAL_SEED = 12345
 EVAL_SAMPLES = 1 << 16
@@ -119,9 +119,9 @@ def loss_of(c: Config, W: Tensor, b: Tensor, device: torch.device) -> Tensor:
     """Mean L over the instances, on the fixed evaluation sample."""
     probability = c.probability.to(device).expand(-1, c.n_features).contiguous()
     generator = torch.Generator(device).manual_seed(EVAL_SEED)
-    return evaluate_loss(
+    return evaluate(
         W, b, "relu", probability, c.importance.to(device), EVAL_SAMPLES, generator
-    ).mean()
+    ).loss.mean()
 
 
 # -- floors --------------------------------------------------------------------------------------

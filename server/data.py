@@ -1,36 +1,81 @@
 """Synthetic sparse features (TMS §"Demonstrating Superposition › Experiment Setup").
 
-Each feature xᵢ is 0 with probability S = 1 − p and uniform on [0, 1] otherwise, independently.
+Each feature xᵢ is 0 with probability S = 1 − p and, otherwise, independently:
 
-One uniform draw u per entry gives both the mask and the value: x = max(0, 1 − u/p) is positive
-exactly when u < p, and then uniform on (0, 1]. That is the paper's distribution (the end points
-have probability zero) for one random number per entry instead of two, in two cheap in-place
-passes (PERFORMANCE.md: sampling is half of a fast step).
+- ``uniform`` magnitude (the paper's): U[0, 1];
+- ``boolean`` magnitude: exactly 1 (Linsefors's "Boolean-ish" features, THEORY.md F13);
+- ``signed``: either of the above times a fair random sign, so U[−1, 1] or ±1: the symmetric inputs
+  ξᵢ·bᵢ of Chowdhury & Weiner's power-activation model (THEORY.md F15).
+
+One uniform draw u per entry gives both the mask and the value, in two or three cheap in-place
+passes (PERFORMANCE.md: sampling is half of a fast step). The paper's case is x = max(0, 1 − u/p):
+positive exactly when u < p, and then uniform on (0, 1] (the end points have probability zero).
+The signed case is t = 1 − 2u/p, which is in (−1, 1] exactly when u < p.
 
 Batches are feature-major, (rows, n_features, B), like the model's inputs (``model.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
+from server.theory import Magnitude
 
-def sparsify_(u: Tensor, negative_inverse_probability: Tensor) -> Tensor:
-    """Turn uniform draws into sparse features, in place: u ← max(0, 1 − u/p).
 
-    Args:
-        u: (rows, n_features, B), uniform on [0, 1).
-        negative_inverse_probability: −1/p, broadcastable to u: (rows, n_features, 1).
+@dataclass(frozen=True)
+class FeatureDistribution:
+    """How an active feature's value is drawn: its ``magnitude``, and whether it gets a random
+    sign (the power model's symmetric inputs)."""
 
-    Returns:
-        u itself, now x.
-    """
-    return u.mul_(negative_inverse_probability).add_(1.0).relu_()
+    magnitude: Magnitude = "uniform"
+    signed: bool = False
+
+    def probability_term(self, feature_probability: Tensor) -> Tensor:
+        """What :meth:`features_from_uniform_` needs of p, computed once per batch layout.
+
+        Args:
+            feature_probability: p = 1 − S, (rows, n_features), values in (0, 1].
+
+        Returns:
+            (rows, n_features, 1): p itself for unsigned boolean features, else −1/p or −2/p.
+        """
+        p = feature_probability.unsqueeze(-1)
+        if self.magnitude == "boolean" and not self.signed:
+            return p.clone()
+        return (-2.0 if self.signed else -1.0) / p
+
+    def features_from_uniform_(self, u: Tensor, term: Tensor) -> Tensor:
+        """Turn uniform draws into sparse features, in place.
+
+        Args:
+            u: (rows, n_features, B), uniform on [0, 1).
+            term: :meth:`probability_term` of the rows' p, broadcastable to u.
+
+        Returns:
+            u itself, now x.
+        """
+        if not self.signed:
+            if self.magnitude == "boolean":
+                return u.lt_(term)  # 1 where u < p, else 0 (lt_ keeps u's float dtype)
+            return u.mul_(term).add_(1.0).relu_()  # max(0, 1 − u/p)
+        t = u.mul_(term).add_(1.0)  # 1 − 2u/p: in (−1, 1] iff u < p
+        active = t > -1.0
+        if self.magnitude == "boolean":
+            t.sign_()
+        return t.mul_(active)
+
+
+PAPER_FEATURES = FeatureDistribution()  # unsigned U[0, 1]: the paper's distribution
 
 
 def sample_features(
-    feature_probability: Tensor, batch_size: int, generator: torch.Generator
+    feature_probability: Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    distribution: FeatureDistribution = PAPER_FEATURES,
 ) -> Tensor:
     """Draw a batch of sparse feature vectors.
 
@@ -38,10 +83,11 @@ def sample_features(
         feature_probability: p = 1 − S, shape (rows, n_features), values in (0, 1].
         batch_size: samples to draw, B.
         generator: torch generator on the same device as ``feature_probability``.
+        distribution: the active features' magnitude and sign; the paper's U[0, 1] by default.
 
     Returns:
         x of shape (rows, n_features, B), dtype of ``feature_probability``.
     """
     p = feature_probability
     u = torch.rand((*p.shape, batch_size), generator=generator, device=p.device, dtype=p.dtype)
-    return sparsify_(u, -1.0 / p.unsqueeze(-1))
+    return distribution.features_from_uniform_(u, distribution.probability_term(p))

@@ -128,7 +128,7 @@ class Job:
 class TrainingWorker:
     """Owns the device: trains every job on one dedicated thread, coalescing jobs into batches.
 
-    Jobs whose runs share a training shape (activation, n_features, n_hidden, batch_size) train
+    Jobs whose runs share a training shape (``Run.shape``: model, inputs and batch size) train
     in one :class:`~server.training.TrainingBatch`, joining and leaving it between steps; each
     keeps its own seed, optimiser state and step count, so its result is the one it would have
     had alone. Batches of different shapes take turns, one step each.

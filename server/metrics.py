@@ -63,3 +63,27 @@ def dimensions_per_feature(W: Tensor) -> Tensor:
     frobenius_sq = (W.double() ** 2).sum(dim=(-2, -1))
     safe = torch.where(frobenius_sq > 0, frobenius_sq, torch.ones_like(frobenius_sq))
     return torch.where(frobenius_sq > 0, W.shape[-2] / safe, torch.zeros_like(frobenius_sq))
+
+
+def linear_model_loss(
+    W: Tensor, b: Tensor, importance: Tensor, mean: Tensor, variance: Tensor
+) -> Tensor:
+    """The exact loss of the linear model x′ = WᵀWx + b for independent features, no sampling.
+
+    With A = WᵀW: L = Σᵢ Iᵢ [Σⱼ (δᵢⱼ − Aᵢⱼ)² Vⱼ + (μᵢ − Σⱼ Aᵢⱼ μⱼ − bᵢ)²]  **[derived,
+    elementary]**: what a trained linear model's sampled loss estimates, so that it can be set
+    against THEORY.md F3's optimum with no Monte Carlo error.
+
+    Args:
+        W: (..., n_hidden, n_features); b, importance: (..., n_features).
+        mean, variance: E xⱼ and Var xⱼ, broadcastable to (..., n_features).
+
+    Returns:
+        (...,) float64.
+    """
+    A = gram(W)  # (..., n, n)
+    residual = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device) - A
+    mean, variance = mean.double().expand(b.shape), variance.double().expand(b.shape)
+    spread = (residual**2 * variance.unsqueeze(-2)).sum(dim=-1)  # Σⱼ (δᵢⱼ − Aᵢⱼ)² Vⱼ
+    offset = (residual @ mean.unsqueeze(-1)).squeeze(-1) - b.double()  # μᵢ − (Aμ)ᵢ − bᵢ
+    return (importance.double() * (spread + offset**2)).sum(dim=-1)

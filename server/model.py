@@ -2,6 +2,7 @@
 
     h  = W x                      W: (n_hidden, n_features) per row, no hidden bias
     x′ = ReLU(WᵀW x + b)          or, for the linear model, x′ = WᵀW x + b
+    x′ = (WᵀW x)^k                the power model (Chowdhury & Weiner, THEORY.md F15): no bias
     L  = E_x Σᵢ Iᵢ (xᵢ − x′ᵢ)²    per sample, summed over features (BACKGROUND.md)
 
 Many independent models ("rows": instances × restarts, possibly of several requests) live side
@@ -11,7 +12,8 @@ layout than with the batch first (benchmarks/RESULTS.md).
 
 The gradient is written out by hand rather than taken by autograd: for a model this small,
 autograd's bookkeeping costs more than the arithmetic. With e = x′ − x and g = 2 I ⊙ e / B
-masked where the ReLU is off (the gradient at the pre-activation z),
+masked where the ReLU is off (the gradient at the pre-activation z; for the power model
+g = 2 I ⊙ e ⊙ k z^(k−1) / B, and b stays 0 because its gradient is 0),
 
     ∂L/∂b = Σ_batch g
     ∂L/∂W = h gᵀ + (W g) xᵀ       (W appears twice: in h = W x and in x′ = Wᵀ h)
@@ -27,7 +29,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-Activation = Literal["relu", "linear"]
+Activation = Literal["relu", "linear", "power"]
+POWERS = (1, 3, 5)  # the odd k of the power model that the API offers
 
 
 def init_weights(
@@ -47,9 +50,14 @@ def init_weights(
     return W, torch.zeros((rows, n_features), device=device)
 
 
-def forward(W: Tensor, b: Tensor, x: Tensor, activation: Activation) -> Tensor:
-    """Reconstruct x: (rows, n_features, B) → x′ of the same shape."""
+def forward(W: Tensor, b: Tensor, x: Tensor, activation: Activation, power: int = 1) -> Tensor:
+    """Reconstruct x: (rows, n_features, B) → x′ of the same shape.
+
+    ``power`` is k of the power model; the power model has no bias, so ``b`` is not used by it.
+    """
     h = torch.bmm(W, x)  # (rows, m, B)
+    if activation == "power":
+        return torch.bmm(W.mT, h).pow_(power)  # (rows, n, B)
     out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B)
     return torch.relu(out) if activation == "relu" else out
 
@@ -76,6 +84,7 @@ def loss_gradients(
     activation: Activation,
     with_loss: bool = False,
     into: tuple[Tensor, Tensor] | None = None,
+    power: int = 1,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """∂L/∂W and ∂L/∂b of every row's batch loss, and optionally the loss itself.
 
@@ -83,16 +92,22 @@ def loss_gradients(
         W: (rows, m, n); b: (rows, n).
         x: (rows, n, B), a batch of inputs.
         importance: (rows, n), Iᵢ.
-        activation: "relu" or "linear".
+        activation: "relu", "linear" or "power".
         with_loss: also return L per row (costs one more pass over the batch).
         into: optional buffers for dW and db, written in place (saves allocations per step).
+        power: k of the power model (ignored by the others).
 
     Returns:
         dW of shape (rows, m, n), db of shape (rows, n), and L of shape (rows,) or None.
     """
     batch = x.shape[-1]
     h = torch.bmm(W, x)  # (rows, m, B)
-    out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B): z, then x′ in place
+    polynomial = activation == "power" and power != 1
+    if activation == "power":
+        z = torch.bmm(W.mT, h)  # (rows, n, B), no bias
+        out = z.pow(power) if polynomial else z
+    else:
+        out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B): z, then x′ in place
     if activation == "relu":
         out.relu_()
     error = out - x  # (rows, n, B): x′ − x
@@ -101,8 +116,13 @@ def loss_gradients(
     grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
     if activation == "relu":  # ∂L/∂z: zero where the ReLU was off (x′ = 0 there)
         grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
+    elif polynomial:  # ∂L/∂z = ∂L/∂x′ · k z^(k−1)
+        grad.mul_(z.pow_(power - 1)).mul_(float(power))
     dW_out, db_out = into if into is not None else (None, None)
-    db = torch.sum(grad, dim=-1, out=db_out)  # (rows, n)
+    if activation == "power":  # no bias: its gradient is 0, so AdamW keeps b = 0 exactly
+        db = db_out.zero_() if db_out is not None else torch.zeros_like(b)
+    else:
+        db = torch.sum(grad, dim=-1, out=db_out)  # (rows, n)
     dW = torch.bmm(h, grad.mT, out=dW_out)  # (rows, m, n): from x′ = Wᵀ h
     dW.baddbmm_(torch.bmm(W, grad), x.mT)  # from h = W x
     return dW, db, loss

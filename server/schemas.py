@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from server.config import EVAL_SAMPLES, Limits
+from server.theory import Magnitude
 
 # Bump when training, the cache layout or the result format changes: old entries then miss.
 CACHE_FORMAT_VERSION = 2
@@ -39,12 +40,21 @@ EXAMPLE_REQUEST: dict[str, Any] = {
 }
 
 
+# New fields at these values leave a request's id as it was before the field existed, so that
+# entries trained earlier (and the shipped ones) still match.
+ID_NEUTRAL_DEFAULTS: dict[str, Any] = {"power": None, "magnitude": "uniform"}
+
+
 class ModelRequest(BaseModel):
     """A toy model to train: n_features → n_hidden → n_features, one instance per probability.
 
     TMS §"Demonstrating Superposition": h = W x, x′ = ReLU(WᵀW x + b) (or without the ReLU for
     ``activation="linear"``), loss L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², xᵢ = 0 with probability S = 1 − p and
-    U[0, 1] otherwise.
+    U[0, 1] otherwise (exactly 1 for ``magnitude="boolean"``).
+
+    ``activation="power"`` is Chowdhury & Weiner's model (THEORY.md F15): x′ = (WᵀW x)^k with k =
+    ``power``, tied weights, no bias, and symmetric inputs: each active value gets a fair random
+    sign (ξ ~ U[−1, 1], or ±1 for boolean magnitudes).
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_REQUEST]})
@@ -67,8 +77,20 @@ class ModelRequest(BaseModel):
     importance: Annotated[list[Importance], Field(max_length=MAX_LIST)] | None = Field(
         None, description="explicit importances, one per feature; exclusive with `importance_decay`"
     )
-    activation: Literal["relu", "linear"] = Field(
-        "relu", description="relu: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b"
+    activation: Literal["relu", "linear", "power"] = Field(
+        "relu",
+        description="relu: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b; power: x′ = (WᵀWx)^k, "
+        "no bias, signed inputs (Chowdhury & Weiner)",
+    )
+    power: Literal[1, 3, 5] | None = Field(
+        None,
+        description="k of the power model (odd); only with activation 'power', where it "
+        "defaults to 3",
+    )
+    magnitude: Magnitude = Field(
+        "uniform",
+        description="an active feature's size: uniform U[0, 1] (the paper's) or boolean (always "
+        "1); the power model gives either a random sign",
     )
     steps: int = Field(3000, ge=1, le=MAX_INT, description="AdamW steps")
     batch_size: int = Field(1024, ge=1, le=MAX_INT, description="samples per step")
@@ -86,6 +108,15 @@ class ModelRequest(BaseModel):
     def _non_empty(cls, value: float | list[float]) -> float | list[float]:
         if isinstance(value, list) and not value:
             raise ValueError("feature_probability list must have at least 1 entry")
+        return value
+
+    @field_validator("power")
+    @classmethod
+    def _power_needs_power_model(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("activation", "power") != "power":
+            raise ValueError(
+                f"power applies only to activation 'power', not {info.data['activation']!r}"
+            )
         return value
 
     @field_validator("importance")
@@ -127,19 +158,26 @@ class ModelRequest(BaseModel):
         Two requests that train the same model (``importance_decay=1`` and no importance, say)
         normalise to the same value and so share one cache entry.
         """
+        power = self.power if self.power is not None else 3
         return ModelRequest.model_validate(
             self.model_dump()
             | {
                 "feature_probability": self.feature_probabilities,
                 "importance": self.importances,
                 "importance_decay": None,
+                "power": power if self.activation == "power" else None,
             }
         )
 
     def model_id(self) -> str:
         """sha256 of the canonical request JSON plus the cache format version (64 hex digits)."""
+        request = {
+            name: value
+            for name, value in self.normalised().model_dump(mode="json").items()
+            if name not in ID_NEUTRAL_DEFAULTS or value != ID_NEUTRAL_DEFAULTS[name]
+        }
         canonical = json.dumps(
-            {"format": CACHE_FORMAT_VERSION, "request": self.normalised().model_dump(mode="json")},
+            {"format": CACHE_FORMAT_VERSION, "request": request},
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -265,6 +303,17 @@ class InstanceResult(BaseModel):
     feature_probability: float = Field(description="p = 1 − S")
     importance: list[float] = Field(description="Iᵢ, length n_features")
     loss: float = Field(description="L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², per sample, summed over features")
+    exact_loss: float | None = Field(
+        None,
+        description="linear models: the exact L of these weights, computed from the data's "
+        "moments without sampling (compare it with theory_loss.linear_optimum); null otherwise",
+    )
+    gain: float | None = Field(
+        None,
+        description="L̃ = E Σᵢ Iᵢ xᵢ² − L, the gain over x′ = 0, measured on the same inputs as "
+        "`loss` (far less noisy at small p than theory_loss.zero_output − loss); null in live "
+        "snapshots and in entries stored before it existed",
+    )
     W: list[list[float]] = Field(description="weights, shape (n_hidden, n_features)")
     b: list[float] = Field(description="output bias, length n_features")
     gram: list[list[float]] = Field(description="WᵀW, shape (n_features, n_features)")
@@ -274,10 +323,13 @@ class InstanceResult(BaseModel):
     dimensions_per_feature: float = Field(description="D* = n_hidden / ‖W‖²_F")
     theory_loss: dict[str, float] = Field(
         default_factory=dict,
-        description="closed-form losses to compare L with (THEORY.md): 'linear_optimum' (F3, "
-        "the linear model's least loss, i.e. the best without superposition) always; "
-        "'uniform_dedicated' and 'uniform_antipodal_pairs' (F11) when every importance is "
-        "equal and n_features ≥ 2 n_hidden",
+        description="closed-form losses to compare L with (THEORY.md): 'zero_output' (the loss "
+        "of x′ = 0, E Σᵢ Iᵢ xᵢ²; a power model's gain is zero_output − loss) always. ReLU and "
+        "linear models: 'linear_optimum' (F3, the linear model's least loss, i.e. the best "
+        "without superposition); 'uniform_dedicated' and 'uniform_antipodal_pairs' (F11) for "
+        "uniform magnitudes when every importance is equal and n_features ≥ 2 n_hidden. Power "
+        "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
+        "WᵀW; for k = 1 no W does better)",
     )
 
 

@@ -4,7 +4,7 @@ Pure Python (``math`` only), no torch and no web imports. Formulas, sources and 
 are in ``shared/docs/THEORY.md``; each function names its item (F3, F6–F8, F11). Conventions:
 
 - ``p`` is the feature probability (density) ρ = 1 − S; a feature is 0 with probability S and
-  U[0, 1] otherwise.
+  U[0, 1] otherwise (or exactly 1, for ``magnitude="boolean"``; signed for the power model).
 - Losses are the paper's per-sample sum over features, L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², the same
   quantity the trainer reports.
 - In the phase diagrams feature 1 (and 2, for n = 3) has importance 1 and the last, "extra",
@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 PHASES_2x1 = ("not_learned", "dedicated", "superposition")
 PHASES_3x2 = ("not_learned", "dedicated", "extra_superposed", "others_superposed")
@@ -50,14 +51,54 @@ def _check_probability(p: float) -> None:
         raise ValueError(f"feature probability must be in (0, 1], got {p}")
 
 
-def variance(p: float) -> float:
-    """V(ρ) = Var xᵢ = ρ/3 − ρ²/4 for one feature of density ρ = ``p`` (THEORY.md §0).
+# The size of an active feature: U[0, 1] (the paper's) or exactly 1 ("boolean", Linsefors).
+Magnitude = Literal["uniform", "boolean"]
+
+
+def moment(j: int, magnitude: Magnitude = "uniform", signed: bool = False) -> float:
+    """μⱼ = E ξʲ of an active feature's value ξ (THEORY.md §0; F15 for the signed case).
+
+    Unsigned: U[0, 1] has μⱼ = 1/(j + 1), boolean has μⱼ = 1. Signed (times a fair random sign,
+    so U[−1, 1] or ±1): the same for even j, 0 for odd j.
+
+    Raises:
+        ValueError: j < 0, or an unknown magnitude.
+    """
+    if j < 0:
+        raise ValueError(f"moment order must be ≥ 0, got {j}")
+    if magnitude not in ("uniform", "boolean"):
+        raise ValueError(f"unknown magnitude {magnitude!r}")
+    if signed and j % 2 == 1:
+        return 0.0
+    return 1.0 / (j + 1) if magnitude == "uniform" else 1.0
+
+
+def variance(p: float, magnitude: Magnitude = "uniform", signed: bool = False) -> float:
+    """Var xᵢ = ρ·μ₂ − (ρ·μ₁)² for one feature of density ρ = ``p``.
+
+    The paper's U[0, 1] gives V(ρ) = ρ/3 − ρ²/4 (THEORY.md §0); boolean features ρ(1 − ρ).
 
     Raises:
         ValueError: ``p`` is not in (0, 1].
     """
     _check_probability(p)
-    return p / 3.0 - p * p / 4.0
+    mean = p * moment(1, magnitude, signed)
+    return p * moment(2, magnitude, signed) - mean * mean
+
+
+def zero_output_loss(
+    importance: Sequence[float], p: float, magnitude: Magnitude = "uniform", signed: bool = False
+) -> float:
+    """The loss of answering x′ = 0: E Σᵢ Iᵢ xᵢ² = ρ·μ₂·Σᵢ Iᵢ.
+
+    For the power model it is C–W's p·n·μ₂ (equal importances), and L = zero_output − L̃ defines
+    the gain L̃ (THEORY.md F15, Eqs. 6–7).
+
+    Raises:
+        ValueError: ``p`` is not in (0, 1].
+    """
+    _check_probability(p)
+    return p * moment(2, magnitude, signed) * math.fsum(importance)
 
 
 # -- n = 2, m = 1 ---------------------------------------------------------------------------------
@@ -306,18 +347,23 @@ def boundaries(
 
 # -- linear optimum and uniform superposition -----------------------------------------------------
 def linear_optimum(
-    importance: Sequence[float], feature_probability: Sequence[float], n_hidden: int
+    importance: Sequence[float],
+    feature_probability: Sequence[float],
+    n_hidden: int,
+    magnitude: Magnitude = "uniform",
 ) -> float:
     """The least loss of the linear model x′ = WᵀWx + b (THEORY.md F3, weighted Eckart–Young).
 
-    It keeps the m features of largest Iᵢ·V(ρᵢ) with WᵀW = diag(1 on kept) and sets bᵢ = ρᵢ/2 on
-    the rest, so L* = Σ_dropped Iᵢ·V(ρᵢ). The ReLU model reaches the same loss with the same
-    solution, so for it this is the best loss without superposition.
+    It keeps the m features of largest Iᵢ·V(ρᵢ) with WᵀW = diag(1 on kept) and sets bᵢ = E xᵢ
+    (ρᵢ/2 for U[0, 1]) on the rest, so L* = Σ_dropped Iᵢ·V(ρᵢ). The ReLU model reaches the same loss
+    with the same solution, so for it this is the best loss without superposition. By Baldi and
+    Hornik every other critical point of a linear autoencoder is a saddle (F17).
 
     Args:
         importance: Iᵢ, length n.
         feature_probability: ρᵢ, length n (or length 1, shared by every feature).
         n_hidden: m ≥ 0.
+        magnitude: the active features' size; the proof only needs their variance.
 
     Raises:
         ValueError: lengths differ, or a probability is out of (0, 1].
@@ -330,7 +376,9 @@ def linear_optimum(
     )
     if len(ps) != n:
         raise ValueError(f"{len(ps)} probabilities for {n} importances")
-    costs = sorted((i * variance(p) for i, p in zip(importance, ps, strict=True)), reverse=True)
+    costs = sorted(
+        (i * variance(p, magnitude) for i, p in zip(importance, ps, strict=True)), reverse=True
+    )
     return sum(costs[n_hidden:])
 
 

@@ -2,29 +2,32 @@
 
 A :class:`Run` is one request's models: its instances × restarts ("rows"; row ``i * n_restarts
 + r`` is restart r of instance i), its weights, AdamW state, random generator and step count.
-A :class:`TrainingBatch` steps every run that shares a training shape (activation, n_features,
-n_hidden, batch_size) in one set of batched kernels; runs join and leave between steps, each at
-its own step count. Every run owns its generator and its optimiser state, and rows never interact,
-so a run's trajectory is the same whether it trains alone or beside others.
+A :class:`TrainingBatch` steps every run that shares a training shape (activation, power, feature
+distribution, n_features, n_hidden, batch_size) in one set of batched kernels; runs join and leave
+between steps, each at its own step count. Every run owns its generator and its optimiser state,
+and rows never interact, so a run's trajectory is the same whether it trains alone or beside
+others.
 
 What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of autograd
-(``model.loss_gradients``), one uniform draw per input entry (``data.sparsify_``), feature-major
-batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for small steps.
-After training, each restart's loss is measured on fresh samples and the lowest is kept, as the
-paper does for its 2-D models.
+(``model.loss_gradients``), one uniform draw per input entry (``data.FeatureDistribution``),
+feature-major batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for
+small steps. After training, each restart's loss is measured on fresh samples and the lowest is
+kept, as the paper does for its 2-D models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from server.config import EVAL_SAMPLES
-from server.data import sample_features, sparsify_
+from server.data import PAPER_FEATURES, FeatureDistribution, sample_features
 from server.model import Activation, forward, init_weights, loss_gradients, reconstruction_loss
+from server.theory import Magnitude
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
@@ -58,6 +61,7 @@ class TrainResult:
         W: (n_instances, n_hidden, n_features).
         b: (n_instances, n_features).
         loss: (n_instances,), L on ``n_eval_samples`` fresh inputs.
+        gain: (n_instances,), L̃ = E Σᵢ Iᵢ xᵢ² − L on the same inputs.
         history_steps: the steps at which training-batch losses were recorded.
         history_loss: (len(history_steps), n_instances), training-batch L of the kept restart.
     """
@@ -65,6 +69,7 @@ class TrainResult:
     W: Tensor
     b: Tensor
     loss: Tensor
+    gain: Tensor
     history_steps: list[int]
     history_loss: Tensor
 
@@ -83,8 +88,15 @@ def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
     return offsets + grouped.argmin(dim=1)
 
 
+class Evaluation(NamedTuple):
+    """Measurements on fresh inputs, per row (float64)."""
+
+    loss: Tensor  # (rows,) L = mean Σᵢ Iᵢ (xᵢ − x′ᵢ)²
+    gain: Tensor  # (rows,) L̃ = mean Σᵢ Iᵢ xᵢ² − L on the same inputs: the gain over x′ = 0
+
+
 @torch.no_grad()
-def evaluate_loss(
+def evaluate(
     W: Tensor,
     b: Tensor,
     activation: Activation,
@@ -93,30 +105,40 @@ def evaluate_loss(
     n_samples: int,
     generator: torch.Generator,
     check: CheckCallback | None = None,
-) -> Tensor:
-    """L per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
+    power: int = 1,
+    distribution: FeatureDistribution = PAPER_FEATURES,
+) -> Evaluation:
+    """L and the gain L̃ per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
+
+    The gain is measured on the same inputs as the loss rather than taken from the exact loss of
+    x′ = 0: at small p the loss is mostly Σ Iᵢ xᵢ² and its sampling noise, which cancels here
+    (Chowdhury & Weiner plot L̃; THEORY.md F15).
 
     Args:
         W: (rows, m, n); b: (rows, n).
         feature_probability, importance: (rows, n_features).
         check: called before every chunk; may raise to stop.
+        power: k of the power model.
+        distribution: the inputs' magnitude and sign, as in training.
 
     Returns:
-        (rows,) float64 mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)².
+        :class:`Evaluation`: L = mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)² and L̃, each (rows,) float64.
     """
     n_rows, n_features = importance.shape
     chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
     total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
+    zero = torch.zeros_like(total)  # Σ of the loss of x′ = 0
     done = 0
     while done < n_samples:
         if check is not None:
             check()
         size = min(chunk, n_samples - done)
-        x = sample_features(feature_probability, size, generator)  # (rows, n, size)
-        x_hat = forward(W, b, x, activation)
+        x = sample_features(feature_probability, size, generator, distribution)  # (rows, n, size)
+        x_hat = forward(W, b, x, activation, power)
         total += reconstruction_loss(x, x_hat, importance).double() * size
+        zero += reconstruction_loss(x, torch.zeros_like(x), importance).double() * size
         done += size
-    return total / n_samples
+    return Evaluation(total / n_samples, (zero - total) / n_samples)
 
 
 class Run:
@@ -126,9 +148,12 @@ class Run:
         feature_probability: (n_instances, n_features) or (n_instances, 1), p = 1 − S in (0, 1].
         importance: (n_instances, n_features), Iᵢ ≥ 0. Its device is the training device.
         n_hidden: m.
-        activation: "relu" (the ReLU output model) or "linear".
+        activation: "relu" (the ReLU output model), "linear" or "power" (x′ = (WᵀWx)^k).
         config: hyper-parameters.
         seed: seeds the initial weights, the training samples and the evaluation samples.
+        power: k, for ``activation="power"``.
+        magnitude: an active feature's size, "uniform" or "boolean"; the power model's inputs
+            also get a random sign (C–W's symmetric ξ).
     """
 
     def __init__(
@@ -139,12 +164,16 @@ class Run:
         activation: Activation,
         config: TrainConfig,
         seed: int,
+        power: int = 1,
+        magnitude: Magnitude = "uniform",
     ) -> None:
         n_instances, n_features = importance.shape
         device = importance.device
         restarts = config.n_restarts
         self.config = config
         self.activation: Activation = activation
+        self.power = power if activation == "power" else 1
+        self.distribution = FeatureDistribution(magnitude, signed=activation == "power")
         self.n_features, self.n_hidden = n_features, n_hidden
         self.rows = n_instances * restarts
         # (rows, n): every restart of an instance shares its data distribution and importance.
@@ -169,9 +198,16 @@ class Run:
         return self.step >= self.config.steps
 
     @property
-    def shape(self) -> tuple[Activation, int, int, int]:
+    def shape(self) -> tuple[Activation, int, FeatureDistribution, int, int, int]:
         """What must match for two runs to share a batch."""
-        return (self.activation, self.n_features, self.n_hidden, self.config.batch_size)
+        return (
+            self.activation,
+            self.power,
+            self.distribution,
+            self.n_features,
+            self.n_hidden,
+            self.config.batch_size,
+        )
 
     def _in_history(self, step: int) -> bool:
         return step % self.history_every == 0 or step == self.config.steps
@@ -209,7 +245,7 @@ class Run:
 
         The generator goes on past every training draw, so the evaluation inputs are fresh.
         """
-        final = evaluate_loss(
+        final = evaluate(
             self.W,
             self.b,
             self.activation,
@@ -218,13 +254,16 @@ class Run:
             self.config.n_eval_samples,
             self.generator,
             check,
+            self.power,
+            self.distribution,
         )
-        keep = best_restarts(final, self.config.n_restarts)  # (I,)
+        keep = best_restarts(final.loss, self.config.n_restarts)  # (I,)
         history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
         return TrainResult(
             W=self.W[keep].clone(),
             b=self.b[keep].clone(),
-            loss=final[keep],
+            loss=final.loss[keep],
+            gain=final.gain[keep],
             history_steps=list(self.history_steps),
             history_loss=history[:, keep],
         )
@@ -250,7 +289,7 @@ class _Layout:
 
     runs: list[Run]
     x: Tensor  # (rows, n, B), the input buffer, refilled every step
-    negative_inverse_probability: Tensor  # (rows, n, 1): −1/p
+    probability_term: Tensor  # (rows, n, 1): FeatureDistribution.probability_term of p
     importance: Tensor  # (rows, n)
     dW: Tensor  # (rows, m, n), gradient buffers
     db: Tensor  # (rows, n)
@@ -301,7 +340,7 @@ class TrainingBatch:
         layout = _Layout(
             runs=runs,
             x=torch.empty((rows, first.n_features, first.config.batch_size), device=device),
-            negative_inverse_probability=(-1.0 / probability).unsqueeze(-1),
+            probability_term=first.distribution.probability_term(probability),
             importance=torch.cat([run.importance for run in runs]),
             dW=torch.empty((rows, first.n_hidden, first.n_features), device=device),
             db=torch.empty((rows, first.n_features), device=device),
@@ -345,13 +384,14 @@ class TrainingBatch:
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             part = x if single else x[rows]
             torch.rand(part.shape, generator=run.generator, out=part)
-        sparsify_(x, layout.negative_inverse_probability)
+        first = layout.runs[0]
+        first.distribution.features_from_uniform_(x, layout.probability_term)
         W = layout.runs[0].W if single else torch.cat([run.W for run in layout.runs])
         b = layout.runs[0].b if single else torch.cat([run.b for run in layout.runs])
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
         _, _, loss = loss_gradients(
-            W, b, x, layout.importance, layout.runs[0].activation, with_loss,
-            into=(layout.dW, layout.db),
+            W, b, x, layout.importance, first.activation, with_loss,
+            into=(layout.dW, layout.db), power=first.power,
         )  # fmt: skip
         for group in layout.adam:
             # torch's fused AdamW kernel, what torch.optim.AdamW(fused=True) calls, over every
@@ -384,6 +424,8 @@ def train(
     config: TrainConfig,
     seed: int,
     check: CheckCallback | None = None,
+    power: int = 1,
+    magnitude: Magnitude = "uniform",
 ) -> TrainResult:
     """Train ``n_instances × n_restarts`` toy models alone and keep each instance's best.
 
@@ -391,13 +433,13 @@ def train(
     run gets in a batch beside others.
 
     Args:
-        feature_probability … seed: as for :class:`Run`.
+        feature_probability … seed, power, magnitude: as for :class:`Run`.
         check: optional callback between steps and chunks of the evaluation; may raise to stop.
 
     Returns:
         The best restart of every instance, see :class:`TrainResult`.
     """
-    run = Run(feature_probability, importance, n_hidden, activation, config, seed)
+    run = Run(feature_probability, importance, n_hidden, activation, config, seed, power, magnitude)
     batch = TrainingBatch()
     batch.add(run)
     while not run.done:

@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from server.routes import live, meta, models, phase_diagrams
+from server.routes import interference, live, meta, models, phase_diagrams, theory
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(meta.router)
 api_router.include_router(models.router)
 api_router.include_router(live.router)
 api_router.include_router(phase_diagrams.router)
+api_router.include_router(interference.router)
+api_router.include_router(theory.router)

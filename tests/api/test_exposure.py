@@ -191,12 +191,16 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
         "/api/models": SMALL,
         "/api/phase-diagrams": {"grid_size": 2, "steps": 10, "n_restarts": 1},
     }
-    calls = [  # every API operation of the app, with an id of zeros for its parameter
-        (method, path := re.sub(r"\{[^}]+\}", "0" * 64, template), bodies.get(path))
-        for method, template in api_operations(app)
-    ]
+    queries = {  # the operations with required query parameters
+        "/api/interference/bounds": "n_features=5&n_hidden=2",
+        "/api/theory/power": "k=3&n_hidden=2&n_features=9",
+    }
+    calls = []  # every API operation of the app, with an id of zeros for its parameter
+    for method, template in api_operations(app):
+        path = re.sub(r"\{[^}]+\}", "0" * 64, template)
+        calls.append((method, f"{path}?{queries.get(path, '')}", bodies.get(path)))
     assert all(body is not None for method, _, body in calls if method == "POST")
-    assert len(calls) >= 6
+    assert len(calls) >= 10
     with TestClient(app) as client:
         for method, path, body in calls:
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
@@ -207,7 +211,7 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
                 method, path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}
             )
             assert good.status_code in (200, 404), (method, path, good.text)
-            assert client.request(method, f"{path}?token={TOKEN}", json=body).status_code in (
+            assert client.request(method, f"{path}&token={TOKEN}", json=body).status_code in (
                 200,
                 404,
             )

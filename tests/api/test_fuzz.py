@@ -31,7 +31,7 @@ SMALL_LIMITS = [
     *("--limits.max-batch-size", "64"),
 ]
 CASES_PER_OPERATION_AND_MODE = 150
-MIN_CASES = 1000
+MIN_CASES = 2000
 NO_INPUT = {"GET /api/health", "GET /api/limits"}
 
 

@@ -79,7 +79,9 @@ MODEL_FIELDS = {
     "n_hidden": values(st.integers(1, 4), st.integers(5, 2**31 - 1)),
     "feature_probability": st.one_of(PROBABILITY, st.lists(PROBABILITY, min_size=1, max_size=5)),
     "importance_decay": st.one_of(st.none(), st.floats(min_value=1e-300, max_value=1.0)),
-    "activation": st.sampled_from(["relu", "linear"]),
+    "activation": st.sampled_from(["relu", "linear", "power"]),
+    "power": st.sampled_from([None, 1, 3, 5]),  # refused unless the activation is "power"
+    "magnitude": st.sampled_from(["uniform", "boolean"]),
     "steps": values(st.integers(1, 8), st.integers(9, 2**31 - 1)),
     "batch_size": values(st.integers(1, 32), st.integers(33, 2**31 - 1)),
     "lr": st.floats(min_value=1e-12, max_value=1.0),

@@ -81,14 +81,14 @@ def test_best_restarts_picks_the_lowest_of_each_instance() -> None:
 def test_restarts_keep_the_lowest_evaluated_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     # Record every restart's evaluated loss and final weights; the kept one must be the lowest.
     seen: dict[str, torch.Tensor] = {}
-    evaluate = training.evaluate_loss
+    evaluate = training.evaluate
 
-    def recording_evaluate(W: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    def recording_evaluate(W: torch.Tensor, *args: Any, **kwargs: Any) -> training.Evaluation:
         scores = evaluate(W, *args, **kwargs)
-        seen["scores"], seen["W"] = scores, W.clone()
+        seen["scores"], seen["W"] = scores.loss, W.clone()
         return scores
 
-    monkeypatch.setattr(training, "evaluate_loss", recording_evaluate)
+    monkeypatch.setattr(training, "evaluate", recording_evaluate)
     config = TrainConfig(steps=200, batch_size=256, n_restarts=3, n_eval_samples=4096)
     result = training.train(
         torch.tensor([[0.05], [0.5]]), torch.ones(2, 5), 2, "relu", config, seed=11
@@ -108,8 +108,8 @@ def test_evaluation_does_not_replay_the_training_stream() -> None:
     config = TrainConfig(steps=20, batch_size=64, n_eval_samples=4096)
     p, importance = torch.full((1, 4), 0.3), torch.ones(1, 4)
     result = training.train(p[:, :1], importance, 2, "relu", config, seed=5)
-    replay = training.evaluate_loss(
+    replay = training.evaluate(
         result.W, result.b, "relu", p, importance, 4096, torch.Generator().manual_seed(5)
-    )
+    ).loss
     assert replay.item() != result.loss.item()
     assert replay.item() == pytest.approx(result.loss.item(), rel=0.2)  # same distribution

@@ -1,0 +1,71 @@
+"""Closed-form lines to draw beside trained models: GET /api/theory/power (THEORY.md F15)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from server import theory, theory_power
+from server.analysis_schemas import (
+    MAX_CALCULATOR_SIZE,
+    MAX_THEORY_POINTS,
+    PowerMoments,
+    PowerTheory,
+)
+from server.model import POWERS
+from server.routes.interference import query_error
+from server.theory import Magnitude
+
+router = APIRouter(prefix="/theory", tags=["theory"])
+
+Probability = Annotated[float, Query(gt=0.0, le=1.0, allow_inf_nan=False)]
+Size = Annotated[int, Query(ge=1, le=MAX_CALCULATOR_SIZE)]
+
+
+@router.get("/power", response_model=PowerTheory)
+async def read_power_theory(
+    k: Annotated[int, Query(ge=1, le=max(POWERS), description="x′ = (WᵀWx)^k: 1, 3 or 5")],
+    n_hidden: Size,
+    n_features: Size,
+    magnitude: Magnitude = "uniform",
+    p_min: Probability = 1e-3,
+    p_max: Probability = 1.0,
+    points: Annotated[int, Query(ge=2, le=MAX_THEORY_POINTS)] = 100,
+) -> PowerTheory:
+    """Gains of the power model against p: the best unsuperposed W (exact), for k = 1 the linear
+    ceiling (exact), and Theorem 2.2's scaling shapes with constant 1 (constants unknown).
+
+    422 unless k is 1, 3 or 5 and 0 < p_min < p_max ≤ 1.
+    """
+    if k not in POWERS:
+        raise query_error("k", f"k is {k}; it must be one of {', '.join(map(str, POWERS))}", k)
+    if p_min >= p_max:
+        raise query_error("p_max", f"p_max is {p_max}; it must be above p_min = {p_min}", p_max)
+    ps = theory.log_spaced(p_min, p_max, points)
+    m, n = n_hidden, n_features
+    mu2 = theory.moment(2, magnitude, signed=True)
+    kept = float(min(n, m))  # equal importances 1: the m kept features
+    shapes = [theory_power.scaling_shapes(p, m, k) for p in ps]
+    return PowerTheory(
+        k=k,  # type: ignore[arg-type] (checked against POWERS above)
+        n_hidden=m,
+        n_features=n,
+        magnitude=magnitude,
+        moments=PowerMoments(
+            mu2=mu2,
+            mu_k1=theory.moment(k + 1, magnitude, signed=True),
+            mu_2k=theory.moment(2 * k, magnitude, signed=True),
+        ),
+        per_feature_gain=theory_power.per_feature_gain(k, magnitude),
+        in_theorem_regime=n > m**k,
+        very_sparse_edge=theory_power.very_sparse_edge(m, k),
+        p=ps,
+        zero_output_loss=[p * n * mu2 for p in ps],
+        unsuperposed_gain=[theory_power.unsuperposed_gain(p, k, kept, magnitude) for p in ps],
+        linear_ceiling=(
+            [theory_power.linear_ceiling(p, m, n, magnitude) for p in ps] if k == 1 else None
+        ),
+        shape_sparse=[sparse for sparse, _ in shapes],
+        shape_dense=[dense for _, dense in shapes],
+    )
