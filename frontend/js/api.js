@@ -27,20 +27,56 @@ export class TokenRequired extends Error {
   }
 }
 
+/** A REST call the server refused (any status but 200 and 401), with its `detail`. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status
+   * @param {any} detail the answer's `detail` (a string or pydantic's error list), if any
+   * @param {string} message
+   */
+  constructor(status, detail, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/**
+ * Call the REST API with the server's token when it has one, and parse the JSON answer.
+ * @param {string} path e.g. `/api/interference/bounds?n_features=5&n_hidden=2&l=3`
+ * @param {RequestInit} [init] method, body, … (`Authorization` and `Accept` are added)
+ * @returns {Promise<any>}
+ * @throws {TokenRequired} on 401; {ApiError} on any other status but 2xx
+ */
+export async function fetchJson(path, init = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json", ...(/** @type {any} */ (init.headers) ?? {}) };
+  if (init.body !== undefined && !headers["Content-Type"]) headers["Content-Type"] = "application/json";
+  const token = apiToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) throw new TokenRequired();
+  if (!response.ok) {
+    let detail = null;
+    try {
+      detail = (await response.json()).detail ?? null;
+    } catch {
+      // not JSON: the status says enough
+    }
+    const method = init.method ?? "GET";
+    throw new ApiError(response.status, detail, `${method} ${path.split("?")[0]} answered ${response.status}`);
+  }
+  return response.json();
+}
+
 /**
  * Fetch the server's limits (`GET /api/limits`).
  * @returns {Promise<Record<string, number>>}
- * @throws {TokenRequired} on 401; {Error} when the server does not answer 200 with JSON
+ * @throws {TokenRequired} on 401; {ApiError} when the server does not answer 200 with JSON
  */
-export async function fetchLimits() {
-  /** @type {Record<string, string>} */
-  const headers = { Accept: "application/json" };
-  const token = apiToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch("/api/limits", { headers });
-  if (response.status === 401) throw new TokenRequired();
-  if (!response.ok) throw new Error(`GET /api/limits answered ${response.status}`);
-  return response.json();
+export function fetchLimits() {
+  return fetchJson("/api/limits");
 }
 
 /**

@@ -32,6 +32,8 @@ export function probabilityToSlider(p) {
  * @property {string} [help] one line under the control
  * @property {number} [step] step of a range slider
  * @property {string[][]} [options] [value, text] pairs of a select
+ * @property {(state: State) => boolean} [shownIf] the control is shown (and its value used) only
+ *   when this holds
  */
 
 /**
@@ -62,6 +64,18 @@ export const GROUPS = Object.freeze([
         help: "Optional: one per feature, comma-separated (e.g. 1,2.5); replaces the decay.",
       },
       { name: "n_features", label: "Features n", kind: "number" },
+      {
+        name: "magnitude",
+        label: "Feature magnitude",
+        kind: "select",
+        options: [
+          ["uniform", "uniform U[0, 1]"],
+          ["boolean", "boolean (always 1)"],
+        ],
+        help:
+          "How big an active feature is. Power models use symmetric inputs: U[−1, 1], or ±1 " +
+          "with a fair random sign.",
+      },
     ],
   },
   {
@@ -75,8 +89,23 @@ export const GROUPS = Object.freeze([
         options: [
           ["relu", "ReLU"],
           ["linear", "linear"],
+          ["power", "power"],
         ],
-        help: "ReLU: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b.",
+        help:
+          "ReLU: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b; power: x′ = (WᵀWx)ᵏ, " +
+          "no bias (Chowdhury & Weiner).",
+      },
+      {
+        name: "power",
+        label: "Power k",
+        kind: "select",
+        options: [
+          ["1", "k = 1"],
+          ["3", "k = 3"],
+          ["5", "k = 5"],
+        ],
+        help: "The exponent of x′ = (WᵀWx)ᵏ; odd, so the sign survives.",
+        shownIf: (state) => state.activation === "power",
       },
     ],
   },
@@ -115,6 +144,8 @@ function h(tag, attrs = {}, children = []) {
 /**
  * @typedef {object} Controls
  * @property {(state: State) => void} set show a state in every control (reports nothing)
+ * @property {(state: State) => void} reveal show exactly the controls that apply to a state
+ *   (e.g. k only for the power activation); `set` does this too
  */
 
 /**
@@ -130,12 +161,15 @@ export function buildControls(container, limits, onChange) {
   const propOf = Object.fromEntries(PROPS.map((p) => [p.name, p]));
   /** @type {Record<string, (state: State) => void>} */
   const setters = {};
+  /** @type {Array<[HTMLElement, (state: State) => boolean]>} */
+  const conditional = [];
 
   for (const group of GROUPS) {
     const fieldset = h("fieldset", { class: "group" }, [h("legend", {}, [group.heading])]);
     for (const spec of group.controls) {
       const prop = propOf[spec.name];
-      const wrap = h("div", { class: `control control-${spec.kind}` });
+      const wrap = h("div", { class: `control control-${spec.kind}`, id: `control-${spec.name}` });
+      if (spec.shownIf) conditional.push([wrap, spec.shownIf]);
       const label = h("label", { for: spec.name }, [spec.label]);
       const head = h("div", { class: "control-head" }, [label]);
       wrap.append(head);
@@ -226,9 +260,14 @@ export function buildControls(container, limits, onChange) {
   reset.addEventListener("click", () => onChange(clampState(defaultState(), limits)));
   container.append(reset);
 
+  const reveal = (state) => {
+    for (const [wrap, shownIf] of conditional) wrap.hidden = !shownIf(state);
+  };
   return {
     set(state) {
       for (const setter of Object.values(setters)) setter(state);
+      reveal(state);
     },
+    reveal,
   };
 }

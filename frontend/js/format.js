@@ -10,3 +10,47 @@ export function formatSparsity(p) {
   const decimals = pText.includes(".") ? pText.split(".")[1].length : 0;
   return { p: pText, s: (1 - p).toFixed(decimals) };
 }
+
+/**
+ * A number for prose and small tables: `digits` significant digits, exponent form for very large
+ * or very small magnitudes, "–" for null or a non-finite value.
+ * @param {number|null|undefined} x
+ * @param {number} [digits]
+ * @returns {string}
+ */
+export function formatNumber(x, digits = 3) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "–";
+  if (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-3)) return x.toExponential(digits - 1);
+  return String(Number(x.toPrecision(digits)));
+}
+
+/**
+ * How far `a` lies from the reference `b`, relative to b, in words: "0.021 % above",
+ * "3.1 % below", "within 0.001 %"; "–" when b is 0 or either is not finite.
+ * @param {number} a
+ * @param {number} b the reference
+ * @returns {string}
+ */
+export function formatGap(a, b) {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
+  const pct = (100 * (a - b)) / Math.abs(b);
+  const size = Math.abs(pct);
+  if (size < 0.001) return "within 0.001 %";
+  const text = size >= 10 ? size.toFixed(0) : String(Number(size.toPrecision(2)));
+  return `${text} % ${pct > 0 ? "above" : "below"}`;
+}
+
+/**
+ * The relative change from `b` to `a` as a signed percentage, "+23 %" or "−4.1 %" (2 significant
+ * digits below 10 %); "–" when b is 0 or either is not finite.
+ * @param {number} a
+ * @param {number} b the reference
+ * @returns {string}
+ */
+export function formatChange(a, b) {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
+  const pct = (100 * (a - b)) / Math.abs(b);
+  const size = Math.abs(pct);
+  const text = size >= 10 ? size.toFixed(0) : String(Number(size.toPrecision(2)));
+  return `${pct < 0 ? "−" : "+"}${text} %`;
+}

@@ -3,6 +3,7 @@
 import { LiveClient, TokenRequired, fetchLimits } from "./api.js";
 import { buildControls } from "./controls.js";
 import { byId } from "./dom.js";
+import { createInterferencePanel } from "./interference.js";
 import { renderBias } from "./plots/bias.js";
 import { renderFeatureTable } from "./plots/features.js";
 import { renderGeometry } from "./plots/geometry.js";
@@ -11,7 +12,7 @@ import { renderLoss } from "./plots/loss.js";
 import { renderNorms } from "./plots/norms.js";
 import { DEFAULT_LIMITS, clampState, parseHash, serializeState, toRequest, writeStateToUrl }
   from "./state.js";
-import { describe, formatDetail, setHeadline, setProgress, showError } from "./status.js";
+import { describe, formatDetail, setHeadline, setLossNote, setProgress, showError } from "./status.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 export const DEBOUNCE_MS = 100;
@@ -34,6 +35,7 @@ export async function main() {
     geometry: byId("geometry"),
     geometryNote: byId("geometry-note"),
     loss: byId("loss"),
+    lossNote: byId("loss-note"),
     features: byId("features-body"),
     featuresNote: byId("features-note"),
   };
@@ -60,6 +62,24 @@ export async function main() {
   let state = parseHash(window.location.hash, limits);
   writeStateToUrl(state);
 
+  const interference = createInterferencePanel({
+    section: byId("interference"),
+    status: byId("interference-status"),
+    hist: byId("interference-hist"),
+    histSummary: byId("interference-summary"),
+    noise: byId("noise"),
+    noiseSummary: byId("noise-summary"),
+    form: /** @type {HTMLFormElement} */ (byId("bounds-form")),
+    calcN: /** @type {HTMLInputElement} */ (byId("calc-n")),
+    calcM: /** @type {HTMLInputElement} */ (byId("calc-m")),
+    calcL: /** @type {HTMLInputElement} */ (byId("calc-l")),
+    boundsBody: byId("bounds-body"),
+    boundsVerdict: byId("bounds-verdict"),
+    boundsError: byId("bounds-error"),
+  });
+  /** The activation and k of the request the live messages answer. */
+  let sentModel = { activation: state.activation, power: state.power };
+
   // -- what the plots show, updated per message, drawn once per animation frame ---------------
   const view = {
     /** @type {any} the latest instance (instances[0]) */
@@ -69,6 +89,9 @@ export async function main() {
     runId: "",
     lossSteps: /** @type {number[]} */ ([]),
     lossValues: /** @type {number[]} */ ([]),
+    /** The model's activation and k, and whether it is finished (its `done` came). */
+    model: { activation: state.activation, power: state.power },
+    final: false,
   };
   let frame = 0;
   const draw = () => {
@@ -80,6 +103,7 @@ export async function main() {
     renderNorms(dom.norms, inst);
     renderBias(dom.bias, inst.b);
     renderLoss(dom.loss, view.lossSteps.slice(), view.lossValues.slice(), inst.theory_loss);
+    setLossNote(dom.lossNote, inst, view.model, view.final);
     renderFeatureTable(/** @type {HTMLTableSectionElement} */ (dom.features), dom.featuresNote, inst);
     setHeadline(dom.headline, inst, view.nHidden);
   };
@@ -108,6 +132,8 @@ export async function main() {
       }
       view.instance = inst;
       view.nHidden = inst.W.length;
+      view.model = sentModel;
+      view.final = false;
       setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
       scheduleDraw();
     } else if (message.type === "done") {
@@ -120,6 +146,8 @@ export async function main() {
       view.lossValues = result.loss_history.map((point) => point.loss[0]);
       view.instance = inst;
       view.nHidden = inst.W.length;
+      view.model = result.request ?? sentModel;
+      view.final = true;
       const steps = result.request?.steps ?? 0;
       const secs = Number(result.train_seconds ?? 0).toFixed(1);
       setProgress(dom.progress, result.cached ? "cached" : "done", {
@@ -130,9 +158,11 @@ export async function main() {
           : `done · ${steps} steps in ${secs} s on ${result.device}`,
       });
       scheduleDraw();
+      interference.show(result);
     } else if (message.type === "error") {
       setError("server", `The server refused this model: ${formatDetail(message.detail)}`);
       setProgress(dom.progress, "error", { text: "error" });
+      interference.refused();
     }
   };
 
@@ -152,13 +182,16 @@ export async function main() {
   // -- state → request -------------------------------------------------------------------------
   const sendNow = () => {
     sendTimer = 0;
+    sentModel = { activation: state.activation, power: state.power };
     client.send(toRequest(state));
     setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+    interference.waiting();
   };
   const sendSoon = () => {
     window.clearTimeout(sendTimer);
     sendTimer = window.setTimeout(sendNow, DEBOUNCE_MS);
     setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+    interference.waiting();
   };
 
   const controls = buildControls(dom.controls, limits, (patch) => {
@@ -166,6 +199,7 @@ export async function main() {
     if (serializeState(next) === serializeState(state)) return;
     state = next;
     if (Object.keys(patch).length > 1) controls.set(state); // a reset changes every control
+    else controls.reveal(state); // e.g. k shows only with the power activation
     writeStateToUrl(state);
     dom.description.textContent = describe(state);
     sendSoon();

@@ -10,7 +10,11 @@
  * @property {number} importance_decay Iᵢ = decayⁱ
  * @property {string} importance explicit importances, comma-separated ("1,1,2.5"); when it has
  *   n_features entries it replaces the decay (phase-diagram cells open with it)
- * @property {"relu"|"linear"} activation output non-linearity
+ * @property {"relu"|"linear"|"power"} activation output non-linearity: ReLU(WᵀWx + b), WᵀWx + b,
+ *   or (WᵀWx)ᵏ with no bias (Chowdhury & Weiner)
+ * @property {1|3|5} power k of the power activation; sent only when activation is "power"
+ * @property {"uniform"|"boolean"} magnitude an active feature's size: U[0, 1] or always 1 (a power
+ *   model draws symmetric inputs: U[−1, 1] or ±1)
  * @property {number} steps training steps
  * @property {number} seed random seed
  * @property {number} n_restarts seeds trained at once; the best is kept
@@ -32,7 +36,8 @@
  * @property {number} [min] smallest value the UI allows
  * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
  * @property {keyof Limits} [limit] the `/api/limits` field that bounds it from above
- * @property {string[]} [values] the allowed values of an enum
+ * @property {ReadonlyArray<string|number>} [values] the allowed values of an enum (numbers for a
+ *   numeric choice such as k)
  */
 
 /**
@@ -45,7 +50,9 @@ export const PROPS = Object.freeze([
   { name: "feature_probability", type: "float", default: 0.1, min: 0.001, max: 1 },
   { name: "importance_decay", type: "float", default: 0.9, min: 0.5, max: 1 },
   { name: "importance", type: "list", default: "" },
-  { name: "activation", type: "enum", default: "relu", values: ["relu", "linear"] },
+  { name: "activation", type: "enum", default: "relu", values: ["relu", "linear", "power"] },
+  { name: "power", type: "enum", default: 3, values: [1, 3, 5] },
+  { name: "magnitude", type: "enum", default: "uniform", values: ["uniform", "boolean"] },
   { name: "steps", type: "int", default: 3000, min: 1, max: 50000, limit: "max_steps" },
   { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
   { name: "n_restarts", type: "int", default: 1, min: 1, max: 16, limit: "max_restarts" },
@@ -96,8 +103,8 @@ function parseValue(prop, raw) {
     return items.map((v) => Number(v.toPrecision(6))).join(",");
   }
   if (prop.type === "enum") {
-    const text = String(raw).toLowerCase();
-    return prop.values && prop.values.includes(text) ? text : undefined;
+    const text = String(raw).trim().toLowerCase();
+    return (prop.values ?? []).find((value) => String(value) === text);
   }
   const num = Number(raw);
   if (!Number.isFinite(num)) return undefined;
@@ -169,12 +176,15 @@ export function writeStateToUrl(state) {
 }
 
 /**
- * The state as the API's ModelRequest (the same keys, as a new plain object).
+ * The state as the API's ModelRequest (the same keys, as a new plain object). `power` goes only
+ * with the power activation (the server refuses it otherwise).
  * @param {State} state
- * @returns {Record<string, number|string>}
+ * @returns {Record<string, number|string|number[]>}
  */
 export function toRequest(state) {
+  /** @type {Record<string, number|string|number[]>} */
   const request = Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+  if (state.activation !== "power") delete request.power;
   const importance = explicitImportance(state);
   if (importance) {
     request.importance = importance;

@@ -1,6 +1,6 @@
 // The text around the plots: progress, error banner, headline numbers and the model's summary.
 
-import { formatSparsity } from "./format.js";
+import { formatChange, formatGap, formatNumber, formatSparsity } from "./format.js";
 import { explicitImportance } from "./state.js";
 
 /** @typedef {import("./state.js").State} State */
@@ -37,6 +37,9 @@ export function setProgress(el, phase, info = {}) {
   el.setAttribute("aria-valuenow", String(Math.round(100 * fraction)));
 }
 
+/** Where a refused field was (pydantic's first `loc` entry): left out of the message. */
+const LOCATIONS = Object.freeze(["body", "query", "path"]);
+
 /**
  * Turn an error message's `detail` (text, or pydantic's list of {loc, msg}) into one line.
  * @param {string|Array<{loc?: Array<string|number>, msg?: string}>|undefined} detail
@@ -47,7 +50,7 @@ export function formatDetail(detail) {
   if (!Array.isArray(detail) || detail.length === 0) return "the server refused the request";
   return detail
     .map((item) => {
-      const where = (item.loc ?? []).filter((part) => part !== "body").join(".");
+      const where = (item.loc ?? []).filter((part) => !LOCATIONS.includes(String(part))).join(".");
       return where ? `${where}: ${item.msg ?? "invalid"}` : String(item.msg ?? "invalid");
     })
     .join("; ");
@@ -112,12 +115,126 @@ export function describe(state) {
     return explicit ? `I = (${explicit.join(", ")})` : `Iᵢ = ${st.importance_decay}ⁱ`;
   };
   const { p, s } = formatSparsity(state.feature_probability);
-  const act = state.activation === "relu" ? "x′ = ReLU(WᵀWx + b)" : "x′ = WᵀWx + b (linear)";
   const restarts = state.n_restarts > 1 ? `, best of ${state.n_restarts} restarts` : "";
   return (
     `${state.n_features} features → ${state.n_hidden} hidden dimensions → ` +
-    `${state.n_features} outputs, ${act}; sparsity S = ${s} (p = ${p}), ` +
-    `importance ${importanceText(state)}; ` +
+    `${state.n_features} outputs, ${activationText(state)}; sparsity S = ${s} (p = ${p}), ` +
+    `${magnitudeText(state)}, importance ${importanceText(state)}; ` +
     `${state.steps} steps, seed ${state.seed}${restarts}.`
   );
+}
+
+/**
+ * The model's output formula, e.g. "x′ = (WᵀWx)³ (power, no bias)".
+ * @param {Pick<State, "activation"|"power">} state
+ * @returns {string}
+ */
+export function activationText(state) {
+  if (state.activation === "linear") return "x′ = WᵀWx + b (linear)";
+  if (state.activation === "power") {
+    const k = SUPERSCRIPTS[state.power] ?? `^${state.power}`;
+    return `x′ = (WᵀWx)${k} (power, no bias)`;
+  }
+  return "x′ = ReLU(WᵀWx + b)";
+}
+
+/** Superscript digits for k = 1, 3, 5. */
+const SUPERSCRIPTS = Object.freeze({ 1: "¹", 3: "³", 5: "⁵" });
+
+/**
+ * How an active feature is drawn, in words: a power model's inputs are symmetric.
+ * @param {Pick<State, "activation"|"magnitude">} state
+ * @returns {string}
+ */
+export function magnitudeText(state) {
+  const symmetric = state.activation === "power";
+  if (state.magnitude === "boolean") return symmetric ? "active features ±1" : "active features 1";
+  return symmetric ? "active features U[−1, 1]" : "active features U[0, 1]";
+}
+
+/**
+ * The note under the loss plot: for a linear model, its loss against THEORY.md F3's exact optimum
+ * and why training reaches it (F17); for a power model, its gain L̃ = L(x′ = 0) − L against the
+ * best unsuperposed W's (F15). Hidden for ReLU models and when the numbers are missing.
+ * @param {HTMLElement} el #loss-note
+ * @param {{loss: number, gain?: number|null, exact_loss?: number|null,
+ *   theory_loss?: Record<string, number>}|null} instance
+ * @param {{activation: string, power?: number|null}} model the model's activation (and k)
+ * @param {boolean} final whether the loss is the trained model's (else training is still on)
+ * @returns {void}
+ */
+export function setLossNote(el, instance, model, final) {
+  const theory = instance?.theory_loss ?? {};
+  const loss = instance?.loss;
+  const { activation } = model;
+  const which = final ? "Trained loss" : "Loss so far";
+  el.dataset.activation = activation;
+  el.dataset.final = String(final);
+  if (activation === "linear" && Number.isFinite(loss) && Number.isFinite(theory.linear_optimum)) {
+    const optimum = theory.linear_optimum;
+    // The exact loss of these weights (from the data's moments) when the server sends it: no
+    // sampling noise, so it never dips under the optimum.
+    const exact = typeof instance?.exact_loss === "number";
+    const value = exact ? /** @type {number} */ (instance.exact_loss) : /** @type {number} */ (loss);
+    el.replaceChildren(
+      `${which} ${formatNumber(value, 5)}${exact ? " (exact, no sampling)" : ""} vs the exact ` +
+        `linear optimum ${formatNumber(optimum, 5)} (THEORY.md F3): `,
+      strong(formatGap(value, optimum)),
+      value < optimum ? BELOW_OPTIMUM : ".",
+      " For a linear autoencoder every critical point other than the top-m projection is a " +
+        "saddle (Baldi & Hornik 1989; THEORY.md F17), so training does not get stuck in a worse " +
+        "local minimum.",
+    );
+    el.hidden = false;
+    return;
+  }
+  const zero = theory.zero_output;
+  if (activation === "power" && Number.isFinite(loss) && Number.isFinite(zero)) {
+    // The final result measures L̃ on the same inputs as L (less noisy); snapshots do not.
+    const measured = typeof instance?.gain === "number";
+    const gain = measured ? /** @type {number} */ (instance.gain) : zero - /** @type {number} */ (loss);
+    const parts = measured
+      ? [`Gain L̃ = L(x′ = 0) − L, measured on the evaluation inputs: `, strong(formatNumber(gain, 4))]
+      : [
+        `Gain L̃ = L(x′ = 0) − L = ${formatNumber(zero, 4)} − ${formatNumber(loss, 4)} = `,
+        strong(formatNumber(gain, 4)),
+      ];
+    parts.push(final ? "" : " (still training)", ". ");
+    if (Number.isFinite(theory.power_unsuperposed)) {
+      const unsuperposed = zero - theory.power_unsuperposed;
+      parts.push(
+        `The best W without superposition (WᵀW diagonal, THEORY.md F15) gains ` +
+          `${formatNumber(unsuperposed, 4)}; this model's gain differs by `,
+        strong(formatChange(gain, unsuperposed)),
+        model.power === 1
+          ? ". With k = 1 no W beats it (the linear ceiling); a gain above it is sampling noise. "
+          : ". ",
+      );
+    }
+    const link = document.createElement("a");
+    link.href = "/power.html";
+    link.textContent = "Power activations";
+    parts.push("Scaling laws and bounds: ", link, ".");
+    el.replaceChildren(...parts);
+    el.hidden = false;
+    return;
+  }
+  el.replaceChildren();
+  el.hidden = true;
+}
+
+/** Why a measured loss can sit under an exact optimum. */
+const BELOW_OPTIMUM =
+  " (a measured loss can dip under the exact optimum: it is averaged over 2¹⁶ random samples, " +
+  "with a little sampling noise).";
+
+/**
+ * A <strong> element holding `text`.
+ * @param {string} text
+ * @returns {HTMLElement}
+ */
+function strong(text) {
+  const el = document.createElement("strong");
+  el.textContent = text;
+  return el;
 }
