@@ -64,7 +64,10 @@ def random_expected_max_overlap(n_features: int, n_hidden: int, grid: int = 4001
     half_pi = math.pi / 2
     low = max(0.0, half_pi - 14.0 / math.sqrt(n_hidden))  # below it sinᵐ⁻²θ is negligible
     thetas = [low + (half_pi - low) * j / (grid - 1) for j in range(grid)]
-    log_density = [(n_hidden - 2) * math.log(math.sin(t)) if t > 0 else -math.inf for t in thetas]
+    power = n_hidden - 2  # log sinᵐ⁻²θ; for m = 2 it is 0 everywhere, θ = 0 included
+    log_density = [
+        0.0 if power == 0 else power * math.log(math.sin(t)) if t > 0 else -math.inf for t in thetas
+    ]
     peak = max(log_density)
     density = [math.exp(d - peak) for d in log_density]
     step = (half_pi - low) / (grid - 1)
