@@ -1,5 +1,6 @@
 // The text around the plots: progress, error banner, headline numbers and the model's summary.
 
+import { TokenRequired, fetchLimits } from "./api.js";
 import { formatChange, formatGap, formatNumber, formatSparsity } from "./format.js";
 import { explicitImportance } from "./state.js";
 
@@ -237,4 +238,24 @@ function strong(text) {
   const el = document.createElement("strong");
   el.textContent = text;
   return el;
+}
+
+/**
+ * A page's first request, the server's limits. Without the server's token nothing will work: the
+ * banner says so and the answer is null (the page stops). Any other failure is noted in the banner
+ * and the page goes on with its defaults (an empty object).
+ * @param {HTMLElement} banner the page's #error
+ * @returns {Promise<Record<string, number>|null>}
+ */
+export async function loadLimits(banner) {
+  try {
+    return await fetchLimits();
+  } catch (err) {
+    if (err instanceof TokenRequired) {
+      showError(banner, err.message);
+      return null;
+    }
+    showError(banner, `Could not read the server's limits (${err.message}); assuming defaults.`);
+    return {};
+  }
 }

@@ -1,10 +1,10 @@
 // The phase-diagram page: URL ⇄ state ⇄ controls, state → request over the live socket,
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
-import { LiveClient, TokenRequired, fetchLimits, liveUrl } from "../api.js";
-import { byId } from "../dom.js";
+import { LiveClient, liveUrl } from "../api.js";
+import { appendControl, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
-import { formatDetail, setProgress, showError } from "../status.js";
+import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
 import {
   PHASE_PROPS,
   clampPhaseState,
@@ -44,13 +44,6 @@ function buildControls(container, onChange, onRecompute) {
   fieldset.className = "group";
   fieldset.innerHTML = "<legend>Diagram</legend>";
   for (const [name, label, help] of CONTROLS) {
-    const wrap = document.createElement("div");
-    wrap.className = "control";
-    const head = document.createElement("div");
-    head.className = "control-head";
-    const lab = document.createElement("label");
-    lab.htmlFor = name;
-    lab.textContent = label;
     let input;
     if (name === "n_features") {
       input = document.createElement("select");
@@ -65,15 +58,7 @@ function buildControls(container, onChange, onRecompute) {
     }
     input.id = name;
     input.addEventListener("change", () => onChange({ [name]: Number(input.value) }));
-    head.append(lab, input);
-    wrap.append(head);
-    if (help) {
-      const p = document.createElement("p");
-      p.className = "help";
-      p.textContent = help;
-      wrap.append(p);
-    }
-    fieldset.append(wrap);
+    appendControl(fieldset, label, input, help);
     inputs[name] = input;
   }
   container.append(fieldset);
@@ -106,16 +91,8 @@ export async function main() {
     norm: byId("extra-norm"),
     superposition: byId("extra-superposition"),
   };
-  let limits = {};
-  try {
-    limits = await fetchLimits();
-  } catch (err) {
-    if (err instanceof TokenRequired) {
-      showError(dom.error, err.message);
-      return; // every request would be refused: do not open the live socket
-    }
-    showError(dom.error, `Could not read the server's limits (${err.message}); assuming defaults.`);
-  }
+  const limits = await loadLimits(dom.error);
+  if (limits === null) return; // every request would be refused: do not open the live socket
   let state = parsePhaseHash(window.location.hash, limits);
   const writeUrl = () => {
     const hash = `#${serializePhaseState(state)}`;

@@ -2,10 +2,10 @@
 // POST /api/models per m, each p one instance, and fetches GET /api/theory/power per m; the
 // results → one log–log plot of the gain L̃ against p. The shapes' constant C only redraws.
 
-import { ApiError, TokenRequired, fetchJson, fetchLimits } from "../api.js";
-import { byId } from "../dom.js";
+import { ApiError, fetchJson } from "../api.js";
+import { appendControl, byId } from "../dom.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
-import { formatDetail, setProgress, showError } from "../status.js";
+import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
 import {
   MAX_M_VALUES,
   POWER_PROPS,
@@ -98,13 +98,6 @@ function buildControls(container, handlers) {
   fieldset.className = "group";
   fieldset.innerHTML = "<legend>Sweep</legend>";
   for (const [name, label, help, kind, options] of CONTROLS) {
-    const wrap = document.createElement("div");
-    wrap.className = "control";
-    const head = document.createElement("div");
-    head.className = "control-head";
-    const lab = document.createElement("label");
-    lab.htmlFor = name;
-    lab.textContent = label;
     /** @type {HTMLInputElement|HTMLSelectElement} */
     let input;
     if (kind === "select") {
@@ -130,15 +123,7 @@ function buildControls(container, handlers) {
       const value = kind === "number" ? Number(input.value) : input.value;
       handlers.onChange({ [name]: value });
     });
-    head.append(lab, input);
-    wrap.append(head);
-    if (help) {
-      const p = document.createElement("p");
-      p.className = "help";
-      p.textContent = help;
-      wrap.append(p);
-    }
-    fieldset.append(wrap);
+    appendControl(fieldset, label, input, help);
     inputs[name] = input;
   }
   container.append(fieldset);
@@ -278,17 +263,10 @@ export async function main() {
     plot: byId("gain-plot"),
     leftOff: byId("left-off"),
   };
-  /** @type {Record<string, number>} */
-  let limits = {};
-  try {
-    limits = await fetchLimits();
-  } catch (err) {
-    if (err instanceof TokenRequired) {
-      showError(dom.error, err.message);
-      setProgress(dom.progress, "error", { text: "token needed" });
-      return; // every request would be refused
-    }
-    showError(dom.error, `Could not read the server's limits (${errorText(err)}); assuming defaults.`);
+  const limits = await loadLimits(dom.error);
+  if (limits === null) {
+    setProgress(dom.progress, "error", { text: "token needed" });
+    return; // every request would be refused
   }
   let state = parsePowerHash(window.location.hash, limits);
   const writeUrl = () => {
