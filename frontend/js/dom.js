@@ -39,3 +39,20 @@ export function appendControl(fieldset, label, input, help = "") {
   }
   fieldset.append(wrap);
 }
+
+/**
+ * Append a button to a container.
+ * @param {HTMLElement} container
+ * @param {{id: string, className: string, text: string, onClick: () => void}} spec
+ * @returns {HTMLButtonElement}
+ */
+export function appendButton(container, { id, className, text, onClick }) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = id;
+  button.className = className;
+  button.textContent = text;
+  button.addEventListener("click", onClick);
+  container.append(button);
+  return button;
+}

@@ -2,7 +2,7 @@
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
 import { LiveClient, liveUrl } from "../api.js";
-import { appendControl, byId } from "../dom.js";
+import { appendButton, appendControl, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
 import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
 import {
@@ -62,13 +62,12 @@ function buildControls(container, onChange, onRecompute) {
     inputs[name] = input;
   }
   container.append(fieldset);
-  const button = document.createElement("button");
-  button.type = "button";
-  button.id = "recompute";
-  button.className = "reset";
-  button.textContent = "Recompute (train live)";
-  button.addEventListener("click", onRecompute);
-  container.append(button);
+  appendButton(container, {
+    id: "recompute",
+    className: "reset",
+    text: "Recompute (train live)",
+    onClick: onRecompute,
+  });
   return (state) => {
     for (const [name, input] of Object.entries(inputs)) input.value = String(state[name]);
   };

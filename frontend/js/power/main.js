@@ -3,7 +3,7 @@
 // results → one log–log plot of the gain L̃ against p. The shapes' constant C only redraws.
 
 import { ApiError, fetchJson } from "../api.js";
-import { appendControl, byId } from "../dom.js";
+import { appendButton, appendControl, byId } from "../dom.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
 import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
 import {
@@ -128,13 +128,7 @@ function buildControls(container, handlers) {
   }
   container.append(fieldset);
 
-  const button = document.createElement("button");
-  button.type = "button";
-  button.id = "train";
-  button.className = "train";
-  button.textContent = "Train";
-  button.addEventListener("click", handlers.onTrain);
-  container.append(button);
+  appendButton(container, { id: "train", className: "train", text: "Train", onClick: handlers.onTrain });
 
   const drawing = document.createElement("fieldset");
   drawing.className = "group";
