@@ -3,6 +3,7 @@ lets the training worker train a :class:`ModelRequest`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from server import metrics, theory, theory_power
 from server.cache import ModelCache
-from server.schemas import InstanceResult, LossPoint, ModelRequest, ModelResult
+from server.schemas import DEFAULT_POWER, InstanceResult, LossPoint, ModelRequest, ModelResult
 from server.training import Run, TrainConfig, TrainResult
 
 
@@ -22,10 +23,10 @@ def theory_losses(request: ModelRequest, p: float) -> dict[str, float]:
     """
     importance = request.importances
     signed = request.activation == "power"
-    zero = theory.zero_output_loss(importance, p, request.magnitude, signed)
+    zero = theory.zero_output_loss(math.fsum(importance), p, request.magnitude, signed)
     losses = {"zero_output": zero}
     if signed:
-        k = request.power if request.power is not None else 3
+        k = request.power if request.power is not None else DEFAULT_POWER
         kept = theory_power.kept_importance(importance, request.n_hidden)
         gain = theory_power.unsuperposed_gain(p, k, kept, request.magnitude)
         return losses | {"power_unsuperposed": zero - gain}

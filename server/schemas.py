@@ -43,6 +43,7 @@ EXAMPLE_REQUEST: dict[str, Any] = {
 # New fields at these values leave a request's id as it was before the field existed, so that
 # entries trained earlier (and the shipped ones) still match.
 ID_NEUTRAL_DEFAULTS: dict[str, Any] = {"power": None, "magnitude": "uniform"}
+DEFAULT_POWER = 3  # k of a power model whose request leaves ``power`` out
 
 
 class ModelRequest(BaseModel):
@@ -158,7 +159,7 @@ class ModelRequest(BaseModel):
         Two requests that train the same model (``importance_decay=1`` and no importance, say)
         normalise to the same value and so share one cache entry.
         """
-        power = self.power if self.power is not None else 3
+        power = self.power if self.power is not None else DEFAULT_POWER
         return ModelRequest.model_validate(
             self.model_dump()
             | {

@@ -87,18 +87,18 @@ def variance(p: float, magnitude: Magnitude = "uniform", signed: bool = False) -
 
 
 def zero_output_loss(
-    importance: Sequence[float], p: float, magnitude: Magnitude = "uniform", signed: bool = False
+    total_importance: float, p: float, magnitude: Magnitude = "uniform", signed: bool = False
 ) -> float:
-    """The loss of answering x′ = 0: E Σᵢ Iᵢ xᵢ² = ρ·μ₂·Σᵢ Iᵢ.
+    """The loss of answering x′ = 0: E Σᵢ Iᵢ xᵢ² = ρ·μ₂·Σᵢ Iᵢ, given ``total_importance`` Σᵢ Iᵢ.
 
-    For the power model it is C–W's p·n·μ₂ (equal importances), and L = zero_output − L̃ defines
-    the gain L̃ (THEORY.md F15, Eqs. 6–7).
+    For the power model it is C–W's p·n·μ₂ (equal importances 1: Σᵢ Iᵢ = n), and
+    L = zero_output − L̃ defines the gain L̃ (THEORY.md F15, Eqs. 6–7).
 
     Raises:
         ValueError: ``p`` is not in (0, 1].
     """
     _check_probability(p)
-    return p * moment(2, magnitude, signed) * math.fsum(importance)
+    return p * moment(2, magnitude, signed) * total_importance
 
 
 # -- n = 2, m = 1 ---------------------------------------------------------------------------------

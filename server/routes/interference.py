@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Annotated, Any
 
 import torch
@@ -157,7 +156,7 @@ async def read_noise(
         pre_activation_rms=curve.pre_activation_rms,
         post_activation_rms=curve.post_activation_rms,
         signal=curve.signal,
-        predicted_rms=[math.sqrt(count / m) for count in curve.active],
+        predicted_rms=[theory_interference.random_noise(count, m) for count in curve.active],
         crossover_l=interference.crossover(curve),
         typical_budget=float(m),
         worst_case_budget=theory_interference.worst_case_budget(n, m),

@@ -44,7 +44,6 @@ async def read_power_theory(
         raise query_error("p_max", f"p_max is {p_max}; it must be above p_min = {p_min}", p_max)
     ps = theory.log_spaced(p_min, p_max, points)
     m, n = n_hidden, n_features
-    mu2 = theory.moment(2, magnitude, signed=True)
     kept = float(min(n, m))  # equal importances 1: the m kept features
     shapes = [theory_power.scaling_shapes(p, m, k) for p in ps]
     return PowerTheory(
@@ -53,7 +52,7 @@ async def read_power_theory(
         n_features=n,
         magnitude=magnitude,
         moments=PowerMoments(
-            mu2=mu2,
+            mu2=theory.moment(2, magnitude, signed=True),
             mu_k1=theory.moment(k + 1, magnitude, signed=True),
             mu_2k=theory.moment(2 * k, magnitude, signed=True),
         ),
@@ -61,7 +60,7 @@ async def read_power_theory(
         in_theorem_regime=n > m**k,
         very_sparse_edge=theory_power.very_sparse_edge(m, k),
         p=ps,
-        zero_output_loss=[p * n * mu2 for p in ps],
+        zero_output_loss=[theory.zero_output_loss(n, p, magnitude, signed=True) for p in ps],
         unsuperposed_gain=[theory_power.unsuperposed_gain(p, k, kept, magnitude) for p in ps],
         linear_ceiling=(
             [theory_power.linear_ceiling(p, m, n, magnitude) for p in ps] if k == 1 else None

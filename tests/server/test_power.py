@@ -155,7 +155,7 @@ def test_f15_loss_identity(k: int) -> None:
     importance = 0.5 + torch.rand(1, n, generator=generator)
     loss, gain = _gain(W, p, k, samples, 10 + k, importance)
 
-    zero = theory.zero_output_loss(importance[0].tolist(), p, signed=True)
+    zero = theory.zero_output_loss(importance.sum().item(), p, signed=True)
     assert zero == pytest.approx(p * MU2 * importance.sum().item(), rel=1e-6)
     # Var Σ Iᵢxᵢ² = Σ Iᵢ²·(p·μ₄ − p²·μ₂²) for independent features
     zero_error = math.sqrt((importance.double() ** 2).sum().item() * (p * MU4 - (p * MU2) ** 2))
