@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from server import metrics
-from server.model import Activation, forward
+from server.model import Activation, activate
 
 # Default l values when the caller gives none: all of 1..n up to this n, else this many log-spaced.
 ALL_L_UP_TO = 64
@@ -57,15 +57,14 @@ def pairwise_cosines(directions: Tensor) -> Tensor:
 
 def summarise(cosines: Tensor, bins: int) -> CosineSummary:
     """RMS, max |cos|, mean and a histogram over [−1, 1] of a 1-D tensor of cosines."""
-    counts = torch.histc(cosines, bins=bins, min=-1.0, max=1.0) if cosines.numel() else None
-    if counts is None:
+    if not cosines.numel():
         return CosineSummary(0, None, None, None, [0] * bins)
     return CosineSummary(
         count=cosines.numel(),
         rms=cosines.square().mean().sqrt().item(),
         max=cosines.abs().max().item(),
         mean=cosines.mean().item(),
-        counts=[int(c) for c in counts.tolist()],
+        counts=[int(c) for c in torch.histc(cosines, bins=bins, min=-1.0, max=1.0).tolist()],
     )
 
 
@@ -158,7 +157,6 @@ def noise_curve(
     if samples < 1 or any(not 1 <= count <= n for count in active):
         raise ValueError(f"every l must be in 1..{n} and samples ≥ 1")
     W64, b64 = W.detach().double().cpu().unsqueeze(0), b.detach().double().cpu().unsqueeze(0)
-    gram = metrics.gram(W64)[0]  # (n, n)
     pre_rms: list[float | None] = []
     post_rms: list[float | None] = []
     signal: list[float] = []
@@ -167,10 +165,10 @@ def noise_curve(
         order = torch.rand((samples, n), generator=generator).argsort(dim=1)  # random sets
         x = torch.zeros((samples, n), dtype=torch.float64)
         x.scatter_(1, order[:, :count], 1.0)
-        x = x.mT.contiguous()  # (n, samples): feature-major, like the model's inputs
+        x = x.mT.contiguous().unsqueeze(0)  # (1, n, samples): feature-major, like the model's
         on = x.bool()
-        z = gram @ x  # (n, samples), before the activation and the bias
-        out = forward(W64, b64, x.unsqueeze(0), activation, power)[0]
+        z = torch.bmm(W64.mT, torch.bmm(W64, x))  # WᵀW x, before the activation and the bias
+        out = activate(z, b64, activation, power)  # the model's own x′
         signal.append(z[on].mean().item())
         if count == n:
             pre_rms.append(None)

@@ -50,16 +50,25 @@ def init_weights(
     return W, torch.zeros((rows, n_features), device=device)
 
 
+def activate(z: Tensor, b: Tensor, activation: Activation, power: int = 1) -> Tensor:
+    """The output x′ from the readout z = WᵀW x: ReLU(z + b), z + b, or zᵏ (no bias).
+
+    Args:
+        z: (rows, n_features, B); b: (rows, n_features).
+    """
+    if activation == "power":
+        return z.pow(power)
+    out = z + b.unsqueeze(-1)
+    return out.relu_() if activation == "relu" else out
+
+
 def forward(W: Tensor, b: Tensor, x: Tensor, activation: Activation, power: int = 1) -> Tensor:
     """Reconstruct x: (rows, n_features, B) → x′ of the same shape.
 
     ``power`` is k of the power model; the power model has no bias, so ``b`` is not used by it.
     """
     h = torch.bmm(W, x)  # (rows, m, B)
-    if activation == "power":
-        return torch.bmm(W.mT, h).pow_(power)  # (rows, n, B)
-    out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B)
-    return torch.relu(out) if activation == "relu" else out
+    return activate(torch.bmm(W.mT, h), b, activation, power)  # (rows, n, B)
 
 
 def reconstruction_loss(x: Tensor, x_hat: Tensor, importance: Tensor) -> Tensor:
