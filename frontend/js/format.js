@@ -32,12 +32,24 @@ export function formatNumber(x, digits = 3) {
  * @returns {string}
  */
 export function formatGap(a, b) {
-  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
+  const change = relativeChange(a, b);
+  if (!change) return "–";
+  if (Math.abs(change.pct) < 0.001) return "within 0.001 %";
+  return `${change.text} % ${change.pct > 0 ? "above" : "below"}`;
+}
+
+/**
+ * `a` relative to `b` in percent, and its size as text (2 significant digits below 10 %); null
+ * when b is 0 or either is not finite.
+ * @param {number} a
+ * @param {number} b the reference
+ * @returns {{pct: number, text: string}|null}
+ */
+function relativeChange(a, b) {
+  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
   const pct = (100 * (a - b)) / Math.abs(b);
   const size = Math.abs(pct);
-  if (size < 0.001) return "within 0.001 %";
-  const text = size >= 10 ? size.toFixed(0) : String(Number(size.toPrecision(2)));
-  return `${text} % ${pct > 0 ? "above" : "below"}`;
+  return { pct, text: size >= 10 ? size.toFixed(0) : String(Number(size.toPrecision(2))) };
 }
 
 /**
@@ -48,9 +60,6 @@ export function formatGap(a, b) {
  * @returns {string}
  */
 export function formatChange(a, b) {
-  if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
-  const pct = (100 * (a - b)) / Math.abs(b);
-  const size = Math.abs(pct);
-  const text = size >= 10 ? size.toFixed(0) : String(Number(size.toPrecision(2)));
-  return `${pct < 0 ? "−" : "+"}${text} %`;
+  const change = relativeChange(a, b);
+  return change ? `${change.pct < 0 ? "−" : "+"}${change.text} %` : "–";
 }

@@ -3,11 +3,11 @@
 // calculator of the random and worst-case figures (GET /api/interference/bounds). THEORY.md
 // F13–F14 (Linsefors, "Some costs of superposition").
 
-import { ApiError, TokenRequired, fetchJson } from "./api.js";
+import { ApiError, fetchJson } from "./api.js";
 import { formatNumber } from "./format.js";
 import { interferenceSummary, renderInterference } from "./plots/interference.js";
 import { noiseSummary, renderNoise } from "./plots/noise.js";
-import { formatDetail } from "./status.js";
+import { failureText } from "./status.js";
 
 /** @typedef {import("./plots/interference.js").InterferenceBounds} InterferenceBounds */
 /** @typedef {import("./plots/interference.js").InterferenceStatistics} InterferenceStatistics */
@@ -124,16 +124,6 @@ export function budgetVerdict(bounds) {
   );
 }
 
-/**
- * A message for a failed REST call.
- * @param {unknown} err
- * @returns {string}
- */
-function failure(err) {
-  if (err instanceof ApiError) return err.detail ? formatDetail(err.detail) : err.message;
-  if (err instanceof TokenRequired) return err.message;
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * @typedef {object} InterferencePanel
@@ -201,7 +191,7 @@ export function createInterferencePanel(dom) {
     } catch (err) {
       if (mine !== calcGeneration) return;
       if (!(err instanceof ApiError && err.status === 422)) calcQuery = ""; // worth a retry
-      dom.boundsError.textContent = `The server refused these values: ${failure(err)}`;
+      dom.boundsError.textContent = `The server refused these values: ${failureText(err)}`;
       dom.boundsError.hidden = false;
       dom.boundsVerdict.textContent = "";
       dom.form.dataset.state = "error";
@@ -264,7 +254,7 @@ export function createInterferencePanel(dom) {
               "interference cannot be measured. Train it again to see it.",
           );
         } else {
-          setState("error", `Could not measure this model's interference: ${failure(err)}`);
+          setState("error", `Could not measure this model's interference: ${failureText(err)}`);
         }
       }
     },

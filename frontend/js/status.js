@@ -1,6 +1,6 @@
 // The text around the plots: progress, error banner, headline numbers and the model's summary.
 
-import { TokenRequired, fetchLimits } from "./api.js";
+import { ApiError, TokenRequired, fetchLimits } from "./api.js";
 import { formatChange, formatGap, formatNumber, formatSparsity } from "./format.js";
 import { explicitImportance } from "./state.js";
 
@@ -55,6 +55,18 @@ export function formatDetail(detail) {
       return where ? `${where}: ${item.msg ?? "invalid"}` : String(item.msg ?? "invalid");
     })
     .join("; ");
+}
+
+/**
+ * A failed REST call in one line: the server's `detail` when it sent one, else the error's message.
+ * @param {unknown} err an ApiError, TokenRequired or any other error
+ * @returns {string}
+ */
+export function failureText(err) {
+  if (err instanceof ApiError && err.detail !== null && err.detail !== undefined) {
+    return formatDetail(err.detail);
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**

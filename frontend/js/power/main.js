@@ -5,7 +5,7 @@
 import { ApiError, fetchJson } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
-import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
+import { failureText, loadLimits, setProgress, showError } from "../status.js";
 import {
   MAX_M_VALUES,
   POWER_PROPS,
@@ -76,12 +76,7 @@ const isAbort = (err) => /** @type {any} */ (err)?.name === "AbortError";
  * @returns {string}
  */
 function errorText(err) {
-  if (err instanceof ApiError) {
-    const detail =
-      err.detail === null || err.detail === undefined ? err.message : formatDetail(err.detail);
-    return `${detail} (HTTP ${err.status})`;
-  }
-  return /** @type {any} */ (err)?.message ?? String(err);
+  return err instanceof ApiError ? `${failureText(err)} (HTTP ${err.status})` : failureText(err);
 }
 
 /**
