@@ -4,7 +4,9 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 h
 :meth:`ModelRequest.model_id`, :meth:`PhaseDiagramRequest.diagram_id`):
 
 - ``weights.safetensors``: the trained tensors, float32. For a model, W (n_instances, n_hidden,
-  n_features) and b (n_instances, n_features). Never pickle.
+  n_features) and b (n_instances, n_features); the absolute-value model's W_out (n_instances,
+  n_features, n_hidden); with snapshots, ``snapshot_W`` (snapshots, n_instances, n_hidden,
+  n_features), ``snapshot_b`` (and ``snapshot_W_out``). Never pickle.
 - ``meta.json``: the format version, the kind (``model`` or ``phase_diagram``), the id, the
   library versions, the result without its tensors (for a model, the :class:`ModelResult`
   without W and b), and sha256 checksums of the weights file and of that result.
@@ -52,6 +54,7 @@ STALE_TMP_SECONDS = 3600.0
 
 
 MODEL_KIND = "model"
+_TENSOR_FIELDS = ("W", "b", "W_out")  # an instance's fields stored in weights.safetensors
 T = TypeVar("T")
 
 
@@ -120,15 +123,21 @@ class ModelCache:
         """The stored model (``cached=True``), or None if absent or unusable (then removed)."""
         return self.read(model_id, MODEL_KIND, _decode_model)
 
-    def save(self, result: ModelResult, W: torch.Tensor, b: torch.Tensor) -> None:
-        """Store a trained model: W (n_instances, n_hidden, n_features) and b (n_instances,
-        n_features) in the safetensors file, the rest of the result (without each instance's W
-        and b) in meta.json."""
+    def save(
+        self,
+        result: ModelResult,
+        W: torch.Tensor,
+        b: torch.Tensor,
+        extra: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Store a trained model: W (n_instances, n_hidden, n_features), b (n_instances,
+        n_features) and the ``extra`` tensors (W_out, snapshot_*) in the safetensors file, the rest
+        of the result (without each instance's weights) in meta.json."""
         body = result.model_dump(mode="json")
         body["instances"] = [
-            {k: v for k, v in inst.items() if k not in ("W", "b")} for inst in body["instances"]
+            {k: v for k, v in inst.items() if k not in _TENSOR_FIELDS} for inst in body["instances"]
         ]
-        self.write(result.id, MODEL_KIND, body, {"W": W, "b": b})
+        self.write(result.id, MODEL_KIND, body, {"W": W, "b": b} | (extra or {}))
 
     def read(self, entry_id: str, kind: str, decode: Decoder[T]) -> T | None:
         """An entry's decoded value, or None if absent, of another kind, or unusable.
@@ -293,16 +302,29 @@ class ModelCache:
 
 def _decode_model(stored: Stored, model_id: str) -> ModelResult:
     """A :class:`ModelResult` from a verified entry; CorruptEntry if it does not fit its id."""
-    result, W, b = stored.result, stored.tensors["W"], stored.tensors["b"]
-    if ModelRequest.model_validate(result["request"]).model_id() != model_id:
+    result, tensors = stored.result, stored.tensors
+    request = ModelRequest.model_validate(result["request"])
+    if request.model_id() != model_id:
         raise CorruptEntry("request does not hash to the id")
     instances = result["instances"]
-    n_features, n_hidden = result["request"]["n_features"], result["request"]["n_hidden"]
-    n_instances = len(result["request"]["feature_probability"])
-    if W.shape != (n_instances, n_hidden, n_features) or b.shape != (n_instances, n_features):
-        raise CorruptEntry(f"weights have shape {tuple(W.shape)}")
-    if len(instances) != n_instances:
-        raise CorruptEntry(f"{len(instances)} instances for {n_instances} probabilities")
+    I, n, m = request.n_instances, request.n_features, request.n_hidden  # noqa: E741
+    untied = request.task == "absolute_value"
+    shapes = {"W": (I, m, n), "b": (I, n)} | ({"W_out": (I, n, m)} if untied else {})
+    kept = len(result.get("snapshots") or [])
+    if (kept > 0) != (request.snapshots > 0):
+        raise CorruptEntry(f"{kept} snapshots for a request of {request.snapshots}")
+    for name, shape in list(shapes.items()):
+        if kept:
+            shapes[f"snapshot_{name}"] = (kept, *shape)
+    if set(tensors) != set(shapes):
+        raise CorruptEntry(f"tensors {sorted(tensors)}, expected {sorted(shapes)}")
+    for name, shape in shapes.items():
+        if tuple(tensors[name].shape) != shape:
+            raise CorruptEntry(f"{name} has shape {tuple(tensors[name].shape)}, not {shape}")
+    if len(instances) != I:
+        raise CorruptEntry(f"{len(instances)} instances for {I} probabilities")
     for k, instance in enumerate(instances):
-        instance["W"], instance["b"] = W[k].tolist(), b[k].tolist()
+        instance["W"], instance["b"] = tensors["W"][k].tolist(), tensors["b"][k].tolist()
+        if untied:
+            instance["W_out"] = tensors["W_out"][k].tolist()
     return ModelResult.model_validate(result | {"cached": True})

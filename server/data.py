@@ -7,6 +7,13 @@ Each feature xᵢ is 0 with probability S = 1 − p and, otherwise, independentl
 - ``signed``: either of the above times a fair random sign, so U[−1, 1] or ±1: the symmetric inputs
   ξᵢ·bᵢ of Chowdhury & Weiner's power-activation model (THEORY.md F15).
 
+Feature sets (TMS §"Correlated and Anticorrelated Features") link features' activity:
+
+- ``correlated``: "the same sample determines whether they're zero": the set's first feature's
+  draw decides, for every member, whether it is active; the members' values stay independent.
+- ``anticorrelated``: the set is entirely zero with probability S; otherwise exactly one member,
+  chosen uniformly, is active. Each member is then active with probability p/k for a set of k.
+
 One uniform draw u per entry gives both the mask and the value, in two or three cheap in-place
 passes (PERFORMANCE.md: sampling is half of a fast step). The paper's case is x = max(0, 1 − u/p):
 positive exactly when u < p, and then uniform on (0, 1] (the end points have probability zero).
@@ -18,20 +25,33 @@ Batches are feature-major, (rows, n_features, B), like the model's inputs (``mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from server.theory import Magnitude
 
+SetKind = Literal["correlated", "anticorrelated"]
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Features whose activity is linked: ``kind`` and the member indices (at least 2, all with
+    the same feature probability in a row)."""
+
+    kind: SetKind
+    features: tuple[int, ...]
+
 
 @dataclass(frozen=True)
 class FeatureDistribution:
-    """How an active feature's value is drawn: its ``magnitude``, and whether it gets a random
-    sign (the power model's symmetric inputs)."""
+    """How an active feature's value is drawn: its ``magnitude``, whether it gets a random sign
+    (the power and absolute-value models' symmetric inputs), and linked feature ``sets``."""
 
     magnitude: Magnitude = "uniform"
     signed: bool = False
+    sets: tuple[FeatureSet, ...] = ()
 
     def probability_term(self, feature_probability: Tensor) -> Tensor:
         """What :meth:`features_from_uniform_` needs of p, computed once per batch layout.
@@ -52,11 +72,49 @@ class FeatureDistribution:
 
         Args:
             u: (rows, n_features, B), uniform on [0, 1).
-            term: :meth:`probability_term` of the rows' p, broadcastable to u.
+            term: :meth:`probability_term` of the rows' p, (rows, n_features, 1).
 
         Returns:
             u itself, now x.
         """
+        if not self.sets:
+            return self._independent_(u, term)
+        members = [list(s.features) for s in self.sets]
+        raw = [u[:, index, :].clone() for index in members]  # (rows, k, B) each, before u changes
+        self._independent_(u, term)
+        for feature_set, index, draws in zip(self.sets, members, raw, strict=True):
+            p = self._probability(term[:, index[:1], :])  # (rows, 1, 1): the set's p
+            u[:, index, :] = self._linked(feature_set.kind, draws, p)
+        return u
+
+    def _probability(self, term: Tensor) -> Tensor:
+        """p back from :meth:`probability_term`."""
+        if self.magnitude == "boolean" and not self.signed:
+            return term
+        return (-2.0 if self.signed else -1.0) / term
+
+    def _value(self, v: Tensor) -> Tensor:
+        """An active feature's value from v ~ U[0, 1): U(0, 1], U(−1, 1], 1 or ±1."""
+        value = 1.0 - (2.0 if self.signed else 1.0) * v
+        if self.magnitude == "boolean":
+            return value.sign() if self.signed else torch.ones_like(value)
+        return value
+
+    def _linked(self, kind: SetKind, draws: Tensor, p: Tensor) -> Tensor:
+        """A set's features from its members' draws (rows, k, B) and its p (rows, 1, 1)."""
+        leader = draws[:, :1, :]  # (rows, 1, B): decides the set's activity
+        active = leader < p
+        if kind == "correlated":
+            values = self._value(draws)  # members' own draws give their values
+            values[:, :1, :] = self._value(leader / p)  # the leader's, given u < p, is U[0, 1)
+            return values * active
+        k = draws.shape[1]
+        scaled = leader * (k / p)  # in [0, k) when active: which member, and where within it
+        chosen = scaled.floor()
+        member = torch.arange(k, device=draws.device, dtype=draws.dtype).view(1, k, 1)
+        return self._value(scaled - chosen) * (active & (chosen == member))
+
+    def _independent_(self, u: Tensor, term: Tensor) -> Tensor:
         if not self.signed:
             if self.magnitude == "boolean":
                 return u.lt_(term)  # 1 where u < p, else 0 (lt_ keeps u's float dtype)

@@ -109,3 +109,12 @@ async def train_or_503(worker: TrainingWorker, task: Task) -> Any:
 
 def not_found(what: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"{what} not found")
+
+
+def query_error(
+    field: str, message: str, value: Any, where: str = "query"
+) -> RequestValidationError:
+    """A 422 in pydantic's shape for a parameter that the stored model rules out."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": [where, field], "msg": message, "input": value}]
+    )

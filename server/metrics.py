@@ -87,3 +87,47 @@ def linear_model_loss(
     spread = (residual**2 * variance.unsqueeze(-2)).sum(dim=-1)  # Σⱼ (δᵢⱼ − Aᵢⱼ)² Vⱼ
     offset = (residual @ mean.unsqueeze(-1)).squeeze(-1) - b.double()  # μᵢ − (Aμ)ᵢ − bᵢ
     return (importance.double() * (spread + offset**2)).sum(dim=-1)
+
+
+# -- neurons (TMS §"Superposition in a Privileged Basis") -----------------------------------------
+# A neuron is dead when its input and output weights together carry less than this; weight decay
+# takes an unused neuron's weights towards 0. The product is unchanged by rescaling a hidden unit
+# (its row of W by α, its column of W_out by 1/α), the freedom of the untied model.
+DEAD_STRENGTH = 0.05
+# A live neuron is monosemantic when one feature holds at least this share of its input weights'
+# squared size (the stacked bars' heights are the weights' absolute values).
+MONOSEMANTIC_SHARE = 0.9
+
+
+def neuron_weights(W: Tensor, W_out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Per neuron: its strength ‖W row‖·‖readout column‖, its largest feature, and that share.
+
+    Args:
+        W: (..., n_hidden, n_features): row k holds what each feature writes to neuron k.
+        W_out: (..., n_features, n_hidden) of an untied model; None reads back through Wᵀ.
+
+    Returns:
+        strength (..., n_hidden), top feature index (..., n_hidden) and its share of Σᵢ W_ki²
+        (..., n_hidden; 0 for an all-zero row), float64 and int64.
+    """
+    W = W.double()
+    readout = W.mT if W_out is None else W_out.double()
+    squares = W * W  # (..., m, n)
+    total = squares.sum(dim=-1)
+    top_share, top_feature = squares.max(dim=-1)
+    share = torch.where(total > 0, top_share / torch.where(total > 0, total, 1.0), 0.0)
+    strength = total.sqrt() * torch.linalg.vector_norm(readout, dim=-2)
+    return strength, top_feature, share
+
+
+def neuron_kinds(strength: Tensor, share: Tensor) -> list[str]:
+    """ "dead", "monosemantic" or "polysemantic" per neuron, for 1-D ``strength`` and ``share``
+    (see :data:`DEAD_STRENGTH` and :data:`MONOSEMANTIC_SHARE`)."""
+    return [
+        "dead"
+        if s < DEAD_STRENGTH
+        else "monosemantic"
+        if q >= MONOSEMANTIC_SHARE
+        else "polysemantic"
+        for s, q in zip(strength.tolist(), share.tolist(), strict=True)
+    ]

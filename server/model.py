@@ -3,7 +3,13 @@
     h  = W x                      W: (n_hidden, n_features) per row, no hidden bias
     x′ = ReLU(WᵀW x + b)          or, for the linear model, x′ = WᵀW x + b
     x′ = (WᵀW x)^k                the power model (Chowdhury & Weiner, THEORY.md F15): no bias
-    L  = E_x Σᵢ Iᵢ (xᵢ − x′ᵢ)²    per sample, summed over features (BACKGROUND.md)
+    L  = E_x Σᵢ Iᵢ (yᵢ − x′ᵢ)²    per sample, summed over features (BACKGROUND.md); y = x
+
+and two variants of TMS §"Superposition in a Privileged Basis" and §"Computation in Superposition":
+
+    h  = ReLU(W x)                ``hidden="relu"``: the ReLU hidden layer (privileged basis)
+    x′ = ReLU(W_out h + b)        ``W_out`` (n_features, n_hidden) untied from W: the
+                                  absolute-value model, whose target is y = |x|
 
 Many independent models ("rows": instances × restarts, possibly of several requests) live side
 by side in one tensor; their losses never interact. Inputs are feature-major, x of shape
@@ -11,12 +17,14 @@ by side in one tensor; their losses never interact. Inputs are feature-major, x 
 layout than with the batch first (benchmarks/RESULTS.md).
 
 The gradient is written out by hand rather than taken by autograd: for a model this small,
-autograd's bookkeeping costs more than the arithmetic. With e = x′ − x and g = 2 I ⊙ e / B
+autograd's bookkeeping costs more than the arithmetic. With e = x′ − y and g = 2 I ⊙ e / B
 masked where the ReLU is off (the gradient at the pre-activation z; for the power model
-g = 2 I ⊙ e ⊙ k z^(k−1) / B, and b stays 0 because its gradient is 0),
+g = 2 I ⊙ e ⊙ k z^(k−1) / B, and b stays 0 because its gradient is 0), and g_h = W g (tied) or
+W_outᵀ g, masked where a hidden ReLU is off,
 
     ∂L/∂b = Σ_batch g
-    ∂L/∂W = h gᵀ + (W g) xᵀ       (W appears twice: in h = W x and in x′ = Wᵀ h)
+    ∂L/∂W = h gᵀ + g_h xᵀ         (tied: W appears twice, in h = W x and in x′ = Wᵀ h)
+    ∂L/∂W = g_h xᵀ,  ∂L/∂W_out = g hᵀ   (untied)
 
 ``tests/server/test_model.py`` checks both against autograd.
 """
@@ -24,12 +32,13 @@ g = 2 I ⊙ e ⊙ k z^(k−1) / B, and b stays 0 because its gradient is 0),
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
 Activation = Literal["relu", "linear", "power"]
+Hidden = Literal["none", "relu"]  # the hidden layer's activation: "relu" gives neurons
 POWERS = (1, 3, 5)  # the odd k of the power model that the API offers
 
 
@@ -50,6 +59,21 @@ def init_weights(
     return W, torch.zeros((rows, n_features), device=device)
 
 
+def init_output_weights(
+    rows: int,
+    n_features: int,
+    n_hidden: int,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+) -> Tensor:
+    """Initial W_out of an untied model, (rows, n_features, n_hidden), Xavier-normal like W.
+
+    Drawn after W from the same generator, so W matches the tied model's at the same seed.
+    """
+    std = math.sqrt(2.0 / (n_features + n_hidden))
+    return torch.randn((rows, n_features, n_hidden), generator=generator, device=device) * std
+
+
 def activate(z: Tensor, b: Tensor, activation: Activation, power: int = 1) -> Tensor:
     """The output x′ from the readout z = WᵀW x: ReLU(z + b), z + b, or zᵏ (no bias).
 
@@ -62,20 +86,39 @@ def activate(z: Tensor, b: Tensor, activation: Activation, power: int = 1) -> Te
     return out.relu_() if activation == "relu" else out
 
 
-def forward(W: Tensor, b: Tensor, x: Tensor, activation: Activation, power: int = 1) -> Tensor:
-    """Reconstruct x: (rows, n_features, B) → x′ of the same shape.
+def forward(
+    W: Tensor,
+    b: Tensor,
+    x: Tensor,
+    activation: Activation,
+    power: int = 1,
+    hidden: Hidden = "none",
+    W_out: Tensor | None = None,
+) -> Tensor:
+    """The model's output: x (rows, n_features, B) → x′ of the same shape.
 
     ``power`` is k of the power model; the power model has no bias, so ``b`` is not used by it.
+    ``hidden="relu"`` puts a ReLU on h; ``W_out`` (rows, n_features, n_hidden) unties the output
+    weights (None: x′ reads h through Wᵀ).
     """
     h = torch.bmm(W, x)  # (rows, m, B)
-    return activate(torch.bmm(W.mT, h), b, activation, power)  # (rows, n, B)
+    if hidden == "relu":
+        h = h.relu_()
+    readout = W.mT if W_out is None else W_out  # (rows, n, m)
+    return activate(torch.bmm(readout, h), b, activation, power)  # (rows, n, B)
+
+
+def target(x: Tensor, absolute: bool) -> Tensor:
+    """What the model is trained to output: x itself, or |x| for the absolute-value model."""
+    return x.abs() if absolute else x
 
 
 def reconstruction_loss(x: Tensor, x_hat: Tensor, importance: Tensor) -> Tensor:
     """The paper's L per row: importance-weighted squared error, summed over features.
 
     Args:
-        x, x_hat: (rows, n_features, B).
+        x, x_hat: (rows, n_features, B): the target (x, or |x| for the absolute-value model) and
+            the model's output.
         importance: (rows, n_features), Iᵢ.
 
     Returns:
@@ -85,6 +128,16 @@ def reconstruction_loss(x: Tensor, x_hat: Tensor, importance: Tensor) -> Tensor:
     return (importance.unsqueeze(-1) * error * error).sum(dim=(1, 2)) / x.shape[-1]
 
 
+class Gradients(NamedTuple):
+    """∂L/∂W (rows, m, n), ∂L/∂b (rows, n), L (rows,) or None, and ∂L/∂W_out (rows, n, m) of an
+    untied model or None."""
+
+    dW: Tensor
+    db: Tensor
+    loss: Tensor | None
+    dW_out: Tensor | None = None
+
+
 def loss_gradients(
     W: Tensor,
     b: Tensor,
@@ -92,10 +145,13 @@ def loss_gradients(
     importance: Tensor,
     activation: Activation,
     with_loss: bool = False,
-    into: tuple[Tensor, Tensor] | None = None,
+    into: tuple[Tensor, ...] | None = None,
     power: int = 1,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """∂L/∂W and ∂L/∂b of every row's batch loss, and optionally the loss itself.
+    hidden: Hidden = "none",
+    W_out: Tensor | None = None,
+    y: Tensor | None = None,
+) -> Gradients:
+    """∂L/∂W, ∂L/∂b (and ∂L/∂W_out) of every row's batch loss, and optionally the loss itself.
 
     Args:
         W: (rows, m, n); b: (rows, n).
@@ -103,23 +159,29 @@ def loss_gradients(
         importance: (rows, n), Iᵢ.
         activation: "relu", "linear" or "power".
         with_loss: also return L per row (costs one more pass over the batch).
-        into: optional buffers for dW and db, written in place (saves allocations per step).
+        into: optional buffers for dW, db (and dW_out), written in place (saves allocations).
         power: k of the power model (ignored by the others).
+        hidden: "relu" for the ReLU hidden layer h = ReLU(W x).
+        W_out: (rows, n, m), untied output weights; None for x′ = Wᵀ h.
+        y: (rows, n, B), the target; None for x itself.
 
     Returns:
-        dW of shape (rows, m, n), db of shape (rows, n), and L of shape (rows,) or None.
+        :class:`Gradients`.
     """
     batch = x.shape[-1]
     h = torch.bmm(W, x)  # (rows, m, B)
+    if hidden == "relu":
+        h.relu_()
+    readout = W.mT if W_out is None else W_out  # (rows, n, m)
     polynomial = activation == "power" and power != 1
     if activation == "power":
-        z = torch.bmm(W.mT, h)  # (rows, n, B), no bias
+        z = torch.bmm(readout, h)  # (rows, n, B), no bias
         out = z.pow(power) if polynomial else z
     else:
-        out = torch.baddbmm(b.unsqueeze(-1), W.mT, h)  # (rows, n, B): z, then x′ in place
+        out = torch.baddbmm(b.unsqueeze(-1), readout, h)  # (rows, n, B): z, then x′ in place
     if activation == "relu":
         out.relu_()
-    error = out - x  # (rows, n, B): x′ − x
+    error = out - (x if y is None else y)  # (rows, n, B): x′ − y
     weight = importance.unsqueeze(-1)  # (rows, n, 1)
     loss = (error * error).mul_(weight).sum(dim=(1, 2)) / batch if with_loss else None
     grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
@@ -127,11 +189,18 @@ def loss_gradients(
         grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
     elif polynomial:  # ∂L/∂z = ∂L/∂x′ · k z^(k−1)
         grad.mul_(z.pow_(power - 1)).mul_(float(power))
-    dW_out, db_out = into if into is not None else (None, None)
+    dW_buf, db_buf, dW_out_buf = (*into, None)[:3] if into is not None else (None, None, None)
     if activation == "power":  # no bias: its gradient is 0, so AdamW keeps b = 0 exactly
-        db = db_out.zero_() if db_out is not None else torch.zeros_like(b)
+        db = db_buf.zero_() if db_buf is not None else torch.zeros_like(b)
     else:
-        db = torch.sum(grad, dim=-1, out=db_out)  # (rows, n)
-    dW = torch.bmm(h, grad.mT, out=dW_out)  # (rows, m, n): from x′ = Wᵀ h
-    dW.baddbmm_(torch.bmm(W, grad), x.mT)  # from h = W x
-    return dW, db, loss
+        db = torch.sum(grad, dim=-1, out=db_buf)  # (rows, n)
+    grad_h = torch.bmm(readout.mT, grad)  # (rows, m, B): ∂L/∂h
+    if hidden == "relu":  # zero where the hidden ReLU was off
+        grad_h = torch.ops.aten.threshold_backward(grad_h, h, 0.0)
+    if W_out is None:
+        dW = torch.bmm(h, grad.mT, out=dW_buf)  # (rows, m, n): from x′ = Wᵀ h
+        dW.baddbmm_(grad_h, x.mT)  # from h = W x
+        return Gradients(dW, db, loss)
+    dW = torch.bmm(grad_h, x.mT, out=dW_buf)  # (rows, m, n)
+    dW_out = torch.bmm(grad, h.mT, out=dW_out_buf)  # (rows, n, m)
+    return Gradients(dW, db, loss, dW_out)

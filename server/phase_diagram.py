@@ -235,7 +235,7 @@ class PhaseDiagramTask:
 
     def snapshot(self, run: Run) -> dict[str, Any]:
         """The live message's fields: the diagram from every cell's best seed now."""
-        W, b, loss = run.current()
+        W, b, loss, _ = run.current()
         partial = diagram(
             self.request, self.grids, W, b, loss,
             id=self.id, step=run.step, final=False, device=str(W.device), seconds=0.0,

@@ -1,8 +1,10 @@
-"""``python -m server.precompute``: train the shipped results into the cache, with progress.
+"""``python -m server.precompute``: train the gallery's presets into the cache, with progress.
 
-``--phase-diagrams`` trains the phase-diagram page's default diagrams (2 → 1 and 3 → 2, the API's
-defaults), so that a fresh clone opens the page without training. Entries already in the cache
-are kept. The training is the server's own: the same worker and tasks, on ``--device``.
+``--all`` trains every preset of ``server/presets.json``, ``--preset NAME`` (repeatable) the
+named ones, ``--phase-diagrams`` the two phase-diagram presets (the phase page's defaults). What
+models_cache/ ships is ``--all``'s output, so that a fresh clone opens every preset without
+training. Entries already in the cache are kept. The training is the server's own: the same worker and tasks, on
+``--device``; presets train one after another, each request's instances and restarts batched.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from server.cache import ModelCache
 from server.device import DeviceUnavailable, select_device
 from server.jobs import Task, TrainingWorker, train_or_load
 from server.phase_diagram import PhaseDiagramTask
-from server.presets import DEFAULT_PHASE_DIAGRAMS
+from server.presets import Preset, presets
+from server.results import ModelTask
 
 
 def _say(text: str) -> None:
@@ -50,24 +53,46 @@ async def precompute(tasks: list[tuple[str, Task]], cache: ModelCache, device: s
         worker.stop()
 
 
+def preset_tasks(chosen: list[Preset]) -> list[tuple[str, Task]]:
+    """The training tasks of ``chosen`` presets, each with a name for its progress bar."""
+    tasks: list[tuple[str, Task]] = []
+    for preset in chosen:
+        if preset.phase_diagram is not None:
+            tasks.append((preset.id, PhaseDiagramTask(preset.phase_diagram)))
+        count = len(preset.requests)
+        for k, request in enumerate(preset.requests):
+            name = preset.id if count == 1 else f"{preset.id} [{k + 1}/{count}]"
+            tasks.append((name, ModelTask(request)))
+    return tasks
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server.precompute", description=__doc__)
-    parser.add_argument(
-        "--phase-diagrams", action="store_true", help="the phase-diagram page's defaults"
+    choice = parser.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--all", action="store_true", help="every preset")
+    choice.add_argument(
+        "--preset", action="append", metavar="NAME", help="a preset's id (repeatable)"
     )
+    choice.add_argument("--phase-diagrams", action="store_true", help="the phase-diagram presets")
     parser.add_argument("--cache-dir", type=Path, default=Path("models_cache"))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     args = parser.parse_args(argv)
-    if not args.phase_diagrams:
-        parser.error("say what to precompute: --phase-diagrams")
-    tasks: list[tuple[str, Task]] = [
-        (f"phase diagram {r.n_features} → {r.n_hidden}, {r.grid_size}²", PhaseDiagramTask(r))
-        for r in DEFAULT_PHASE_DIAGRAMS
-    ]
+    known = {p.id: p for p in presets()}
+    if args.all:
+        chosen = list(known.values())
+    elif args.phase_diagrams:
+        chosen = [p for p in known.values() if p.phase_diagram is not None]
+    else:
+        unknown = [name for name in args.preset if name not in known]
+        if unknown:
+            parser.error(f"unknown preset {', '.join(unknown)}; presets: {', '.join(known)}")
+        chosen = [known[name] for name in args.preset]
+    started = time.perf_counter()
     try:
-        asyncio.run(precompute(tasks, ModelCache(args.cache_dir), args.device))
+        asyncio.run(precompute(preset_tasks(chosen), ModelCache(args.cache_dir), args.device))
     except DeviceUnavailable as exc:
         sys.exit(f"error: {exc}")
+    _say(f"{len(chosen)} presets in {time.perf_counter() - started:.1f} s\n")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,103 @@
-"""What the repository ships trained in models_cache/, and so what the cache never evicts.
+"""The gallery's presets (``presets.json``) and what the repository ships trained in models_cache/.
 
-The phase-diagram page's first request for each model (the API's defaults) ships, so that a fresh
-clone opens the page without training (``python -m server.precompute --phase-diagrams``).
+A preset is data, not code: a title, the paper section it reproduces (with its link on
+transformer-circuits.pub), a few sentences of teaching text, the view the gallery opens, and the
+request or requests it trains (``requests``: model requests; ``phase_diagram``: one phase-diagram
+request). ``python -m server.precompute --all`` trains every preset into the cache, and
+models_cache/ ships the results, so a fresh clone opens every preset without training. The cache
+never evicts shipped entries.
 """
 
 from __future__ import annotations
 
-from server.phase_schemas import PhaseDiagramRequest
+from functools import cache
+from pathlib import Path
+from typing import Literal
 
-# The page's first request for each model (its defaults): what models_cache/ ships.
-DEFAULT_PHASE_DIAGRAMS = (PhaseDiagramRequest(n_features=2), PhaseDiagramRequest(n_features=3))
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from server.phase_schemas import PhaseDiagramRequest
+from server.schemas import ModelRequest
+
+PRESETS_FILE = Path(__file__).with_name("presets.json")
+
+View = Literal[
+    "basic_grid",  # per request a row, per instance a column: WᵀW and ‖Wᵢ‖ bars
+    "geometry_2d",  # n → 2: every feature's column Wᵢ as an arrow, one plot per instance
+    "sparsity_sweep",  # ‖Wᵢ‖ and superposition per feature × sparsity, and ‖W‖²_F
+    "feature_geometry",  # D* and every Dᵢ against 1/(1 − S), lines at the polytopes' fractions
+    "dynamics",  # Dᵢ through training, with a step slider replaying the weight snapshots
+    "neurons",  # stacked neuron bars, monosemantic vs polysemantic
+    "phase_diagram",  # the phase-diagram page
+]
+
+
+class Preset(BaseModel):
+    """One experiment of the paper, as the gallery shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9-]+$", description="URL-safe name, for --preset NAME")
+    title: str
+    section: str = Field(description="the paper section it reproduces")
+    section_url: str = Field(description="that section on transformer-circuits.pub")
+    text: str = Field(description="two or three sentences of teaching text")
+    view: View
+    requests: list[ModelRequest] = Field(default_factory=list)
+    phase_diagram: PhaseDiagramRequest | None = None
+
+    @model_validator(mode="after")
+    def _trains_something(self) -> Preset:
+        if bool(self.requests) == (self.phase_diagram is not None):
+            raise ValueError(f"preset {self.id}: give either requests or phase_diagram")
+        return self
+
+
+class PresetInfo(Preset):
+    """A preset with the cache ids of what it trains (GET /api/presets)."""
+
+    model_ids: list[str] = Field(description="per request, its id for GET /api/models/{id}")
+    diagram_id: str | None = Field(description="for GET /api/phase-diagrams/{id}, or null")
+
+
+class PresetFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    presets: list[Preset]
+
+
+@cache
+def presets() -> tuple[Preset, ...]:
+    """Every preset, in the file's order.
+
+    Raises:
+        ValueError: the file does not validate, or two presets share an id.
+    """
+    loaded = PresetFile.model_validate_json(PRESETS_FILE.read_text()).presets
+    ids = [p.id for p in loaded]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate preset ids in {PRESETS_FILE.name}")
+    return tuple(loaded)
+
+
+def preset_infos() -> list[PresetInfo]:
+    """Every preset with its ids."""
+    return [
+        PresetInfo(
+            **p.model_dump(),
+            model_ids=[r.model_id() for r in p.requests],
+            diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
+        )
+        for p in presets()
+    ]
 
 
 def shipped_ids() -> frozenset[str]:
-    """Cache ids (64 hex digits) of every shipped entry; :class:`~server.cache.ModelCache` keeps
-    them whatever its size limit."""
-    return frozenset(request.diagram_id() for request in DEFAULT_PHASE_DIAGRAMS)
+    """Cache ids (64 hex digits) of every shipped entry: every preset's results;
+    :class:`~server.cache.ModelCache` keeps them whatever its size limit."""
+    ids = set()
+    for info in preset_infos():
+        ids |= set(info.model_ids)
+        if info.diagram_id is not None:
+            ids.add(info.diagram_id)
+    return frozenset(ids)

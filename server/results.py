@@ -11,29 +11,67 @@ from torch import Tensor
 
 from server import metrics, theory, theory_power
 from server.cache import ModelCache
-from server.schemas import DEFAULT_POWER, InstanceResult, LossPoint, ModelRequest, ModelResult
+from server.data import FeatureSet
+from server.schemas import (
+    DEFAULT_POWER,
+    InstanceResult,
+    LossPoint,
+    ModelRequest,
+    ModelResult,
+    NeuronSummary,
+    NeuronView,
+    SnapshotSummary,
+)
 from server.training import Run, TrainConfig, TrainResult
 
 
-def theory_losses(request: ModelRequest, p: float) -> dict[str, float]:
-    """The closed-form losses an instance of feature probability ``p`` is compared with.
+def marginal_probabilities(request: ModelRequest, row: list[float]) -> list[float]:
+    """Each feature's probability of being active, from an instance's p per feature: a member of
+    an anticorrelated set of k is active with probability p/k (``data.py``)."""
+    marginal = list(row)
+    for feature_set in request.feature_sets or []:
+        if feature_set.kind == "anticorrelated":
+            for j in feature_set.features:
+                marginal[j] = row[j] / len(feature_set.features)
+    return marginal
 
-    ``zero_output`` always. ReLU and linear models: THEORY.md F3, and F11 for uniform magnitudes
-    when importances are equal and n ≥ 2m. Power models: the best unsuperposed loss (F15).
+
+def theory_losses(request: ModelRequest, instance: int) -> dict[str, float]:
+    """The closed-form losses instance ``instance`` is compared with.
+
+    ``zero_output`` (E Σᵢ Iᵢ yᵢ², from each feature's marginal probability) always. With
+    independent features: for ReLU and linear models THEORY.md F3 (the best without
+    superposition, which a ReLU hidden layer reaches too), and F11 for uniform magnitudes, one p
+    and equal importances with n ≥ 2m; for power models with one p the best unsuperposed loss
+    (F15); for the absolute-value model F3's formula with m // 2 features kept (two neurons per
+    feature, |x| = ReLU(x) + ReLU(−x), and the mean of |x| on the rest). Correlated sets change
+    the covariance that F3 assumes, so they get ``zero_output`` only.
     """
     importance = request.importances
-    signed = request.activation == "power"
-    zero = theory.zero_output_loss(math.fsum(importance), p, request.magnitude, signed)
-    losses = {"zero_output": zero}
-    if signed:
+    row = request.probability_rows[instance]
+    p = request.feature_probabilities[instance]
+    marginal = marginal_probabilities(request, row)
+    mu2 = theory.moment(2, request.magnitude, request.signed)
+    losses = {
+        "zero_output": math.fsum(i * q * mu2 for i, q in zip(importance, marginal, strict=True))
+    }
+    if request.feature_sets:
+        return losses
+    if request.activation == "power":
+        if isinstance(p, list):
+            return losses
         k = request.power if request.power is not None else DEFAULT_POWER
         kept = theory_power.kept_importance(importance, request.n_hidden)
         gain = theory_power.unsuperposed_gain(p, k, kept, request.magnitude)
-        return losses | {"power_unsuperposed": zero - gain}
+        return losses | {"power_unsuperposed": losses["zero_output"] - gain}
+    if request.task == "absolute_value":
+        kept_features = request.n_hidden // 2
+        unsuperposed = theory.linear_optimum(importance, row, kept_features, request.magnitude)
+        return losses | {"absolute_value_unsuperposed": unsuperposed}
     losses["linear_optimum"] = theory.linear_optimum(
-        importance, [p], request.n_hidden, request.magnitude
+        importance, row, request.n_hidden, request.magnitude
     )
-    if request.magnitude == "uniform" and len(set(importance)) == 1:
+    if request.magnitude == "uniform" and len(set(importance)) == 1 and not isinstance(p, list):
         uniform = theory.uniform_superposition(request.n_features, request.n_hidden, p)
         if uniform is not None:  # F11 assumes importance 1; the loss scales with it
             losses |= {f"uniform_{k}": importance[0] * v for k, v in uniform.items()}
@@ -41,25 +79,81 @@ def theory_losses(request: ModelRequest, p: float) -> dict[str, float]:
 
 
 def exact_linear_losses(request: ModelRequest, W: Tensor, b: Tensor) -> list[float | None]:
-    """Each instance's exact loss if the model is linear (``metrics.linear_model_loss``), else
-    None per instance.
+    """Each instance's exact loss if the model is linear with independent features and no hidden
+    ReLU (``metrics.linear_model_loss``), else None per instance.
 
     Args:
         W: (n_instances, n_hidden, n_features); b: (n_instances, n_features), on the CPU.
     """
-    ps = request.feature_probabilities
-    if request.activation != "linear":
-        return [None] * len(ps)
-    p = torch.tensor(ps, dtype=torch.float64).unsqueeze(1)  # (I, 1)
-    variance = torch.tensor([[theory.variance(q, request.magnitude)] for q in ps])
+    rows = request.probability_rows
+    if request.activation != "linear" or request.hidden != "none" or request.feature_sets:
+        return [None] * len(rows)
+    p = torch.tensor(rows, dtype=torch.float64)  # (I, n)
+    variance = torch.tensor([[theory.variance(q, request.magnitude) for q in row] for row in rows])
     importance = torch.tensor(request.importances, dtype=torch.float64)
     mean = p * theory.moment(1, request.magnitude)
     return metrics.linear_model_loss(W, b, importance, mean, variance).tolist()
 
 
+def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
+    """The neuron view of every instance: W (I, m, n), W_out (I, n, m) or None."""
+    strength, top_feature, share = metrics.neuron_weights(W, W_out)
+    views = []
+    for k in range(W.shape[0]):
+        kinds = metrics.neuron_kinds(strength[k], share[k])
+        neurons = [
+            NeuronSummary(strength=s, top_feature=f, top_share=q, kind=kind)  # type: ignore[arg-type]
+            for s, f, q, kind in zip(
+                strength[k].tolist(), top_feature[k].tolist(), share[k].tolist(), kinds, strict=True
+            )
+        ]
+        views.append(
+            NeuronView(
+                neurons=neurons,
+                monosemantic=kinds.count("monosemantic"),
+                polysemantic=kinds.count("polysemantic"),
+                dead=kinds.count("dead"),
+                monosemantic_share=metrics.MONOSEMANTIC_SHARE,
+                dead_strength=metrics.DEAD_STRENGTH,
+            )
+        )
+    return views
+
+
+@torch.no_grad()
+def weight_metrics(
+    request: ModelRequest, W: Tensor, b: Tensor, W_out: Tensor | None = None
+) -> list[dict[str, Any]]:
+    """The weights and metrics of every instance (:class:`InstanceMetrics`' fields).
+
+    Args:
+        W: (n_instances, n_hidden, n_features); b: (n_instances, n_features); W_out:
+            (n_instances, n_features, n_hidden) of the absolute-value model, else None.
+    """
+    W, b = W.detach().cpu(), b.detach().cpu()
+    W_out = None if W_out is None else W_out.detach().cpu()
+    columns: dict[str, list[Any]] = {
+        "W": W.tolist(),
+        "b": b.tolist(),
+        "W_out": [None] * len(W) if W_out is None else W_out.tolist(),
+        "gram": metrics.gram(W).tolist(),
+        "feature_norms": metrics.feature_norms(W).tolist(),
+        "superposition": metrics.superposition(W).tolist(),
+        "dimensionality": metrics.dimensionality(W).tolist(),
+        "dimensions_per_feature": metrics.dimensions_per_feature(W).tolist(),
+        "neurons": neuron_views(W, W_out) if request.hidden == "relu" else [None] * len(W),
+    }
+    return [{name: values[k] for name, values in columns.items()} for k in range(len(W))]
+
+
 @torch.no_grad()
 def instance_results(
-    request: ModelRequest, W: Tensor, b: Tensor, loss: Tensor, gain: Tensor | None = None
+    request: ModelRequest,
+    W: Tensor,
+    b: Tensor,
+    loss: Tensor,
+    gain: Tensor | None = None,
+    W_out: Tensor | None = None,
 ) -> list[InstanceResult]:
     """Measure every instance (BACKGROUND.md "Metrics").
 
@@ -68,30 +162,49 @@ def instance_results(
         W: (n_instances, n_hidden, n_features); b: (n_instances, n_features).
         loss: (n_instances,), L of each instance.
         gain: (n_instances,), L̃ measured with the loss (final results), or None (snapshots).
+        W_out: (n_instances, n_features, n_hidden) of the absolute-value model, else None.
     """
-    W = W.detach().cpu()
-    b = b.detach().cpu()
-    columns = {
-        "W": W.tolist(),
-        "b": b.tolist(),
-        "exact_loss": exact_linear_losses(request, W, b),
-        "loss": loss.detach().double().cpu().tolist(),
-        "gain": [None] * len(W) if gain is None else gain.detach().double().cpu().tolist(),
-        "gram": metrics.gram(W).tolist(),
-        "feature_norms": metrics.feature_norms(W).tolist(),
-        "superposition": metrics.superposition(W).tolist(),
-        "dimensionality": metrics.dimensionality(W).tolist(),
-        "dimensions_per_feature": metrics.dimensions_per_feature(W).tolist(),
-    }
+    exact = exact_linear_losses(request, W.detach().cpu(), b.detach().cpu())
+    losses = loss.detach().double().cpu().tolist()
+    gains = [None] * len(W) if gain is None else gain.detach().double().cpu().tolist()
     importance = request.importances
     return [
         InstanceResult(
             feature_probability=p,
             importance=importance,
-            theory_loss=theory_losses(request, p),
-            **{name: values[k] for name, values in columns.items()},
+            theory_loss=theory_losses(request, k),
+            loss=losses[k],
+            exact_loss=exact[k],
+            gain=gains[k],
+            **fields,
         )
-        for k, p in enumerate(request.feature_probabilities)
+        for k, (p, fields) in enumerate(
+            zip(request.feature_probabilities, weight_metrics(request, W, b, W_out), strict=True)
+        )
+    ]
+
+
+@torch.no_grad()
+def snapshot_summaries(steps: list[int], W: Tensor) -> list[SnapshotSummary]:
+    """Dᵢ, ‖Wᵢ‖ and D* of every kept snapshot.
+
+    Args:
+        steps: the snapshots' steps.
+        W: (len(steps), n_instances, n_hidden, n_features).
+    """
+    W = W.detach().cpu()
+    dimensionality = metrics.dimensionality(W).tolist()
+    norms = metrics.feature_norms(W).tolist()
+    per_feature = metrics.dimensions_per_feature(W).tolist()
+    return [
+        SnapshotSummary(
+            index=k,
+            step=step,
+            dimensionality=dimensionality[k],
+            feature_norms=norms[k],
+            dimensions_per_feature=per_feature[k],
+        )
+        for k, step in enumerate(steps)
     ]
 
 
@@ -111,13 +224,14 @@ class ModelTask:
 
     def start(self, device: torch.device) -> Run:
         request = self.request
-        probability = torch.tensor(request.feature_probabilities, device=device).unsqueeze(1)
+        probability = torch.tensor(request.probability_rows, device=device)  # (I, n)
         importance = torch.tensor([request.importances] * request.n_instances, device=device)
         config = TrainConfig(
             steps=request.steps,
             batch_size=request.batch_size,
             lr=request.lr,
             n_restarts=request.n_restarts,
+            snapshots=request.snapshots,
         )
         return Run(
             probability,
@@ -128,16 +242,21 @@ class ModelTask:
             request.seed,
             power=request.power or 1,
             magnitude=request.magnitude,
+            hidden=request.hidden,
+            absolute_value=request.task == "absolute_value",
+            feature_sets=tuple(
+                FeatureSet(s.kind, tuple(s.features)) for s in request.feature_sets or []
+            ),
         )
 
     def snapshot(self, run: Run) -> dict[str, Any]:
         """The live message's fields: id, step, steps and the best restarts' metrics now."""
-        W, b, loss = run.current()
+        W, b, loss, W_out = run.current()
         return {
             "id": self.id,
             "step": run.step,
             "steps": self.request.steps,
-            "instances": instance_results(self.request, W, b, loss),
+            "instances": instance_results(self.request, W, b, loss, W_out=W_out),
         }
 
     def result(self, trained: TrainResult, device: torch.device, seconds: float) -> ModelResult:
@@ -154,9 +273,15 @@ class ModelTask:
                 )
             ],
             instances=instance_results(
-                self.request, trained.W, trained.b, trained.loss, trained.gain
+                self.request, trained.W, trained.b, trained.loss, trained.gain, trained.W_out
             ),
+            snapshots=snapshot_summaries(trained.snapshot_steps, trained.snapshots["W"])
+            if trained.snapshots
+            else None,
         )
 
     def save(self, cache: ModelCache, result: ModelResult, trained: TrainResult) -> None:
-        cache.save(result, trained.W, trained.b)
+        extra = {f"snapshot_{name}": value for name, value in trained.snapshots.items()}
+        if trained.W_out is not None:
+            extra["W_out"] = trained.W_out
+        cache.save(result, trained.W, trained.b, extra)

@@ -42,8 +42,31 @@ EXAMPLE_REQUEST: dict[str, Any] = {
 
 # New fields at these values leave a request's id as it was before the field existed, so that
 # entries trained earlier (and the shipped ones) still match.
-ID_NEUTRAL_DEFAULTS: dict[str, Any] = {"power": None, "magnitude": "uniform"}
+ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
+    "power": None,
+    "magnitude": "uniform",
+    "task": "reconstruct",
+    "hidden_activation": "none",
+    "feature_sets": None,
+    "snapshots": 0,
+}
 DEFAULT_POWER = 3  # k of a power model whose request leaves ``power`` out
+MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
+
+
+class FeatureSetSpec(BaseModel):
+    """Features whose activity is linked (TMS §"Correlated and Anticorrelated Features")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["correlated", "anticorrelated"] = Field(
+        description="correlated: the set's features are zero or non-zero together (values "
+        "independent); anticorrelated: with probability p exactly one member, chosen uniformly, "
+        "is active, so each member is active with probability p/k"
+    )
+    features: Annotated[
+        list[Annotated[int, Field(ge=0, le=MAX_INT)]], Field(max_length=MAX_LIST)
+    ] = Field(description="the member features' indices, at least 2, each in one set at most")
 
 
 class ModelRequest(BaseModel):
@@ -62,11 +85,16 @@ class ModelRequest(BaseModel):
 
     n_features: int = Field(5, ge=1, le=MAX_INT, description="n, the number of input features")
     n_hidden: int = Field(2, ge=1, le=MAX_INT, description="m, the hidden dimension")
-    feature_probability: Probability | Annotated[list[Probability], Field(max_length=MAX_LIST)] = (
-        Field(
-            0.1,
-            description="p = 1 − S in (0, 1]; a list trains one instance per value in one batch",
-        )
+    feature_probability: (
+        Probability
+        | Annotated[
+            list[Probability | Annotated[list[Probability], Field(max_length=MAX_LIST)]],
+            Field(max_length=MAX_LIST),
+        ]
+    ) = Field(
+        0.1,
+        description="p = 1 − S in (0, 1]; a list trains one instance per entry in one batch, and "
+        "an entry may itself be a list of n_features values (per-feature sparsity)",
     )
     importance_decay: float | None = Field(
         None,
@@ -104,11 +132,98 @@ class ModelRequest(BaseModel):
         description="seeds trained per instance in the same batch; the lowest loss is kept",
     )
 
+    task: Literal["reconstruct", "absolute_value"] = Field(
+        "reconstruct",
+        description='reconstruct: output x; absolute_value: the model of TMS §"Computation in '
+        'Superposition", h = ReLU(W x), y = ReLU(W_out h + b) with untied W_out, target |x|, '
+        "inputs U[−1, 1] when active (needs activation 'relu')",
+    )
+    hidden_activation: Literal["none", "relu"] | None = Field(
+        None,
+        description="none: h = W x; relu: h = ReLU(W x), the privileged basis of TMS "
+        '§"Superposition in a Privileged Basis" (relu and linear outputs). Defaults to relu '
+        "for task absolute_value and none otherwise",
+    )
+    feature_sets: Annotated[list[FeatureSetSpec], Field(max_length=MAX_LIST)] | None = Field(
+        None,
+        description="correlated and anticorrelated feature sets; the members of a set must "
+        "share their feature probability in every instance. Not with activation 'power'",
+    )
+    snapshots: int = Field(
+        0,
+        ge=0,
+        le=MAX_SNAPSHOTS,
+        description="weight snapshots kept through training (the initial weights, then evenly "
+        "spaced steps) for replay: GET /api/models/{id}/snapshots/{index}",
+    )
+
     @field_validator("feature_probability")
     @classmethod
-    def _non_empty(cls, value: float | list[float]) -> float | list[float]:
-        if isinstance(value, list) and not value:
+    def _probabilities_fit(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, list):
+            return value
+        if not value:
             raise ValueError("feature_probability list must have at least 1 entry")
+        n_features = info.data.get("n_features")
+        for k, entry in enumerate(value):
+            if isinstance(entry, list) and n_features is not None and len(entry) != n_features:
+                raise ValueError(
+                    f"instance {k} has {len(entry)} feature probabilities; a per-feature list "
+                    f"must have n_features = {n_features}"
+                )
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _task_fits(cls, value: str, info: ValidationInfo) -> str:
+        activation = info.data.get("activation", "relu")
+        if value == "absolute_value" and activation != "relu":
+            raise ValueError(f"task absolute_value needs activation 'relu', not {activation!r}")
+        return value
+
+    @field_validator("hidden_activation")
+    @classmethod
+    def _hidden_fits(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value == "relu" and info.data.get("activation") == "power":
+            raise ValueError("hidden_activation 'relu' does not apply to activation 'power'")
+        if value == "none" and info.data.get("task") == "absolute_value":
+            raise ValueError(
+                "task absolute_value needs hidden_activation 'relu': |x| = ReLU(x) + ReLU(−x)"
+            )
+        return value
+
+    @field_validator("feature_sets")
+    @classmethod
+    def _sets_fit(cls, value: list[FeatureSetSpec] | None, info: ValidationInfo) -> Any:
+        if not value:
+            return value
+        if info.data.get("activation") == "power":
+            raise ValueError("feature_sets do not apply to activation 'power'")
+        n_features = info.data.get("n_features")
+        seen: set[int] = set()
+        for k, feature_set in enumerate(value):
+            members = feature_set.features
+            if len(members) < 2 or len(set(members)) != len(members):
+                raise ValueError(f"set {k} must have at least 2 distinct features, not {members}")
+            if n_features is not None and max(members) >= n_features:
+                raise ValueError(
+                    f"set {k} names feature {max(members)}; features are 0..{n_features - 1}"
+                )
+            if seen & set(members):
+                raise ValueError(f"feature {min(seen & set(members))} is in more than one set")
+            seen |= set(members)
+        probabilities = info.data.get("feature_probability")
+        if probabilities is not None and n_features is not None:
+            rows = probabilities if isinstance(probabilities, list) else [probabilities]
+            for i, row in enumerate(rows):
+                if not isinstance(row, list):
+                    continue
+                for k, feature_set in enumerate(value):
+                    if len({row[j] for j in feature_set.features}) > 1:
+                        raise ValueError(
+                            f"the features of set {k} have different probabilities in "
+                            f"instance {i}; a set's members must share theirs"
+                        )
         return value
 
     @field_validator("power")
@@ -136,10 +251,30 @@ class ModelRequest(BaseModel):
 
     # -- derived views -------------------------------------------------------------------------
     @property
-    def feature_probabilities(self) -> list[float]:
-        """One feature probability per instance."""
+    def feature_probabilities(self) -> list[float | list[float]]:
+        """One entry per instance: its p, or its list of per-feature p."""
         fp = self.feature_probability
         return list(fp) if isinstance(fp, list) else [fp]
+
+    @property
+    def probability_rows(self) -> list[list[float]]:
+        """Every instance's p per feature, (n_instances, n_features)."""
+        return [
+            list(p) if isinstance(p, list) else [p] * self.n_features
+            for p in self.feature_probabilities
+        ]
+
+    @property
+    def hidden(self) -> Literal["none", "relu"]:
+        """The hidden activation, with its default filled in."""
+        if self.hidden_activation is not None:
+            return self.hidden_activation
+        return "relu" if self.task == "absolute_value" else "none"
+
+    @property
+    def signed(self) -> bool:
+        """Whether active inputs get a random sign (power and absolute-value models)."""
+        return self.activation == "power" or self.task == "absolute_value"
 
     @property
     def importances(self) -> list[float]:
@@ -167,6 +302,8 @@ class ModelRequest(BaseModel):
                 "importance": self.importances,
                 "importance_decay": None,
                 "power": power if self.activation == "power" else None,
+                "hidden_activation": self.hidden,
+                "feature_sets": self.feature_sets or None,
             }
         )
 
@@ -277,6 +414,16 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         "max_output_values",
         "output size instances × n_features²",
     )
+    limit.check(
+        "snapshots",
+        r.snapshots
+        * r.n_instances
+        * r.n_features
+        * r.n_hidden
+        * (2 if r.task != "reconstruct" else 1),
+        "max_output_values",
+        "stored snapshot weights snapshots × instances × n_features × n_hidden (× 2 untied)",
+    )
     return limit.errors
 
 
@@ -298,10 +445,55 @@ def public_errors(errors: list[dict[str, Any]], most: int = 20) -> list[dict[str
 
 
 # -- results -------------------------------------------------------------------------------------
-class InstanceResult(BaseModel):
-    """One trained (or training) instance and the paper's metrics of it (BACKGROUND.md)."""
+class NeuronSummary(BaseModel):
+    """One hidden neuron of a ReLU-hidden-layer model (TMS's stacked neuron bars)."""
 
-    feature_probability: float = Field(description="p = 1 − S")
+    strength: float = Field(description="‖W row k‖ · ‖readout column k‖ (W_out, or Wᵀ if tied)")
+    top_feature: int = Field(description="the feature with the largest |W_ki|")
+    top_share: float = Field(description="that feature's share of Σᵢ W_ki², in [0, 1]")
+    kind: Literal["monosemantic", "polysemantic", "dead"] = Field(
+        description="dead: strength < dead_strength; monosemantic: top_share ≥ "
+        "monosemantic_share; else polysemantic"
+    )
+
+
+class NeuronView(BaseModel):
+    """The hidden layer's neurons and how many of each kind (TMS §"Privileged Basis")."""
+
+    neurons: list[NeuronSummary]
+    monosemantic: int
+    polysemantic: int
+    dead: int
+    monosemantic_share: float = Field(description="the share threshold used")
+    dead_strength: float = Field(description="the strength threshold used")
+
+
+class InstanceMetrics(BaseModel):
+    """One instance's weights and the paper's metrics of them (BACKGROUND.md "Metrics")."""
+
+    W: list[list[float]] = Field(description="weights, shape (n_hidden, n_features)")
+    b: list[float] = Field(description="output bias, length n_features")
+    W_out: list[list[float]] | None = Field(
+        None,
+        description="the absolute-value model's untied output weights W_out (W₂), shape "
+        "(n_features, n_hidden); null for tied models",
+    )
+    gram: list[list[float]] = Field(description="WᵀW, shape (n_features, n_features)")
+    feature_norms: list[float] = Field(description="‖Wᵢ‖")
+    superposition: list[float] = Field(description="Σ_{j≠i} (Ŵᵢ·Wⱼ)²")
+    dimensionality: list[float] = Field(description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²")
+    dimensions_per_feature: float = Field(description="D* = n_hidden / ‖W‖²_F")
+    neurons: NeuronView | None = Field(
+        None, description="models with hidden_activation 'relu': the neuron view; else null"
+    )
+
+
+class InstanceResult(InstanceMetrics):
+    """One trained (or training) instance: its data, loss and metrics (BACKGROUND.md)."""
+
+    feature_probability: float | list[float] = Field(
+        description="p = 1 − S, or one p per feature (per-feature sparsity)"
+    )
     importance: list[float] = Field(description="Iᵢ, length n_features")
     loss: float = Field(description="L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², per sample, summed over features")
     exact_loss: float | None = Field(
@@ -315,13 +507,6 @@ class InstanceResult(BaseModel):
         "`loss` (far less noisy at small p than theory_loss.zero_output − loss); null in live "
         "snapshots and in entries stored before it existed",
     )
-    W: list[list[float]] = Field(description="weights, shape (n_hidden, n_features)")
-    b: list[float] = Field(description="output bias, length n_features")
-    gram: list[list[float]] = Field(description="WᵀW, shape (n_features, n_features)")
-    feature_norms: list[float] = Field(description="‖Wᵢ‖")
-    superposition: list[float] = Field(description="Σ_{j≠i} (Ŵᵢ·Wⱼ)²")
-    dimensionality: list[float] = Field(description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²")
-    dimensions_per_feature: float = Field(description="D* = n_hidden / ‖W‖²_F")
     theory_loss: dict[str, float] = Field(
         default_factory=dict,
         description="closed-form losses to compare L with (THEORY.md): 'zero_output' (the loss "
@@ -339,6 +524,26 @@ class LossPoint(BaseModel):
     loss: list[float] = Field(description="training-batch L per instance, best restart")
 
 
+class SnapshotSummary(BaseModel):
+    """The metrics of one kept weight snapshot, per instance (the learning-dynamics plot)."""
+
+    index: int = Field(description="for GET /api/models/{id}/snapshots/{index}")
+    step: int = Field(description="training steps done (0: the initial weights)")
+    dimensionality: list[list[float]] = Field(description="Dᵢ, (n_instances, n_features)")
+    feature_norms: list[list[float]] = Field(description="‖Wᵢ‖, (n_instances, n_features)")
+    dimensions_per_feature: list[float] = Field(description="D*, per instance")
+
+
+class WeightSnapshot(BaseModel):
+    """A kept snapshot's weights and metrics: replays the model through training."""
+
+    id: str
+    index: int
+    step: int
+    steps: int = Field(description="the request's total steps")
+    instances: list[InstanceMetrics]
+
+
 class ModelResult(BaseModel):
     """A trained request: its weights, metrics and history."""
 
@@ -349,6 +554,9 @@ class ModelResult(BaseModel):
     train_seconds: float = Field(description="wall time of training, in seconds")
     loss_history: list[LossPoint]
     instances: list[InstanceResult]
+    snapshots: list[SnapshotSummary] | None = Field(
+        None, description="requests with snapshots > 0: the kept snapshots' metrics; else null"
+    )
 
 
 class Health(BaseModel):

@@ -25,8 +25,17 @@ import torch
 from torch import Tensor
 
 from server.config import EVAL_SAMPLES
-from server.data import PAPER_FEATURES, FeatureDistribution, sample_features
-from server.model import Activation, forward, init_weights, loss_gradients, reconstruction_loss
+from server.data import PAPER_FEATURES, FeatureDistribution, FeatureSet, sample_features
+from server.model import (
+    Activation,
+    Hidden,
+    forward,
+    init_output_weights,
+    init_weights,
+    loss_gradients,
+    reconstruction_loss,
+    target,
+)
 from server.theory import Magnitude
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
@@ -51,6 +60,35 @@ class TrainConfig:
     n_restarts: int = 1
     n_eval_samples: int = EVAL_SAMPLES  # fresh inputs on which the reported loss is measured
     history_points: int = 200  # about this many (step, loss) points are kept
+    snapshots: int = 0  # weight snapshots kept through training, for replay (0: none)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What maps x to x′, apart from the weights' values (``model.py``).
+
+    Attributes:
+        activation: the output's, "relu", "linear" or "power".
+        power: k of the power model (1 otherwise).
+        hidden: "relu" for the ReLU hidden layer h = ReLU(W x) (TMS §"Privileged Basis").
+        absolute_value: the absolute-value model (TMS §"Computation in Superposition"): untied
+            W_out and target |x|, with signed inputs.
+    """
+
+    activation: Activation = "relu"
+    power: int = 1
+    hidden: Hidden = "none"
+    absolute_value: bool = False
+
+
+def snapshot_steps(steps: int, count: int) -> list[int]:
+    """The steps after which a run keeps its weights for replay: step 0 (the initial weights) and
+    ``count`` − 1 more, spaced evenly up to ``steps`` (fewer if ``steps`` is small)."""
+    if count <= 0:
+        return []
+    if count == 1:
+        return [steps]
+    return sorted({round(k * steps / (count - 1)) for k in range(count)})
 
 
 @dataclass
@@ -61,9 +99,12 @@ class TrainResult:
         W: (n_instances, n_hidden, n_features).
         b: (n_instances, n_features).
         loss: (n_instances,), L on ``n_eval_samples`` fresh inputs.
-        gain: (n_instances,), L̃ = E Σᵢ Iᵢ xᵢ² − L on the same inputs.
+        gain: (n_instances,), L̃ = E Σᵢ Iᵢ yᵢ² − L on the same inputs.
         history_steps: the steps at which training-batch losses were recorded.
         history_loss: (len(history_steps), n_instances), training-batch L of the kept restart.
+        W_out: (n_instances, n_features, n_hidden) of an untied model, else None.
+        snapshot_steps: the steps of the kept weight snapshots (empty if none were asked for).
+        snapshots: name → (len(snapshot_steps), n_instances, …): "W", "b" (and "W_out").
     """
 
     W: Tensor
@@ -72,6 +113,9 @@ class TrainResult:
     gain: Tensor
     history_steps: list[int]
     history_loss: Tensor
+    W_out: Tensor | None = None
+    snapshot_steps: list[int] = field(default_factory=list)
+    snapshots: dict[str, Tensor] = field(default_factory=dict)
 
 
 def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
@@ -107,6 +151,8 @@ def evaluate(
     check: CheckCallback | None = None,
     power: int = 1,
     distribution: FeatureDistribution = PAPER_FEATURES,
+    hidden: Hidden = "none",
+    W_out: Tensor | None = None,
 ) -> Evaluation:
     """L and the gain L̃ per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
 
@@ -119,7 +165,9 @@ def evaluate(
         feature_probability, importance: (rows, n_features).
         check: called before every chunk; may raise to stop.
         power: k of the power model.
-        distribution: the inputs' magnitude and sign, as in training.
+        distribution: the inputs' magnitude, sign and feature sets, as in training.
+        hidden, W_out: the hidden layer's activation and untied output weights (``model.py``);
+            with ``W_out`` the target is |x| (the absolute-value model).
 
     Returns:
         :class:`Evaluation`: L = mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)² and L̃, each (rows,) float64.
@@ -134,9 +182,10 @@ def evaluate(
             check()
         size = min(chunk, n_samples - done)
         x = sample_features(feature_probability, size, generator, distribution)  # (rows, n, size)
-        x_hat = forward(W, b, x, activation, power)
-        total += reconstruction_loss(x, x_hat, importance).double() * size
-        zero += reconstruction_loss(x, torch.zeros_like(x), importance).double() * size
+        x_hat = forward(W, b, x, activation, power, hidden, W_out)
+        y = target(x, W_out is not None)
+        total += reconstruction_loss(y, x_hat, importance).double() * size
+        zero += reconstruction_loss(y, torch.zeros_like(y), importance).double() * size
         done += size
     return Evaluation(total / n_samples, (zero - total) / n_samples)
 
@@ -152,8 +201,12 @@ class Run:
         config: hyper-parameters.
         seed: seeds the initial weights, the training samples and the evaluation samples.
         power: k, for ``activation="power"``.
-        magnitude: an active feature's size, "uniform" or "boolean"; the power model's inputs
-            also get a random sign (C–W's symmetric ξ).
+        magnitude: an active feature's size, "uniform" or "boolean"; the power and
+            absolute-value models' inputs also get a random sign (C–W's symmetric ξ; TMS's
+            U[−1, 1]).
+        hidden: "relu" for the ReLU hidden layer.
+        absolute_value: the absolute-value model (untied W_out, target |x|).
+        feature_sets: correlated and anticorrelated sets (``data.FeatureSet``).
     """
 
     def __init__(
@@ -166,6 +219,9 @@ class Run:
         seed: int,
         power: int = 1,
         magnitude: Magnitude = "uniform",
+        hidden: Hidden = "none",
+        absolute_value: bool = False,
+        feature_sets: tuple[FeatureSet, ...] = (),
     ) -> None:
         n_instances, n_features = importance.shape
         device = importance.device
@@ -173,7 +229,9 @@ class Run:
         self.config = config
         self.activation: Activation = activation
         self.power = power if activation == "power" else 1
-        self.distribution = FeatureDistribution(magnitude, signed=activation == "power")
+        self.architecture = Architecture(activation, self.power, hidden, absolute_value)
+        signed = activation == "power" or absolute_value
+        self.distribution = FeatureDistribution(magnitude, signed, feature_sets)
         self.n_features, self.n_hidden = n_features, n_hidden
         self.rows = n_instances * restarts
         # (rows, n): every restart of an instance shares its data distribution and importance.
@@ -182,9 +240,14 @@ class Run:
         self.importance = importance.repeat_interleave(restarts, dim=0).contiguous()
         self.generator = torch.Generator(device).manual_seed(seed)
         self.W, self.b = init_weights(self.rows, n_features, n_hidden, self.generator, device)
+        self.W_out = (
+            init_output_weights(self.rows, n_features, n_hidden, self.generator, device)
+            if absolute_value
+            else None
+        )
         # AdamW state, updated in place by torch's fused kernel (``TrainingBatch.step``).
-        self.exp_avg = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
-        self.exp_avg_sq = [torch.zeros_like(self.W), torch.zeros_like(self.b)]
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
         self.step = 0
         # (rows,), the training-batch L of the latest step that computed one
@@ -192,22 +255,35 @@ class Run:
         self.history_every = max(1, config.steps // config.history_points)
         self.history_steps: list[int] = []
         self.history: list[Tensor] = []
+        self.snapshot_steps = snapshot_steps(config.steps, config.snapshots)
+        self.snapshots: list[dict[str, Tensor]] = []
+        self._keep_snapshot()
+
+    @property
+    def params(self) -> list[Tensor]:
+        """The trained tensors, in the order of the gradient buffers: W, b (and W_out)."""
+        return [self.W, self.b] if self.W_out is None else [self.W, self.b, self.W_out]
 
     @property
     def done(self) -> bool:
         return self.step >= self.config.steps
 
     @property
-    def shape(self) -> tuple[Activation, int, FeatureDistribution, int, int, int]:
+    def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int]:
         """What must match for two runs to share a batch."""
         return (
-            self.activation,
-            self.power,
+            self.architecture,
             self.distribution,
             self.n_features,
             self.n_hidden,
             self.config.batch_size,
         )
+
+    def _keep_snapshot(self) -> None:
+        kept = len(self.snapshots)
+        if kept < len(self.snapshot_steps) and self.snapshot_steps[kept] == self.step:
+            names = ("W", "b", "W_out")[: len(self.params)]
+            self.snapshots.append({k: p.clone() for k, p in zip(names, self.params, strict=True)})
 
     def _in_history(self, step: int) -> bool:
         return step % self.history_every == 0 or step == self.config.steps
@@ -219,6 +295,7 @@ class Run:
     def record(self, loss: Tensor | None) -> None:
         """Count a finished step; keep its loss if one was computed."""
         self.step += 1
+        self._keep_snapshot()
         if loss is None:
             return
         self.last_loss = loss
@@ -226,11 +303,12 @@ class Run:
             self.history_steps.append(self.step)
             self.history.append(loss)
 
-    def current(self) -> tuple[Tensor, Tensor, Tensor]:
+    def current(self) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """The best restart of every instance now, by the last training-batch loss.
 
         Returns:
-            W (n_instances, m, n), b (n_instances, n), batch L (n_instances,); copies.
+            W (n_instances, m, n), b (n_instances, n), batch L (n_instances,) and W_out
+            (n_instances, n, m) or None; copies.
 
         Raises:
             RuntimeError: no loss has been recorded yet.
@@ -238,7 +316,8 @@ class Run:
         if self.last_loss is None:
             raise RuntimeError("no step with a loss has run yet")
         keep = best_restarts(self.last_loss, self.config.n_restarts)
-        return self.W[keep].clone(), self.b[keep].clone(), self.last_loss[keep].clone()
+        W_out = None if self.W_out is None else self.W_out[keep].clone()
+        return self.W[keep].clone(), self.b[keep].clone(), self.last_loss[keep].clone(), W_out
 
     def result(self, check: CheckCallback | None = None) -> TrainResult:
         """Evaluate every restart on fresh samples and keep each instance's best.
@@ -256,9 +335,15 @@ class Run:
             check,
             self.power,
             self.distribution,
+            self.architecture.hidden,
+            self.W_out,
         )
         keep = best_restarts(final.loss, self.config.n_restarts)  # (I,)
         history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
+        snapshots = {
+            name: torch.stack([kept[name][keep] for kept in self.snapshots])
+            for name in (self.snapshots[0] if self.snapshots else {})
+        }  # name → (snapshots, n_instances, …)
         return TrainResult(
             W=self.W[keep].clone(),
             b=self.b[keep].clone(),
@@ -266,6 +351,9 @@ class Run:
             gain=final.gain[keep],
             history_steps=list(self.history_steps),
             history_loss=history[:, keep],
+            W_out=None if self.W_out is None else self.W_out[keep].clone(),
+            snapshot_steps=list(self.snapshot_steps),
+            snapshots=snapshots,
         )
 
 
@@ -293,6 +381,7 @@ class _Layout:
     importance: Tensor  # (rows, n)
     dW: Tensor  # (rows, m, n), gradient buffers
     db: Tensor  # (rows, n)
+    dW_out: Tensor | None  # (rows, n, m) of untied models
     slices: list[slice] = field(default_factory=list)
     adam: list[_AdamGroup] = field(default_factory=list)
 
@@ -344,7 +433,11 @@ class TrainingBatch:
             importance=torch.cat([run.importance for run in runs]),
             dW=torch.empty((rows, first.n_hidden, first.n_features), device=device),
             db=torch.empty((rows, first.n_features), device=device),
+            dW_out=None
+            if first.W_out is None
+            else torch.empty((rows, first.n_features, first.n_hidden), device=device),
         )
+        buffers = [layout.dW, layout.db] + ([] if layout.dW_out is None else [layout.dW_out])
         groups: dict[tuple[float, float], _AdamGroup] = {}
         start = 0
         for run in runs:
@@ -353,11 +446,11 @@ class TrainingBatch:
             start += run.rows
             key = (run.config.lr, run.config.weight_decay)
             group = groups.setdefault(key, _AdamGroup(*key))
-            group.params += [run.W, run.b]
-            group.grads += [layout.dW[rows_of_run], layout.db[rows_of_run]]
+            group.params += run.params
+            group.grads += [buffer[rows_of_run] for buffer in buffers]
             group.exp_avgs += run.exp_avg
             group.exp_avg_sqs += run.exp_avg_sq
-            group.steps += [run.adam_step, run.adam_step]
+            group.steps += [run.adam_step] * len(buffers)
             group.counters.append(run.adam_step)
         layout.adam = list(groups.values())
         return layout
@@ -386,13 +479,19 @@ class TrainingBatch:
             torch.rand(part.shape, generator=run.generator, out=part)
         first = layout.runs[0]
         first.distribution.features_from_uniform_(x, layout.probability_term)
-        W = layout.runs[0].W if single else torch.cat([run.W for run in layout.runs])
-        b = layout.runs[0].b if single else torch.cat([run.b for run in layout.runs])
+        W = first.W if single else torch.cat([run.W for run in layout.runs])
+        b = first.b if single else torch.cat([run.b for run in layout.runs])
+        W_out = None
+        if first.W_out is not None:
+            W_out = first.W_out if single else torch.cat([run.W_out for run in layout.runs])
+        buffers = (layout.dW, layout.db) if W_out is None else (layout.dW, layout.db, layout.dW_out)
+        arch = first.architecture
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
-        _, _, loss = loss_gradients(
-            W, b, x, layout.importance, first.activation, with_loss,
-            into=(layout.dW, layout.db), power=first.power,
-        )  # fmt: skip
+        loss = loss_gradients(
+            W, b, x, layout.importance, arch.activation, with_loss, into=buffers,
+            power=arch.power, hidden=arch.hidden, W_out=W_out,
+            y=target(x, arch.absolute_value) if arch.absolute_value else None,
+        ).loss  # fmt: skip
         for group in layout.adam:
             # torch's fused AdamW kernel, what torch.optim.AdamW(fused=True) calls, over every
             # run's own parameters and state at once (tests/server/test_model.py compares them).
@@ -426,6 +525,9 @@ def train(
     check: CheckCallback | None = None,
     power: int = 1,
     magnitude: Magnitude = "uniform",
+    hidden: Hidden = "none",
+    absolute_value: bool = False,
+    feature_sets: tuple[FeatureSet, ...] = (),
 ) -> TrainResult:
     """Train ``n_instances × n_restarts`` toy models alone and keep each instance's best.
 
@@ -433,13 +535,16 @@ def train(
     run gets in a batch beside others.
 
     Args:
-        feature_probability … seed, power, magnitude: as for :class:`Run`.
+        feature_probability … seed, power … feature_sets: as for :class:`Run`.
         check: optional callback between steps and chunks of the evaluation; may raise to stop.
 
     Returns:
         The best restart of every instance, see :class:`TrainResult`.
     """
-    run = Run(feature_probability, importance, n_hidden, activation, config, seed, power, magnitude)
+    run = Run(
+        feature_probability, importance, n_hidden, activation, config, seed,
+        power, magnitude, hidden, absolute_value, feature_sets,
+    )  # fmt: skip
     batch = TrainingBatch()
     batch.add(run)
     while not run.done:

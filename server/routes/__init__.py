@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from server.routes import interference, live, meta, models, phase_diagrams, theory
+from server.routes import interference, live, meta, models, phase_diagrams, presets, theory
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(meta.router)
@@ -11,3 +11,4 @@ api_router.include_router(live.router)
 api_router.include_router(phase_diagrams.router)
 api_router.include_router(interference.router)
 api_router.include_router(theory.router)
+api_router.include_router(presets.router)

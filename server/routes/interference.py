@@ -5,11 +5,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 import torch
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 
 from server import interference, theory_interference
 from server.analysis_schemas import (
@@ -23,9 +22,8 @@ from server.analysis_schemas import (
     InterferenceStatistics,
     NoiseCurve,
 )
-from server.cache import ModelCache
-from server.deps import WorkerDep, not_found
-from server.routes.models import ModelId
+from server.deps import WorkerDep, query_error
+from server.routes.models import ModelId, load_model
 from server.schemas import InstanceResult, ModelResult
 
 router = APIRouter(tags=["interference"])
@@ -36,13 +34,6 @@ InstanceQuery = Annotated[
 SeedQuery = Annotated[int, Query(ge=0, le=2**32 - 1, description="seeds the random draws")]
 
 
-def query_error(field: str, message: str, value: Any) -> RequestValidationError:
-    """A 422 in pydantic's shape for a query parameter that the stored model rules out."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ["query", field], "msg": message, "input": value}]
-    )
-
-
 def _instance(result: ModelResult, index: int) -> InstanceResult:
     count = len(result.instances)
     if index >= count:
@@ -50,13 +41,6 @@ def _instance(result: ModelResult, index: int) -> InstanceResult:
             "instance", f"instance is {index}; this model has {count} (0 to {count - 1})", index
         )
     return result.instances[index]
-
-
-async def _load(cache: ModelCache, model_id: str) -> ModelResult:
-    result = await asyncio.to_thread(cache.load, model_id)
-    if result is None:
-        raise not_found(f"model {model_id}")
-    return result
 
 
 def _cosines(summary: interference.CosineSummary, edges: list[float]) -> CosineStatistics:
@@ -84,7 +68,7 @@ async def read_interference(
 
     404 if the model is not stored; 422 for an instance it does not have.
     """
-    result = await _load(worker.cache, model_id)
+    result = await load_model(worker.cache, model_id)
     chosen = _instance(result, instance)
     W = torch.tensor(chosen.W, dtype=torch.float64)  # (m, n)
     represented, model, random = await asyncio.to_thread(
@@ -128,9 +112,16 @@ async def read_noise(
 
     404 if the model is not stored; 422 for an instance it does not have or an l above n.
     """
-    result = await _load(worker.cache, model_id)
+    result = await load_model(worker.cache, model_id)
     chosen = _instance(result, instance)
     request = result.request
+    if request.hidden != "none":
+        raise query_error(
+            "model_id",
+            "the noise curve reads features back through WᵀW; this model has a ReLU hidden layer",
+            model_id,
+            where="path",
+        )
     n, m = request.n_features, request.n_hidden
     active = sorted(set(l)) if l else interference.default_active_counts(n)
     if active[-1] > n:

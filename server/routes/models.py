@@ -1,4 +1,4 @@
-"""POST /api/models (train or load) and GET /api/models/{model_id}."""
+"""POST /api/models (train or load), GET /api/models/{model_id} and its weight snapshots."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from server.deps import SettingsDep, WorkerDep, not_found, train_or_503, within_limits
-from server.results import ModelTask
-from server.schemas import ModelRequest, ModelResult
+from server.cache import MODEL_KIND, ModelCache
+from server.deps import (
+    SettingsDep,
+    WorkerDep,
+    not_found,
+    query_error,
+    train_or_503,
+    within_limits,
+)
+from server.results import ModelTask, weight_metrics
+from server.schemas import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -33,7 +41,49 @@ async def create_model(
 @router.get("/{model_id}", response_model=ModelResult)
 async def read_model(model_id: ModelId, worker: WorkerDep) -> ModelResult:
     """A stored result by id; 404 if it was never trained (or its entry was unusable)."""
-    result = await asyncio.to_thread(worker.cache.load, model_id)
+    return await load_model(worker.cache, model_id)
+
+
+async def load_model(cache: ModelCache, model_id: str) -> ModelResult:
+    """The stored result; 404 if absent."""
+    result = await asyncio.to_thread(cache.load, model_id)
     if result is None:
         raise not_found(f"model {model_id}")
     return result
+
+
+@router.get("/{model_id}/snapshots/{index}", response_model=WeightSnapshot)
+async def read_snapshot(
+    model_id: ModelId,
+    index: Annotated[int, Path(ge=0, le=MAX_SNAPSHOTS, description="which snapshot, from 0")],
+    worker: WorkerDep,
+) -> WeightSnapshot:
+    """The weights and metrics of a stored model at one of its kept snapshots (replay).
+
+    404 if the model is not stored; 422 if it kept no snapshots (``snapshots: 0``) or fewer than
+    ``index + 1``.
+    """
+    result = await load_model(worker.cache, model_id)
+    kept = result.snapshots or []
+    if index >= len(kept):
+        what = f"this model kept {len(kept)}" + (f" (0 to {len(kept) - 1})" if kept else "")
+        raise query_error("index", f"index is {index}; {what}", index, where="path")
+    tensors = await asyncio.to_thread(
+        worker.cache.read, model_id, MODEL_KIND, lambda stored, _: stored.tensors
+    )
+    if tensors is None:  # removed since the load above
+        raise not_found(f"model {model_id}")
+    W_out = tensors.get("snapshot_W_out")
+    fields = weight_metrics(
+        result.request,
+        tensors["snapshot_W"][index],
+        tensors["snapshot_b"][index],
+        None if W_out is None else W_out[index],
+    )
+    return WeightSnapshot(
+        id=model_id,
+        index=index,
+        step=kept[index].step,
+        steps=result.request.steps,
+        instances=[InstanceMetrics(**f) for f in fields],
+    )

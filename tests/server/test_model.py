@@ -24,7 +24,7 @@ def test_gradients_match_autograd(activation: Activation, dtype: torch.dtype) ->
         b_ = b.clone().requires_grad_(True)
         loss = reconstruction_loss(x, forward(W_, b_, x, activation), importance)
         loss.sum().backward()  # rows are independent: the sum's gradient is each row's
-        dW, db, ours = loss_gradients(W, b, x, importance, activation, with_loss=True)
+        dW, db, ours, _ = loss_gradients(W, b, x, importance, activation, with_loss=True)
 
         assert ours is not None
         torch.testing.assert_close(ours, loss.detach(), rtol=1e-5, atol=0)

@@ -117,7 +117,7 @@ def test_power_gradients_match_autograd(k: int) -> None:
         W_ = W.clone().requires_grad_(True)
         loss = reconstruction_loss(x, forward(W_, b, x, "power", k), importance)
         loss.sum().backward()
-        dW, db, ours = loss_gradients(W, b, x, importance, "power", with_loss=True, power=k)
+        dW, db, ours, _ = loss_gradients(W, b, x, importance, "power", with_loss=True, power=k)
         assert ours is not None
         torch.testing.assert_close(ours, loss.detach(), rtol=1e-12, atol=0)
         torch.testing.assert_close(dW, W_.grad, rtol=1e-10, atol=1e-12)
@@ -125,7 +125,7 @@ def test_power_gradients_match_autograd(k: int) -> None:
         assert db.shape == b.shape and torch.count_nonzero(db) == 0
 
         buffers = (torch.full_like(W, 7.0), torch.full_like(b, 7.0))
-        dW_into, db_into, _ = loss_gradients(W, b, x, importance, "power", into=buffers, power=k)
+        dW_into, db_into, _, _ = loss_gradients(W, b, x, importance, "power", into=buffers, power=k)
         assert dW_into is buffers[0] and db_into is buffers[1]
         torch.testing.assert_close(dW_into, W_.grad, rtol=1e-10, atol=1e-12)
         assert torch.count_nonzero(db_into) == 0

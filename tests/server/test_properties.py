@@ -50,7 +50,9 @@ def test_metrics_are_finite_for_every_finite_weight(W: np.ndarray) -> None:
     D = metrics.dimensionality(weights)
     assert ((D >= 0) & (D <= 1 + 1e-9)).all()
     b = torch.zeros(W.shape[0], W.shape[2])
-    request = ModelRequest(n_features=W.shape[2], n_hidden=W.shape[1], feature_probability=0.5)
+    request = ModelRequest(
+        n_features=W.shape[2], n_hidden=W.shape[1], feature_probability=[0.5] * W.shape[0]
+    )
     for instance in instance_results(request, weights, b, torch.zeros(W.shape[0])):
         json.dumps(instance.model_dump(), allow_nan=False)  # the API's JSON: no NaN, no Inf
 

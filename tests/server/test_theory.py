@@ -203,12 +203,13 @@ def test_f11_uniform(S: float, dedicated: float, pairs: float) -> None:
 
 
 def test_results_carry_the_theory_losses() -> None:
-    linear = theory_losses(ModelRequest(n_features=20, n_hidden=5, importance_decay=0.7), 1.0)
+    request = ModelRequest(n_features=20, n_hidden=5, importance_decay=0.7, feature_probability=1.0)
+    linear = theory_losses(request, 0)
     assert linear == {  # F3, no F11; and the loss of x′ = 0, E Σ Iᵢ xᵢ² = Σ 0.7ⁱ / 3 at S = 0
         "linear_optimum": pytest.approx(0.046464, abs=5e-7),
         "zero_output": pytest.approx((1 - 0.7**20) / 0.3 / 3, rel=1e-12),
     }
-    pentagon = theory_losses(ModelRequest(n_features=5, n_hidden=2), 0.05)
+    pentagon = theory_losses(ModelRequest(n_features=5, n_hidden=2, feature_probability=0.05), 0)
     # F12: two digons and a dropped feature, 2ρ²/3 + V(ρ) = 0.017708 at S = 0.95
     assert pentagon["uniform_antipodal_pairs"] == pytest.approx(0.017708, abs=5e-7)
     assert (
