@@ -9,7 +9,9 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 h
   n_features), ``snapshot_b`` (and ``snapshot_W_out``). Never pickle.
 - ``meta.json``: the format version, the kind (``model`` or ``phase_diagram``), the id, the
   library versions, the result without its tensors (for a model, the :class:`ModelResult`
-  without W and b), and sha256 checksums of the weights file and of that result.
+  without W, b, W_out and the n × n ``gram``, and with only the steps of its snapshots: these are
+  recomputed from the weights on load, so a 200-feature entry stays small), and sha256 checksums
+  of the weights file and of that result.
 
 An entry is first written to a temporary folder beside it and then renamed into place, so a reader
 sees a whole entry or none, even if the process is killed mid-write. An entry that does not load
@@ -42,7 +44,7 @@ import safetensors
 import torch
 from safetensors.torch import load, save
 
-from server import __version__
+from server import __version__, metrics
 from server.schemas import CACHE_FORMAT_VERSION, ModelRequest, ModelResult
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ STALE_TMP_SECONDS = 3600.0
 
 
 MODEL_KIND = "model"
-_TENSOR_FIELDS = ("W", "b", "W_out")  # an instance's fields stored in weights.safetensors
+# An instance's fields stored in weights.safetensors, or recomputed from them on load (gram).
+_TENSOR_FIELDS = ("W", "b", "W_out", "gram")
 T = TypeVar("T")
 
 
@@ -137,6 +140,10 @@ class ModelCache:
         body["instances"] = [
             {k: v for k, v in inst.items() if k not in _TENSOR_FIELDS} for inst in body["instances"]
         ]
+        if body.get("snapshots"):
+            body["snapshots"] = [
+                {"index": s["index"], "step": s["step"]} for s in body["snapshots"]
+            ]
         self.write(result.id, MODEL_KIND, body, {"W": W, "b": b} | (extra or {}))
 
     def read(self, entry_id: str, kind: str, decode: Decoder[T]) -> T | None:
@@ -323,8 +330,19 @@ def _decode_model(stored: Stored, model_id: str) -> ModelResult:
             raise CorruptEntry(f"{name} has shape {tuple(tensors[name].shape)}, not {shape}")
     if len(instances) != I:
         raise CorruptEntry(f"{len(instances)} instances for {I} probabilities")
+    gram = metrics.gram(tensors["W"]).tolist()
     for k, instance in enumerate(instances):
         instance["W"], instance["b"] = tensors["W"][k].tolist(), tensors["b"][k].tolist()
+        instance["gram"] = gram[k]
         if untied:
             instance["W_out"] = tensors["W_out"][k].tolist()
+    if kept:
+        W = tensors["snapshot_W"]  # (snapshots, I, m, n)
+        measured = {
+            "dimensionality": metrics.dimensionality(W).tolist(),
+            "feature_norms": metrics.feature_norms(W).tolist(),
+            "dimensions_per_feature": metrics.dimensions_per_feature(W).tolist(),
+        }
+        for k, snapshot in enumerate(result["snapshots"]):
+            snapshot.update({name: values[k] for name, values in measured.items()})
     return ModelResult.model_validate(result | {"cached": True})

@@ -3,8 +3,9 @@
 ``--all`` trains every preset of ``server/presets.json``, ``--preset NAME`` (repeatable) the
 named ones, ``--phase-diagrams`` the two phase-diagram presets (the phase page's defaults). What
 models_cache/ ships is ``--all``'s output, so that a fresh clone opens every preset without
-training. Entries already in the cache are kept. The training is the server's own: the same worker and tasks, on
-``--device``; presets train one after another, each request's instances and restarts batched.
+training. Entries already in the cache are kept. The training is the server's own: the same
+worker and tasks, on ``--device``; presets train one after another, each request's instances and
+restarts batched.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The results shipped in the repository's models_cache/ load, verify and are current."""
+"""The results shipped in the repository's models_cache/ load, verify, are current, and show the
+paper's phenomena (the gallery opens every preset from them, without training)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,27 +12,50 @@ import pytest
 
 from server.cache import ModelCache
 from server.phase_diagram import PhaseDiagramTask
-from server.presets import DEFAULT_PHASE_DIAGRAMS, shipped_ids
+from server.presets import Preset, presets, shipped_ids
+from server.results import ModelTask
+from server.schemas import ModelResult
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models_cache"
+STALE = "run python -m server.precompute --preset {} and git add -f the new entry"
+PRESETS = {p.id: p for p in presets()}
 
 
-@pytest.mark.parametrize(
-    "request_", DEFAULT_PHASE_DIAGRAMS, ids=lambda r: f"{r.n_features}x{r.n_hidden}"
-)
-def test_default_phase_diagrams_are_shipped_and_current(request_, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    task = PhaseDiagramTask(request_)
-    entry = SHIPPED / task.id
-    assert entry.is_dir(), (
-        f"models_cache/{task.id} is missing or stale: run python -m server.precompute "
-        "--phase-diagrams and git add -f the new entry"
-    )
-    # Load a copy: a failed load removes the entry, and the repository's must stay.
-    shutil.copytree(entry, tmp_path / task.id)
-    result = task.load(ModelCache(tmp_path))
-    assert result is not None and result.cached and result.final
-    assert result.request == request_ and result.id == task.id
-    assert result.agreement > 0.8  # the page opens on a diagram that shows the paper's picture
+def _copy(entry_id: str, tmp_path: Path) -> ModelCache:
+    """A cache holding a copy of one shipped entry: a failed load removes the entry it reads,
+    and the repository's must stay."""
+    entry = SHIPPED / entry_id
+    assert entry.is_dir(), f"models_cache/{entry_id} is missing or stale"
+    shutil.copytree(entry, tmp_path / entry_id)
+    return ModelCache(tmp_path)
+
+
+def shipped(preset_id: str, tmp_path: Path, index: int = 0) -> ModelResult:
+    """A preset's shipped result, loaded and verified against its request."""
+    task = ModelTask(PRESETS[preset_id].requests[index])
+    assert (SHIPPED / task.id).is_dir(), STALE.format(preset_id)
+    result = task.load(_copy(task.id, tmp_path))
+    assert result is not None and result.cached, f"{preset_id}: the entry does not load"
+    assert result.id == task.id and result.request == task.request
+    return result
+
+
+@pytest.mark.parametrize("preset", presets(), ids=lambda p: p.id)
+def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> None:
+    """Every entry loads, matches its key (the id of the preset's request as it is now, so an
+    edited preset fails here until it is retrained) and has a result per instance."""
+    if preset.phase_diagram is not None:
+        task = PhaseDiagramTask(preset.phase_diagram)
+        assert (SHIPPED / task.id).is_dir(), STALE.format(preset.id)
+        diagram = task.load(_copy(task.id, tmp_path))
+        assert diagram is not None and diagram.cached and diagram.final
+        assert diagram.request == preset.phase_diagram and diagram.id == task.id
+        assert diagram.agreement > 0.8  # the page opens on a diagram that shows the paper's picture
+        return
+    for k, request in enumerate(preset.requests):
+        result = shipped(preset.id, tmp_path / str(k), k)
+        assert len(result.instances) == request.n_instances
+        assert all(math.isfinite(i.loss) for i in result.instances)
 
 
 def test_the_tracked_entries_are_exactly_the_shipped_ones() -> None:
@@ -44,3 +69,81 @@ def test_the_tracked_entries_are_exactly_the_shipped_ones() -> None:
     )
     folders = {Path(f).parts[1] for f in tracked.stdout.split() if len(Path(f).parts) > 2}
     assert folders == set(shipped_ids())
+
+
+# -- the paper's phenomena, in what ships ---------------------------------------------------------
+def test_linear_20_5_keeps_exactly_the_top_five_at_the_f3_optimum(tmp_path: Path) -> None:
+    """TMS Basic Results: the linear model represents the 5 most important features at every
+    sparsity (PCA-like), and its loss is THEORY.md F3's optimum (exact loss, within 2 %)."""
+    result = shipped("basic-results", tmp_path, 0)
+    assert result.request.activation == "linear"
+    for instance in result.instances:
+        norms = instance.feature_norms
+        assert min(norms[:5]) > 0.9 and max(norms[5:]) < 0.1, norms
+        assert instance.exact_loss is not None
+        optimum = instance.theory_loss["linear_optimum"]
+        assert instance.exact_loss == pytest.approx(optimum, rel=0.02)
+
+
+def test_relu_20_5_superposes_more_features_as_sparsity_grows(tmp_path: Path) -> None:
+    result = shipped("basic-results", tmp_path, 1)
+    represented = [sum(n > 0.5 for n in i.feature_norms) for i in result.instances]
+    assert represented[0] <= 6 and represented[-1] >= 15, represented  # dense → very sparse
+    assert max(result.instances[-1].superposition) > 0.5
+
+
+def test_the_pentagon_has_every_dimensionality_two_fifths(tmp_path: Path) -> None:
+    (instance,) = shipped("pentagon", tmp_path).instances
+    assert instance.dimensionality == pytest.approx([0.4] * 5, abs=0.03)
+
+
+def test_one_sparser_feature_collapses_the_pentagon_into_two_digons(tmp_path: Path) -> None:
+    instances = shipped("pentagon-collapse", tmp_path).instances
+    assert instances[0].dimensionality == pytest.approx([0.4] * 5, abs=0.03)
+    last = instances[-1]
+    assert last.feature_norms[4] < 0.1  # the sparse feature is dropped …
+    assert last.dimensionality[:4] == pytest.approx([0.5] * 4, abs=0.03)  # … beside two digons
+
+
+def test_dimensions_per_feature_are_sticky_at_one_and_one_half(tmp_path: Path) -> None:
+    """TMS Feature Dimensionality: D* ≈ 1 when dense, ≈ 1/2 over a range of sparsities."""
+    instances = shipped("feature-geometry", tmp_path).instances
+    assert instances[0].dimensions_per_feature == pytest.approx(1.0, abs=0.05)
+    middle = [i.dimensions_per_feature for i in instances[1:-1]]
+    assert min(abs(d - 0.5) for d in middle) < 0.03, middle
+
+
+def test_anticorrelated_pairs_are_antipodal_and_correlated_ones_are_not(tmp_path: Path) -> None:
+    def cosine(gram: list[list[float]], i: int, j: int) -> float:
+        return gram[i][j] / math.sqrt(gram[i][i] * gram[j][j])
+
+    for instance in shipped("anticorrelated-pairs", tmp_path / "anti").instances:
+        assert cosine(instance.gram, 0, 1) < -0.95 and cosine(instance.gram, 2, 3) < -0.95
+    for instance in shipped("correlated-pairs", tmp_path / "corr").instances:
+        assert cosine(instance.gram, 0, 1) > -0.5 and cosine(instance.gram, 2, 3) > -0.5
+
+
+def test_the_privileged_basis_goes_from_monosemantic_to_polysemantic(tmp_path: Path) -> None:
+    instances = shipped("privileged-basis", tmp_path).instances
+    views = [i.neurons for i in instances]
+    assert all(v is not None for v in views)
+    assert views[0] is not None and views[0].polysemantic == 0  # dense: one feature a neuron
+    assert views[-1] is not None and views[-1].polysemantic >= 1  # sparse: superposition
+
+
+def test_the_small_absolute_value_model_uses_two_monosemantic_neurons_a_feature(
+    tmp_path: Path,
+) -> None:
+    (instance,) = shipped("absolute-value-small", tmp_path).instances
+    assert instance.neurons is not None and instance.neurons.monosemantic == 6
+    tops = sorted(n.top_feature for n in instance.neurons.neurons)
+    assert tops == [0, 0, 1, 1, 2, 2]  # |x| = ReLU(x) + ReLU(−x), for each feature
+    assert instance.loss < 0.01 * instance.theory_loss["zero_output"]
+
+
+def test_learning_dynamics_ships_its_replay(tmp_path: Path) -> None:
+    result = shipped("learning-dynamics", tmp_path)
+    assert result.snapshots is not None and len(result.snapshots) == result.request.snapshots
+    assert result.snapshots[0].step == 0 and result.snapshots[-1].step == result.request.steps
+    final = result.snapshots[-1].dimensionality[0]
+    assert final == pytest.approx(result.instances[0].dimensionality, abs=1e-6)
