@@ -49,7 +49,11 @@ class Limits(BaseModel):
         "n_restarts × n_features × n_hidden",
     )
     max_output_values: int = Field(
-        1 << 22, ge=1, description="largest instances × n_features² (the Gram matrices returned)"
+        1 << 22,
+        ge=1,
+        description="largest instances × n_features² (the Gram matrices returned), and largest "
+        "snapshots × instances × n_restarts × n_features × n_hidden (× 2 untied) of kept weight "
+        "snapshots",
     )
     max_queued_jobs: int = Field(
         128,

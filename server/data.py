@@ -33,6 +33,7 @@ from torch import Tensor
 from server.theory import Magnitude
 
 SetKind = Literal["correlated", "anticorrelated"]
+MIN_PROBABILITY = 1e-30  # the least p the float32 sampler uses: k/p stays far below float32's max
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class FeatureDistribution:
         Returns:
             (rows, n_features, 1): p itself for unsigned boolean features, else −1/p or −2/p.
         """
-        p = feature_probability.unsqueeze(-1)
+        # Below MIN_PROBABILITY, −1/p would overflow float32 to −inf and the masks would make
+        # NaN (−inf · 0); no batch ever sees such a feature active either way.
+        p = feature_probability.clamp_min(MIN_PROBABILITY).unsqueeze(-1)
         if self.magnitude == "boolean" and not self.signed:
             return p.clone()
         return (-2.0 if self.signed else -1.0) / p

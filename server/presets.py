@@ -58,6 +58,10 @@ class PresetInfo(Preset):
 
     model_ids: list[str] = Field(description="per request, its id for GET /api/models/{id}")
     diagram_id: str | None = Field(description="for GET /api/phase-diagrams/{id}, or null")
+    cached: list[bool] = Field(
+        default_factory=list,
+        description="per request (or for the diagram), whether the server's cache holds it now",
+    )
 
 
 class PresetFile(BaseModel):

@@ -42,9 +42,10 @@ def theory_losses(request: ModelRequest, instance: int) -> dict[str, float]:
     ``zero_output`` (E Σᵢ Iᵢ yᵢ², from each feature's marginal probability) always. With
     independent features: for ReLU and linear models THEORY.md F3 (the best without
     superposition, which a ReLU hidden layer reaches too), and F11 for uniform magnitudes, one p
-    and equal importances with n ≥ 2m; for power models with one p the best unsuperposed loss
-    (F15); for the absolute-value model F3's formula with m // 2 features kept (two neurons per
-    feature, |x| = ReLU(x) + ReLU(−x), and the mean of |x| on the rest). Correlated sets change
+    and equal importances with n ≥ 2m, without a hidden ReLU (its antipodal pairs assume h = Wx);
+    for power models with one p the best unsuperposed loss (F15); for the absolute-value model
+    F3's formula with m // 2 features kept (two neurons per feature, |x| = ReLU(x) + ReLU(−x),
+    and the mean of |x| on the rest). Correlated sets change
     the covariance that F3 assumes, so they get ``zero_output`` only.
     """
     importance = request.importances
@@ -71,7 +72,8 @@ def theory_losses(request: ModelRequest, instance: int) -> dict[str, float]:
     losses["linear_optimum"] = theory.linear_optimum(
         importance, row, request.n_hidden, request.magnitude
     )
-    if request.magnitude == "uniform" and len(set(importance)) == 1 and not isinstance(p, list):
+    uniform_inputs = request.magnitude == "uniform" and request.hidden == "none"
+    if uniform_inputs and len(set(importance)) == 1 and not isinstance(p, list):
         uniform = theory.uniform_superposition(request.n_features, request.n_hidden, p)
         if uniform is not None:  # F11 assumes importance 1; the loss scales with it
             losses |= {f"uniform_{k}": importance[0] * v for k, v in uniform.items()}
@@ -206,6 +208,13 @@ def snapshot_summaries(steps: list[int], W: Tensor) -> list[SnapshotSummary]:
         )
         for k, step in enumerate(steps)
     ]
+
+
+def without_gram(result: ModelResult) -> ModelResult:
+    """The result with every instance's n × n ``gram`` left out (null): for clients that asked
+    for ``gram=false`` and compute WᵀW themselves from W."""
+    instances = [i.model_copy(update={"gram": None}) for i in result.instances]
+    return result.model_copy(update={"instances": instances})
 
 
 class ModelTask:

@@ -418,11 +418,13 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         "snapshots",
         r.snapshots
         * r.n_instances
+        * r.n_restarts
         * r.n_features
         * r.n_hidden
         * (2 if r.task != "reconstruct" else 1),
         "max_output_values",
-        "stored snapshot weights snapshots × instances × n_features × n_hidden (× 2 untied)",
+        "kept snapshot weights snapshots × instances × n_restarts × n_features × n_hidden (× 2 "
+        "untied)",
     )
     return limit.errors
 
@@ -478,7 +480,10 @@ class InstanceMetrics(BaseModel):
         description="the absolute-value model's untied output weights W_out (W₂), shape "
         "(n_features, n_hidden); null for tied models",
     )
-    gram: list[list[float]] = Field(description="WᵀW, shape (n_features, n_features)")
+    gram: list[list[float]] | None = Field(
+        description="WᵀW, shape (n_features, n_features); null when the client asked for "
+        "gram=false (it is n² numbers an instance: 19 MB for 20 instances of 200 features)"
+    )
     feature_norms: list[float] = Field(description="‖Wᵢ‖")
     superposition: list[float] = Field(description="Σ_{j≠i} (Ŵᵢ·Wⱼ)²")
     dimensionality: list[float] = Field(description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²")

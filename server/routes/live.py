@@ -13,7 +13,9 @@ every message with the seq it answers:
   off by the protocol layer, which closes the socket with code 1009.
 
 A request may carry ``"retrain": true`` to train afresh even when the result is cached (what
-the pages' "Recompute" buttons send); the stored entry is kept.
+the pages' "Recompute" and "Retrain live" buttons send); the stored entry is kept. A model request
+may carry ``"gram": false`` to leave every instance's n × n WᵀW out of its answers (the gallery
+does, for its 200-feature presets, and computes WᵀW from W where it draws it).
 
 A new message cancels the request still running on the socket, within one snapshot interval;
 a message that asks for the very model already training joins it instead (its messages then carry
@@ -35,8 +37,8 @@ from pydantic import BaseModel
 from server.config import Limits
 from server.deps import live_sockets_of, parse_request_text, settings_of, worker_of
 from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
-from server.results import ModelTask
-from server.schemas import DoneMessage, ErrorMessage, LimitChecker, SnapshotMessage
+from server.results import ModelTask, without_gram
+from server.schemas import DoneMessage, ErrorMessage, LimitChecker, ModelResult, SnapshotMessage
 
 router = APIRouter(tags=["models"])
 
@@ -77,23 +79,31 @@ def message_size_errors(text: str, limits: Limits) -> list[dict[str, Any]]:
     return limit.errors
 
 
-def split_retrain(text: str) -> tuple[str, bool]:
-    """Take the optional ``"retrain": true`` out of a request's JSON text.
+# The message options besides the request: "retrain": true trains afresh although the result is
+# cached; "gram": false leaves every instance's n × n WᵀW out of the answers (null).
+OPTIONS = {"retrain": False, "gram": True}
+
+
+def split_options(text: str) -> tuple[str, dict[str, bool]]:
+    """Take the optional ``"retrain"`` and ``"gram"`` flags out of a request's JSON text.
 
     Returns:
-        The text without it (unchanged unless it is a JSON object holding it as a boolean, so
-        that the request's parser refuses any other value) and whether it asked to train afresh.
+        The text without them (unchanged unless it is a JSON object holding them as booleans, so
+        that the request's parser refuses any other value) and every option's value.
     """
-    if '"retrain"' not in text:  # the usual request: no second JSON parse
-        return text, False
+    if not any(f'"{name}"' in text for name in OPTIONS):  # the usual request: no second parse
+        return text, dict(OPTIONS)
     try:
         body = json.loads(text)
     except ValueError:
-        return text, False
-    if not isinstance(body, dict) or not isinstance(body.get("retrain"), bool):
-        return text, False  # a retrain that is not true or false is refused as a field
-    retrain = body.pop("retrain")
-    return json.dumps(body), retrain
+        return text, dict(OPTIONS)
+    if not isinstance(body, dict):
+        return text, dict(OPTIONS)
+    options = dict(OPTIONS)
+    for name in OPTIONS:  # a value that is not true or false is refused as a field
+        if isinstance(body.get(name), bool):
+            options[name] = body.pop(name)
+    return json.dumps(body), options
 
 
 class LiveSession:
@@ -125,28 +135,36 @@ class LiveSession:
                 await self.running
             self.running = None
 
-    async def run(self, task: Task, retrain: bool) -> None:
+    async def run(self, task: Task, options: dict[str, bool]) -> None:
+        gram = options["gram"]
+
         async def on_snapshot(fields: dict[str, Any]) -> None:
+            if not gram and "instances" in fields:
+                instances = [i.model_copy(update={"gram": None}) for i in fields["instances"]]
+                fields = fields | {"instances": instances}
             await self.send(self.protocol.snapshot(self.seq, fields))
 
         try:
-            result = await train_or_load(self.worker, task, on_snapshot, use_cache=not retrain)
+            use_cache = not options["retrain"]
+            result = await train_or_load(self.worker, task, on_snapshot, use_cache=use_cache)
         except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
+        if not gram and isinstance(result, ModelResult):
+            result = without_gram(result)
         await self.send(self.protocol.done(self.seq, result))
 
     async def handle(self, message: Mapping[str, Any]) -> None:
         """Answer one client message: the latest message always wins."""
         text = message.get("text")
         parsed: BaseModel | str | list[dict[str, Any]]
-        retrain = False
+        options = dict(OPTIONS)
         if text is None:
             parsed = f"send a {self.protocol.expects} as a JSON text frame"
         elif oversize := message_size_errors(text, self.settings.limits):
             parsed = oversize
         else:
-            text, retrain = split_retrain(text)
+            text, options = split_options(text)
             parsed = self.protocol.parse(text, self.settings)
         task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
         running = self.running is not None and not self.running.done()
@@ -160,7 +178,7 @@ class LiveSession:
             await self.send(ErrorMessage(seq=self.seq, detail=parsed))
             return
         self.running_id = task.id
-        self.running = asyncio.create_task(self.run(task, retrain))
+        self.running = asyncio.create_task(self.run(task, options))
 
 
 async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from server.cache import MODEL_KIND, ModelCache
 from server.deps import (
@@ -16,12 +16,16 @@ from server.deps import (
     train_or_503,
     within_limits,
 )
-from server.results import ModelTask, weight_metrics
+from server.results import ModelTask, weight_metrics, without_gram
 from server.schemas import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
 
 router = APIRouter(prefix="/models", tags=["models"])
 
 ModelId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
+GramQuery = Annotated[
+    bool,
+    Query(description="include each instance's n × n WᵀW; false leaves `gram` null (smaller)"),
+]
 
 
 @router.post("", response_model=ModelResult)
@@ -39,9 +43,10 @@ async def create_model(
 
 
 @router.get("/{model_id}", response_model=ModelResult)
-async def read_model(model_id: ModelId, worker: WorkerDep) -> ModelResult:
+async def read_model(model_id: ModelId, worker: WorkerDep, gram: GramQuery = True) -> ModelResult:
     """A stored result by id; 404 if it was never trained (or its entry was unusable)."""
-    return await load_model(worker.cache, model_id)
+    result = await load_model(worker.cache, model_id)
+    return result if gram else without_gram(result)
 
 
 async def load_model(cache: ModelCache, model_id: str) -> ModelResult:
@@ -57,6 +62,7 @@ async def read_snapshot(
     model_id: ModelId,
     index: Annotated[int, Path(ge=0, le=MAX_SNAPSHOTS, description="which snapshot, from 0")],
     worker: WorkerDep,
+    gram: GramQuery = True,
 ) -> WeightSnapshot:
     """The weights and metrics of a stored model at one of its kept snapshots (replay).
 
@@ -85,5 +91,5 @@ async def read_snapshot(
         index=index,
         step=kept[index].step,
         steps=result.request.steps,
-        instances=[InstanceMetrics(**f) for f in fields],
+        instances=[InstanceMetrics(**(f if gram else f | {"gram": None})) for f in fields],
     )

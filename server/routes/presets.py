@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
+from server.deps import WorkerDep
 from server.presets import PresetInfo, preset_infos
 
 router = APIRouter(tags=["presets"])
 
 
 @router.get("/presets", response_model=list[PresetInfo])
-async def read_presets() -> list[PresetInfo]:
+async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
     """Every preset of ``server/presets.json`` in the gallery's order: its title, paper section
-    and link, teaching text, view, requests, and ``model_ids`` (or ``diagram_id``) to open its
-    result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id})."""
-    return preset_infos()
+    and link, teaching text, view, requests, ``model_ids`` (or ``diagram_id``) to open its
+    result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id}), and whether
+    each is ``cached`` now."""
+
+    def with_cached() -> list[PresetInfo]:
+        infos = preset_infos()
+        for info in infos:
+            ids = info.model_ids or [info.diagram_id or ""]
+            info.cached = [worker.cache.path(i).is_dir() for i in ids]
+        return infos
+
+    return await asyncio.to_thread(with_cached)

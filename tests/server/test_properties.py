@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from server import metrics
 from server.app import create_app
 from server.config import Limits, Settings
-from server.phase_schemas import PhaseDiagramRequest
+from server.phase_schemas import PhaseDiagramRequest, PhaseDiagramResult
 from server.results import instance_results
-from server.schemas import ModelRequest
+from server.schemas import ModelRequest, ModelResult
 
 METRICS = (
     metrics.gram,
@@ -66,6 +66,7 @@ LIMITS = Limits(
     max_steps=8,
     max_batch_size=32,
     max_work=1e8,
+    max_output_values=4096,
 )
 SETTINGS = set(Limits.model_fields)
 
@@ -76,10 +77,22 @@ def values(small: st.SearchStrategy[Any], huge: st.SearchStrategy[Any]) -> st.Se
 
 
 PROBABILITY = st.floats(min_value=5e-324, max_value=1.0)
+SHARED = st.sampled_from([0.05, 0.5, 1.0])
 MODEL_FIELDS = {
     "n_features": values(st.integers(1, 8), st.integers(9, 2**31 - 1)),
     "n_hidden": values(st.integers(1, 4), st.integers(5, 2**31 - 1)),
-    "feature_probability": st.one_of(PROBABILITY, st.lists(PROBABILITY, min_size=1, max_size=5)),
+    # an instance's entry is a p or a list of p per feature (the right length or not); a few
+    # shared values, so that feature sets' members often share theirs
+    "feature_probability": st.one_of(
+        PROBABILITY,
+        st.lists(
+            st.one_of(
+                PROBABILITY, st.lists(st.one_of(SHARED, PROBABILITY), min_size=1, max_size=9)
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+    ),
     "importance_decay": st.one_of(st.none(), st.floats(min_value=1e-300, max_value=1.0)),
     "activation": st.sampled_from(["relu", "linear", "power"]),
     "power": st.sampled_from([None, 1, 3, 5]),  # refused unless the activation is "power"
@@ -89,6 +102,27 @@ MODEL_FIELDS = {
     "lr": st.floats(min_value=1e-12, max_value=1.0),
     "seed": st.integers(0, 2**32 - 1),
     "n_restarts": values(st.integers(1, 2), st.integers(3, 2**31 - 1)),
+    # The variants: often left at their defaults, so that enough requests are accepted.
+    "task": st.sampled_from(["reconstruct", "reconstruct", "absolute_value"]),
+    "hidden_activation": st.sampled_from([None, None, "none", "relu"]),
+    "feature_sets": st.one_of(
+        st.none(),
+        st.none(),
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "kind": st.sampled_from(["correlated", "anticorrelated"]),
+                    "features": st.one_of(
+                        st.lists(st.integers(0, 3), min_size=2, max_size=2, unique=True),
+                        st.lists(st.integers(0, 9), max_size=4),
+                    ),
+                }
+            ),
+            max_size=2,
+        ),
+    ),
+    # beyond max_output_values (above) from 22 snapshots of the largest models
+    "snapshots": values(st.integers(0, 40), st.integers(41, 2**31 - 1)),
 }
 DIAGRAM_FIELDS = {
     "n_features": st.sampled_from([2, 3]),
@@ -132,9 +166,15 @@ def finite_numbers(value: Any) -> bool:
 
 
 def trains_or_is_refused_cleanly(
-    client: TestClient, path: str, body: dict[str, Any], fields: set[str]
+    client: TestClient,
+    path: str,
+    body: dict[str, Any],
+    request: type[BaseModel],
+    result: type[BaseModel],
 ) -> str:
-    """POST an accepted request: a finite result, or 422s that each name a field and a limit."""
+    """POST an accepted ``request``: a finite, valid ``result`` (no null where the schema promises
+    a number), or 422s that each name a field of the request and a limit."""
+    fields = set(request.model_fields)
     response = client.post(path, json=body)
     answer = strict_json(response.text)
     if response.status_code == 422:
@@ -145,6 +185,7 @@ def trains_or_is_refused_cleanly(
         return "refused"
     assert response.status_code == 200, response.text
     assert finite_numbers(answer), "a trained result holds a non-finite number"
+    result.model_validate(answer)  # NaN weights would come back as null
     return "trained"
 
 
@@ -181,8 +222,72 @@ def test_every_accepted_model_request_trains_or_is_refused_cleanly(
         assert response.status_code == 422 and strict_json(response.text)["detail"]
         assert {e["loc"][0] for e in exc.errors()} <= set(MODEL_FIELDS) | {"importance"}
         return
-    fields = set(ModelRequest.model_fields)
-    OUTCOMES[trains_or_is_refused_cleanly(client, "/api/models", body, fields)] += 1
+    OUTCOMES[
+        trains_or_is_refused_cleanly(client, "/api/models", body, ModelRequest, ModelResult)
+    ] += 1
+
+
+@st.composite
+def variant_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """Model requests that use the variants together and coherently, every size within the
+    limits: per-feature p of the right length whose set members share theirs, disjoint sets with
+    members in range. The model, activation and hidden layer are drawn freely, so some
+    combinations are refused (422 naming the field)."""
+    n = draw(st.integers(2, 8))
+    order = draw(st.permutations(range(n)))
+    sets: list[dict[str, Any]] = []
+    start = 0
+    for kind, size in draw(
+        st.lists(st.tuples(st.sampled_from(["correlated", "anticorrelated"]), st.integers(2, 3)))
+    ):
+        if start + size > n:
+            break
+        sets.append({"kind": kind, "features": list(order[start : start + size])})
+        start += size
+    probabilities: list[Any] = []
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            probabilities.append(draw(PROBABILITY))
+            continue
+        row = draw(st.lists(st.one_of(SHARED, PROBABILITY), min_size=n, max_size=n))
+        for feature_set in sets:
+            for j in feature_set["features"]:
+                row[j] = row[feature_set["features"][0]]
+        probabilities.append(row)
+    body = {
+        "n_features": n,
+        "n_hidden": draw(st.integers(1, 4)),
+        "feature_probability": probabilities,
+        "activation": draw(st.sampled_from(["relu", "relu", "linear", "power"])),
+        "task": draw(st.sampled_from(["reconstruct", "absolute_value"])),
+        "hidden_activation": draw(st.sampled_from([None, "none", "relu"])),
+        "magnitude": draw(st.sampled_from(["uniform", "boolean"])),
+        "snapshots": draw(st.integers(0, 30)),
+        "steps": draw(st.integers(1, 8)),
+        "batch_size": draw(st.integers(1, 32)),
+        "n_restarts": draw(st.integers(1, 2)),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+    if sets or draw(st.booleans()):
+        body["feature_sets"] = sets
+    return body
+
+
+@settings(PROPERTY, max_examples=80)
+@given(body=variant_requests())
+def test_every_accepted_variant_request_trains_or_is_refused_cleanly(
+    client: TestClient, body: dict[str, Any]
+) -> None:
+    try:
+        ModelRequest.model_validate(body)
+    except ValidationError as exc:
+        response = client.post("/api/models", json=body)
+        assert response.status_code == 422 and strict_json(response.text)["detail"]
+        assert {e["loc"][0] for e in exc.errors()} <= {"task", "hidden_activation", "feature_sets"}
+        return
+    OUTCOMES[
+        trains_or_is_refused_cleanly(client, "/api/models", body, ModelRequest, ModelResult)
+    ] += 1
 
 
 @PROPERTY
@@ -195,8 +300,11 @@ def test_every_accepted_diagram_request_trains_or_is_refused_cleanly(
     except ValidationError:
         assert client.post("/api/phase-diagrams", json=body).status_code == 422
         return
-    fields = set(PhaseDiagramRequest.model_fields)
-    OUTCOMES[trains_or_is_refused_cleanly(client, "/api/phase-diagrams", body, fields)] += 1
+    OUTCOMES[
+        trains_or_is_refused_cleanly(
+            client, "/api/phase-diagrams", body, PhaseDiagramRequest, PhaseDiagramResult
+        )
+    ] += 1
 
 
 def test_both_outcomes_were_reached() -> None:

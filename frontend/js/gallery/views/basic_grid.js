@@ -1,0 +1,177 @@
+// The gallery's basic_grid view (TMS §"Basic Results"): one row per request (linear, ReLU), one
+// column per instance (1 − S = p). Each cell: a small WᵀW heatmap (one colour range for every
+// cell) above a small ‖Wᵢ‖ bar chart coloured by superposition. Clicking a cell opens it.
+
+import { Plotly, colourAt, range } from "../../plots/common.js";
+import { DIVERGING, maxAbs } from "../../plots/gram.js";
+import { gramOf } from "../weights.js";
+import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
+import { formatNumber } from "../../format.js";
+
+/** @typedef {import("../views.js").ViewContext} ViewContext */
+
+/** Many small plots: no interaction, no mode bar (a click on the cell opens it instead). */
+export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: false, responsive: true });
+
+/**
+ * A request's row label.
+ * @param {Record<string, any>} request
+ * @returns {string}
+ */
+export function requestLabel(request) {
+  if (request.activation === "linear") return "linear";
+  if (request.activation === "power") return `power k = ${request.power ?? 3}`;
+  return request.hidden_activation === "relu" ? "ReLU (hidden ReLU)" : "ReLU";
+}
+
+/**
+ * An instance's p as a label: its probability, or the range of a per-feature list.
+ * @param {number|number[]} fp
+ * @returns {string}
+ */
+export function probabilityLabel(fp) {
+  if (typeof fp === "number") return formatNumber(fp);
+  const lo = Math.min(...fp);
+  const hi = Math.max(...fp);
+  return lo === hi ? formatNumber(lo) : `${formatNumber(lo)}…${formatNumber(hi)}`;
+}
+
+/**
+ * The colour-scale swatch of the superposition legend, as a CSS gradient.
+ * @returns {string}
+ */
+export function superpositionGradient() {
+  return `linear-gradient(to right, ${SUPERPOSITION_SCALE.map(([t, c]) => `${c} ${100 * t}%`).join(", ")})`;
+}
+
+/**
+ * Build the grid's skeleton (headers, one cell per instance) when its shape changed.
+ * @param {HTMLElement} container
+ * @param {ViewContext} ctx
+ * @param {string} key the shape
+ * @returns {void}
+ */
+function buildGrid(container, ctx, key) {
+  for (const el of container.querySelectorAll(".js-plotly-plot")) Plotly.purge(el);
+  const cols = Math.max(...ctx.results.map((r) => r.instances.length));
+  const table = document.createElement("div");
+  table.className = "grid-table";
+  table.style.gridTemplateColumns = `1.6em repeat(${cols}, minmax(90px, 1fr))`;
+  table.append(document.createElement("span"));
+  const first = ctx.results[0].instances;
+  for (let k = 0; k < cols; k += 1) {
+    const head = document.createElement("span");
+    head.className = "grid-head";
+    head.textContent = first[k] ? `1−S = ${probabilityLabel(first[k].feature_probability)}` : "";
+    table.append(head);
+  }
+  ctx.results.forEach((result, r) => {
+    const rowHead = document.createElement("span");
+    rowHead.className = "grid-row-head";
+    rowHead.textContent = requestLabel(result.request);
+    table.append(rowHead);
+    for (let k = 0; k < cols; k += 1) {
+      const cell = document.createElement("div");
+      if (k < result.instances.length) {
+        cell.className = "grid-cell";
+        cell.tabIndex = 0;
+        cell.setAttribute("role", "button");
+        cell.dataset.row = String(r);
+        cell.dataset.col = String(k);
+        const gram = document.createElement("div");
+        gram.className = "grid-gram";
+        const norms = document.createElement("div");
+        norms.className = "grid-norms";
+        cell.append(gram, norms);
+      }
+      table.append(cell);
+    }
+  });
+  const caption = document.createElement("p");
+  caption.className = "caption";
+  caption.innerHTML =
+    "Each cell, top: WᵀW (entry (i, j) = Wᵢ·Wⱼ; red positive, blue negative, white 0; " +
+    '<span class="grid-range"></span>). Below: the feature norms ‖Wᵢ‖ (bar height, same scale in ' +
+    "every cell), each bar coloured by its superposition Σⱼ≠ᵢ(Ŵᵢ·Wⱼ)²: black 0 (orthogonal to " +
+    `every other feature) <span class="swatch" style="background:${superpositionGradient()}"></span>` +
+    " yellow ≥ 1 (shares its direction). Click a cell for its larger plots.";
+  const open = (event) => {
+    const cell = /** @type {HTMLElement|null} */ (/** @type {HTMLElement} */ (event.target).closest(".grid-cell"));
+    if (!cell) return;
+    if (event instanceof KeyboardEvent && event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    /** @type {any} */ (container).galleryCtx.openInstance(Number(cell.dataset.row), Number(cell.dataset.col));
+  };
+  table.addEventListener("click", open);
+  table.addEventListener("keydown", open);
+  container.replaceChildren(table, caption);
+  container.dataset.gridKey = key;
+}
+
+/**
+ * Draw (or redraw) the grid.
+ * @param {HTMLElement} container
+ * @param {ViewContext} ctx
+ * @returns {void}
+ */
+export function renderBasicGrid(container, ctx) {
+  /** @type {any} */ (container).galleryCtx = ctx;
+  const key = ctx.results
+    .map((r) => [requestLabel(r.request), r.request.n_features, ...r.instances.map((i) => probabilityLabel(i.feature_probability))].join(":"))
+    .join("|");
+  if (container.dataset.gridKey !== key) buildGrid(container, ctx, key);
+  let zmax = 1e-6;
+  let normMax = 1;
+  for (const result of ctx.results) {
+    for (const inst of result.instances) {
+      zmax = Math.max(zmax, maxAbs(gramOf(inst)));
+      normMax = Math.max(normMax, ...inst.feature_norms);
+    }
+  }
+  const rangeNote = container.querySelector(".grid-range");
+  if (rangeNote) rangeNote.textContent = `colours span ±${formatNumber(zmax)} in every cell`;
+  const margin = { l: 2, r: 2, t: 2, b: 2 };
+  const hidden = { visible: false, fixedrange: true };
+  ctx.results.forEach((result, r) => {
+    result.instances.forEach((inst, k) => {
+      const cell = container.querySelector(`.grid-cell[data-row="${r}"][data-col="${k}"]`);
+      if (!cell) return;
+      cell.setAttribute("aria-label", `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}: open`);
+      const n = gramOf(inst).length;
+      const heat = {
+        type: "heatmap",
+        z: gramOf(inst),
+        zmin: -zmax,
+        zmax,
+        zmid: 0,
+        colorscale: DIVERGING,
+        showscale: false,
+      };
+      Plotly.react(
+        cell.querySelector(".grid-gram"),
+        [heat],
+        { margin, xaxis: hidden, yaxis: { ...hidden, autorange: "reversed" }, paper_bgcolor: "rgba(0,0,0,0)" },
+        SMALL_CONFIG,
+      );
+      const bars = {
+        type: "bar",
+        x: range(n),
+        y: inst.feature_norms,
+        marker: { color: inst.superposition.map((v) => colourAt(SUPERPOSITION_SCALE, v)) },
+      };
+      Plotly.react(
+        cell.querySelector(".grid-norms"),
+        [bars],
+        {
+          margin,
+          bargap: 0.15,
+          xaxis: { ...hidden, range: [-0.5, n - 0.5] },
+          yaxis: { ...hidden, range: [0, normMax * 1.05] },
+          plot_bgcolor: "#f5f7f9",
+          paper_bgcolor: "rgba(0,0,0,0)",
+        },
+        SMALL_CONFIG,
+      );
+    });
+  });
+}

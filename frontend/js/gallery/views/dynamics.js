@@ -1,0 +1,664 @@
+// The gallery's learning-dynamics view (TMS §"Superposition and Learning Dynamics"): every
+// feature's dimensionality Dᵢ through training over the loss curve, and a step slider (with
+// play/pause) that replays the kept weight snapshots: ‖Wᵢ‖ coloured by superposition and the Dᵢ
+// of that step. While the model trains live there are no snapshots yet: the current Dᵢ only.
+
+import { CONFIG, Plotly, axis, baseLayout, colourAt, range } from "../../plots/common.js";
+import { renderGram } from "../../plots/gram.js";
+import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
+import { formatNumber } from "../../format.js";
+import { gramOf } from "../weights.js";
+import { slot, sparsityTitle, viewState } from "./geometry_2d.js";
+
+/** Snapshots advanced per second while playing. */
+const PLAY_PER_SECOND = 5;
+
+/** The uniform polytopes' dimensionalities (TMS §"Feature Dimensionality"), with their names. */
+const FRACTIONS = Object.freeze([
+  [1, "1", "dedicated dimension"],
+  [3 / 4, "3/4", "tetrahedron"],
+  [2 / 3, "2/3", "triangle"],
+  [1 / 2, "1/2", "digon"],
+  [2 / 5, "2/5", "pentagon"],
+  [3 / 8, "3/8", "square antiprism"],
+]);
+
+/** Colours the Dᵢ lines by each feature's final Dᵢ: 0 dark → 1 light. */
+const FINAL_D_SCALE = Object.freeze([
+  [0, "#440154"],
+  [0.375, "#3b528b"],
+  [0.5, "#21918c"],
+  [0.7, "#5ec962"],
+  [1, "#c8a800"],
+]);
+
+/** Fetched snapshots kept. */
+const CACHE_SIZE = 40;
+
+/** Snapshots fetched ahead of the slider while playing. */
+const PREFETCH = 3;
+
+/** The step marker's colour. */
+const MARKER_COLOUR = "#c5221f";
+
+/**
+ * @typedef {object} StepWeights what the view keeps of one fetched snapshot (instance 0)
+ * @property {number} step
+ * @property {number[]} feature_norms
+ * @property {number[]} superposition
+ * @property {number[]} dimensionality
+ * @property {number[][]} W n_hidden × n_features (WᵀW is computed from it where it is drawn)
+ */
+
+/**
+ * @typedef {object} DynamicsState
+ * @property {import("../views.js").ViewContext|null} ctx the latest context
+ * @property {string|null} modelId whose snapshots `cache` holds
+ * @property {any[]|null} drawn the snapshot list the big plot shows
+ * @property {number} index the slider's snapshot
+ * @property {number} timer the play interval, 0 when paused
+ * @property {Map<number, StepWeights>} cache fetched snapshots, least recently used first
+ * @property {Set<number>} failed snapshots whose fetch failed
+ * @property {boolean} busy whether a snapshot is being fetched
+ * @property {number} yMax the norm bars' fixed height: the largest ‖Wᵢ‖ of any snapshot
+ * @property {Record<string, HTMLElement>|null} dom the elements of the latest render
+ */
+
+/**
+ * @returns {DynamicsState}
+ */
+function initialState() {
+  return {
+    ctx: null,
+    modelId: null,
+    drawn: null,
+    index: 0,
+    timer: 0,
+    cache: new Map(),
+    failed: new Set(),
+    busy: false,
+    yMax: 1,
+    dom: null,
+  };
+}
+
+/**
+ * The elements of the view, made on the first render.
+ * @param {HTMLElement} container
+ * @returns {Record<string, HTMLElement>}
+ */
+function skeleton(container) {
+  const caption = slot(container, "caption", "p", (el) => {
+    el.style.margin = "0 0 6px";
+  });
+  const note = slot(container, "note", "p", (el) => {
+    el.className = "note";
+  });
+  const live = slot(container, "live", "div", (el) => {
+    el.style.cssText = "width:100%;height:220px;";
+  });
+  const replay = slot(container, "replay");
+  const controls = slot(replay, "controls", "div", (el) => {
+    el.style.cssText = "display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin:4px 0;";
+  });
+  const play = slot(controls, "play", "button", (el) => {
+    /** @type {HTMLButtonElement} */ (el).type = "button";
+    el.className = "reset";
+    el.style.cssText = "width:auto;margin:0;padding:3px 12px;";
+  });
+  const slider = slot(controls, "slider", "input", (el) => {
+    const input = /** @type {HTMLInputElement} */ (el);
+    input.type = "range";
+    input.min = "0";
+    input.step = "1";
+    input.setAttribute("aria-label", "training step");
+    input.style.cssText = "flex:1 1 300px;accent-color:#c5221f;";
+  });
+  const stepText = slot(controls, "step", "output", (el) => {
+    el.style.cssText = "font-variant-numeric:tabular-nums;min-width:15em;";
+  });
+  const open = slot(controls, "open", "button", (el) => {
+    /** @type {HTMLButtonElement} */ (el).type = "button";
+    el.className = "reset";
+    el.style.cssText = "width:auto;margin:0;padding:3px 12px;";
+    el.textContent = "Open the final model";
+  });
+  const main = slot(replay, "main", "div", (el) => {
+    el.style.cssText = "width:100%;height:440px;";
+  });
+  const stepCaption = slot(replay, "step-caption", "p", (el) => {
+    el.style.margin = "10px 0 2px";
+  });
+  const row = slot(replay, "row", "div", (el) => {
+    el.style.cssText = "display:flex;gap:12px;flex-wrap:wrap;";
+  });
+  const norms = slot(row, "norms", "div", (el) => {
+    el.style.cssText = "flex:2 1 380px;min-width:0;height:260px;";
+  });
+  const hist = slot(row, "hist", "div", (el) => {
+    el.style.cssText = "flex:1 1 240px;min-width:0;height:260px;";
+  });
+  const gram = slot(row, "gram", "div", (el) => {
+    el.style.cssText = "flex:0 1 320px;min-width:0;height:260px;";
+  });
+  const status = slot(replay, "status", "p", (el) => {
+    el.className = "note";
+  });
+  return {
+    caption, note, live, replay, play, slider, stepText, open, main, stepCaption, norms, hist, gram, status,
+  };
+}
+
+/**
+ * Dashed horizontal (or vertical, `vertical`) lines at the polytope fractions, with labels.
+ * @param {boolean} vertical lines at x = fraction instead of y = fraction
+ * @returns {{shapes: object[], annotations: object[]}}
+ */
+function fractionLines(vertical) {
+  const line = { color: "#9aa0a6", width: 1, dash: "dash" };
+  const shapes = FRACTIONS.map(([f]) =>
+    vertical
+      ? { type: "line", xref: "x", yref: "paper", x0: f, x1: f, y0: 0, y1: 1, line, layer: "below" }
+      : { type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: f, y1: f, line, layer: "below" },
+  );
+  // 2/5 and 3/8 lie close together: nudge their labels apart.
+  const shift = { "2/5": 5, "3/8": -5 };
+  const annotations = FRACTIONS.map(([f, label]) =>
+    vertical
+      ? {
+          xref: "x",
+          yref: "paper",
+          x: f,
+          y: 1,
+          yanchor: "bottom",
+          xanchor: label === "2/5" ? "left" : label === "3/8" ? "right" : "center",
+          text: label,
+          showarrow: false,
+          font: { size: 10, color: "#5f6368" },
+        }
+      : {
+          xref: "paper",
+          yref: "y",
+          x: 1,
+          y: f,
+          xanchor: "left",
+          yshift: shift[label] ?? 0,
+          text: label,
+          showarrow: false,
+          font: { size: 10, color: "#5f6368" },
+        },
+  );
+  return { shapes, annotations };
+}
+
+/**
+ * A vertical line at `step` across both plots of the big figure.
+ * @param {number} step
+ * @returns {object}
+ */
+function stepMarker(step) {
+  return {
+    type: "line",
+    xref: "x",
+    yref: "paper",
+    x0: step,
+    x1: step,
+    y0: 0,
+    y1: 1,
+    line: { color: MARKER_COLOUR, width: 1.5 },
+  };
+}
+
+/**
+ * The big figure: Dᵢ of every feature against step on top, the loss (log) below, one x axis.
+ * @param {HTMLElement} el
+ * @param {any[]} snapshots SnapshotSummary list
+ * @param {{step: number, loss: number[]}[]} history
+ * @param {number} step the marker's step
+ * @returns {void}
+ */
+function drawMain(el, snapshots, history, step) {
+  const steps = snapshots.map((s) => s.step);
+  const n = snapshots[0]?.dimensionality?.[0]?.length ?? 0;
+  const last = snapshots[snapshots.length - 1]?.dimensionality?.[0] ?? [];
+  const traces = range(n).map((i) => ({
+    type: "scatter",
+    mode: "lines",
+    x: steps,
+    y: snapshots.map((s) => s.dimensionality[0][i]),
+    line: { color: colourAt(FINAL_D_SCALE, last[i]), width: 1 },
+    opacity: 0.75,
+    hovertemplate: `feature ${i}<br>step %{x}<br>D<sub>i</sub> = %{y:.3f}<extra></extra>`,
+  }));
+  const lossPoints = history.filter((p) => Number.isFinite(p?.loss?.[0]) && p.loss[0] > 0);
+  traces.push({
+    type: "scatter",
+    mode: "lines",
+    x: lossPoints.map((p) => p.step),
+    y: lossPoints.map((p) => p.loss[0]),
+    xaxis: "x",
+    yaxis: "y2",
+    line: { color: "#3c4043", width: 1.5 },
+    hovertemplate: "step %{x}<br>L = %{y:.4g}<extra></extra>",
+  });
+  const lastStep = Math.max(steps[steps.length - 1] ?? 1, lossPoints[lossPoints.length - 1]?.step ?? 1, 1);
+  const { shapes, annotations } = fractionLines(false);
+  annotations.push({
+    xref: "paper",
+    yref: "paper",
+    x: 0,
+    y: 0.3,
+    xanchor: "left",
+    yanchor: "bottom",
+    text: lossPoints.length ? "" : "no loss history",
+    showarrow: false,
+    font: { size: 11, color: "#5f6368" },
+  });
+  const layout = baseLayout({
+    uirevision: "gallery-dynamics",
+    margin: { l: 56, r: 36, t: 18, b: 44 },
+    hovermode: "closest",
+    xaxis: axis("training step", { range: [0, lastStep], anchor: "y2" }),
+    yaxis: axis("D<sub>i</sub> (dimensionality)", { domain: [0.38, 1], range: [0, 1.05] }),
+    yaxis2: axis("loss (log)", { domain: [0, 0.3], type: "log", anchor: "x" }),
+    shapes: [...shapes, stepMarker(step)],
+    annotations,
+  });
+  Plotly.react(el, traces, layout, CONFIG);
+}
+
+/**
+ * The ‖Wᵢ‖ bars of one step, coloured by superposition, with a fixed y range for the replay.
+ * @param {HTMLElement} el
+ * @param {StepWeights} w
+ * @param {number} yMax
+ * @returns {void}
+ */
+function drawNorms(el, w, yMax) {
+  const n = w.feature_norms.length;
+  const bars = {
+    type: "bar",
+    x: range(n),
+    y: w.feature_norms,
+    customdata: w.feature_norms.map((_, i) => [w.superposition[i], w.dimensionality[i]]),
+    marker: {
+      color: w.superposition.map((v) => colourAt(SUPERPOSITION_SCALE, v)),
+      line: { width: 0 },
+    },
+    hovertemplate:
+      "feature %{x}<br>‖W<sub>i</sub>‖ = %{y:.3f}" +
+      "<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)² = %{customdata[0]:.3f}" +
+      "<br>D<sub>i</sub> = %{customdata[1]:.3f}<extra></extra>",
+  };
+  const key = {
+    type: "scatter",
+    mode: "markers",
+    x: [null],
+    y: [null],
+    hoverinfo: "skip",
+    marker: {
+      color: [0, 1],
+      cmin: 0,
+      cmax: 1,
+      colorscale: SUPERPOSITION_SCALE,
+      showscale: true,
+      colorbar: { thickness: 10, len: 0.9, title: { text: "superposition", side: "right" } },
+    },
+  };
+  const layout = baseLayout({
+    uirevision: "gallery-dynamics-norms",
+    margin: { l: 52, r: 10, t: 10, b: 40 },
+    bargap: n <= 32 ? 0.2 : 0,
+    xaxis: axis("feature i", { range: [-0.5, n - 0.5] }),
+    yaxis: axis("‖W<sub>i</sub>‖", { range: [0, yMax] }),
+  });
+  Plotly.react(el, [bars, key], layout, CONFIG);
+}
+
+/**
+ * A histogram of one step's Dᵢ, with the polytope fractions marked.
+ * @param {HTMLElement} el
+ * @param {number[]} dims
+ * @returns {void}
+ */
+function drawHistogram(el, dims) {
+  const { shapes, annotations } = fractionLines(true);
+  const layout = baseLayout({
+    uirevision: "gallery-dynamics-hist",
+    margin: { l: 44, r: 10, t: 18, b: 40 },
+    bargap: 0.05,
+    xaxis: axis("D<sub>i</sub> at this step", { range: [0, 1.05] }),
+    yaxis: axis("features", { rangemode: "tozero" }),
+    shapes,
+    annotations,
+  });
+  const hist = {
+    type: "histogram",
+    x: dims,
+    xbins: { start: 0, end: 1.05, size: 0.0125 },
+    marker: { color: "#4a7fb8" },
+    hovertemplate: "D<sub>i</sub> in %{x}<br>%{y} features<extra></extra>",
+  };
+  Plotly.react(el, [hist], layout, CONFIG);
+}
+
+/**
+ * The live strip: each feature's current Dᵢ as a dot (spread vertically so dots stay apart).
+ * @param {HTMLElement} el
+ * @param {number[]} dims
+ * @returns {void}
+ */
+function drawStrip(el, dims) {
+  const { shapes, annotations } = fractionLines(true);
+  const strip = {
+    type: "scatter",
+    mode: "markers",
+    x: dims,
+    y: dims.map((_, i) => ((i * 0.618034) % 1) - 0.5),
+    marker: { size: 6, color: "#4a7fb8", opacity: 0.7 },
+    customdata: range(dims.length),
+    hovertemplate: "feature %{customdata}<br>D<sub>i</sub> = %{x:.3f}<extra></extra>",
+  };
+  const layout = baseLayout({
+    uirevision: "gallery-dynamics-live",
+    margin: { l: 20, r: 10, t: 18, b: 40 },
+    hovermode: "closest",
+    xaxis: axis("D<sub>i</sub> now", { range: [0, 1.05] }),
+    yaxis: { visible: false, range: [-0.6, 0.6], fixedrange: true },
+    shapes,
+    annotations,
+  });
+  Plotly.react(el, [strip], layout, CONFIG);
+}
+
+/**
+ * What the view keeps of a WeightSnapshot: instance 0's W, norms, superposition and Dᵢ.
+ * @param {any} snapshot
+ * @returns {StepWeights}
+ */
+function stepWeights(snapshot) {
+  const inst = snapshot?.instances?.[0];
+  if (!inst || !Array.isArray(inst.feature_norms)) throw new Error("the snapshot holds no instance");
+  return {
+    step: snapshot.step,
+    feature_norms: inst.feature_norms,
+    superposition: inst.superposition,
+    dimensionality: inst.dimensionality,
+    W: inst.W,
+  };
+}
+
+/**
+ * Keep a fetched snapshot, forgetting the least recently kept beyond {@link CACHE_SIZE}.
+ * @param {DynamicsState} state
+ * @param {number} index
+ * @param {StepWeights} weights
+ * @returns {void}
+ */
+function remember(state, index, weights) {
+  state.cache.delete(index);
+  state.cache.set(index, weights);
+  for (const old of state.cache.keys()) {
+    if (state.cache.size <= CACHE_SIZE) break;
+    state.cache.delete(old);
+  }
+}
+
+/**
+ * Draw a fetched snapshot's weights: the norm bars and WᵀW.
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @param {StepWeights} w
+ * @returns {void}
+ */
+function drawWeights(state, dom, w) {
+  drawNorms(dom.norms, w, state.yMax);
+  // WᵀW from W each time (n² m: 0.8 M products for 200 features in 20 dimensions), not kept.
+  if (Array.isArray(w.W) && w.W.length) renderGram(dom.gram, gramOf({ W: w.W }));
+  dom.status.textContent = "";
+}
+
+/**
+ * The snapshot to fetch next, or −1: the slider's, else (while playing) the next few ahead.
+ * @param {DynamicsState} state
+ * @returns {number}
+ */
+function nextToFetch(state) {
+  const count = state.drawn?.length ?? 0;
+  const last = state.timer ? Math.min(count - 1, state.index + PREFETCH) : state.index;
+  for (let i = state.index; i <= last; i += 1) {
+    if (!state.cache.has(i) && !state.failed.has(i)) return i;
+  }
+  return -1;
+}
+
+/**
+ * Fetch snapshots one at a time, always the one the slider stands on first: a fast scrub asks
+ * for the step it ends on, not every step it passed. An answer for a step the slider has left is
+ * kept but not drawn.
+ * @param {HTMLElement} container
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @returns {void}
+ */
+function pump(container, state, dom) {
+  const id = state.modelId;
+  const fetchJson = state.ctx?.fetchJson;
+  if (state.busy || !id || typeof fetchJson !== "function" || !container.isConnected) return;
+  const i = nextToFetch(state);
+  if (i < 0) return;
+  state.busy = true;
+  Promise.resolve()
+    .then(() => fetchJson(`/api/models/${id}/snapshots/${i}?gram=false`))
+    .then(stepWeights)
+    .then(
+      (w) => {
+        if (state.modelId !== id) return; // another model now
+        remember(state, i, w);
+        if (state.index === i && state.dom === dom) drawWeights(state, dom, w);
+      },
+      (err) => {
+        if (state.modelId !== id) return;
+        state.failed.add(i);
+        if (state.index === i && state.dom === dom) {
+          pause(state, dom);
+          dom.status.textContent = `Could not load the weights of snapshot ${i + 1}: ${err?.message ?? err}`;
+        }
+      },
+    )
+    .finally(() => {
+      state.busy = false;
+      if (state.dom) pump(container, state, state.dom);
+    });
+}
+
+/**
+ * Stop playing.
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @returns {void}
+ */
+function pause(state, dom) {
+  if (state.timer) window.clearInterval(state.timer);
+  state.timer = 0;
+  dom.play.textContent = "▶ Play";
+  dom.play.setAttribute("aria-pressed", "false");
+}
+
+/**
+ * Move the replay to snapshot `index`: slider, step text, the marker on the big plot and the Dᵢ
+ * histogram now (the summaries hold them), the norm bars and WᵀW once the snapshot is fetched.
+ * @param {HTMLElement} container
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @param {number} index
+ * @returns {void}
+ */
+function showStep(container, state, dom, index) {
+  const snapshots = state.drawn;
+  if (!snapshots || !snapshots.length) return;
+  const i = Math.min(Math.max(0, Math.round(index)), snapshots.length - 1);
+  state.index = i;
+  const summary = snapshots[i];
+  const total = snapshots[snapshots.length - 1].step;
+  /** @type {HTMLInputElement} */ (dom.slider).value = String(i);
+  dom.stepText.textContent =
+    `step ${summary.step} of ${total} · snapshot ${i + 1}/${snapshots.length}` +
+    ` · D* = ${formatNumber(summary.dimensions_per_feature?.[0])}`;
+  if (/** @type {any} */ (dom.main).layout) {
+    Plotly.relayout(dom.main, { shapes: [...fractionLines(false).shapes, stepMarker(summary.step)] });
+  }
+  drawHistogram(dom.hist, summary.dimensionality?.[0] ?? []);
+  const cached = state.cache.get(i);
+  if (cached) {
+    remember(state, i, cached);
+    drawWeights(state, dom, cached);
+  } else if (!state.modelId || typeof state.ctx?.fetchJson !== "function") {
+    dom.status.textContent = "This result has no model id: its weights cannot be replayed.";
+  } else if (state.failed.has(i)) {
+    dom.status.textContent = `Could not load the weights of snapshot ${i + 1}.`;
+  } else {
+    dom.status.textContent = `loading the weights of step ${summary.step}…`;
+  }
+  pump(container, state, dom);
+}
+
+/**
+ * Start playing from the slider (from the start when it stands at the end).
+ * @param {HTMLElement} container
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @returns {void}
+ */
+function play(container, state, dom) {
+  const count = state.drawn?.length ?? 0;
+  if (count < 2) return;
+  if (state.index >= count - 1) state.index = 0;
+  dom.play.textContent = "❚❚ Pause";
+  dom.play.setAttribute("aria-pressed", "true");
+  state.timer = window.setInterval(() => {
+    const n = state.drawn?.length ?? 0;
+    if (!container.isConnected || state.index >= n - 1) {
+      pause(state, dom);
+      return;
+    }
+    showStep(container, state, dom, state.index + 1);
+  }, 1000 / PLAY_PER_SECOND);
+  showStep(container, state, dom, state.index);
+}
+
+/**
+ * Hook up the controls (once per container).
+ * @param {HTMLElement} container
+ * @param {DynamicsState} state
+ * @param {Record<string, HTMLElement>} dom
+ * @returns {void}
+ */
+function wireControls(container, state, dom) {
+  if (dom.slider.dataset.wired) return;
+  dom.slider.dataset.wired = "1";
+  dom.play.textContent = "▶ Play";
+  dom.play.addEventListener("click", () => {
+    if (state.timer) pause(state, dom);
+    else play(container, state, dom);
+  });
+  dom.slider.addEventListener("input", () => {
+    pause(state, dom);
+    showStep(container, state, dom, Number(/** @type {HTMLInputElement} */ (dom.slider).value));
+  });
+  dom.open.addEventListener("click", () => {
+    const r = Number(dom.open.dataset.request ?? 0);
+    state.ctx?.openInstance?.(r, 0);
+  });
+}
+
+/**
+ * The live mode: no snapshots yet, the current Dᵢ of the first model as a strip.
+ * @param {Record<string, HTMLElement>} dom
+ * @param {any} result
+ * @returns {void}
+ */
+function renderLive(dom, result) {
+  dom.replay.hidden = true;
+  const instance = result?.instances?.[0];
+  if (!instance) {
+    dom.live.hidden = true;
+    dom.note.textContent = "Waiting for the model…";
+    return;
+  }
+  dom.caption.textContent =
+    `Training live (${sparsityTitle(instance.feature_probability)}): each dot is a feature's ` +
+    `dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)² now; dashed lines mark the fractions of the ` +
+    `uniform polytopes (1, 3/4, 2/3, 1/2, 2/5, 3/8).`;
+  dom.note.textContent =
+    result?.request?.snapshots > 0
+      ? "The replay of Dᵢ through training appears when training finishes."
+      : "This request keeps no weight snapshots (snapshots = 0): there will be no replay.";
+  dom.live.hidden = false;
+  drawStrip(dom.live, instance.dimensionality ?? []);
+}
+
+/**
+ * Fill (or refresh) `container` with the learning-dynamics view of the first result that has
+ * weight snapshots, or, while none has them, the live Dᵢ of the first result.
+ * @param {HTMLElement} container
+ * @param {import("../views.js").ViewContext} ctx
+ * @returns {void}
+ */
+export function renderDynamics(container, ctx) {
+  const state = viewState(container, "dynamics", initialState);
+  state.ctx = ctx;
+  const dom = skeleton(container);
+  if (state.dom && state.dom.play !== dom.play) {
+    // The shell emptied the container: the old elements (and their plots) are gone.
+    pause(state, state.dom);
+    state.drawn = null;
+  }
+  state.dom = dom;
+  wireControls(container, state, dom);
+  const results = Array.isArray(ctx?.results) ? ctx.results : [];
+  const r = results.findIndex((res) => Array.isArray(res?.snapshots) && res.snapshots.length > 0);
+  if (r < 0) {
+    pause(state, dom);
+    state.drawn = null;
+    renderLive(dom, results[0]);
+    return;
+  }
+  const result = results[r];
+  const snapshots = /** @type {any[]} */ (result.snapshots);
+  dom.live.hidden = true;
+  dom.replay.hidden = false;
+  dom.open.dataset.request = String(r);
+  const instance = result.instances?.[0];
+  const more = (result.instances?.length ?? 0) > 1 ? " (its first instance)" : "";
+  dom.caption.textContent =
+    `Each line is one feature's dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)² through training` +
+    `${more}, ${instance ? sparsityTitle(instance.feature_probability) : ""}; its colour is the ` +
+    `feature's final Dᵢ. Dashed: the fractions of the uniform polytopes (1 dedicated, 3/4 ` +
+    `tetrahedron, 2/3 triangle, 1/2 digon, 2/5 pentagon, 3/8 square antiprism). Below, the ` +
+    `training loss (log scale) on the same steps. In the paper, features jump between these ` +
+    `levels rather than slide, and the loss drops a little at each jump.`;
+  dom.note.textContent = "";
+  dom.stepCaption.textContent =
+    "The weights at the slider's step: each feature's norm ‖Wᵢ‖, coloured by its superposition " +
+    "Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)² (black: orthogonal to every other feature; yellow: sharing its direction), " +
+    "how many features have each Dᵢ, and WᵀW (entry (i, j) is Wᵢ·Wⱼ: red +, blue −).";
+  const id = result.id ?? null;
+  if (state.modelId !== id) {
+    state.cache.clear();
+    state.failed.clear();
+    state.modelId = id;
+  }
+  const slider = /** @type {HTMLInputElement} */ (dom.slider);
+  slider.max = String(snapshots.length - 1);
+  if (state.drawn !== snapshots || !(/** @type {any} */ (dom.main).data)) {
+    const fresh = state.drawn === null;
+    state.drawn = snapshots;
+    if (fresh) state.index = snapshots.length - 1; // open on the trained model
+    state.index = Math.min(state.index, snapshots.length - 1);
+    state.yMax =
+      1.05 * Math.max(1e-6, ...snapshots.map((snap) => Math.max(0, ...(snap.feature_norms?.[0] ?? [0]))));
+    drawMain(dom.main, snapshots, result.loss_history ?? [], snapshots[state.index].step);
+  }
+  showStep(container, state, dom, state.index);
+}

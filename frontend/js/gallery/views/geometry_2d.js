@@ -1,0 +1,461 @@
+// The gallery's 2-D geometry view: with two hidden dimensions, every instance's feature directions
+// W[:, i] as arrows in the plane, one small square plot per instance (the paper's pentagons,
+// digons, correlated pairs at right angles and their collapse into principal components).
+//
+// Also exports the small helpers the gallery's other views of this folder share (`slot`,
+// `sparsityTitle`, `viewState`).
+
+import { CONFIG, Plotly, colourAt } from "../../plots/common.js";
+import { formatNumber } from "../../format.js";
+
+/** Side of one small plot, in px. */
+const PLOT_PX = 200;
+
+/** Half the width of the shown square of the plane, unless a feature reaches further. */
+const HALF_RANGE = 1.5;
+
+/** Light (least important) → dark (most important), as the paper colours its 2-D arrows. */
+const IMPORTANCE_SCALE = Object.freeze([
+  [0, "#b9cde5"],
+  [0.5, "#4a7fb8"],
+  [1, "#0b2a55"],
+]);
+
+/** One colour per feature set (the paper's red, green and blue first). */
+const SET_COLOURS = Object.freeze([
+  "#d62728",
+  "#2ca02c",
+  "#1f5fb4",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+]);
+
+/** Features in no set, when the request has sets. */
+const NO_SET_COLOUR = "#80868b";
+
+/** The faint axes through the origin. */
+const AXIS_LINE = Object.freeze({ color: "#eceff3", width: 1 });
+
+/** Subscript digits, for "p₄". */
+const SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉";
+
+/**
+ * Each container's view state across renders (the latest context, for click handlers attached on
+ * an earlier render; the replay's position and cache).
+ * @type {WeakMap<HTMLElement, {view: string, state: any}>}
+ */
+const STATES = new WeakMap();
+
+/**
+ * The state a view keeps for one container across renders, made by `init` on first use.
+ * @template T
+ * @param {HTMLElement} container
+ * @param {string} view the view's name: a container that changes view starts afresh
+ * @param {() => T} init
+ * @returns {T}
+ */
+export function viewState(container, view, init) {
+  let entry = STATES.get(container);
+  if (!entry || entry.view !== view) {
+    entry = { view, state: init() };
+    STATES.set(container, entry);
+  }
+  return entry.state;
+}
+
+/**
+ * The child of `parent` with `data-key="key"`, made (by `tag` and `init`) and appended if missing.
+ * @param {HTMLElement} parent
+ * @param {string} key
+ * @param {string} [tag]
+ * @param {(el: HTMLElement) => void} [init] runs once, on the new element
+ * @returns {HTMLElement}
+ */
+export function slot(parent, key, tag = "div", init) {
+  for (const child of parent.children) {
+    if (/** @type {HTMLElement} */ (child).dataset.key === key) return /** @type {HTMLElement} */ (child);
+  }
+  const el = document.createElement(tag);
+  el.dataset.key = key;
+  init?.(el);
+  parent.append(el);
+  return el;
+}
+
+/**
+ * Remove the keyed children of `parent` whose key is not in `keep`. Their plots are not purged:
+ * a plot purged while its draw is still settling (automargins) throws in plotly.js, and plots
+ * made with `responsive: false` hold no window listener, so a removed one is simply collected.
+ * @param {HTMLElement} parent
+ * @param {Set<string>} keep
+ * @returns {void}
+ */
+export function pruneSlots(parent, keep) {
+  for (const child of [...parent.children]) {
+    const el = /** @type {HTMLElement} */ (child);
+    if (el.dataset.key !== undefined && !keep.has(el.dataset.key)) el.remove();
+  }
+}
+
+/**
+ * A non-negative integer in subscript digits: 4 → "₄".
+ * @param {number} n
+ * @returns {string}
+ */
+export function subscript(n) {
+  return String(n).replace(/\d/g, (d) => SUBSCRIPTS[Number(d)]);
+}
+
+/**
+ * An instance's sparsity as a short title: "1 − S = 0.05"; with per-feature probabilities, the
+ * features that differ from the others: "p₄ = 0.02, others 0.05".
+ * @param {number|number[]} p the instance's feature_probability
+ * @returns {string}
+ */
+export function sparsityTitle(p) {
+  if (!Array.isArray(p)) return `1 − S = ${formatNumber(p)}`;
+  if (p.length === 0) return "";
+  /** @type {Map<number, number>} */
+  const counts = new Map();
+  for (const v of p) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const odd = p.map((v, i) => [i, v]).filter(([, v]) => v !== common);
+  if (odd.length === 0) return `1 − S = ${formatNumber(common)}`;
+  if (odd.length <= 2) {
+    const named = odd.map(([i, v]) => `p${subscript(i)} = ${formatNumber(v)}`).join(", ");
+    return `${named}, others ${formatNumber(common)}`;
+  }
+  return `p = ${formatNumber(Math.min(...p))} … ${formatNumber(Math.max(...p))}`;
+}
+
+/**
+ * A set's members for its legend: "0–1" for a run of consecutive indices, else "0, 2, 5".
+ * @param {number[]} features
+ * @returns {string}
+ */
+function membersText(features) {
+  const sorted = [...features].sort((a, b) => a - b);
+  const consecutive = sorted.every((v, i) => i === 0 || v === sorted[i - 1] + 1);
+  return consecutive && sorted.length >= 2
+    ? `${sorted[0]}–${sorted[sorted.length - 1]}`
+    : sorted.join(", ");
+}
+
+/**
+ * The feature sets of a request (empty when it has none).
+ * @param {any} request
+ * @returns {{kind: string, features: number[]}[]}
+ */
+function featureSets(request) {
+  return Array.isArray(request?.feature_sets) ? request.feature_sets : [];
+}
+
+/**
+ * Each feature's colour and what it means: by feature set when the request has sets, else by
+ * importance (darker = more important).
+ * @param {any} request
+ * @param {number[]} importance Iᵢ
+ * @param {number} n
+ * @returns {{colours: string[], groups: string[]}} colour and a hover line per feature
+ */
+function featureColours(request, importance, n) {
+  const sets = featureSets(request);
+  if (sets.length > 0) {
+    const colours = Array(n).fill(NO_SET_COLOUR);
+    const groups = Array(n).fill("in no set");
+    sets.forEach((set, s) => {
+      for (const i of set.features) {
+        if (i < n) {
+          colours[i] = SET_COLOURS[s % SET_COLOURS.length];
+          groups[i] = `set ${membersText(set.features)} ${set.kind}`;
+        }
+      }
+    });
+    return { colours, groups };
+  }
+  const imp = Array.from({ length: n }, (_, i) => Number(importance?.[i] ?? 1));
+  const lo = Math.min(...imp);
+  const hi = Math.max(...imp);
+  const colours = imp.map((v) => colourAt(IMPORTANCE_SCALE, hi > lo ? (v - lo) / (hi - lo) : 1));
+  return { colours, groups: imp.map((v) => `I<sub>i</sub> = ${formatNumber(v)}`) };
+}
+
+/**
+ * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.40 ×5" or
+ * "D = 0.50 ×4, 0.00 ×1".
+ * @param {number[]} dims
+ * @returns {string}
+ */
+export function dimensionSummary(dims) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const d of dims) {
+    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts.entries()]
+    .sort((a, b) => Number(b[0]) - Number(a[0]))
+    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
+  return `D = ${parts.join(", ")}`;
+}
+
+/**
+ * The traces of one instance: a line per arrow (grouped by colour), the tips with their hover,
+ * and the index labels just beyond the tips.
+ * @param {number[][]} W 2 × n
+ * @param {{colours: string[], groups: string[]}} colouring
+ * @param {number[]} norms ‖Wᵢ‖
+ * @param {number[]} dims Dᵢ
+ * @param {number} reach half the shown range
+ * @returns {object[]}
+ */
+function arrowTraces(W, colouring, norms, dims, reach) {
+  const [wx, wy] = W;
+  const n = wx.length;
+  /** @type {Map<string, {x: (number|null)[], y: (number|null)[]}>} */
+  const lines = new Map();
+  for (let i = 0; i < n; i += 1) {
+    const colour = n <= 48 ? colouring.colours[i] : "#9aa0a6";
+    if (!lines.has(colour)) lines.set(colour, { x: [], y: [] });
+    const line = /** @type {{x: (number|null)[], y: (number|null)[]}} */ (lines.get(colour));
+    line.x.push(0, wx[i], null);
+    line.y.push(0, wy[i], null);
+  }
+  const traces = [...lines.entries()].map(([colour, { x, y }]) => ({
+    type: "scatter",
+    mode: "lines",
+    x,
+    y,
+    line: { color: colour, width: 1.8 },
+    hoverinfo: "skip",
+  }));
+  traces.push({
+    type: "scatter",
+    mode: "markers",
+    x: wx,
+    y: wy,
+    customdata: wx.map((_, i) => [i, norms[i], dims[i], colouring.groups[i]]),
+    marker: { color: colouring.colours, size: 8, line: { color: "#ffffff", width: 1 } },
+    hovertemplate:
+      "feature %{customdata[0]}<br>‖W<sub>i</sub>‖ = %{customdata[1]:.3f}" +
+      "<br>D<sub>i</sub> = %{customdata[2]:.3f}<br>%{customdata[3]}<extra></extra>",
+  });
+  // Labels a fixed distance beyond each tip, along its direction; none for a dropped feature.
+  // Only the labelled points go in: plotly.js 4 loses other labels of a text trace on
+  // Plotly.react when one of its entries turns empty.
+  const pad = 0.13 * reach;
+  const labels = n <= 24 ? tipLabels(wx, wy, norms, 0.08 * reach) : [];
+  const shown = labels.flatMap((text, i) => (text ? [i] : []));
+  traces.push({
+    type: "scatter",
+    mode: "text",
+    x: shown.map((i) => wx[i] * (1 + pad / norms[i])),
+    y: shown.map((i) => wy[i] * (1 + pad / norms[i])),
+    text: shown.map((i) => labels[i]),
+    textfont: { size: 11, color: "#3c4043" },
+    hoverinfo: "skip",
+  });
+  return traces;
+}
+
+/**
+ * Each tip's label: its index, or for tips that (nearly) coincide, as a collapsed correlated
+ * pair does, one label "0,1" on the first of them and none on the others. Dropped features
+ * (‖Wᵢ‖ ≤ 0.05) get none.
+ * @param {number[]} wx
+ * @param {number[]} wy
+ * @param {number[]} norms
+ * @param {number} near tips closer than this share a label
+ * @returns {string[]}
+ */
+function tipLabels(wx, wy, norms, near) {
+  const labels = wx.map(() => "");
+  const taken = wx.map(() => false);
+  for (let i = 0; i < wx.length; i += 1) {
+    if (taken[i] || norms[i] <= 0.05) continue;
+    const group = [i];
+    for (let j = i + 1; j < wx.length; j += 1) {
+      if (!taken[j] && norms[j] > 0.05 && Math.hypot(wx[i] - wx[j], wy[i] - wy[j]) < near) {
+        group.push(j);
+        taken[j] = true;
+      }
+    }
+    labels[i] = group.join(",");
+  }
+  return labels;
+}
+
+/**
+ * Draw one instance's arrows into `el`.
+ * @param {HTMLElement} el
+ * @param {any} instance an InstanceResult with n_hidden = 2
+ * @param {any} request
+ * @returns {void}
+ */
+function drawInstance(el, instance, request) {
+  const W = instance.W;
+  const n = W[0].length;
+  const norms = W[0].map((x, i) => Math.hypot(x, W[1][i]));
+  const dims = Array.from({ length: n }, (_, i) => Number(instance.dimensionality?.[i] ?? NaN));
+  const reach = Math.max(HALF_RANGE, 1.15 * Math.max(0, ...norms));
+  const colouring = featureColours(request, instance.importance, n);
+  const hidden = { visible: false, range: [-reach, reach], fixedrange: true };
+  const layout = {
+    uirevision: "gallery-geometry",
+    width: PLOT_PX,
+    height: PLOT_PX,
+    margin: { l: 4, r: 4, t: 4, b: 4 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
+    font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 11 },
+    showlegend: false,
+    dragmode: false,
+    hovermode: "closest",
+    xaxis: hidden,
+    yaxis: { ...hidden, scaleanchor: "x", scaleratio: 1 },
+    shapes: [
+      // The unit circle and faint axes through the origin.
+      {
+        type: "circle",
+        xref: "x",
+        yref: "y",
+        x0: -1,
+        y0: -1,
+        x1: 1,
+        y1: 1,
+        line: { color: "#c7ccd3", width: 1, dash: "dot" },
+        layer: "below",
+      },
+      { type: "line", x0: -reach, x1: reach, y0: 0, y1: 0, line: AXIS_LINE, layer: "below" },
+      { type: "line", x0: 0, x1: 0, y0: -reach, y1: reach, line: AXIS_LINE, layer: "below" },
+    ],
+  };
+  Plotly.react(el, arrowTraces(W, colouring, norms, dims, reach), layout, {
+    ...CONFIG,
+    responsive: false,
+    displayModeBar: false,
+  });
+}
+
+/**
+ * The caption over the plots: what the arrows and colours mean, and a legend of the sets.
+ * @param {HTMLElement} caption
+ * @param {import("../views.js").ViewResult[]} results
+ * @returns {void}
+ */
+function renderCaption(caption, results) {
+  const request = results.find((r) => featureSets(r?.request).length > 0)?.request;
+  const text = slot(caption, "text", "p", (el) => {
+    el.style.margin = "0 0 4px";
+  });
+  const legend = slot(caption, "legend", "div", (el) => {
+    el.className = "legend";
+  });
+  const base =
+    "Each arrow is a feature's direction W[:, i] in the two hidden dimensions (dotted: the unit " +
+    "circle). Under each plot, the features' dimensionalities Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², " +
+    "rounded and counted: 2/5 = 0.40 is a pentagon, 1/2 an antipodal pair (digon), 1 a " +
+    "dedicated dimension, 0 a dropped feature. Hover a tip for its values; click a plot to " +
+    "open that model.";
+  if (request) {
+    text.textContent = `${base} Colour: feature set (members of one set share a colour).`;
+    legend.hidden = false;
+    const sets = featureSets(request);
+    legend.replaceChildren(
+      ...sets.map((set, s) => {
+        const item = document.createElement("span");
+        item.className = "legend-item";
+        const swatch = document.createElement("i");
+        swatch.style.cssText =
+          `display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px;` +
+          `background:${SET_COLOURS[s % SET_COLOURS.length]}`;
+        item.append(swatch, `set ${membersText(set.features)} ${set.kind}`);
+        return item;
+      }),
+    );
+  } else {
+    text.textContent = `${base} Colour: importance Iᵢ, darker = more important.`;
+    legend.hidden = true;
+    legend.replaceChildren();
+  }
+}
+
+/**
+ * One instance's figure: title, plot, Dᵢ summary. Clicking it (or Enter on it) opens the model.
+ * @param {HTMLElement} grid
+ * @param {string} key
+ * @param {(fig: HTMLElement) => void} onOpen
+ * @returns {{fig: HTMLElement, title: HTMLElement, plot: HTMLElement, summary: HTMLElement}}
+ */
+function instanceFigure(grid, key, onOpen) {
+  const fig = slot(grid, key, "figure", (el) => {
+    el.style.cssText = `margin:0;width:${PLOT_PX}px;cursor:pointer;`;
+    el.tabIndex = 0;
+    el.setAttribute("role", "button");
+    el.title = "open this model";
+    el.addEventListener("click", () => onOpen(el));
+    el.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        onOpen(el);
+      }
+    });
+  });
+  const title = slot(fig, "title", "figcaption", (el) => {
+    el.style.cssText = "font-size:12.5px;font-weight:600;text-align:center;white-space:nowrap;";
+  });
+  const plot = slot(fig, "plot", "div", (el) => {
+    el.style.cssText = `width:${PLOT_PX}px;height:${PLOT_PX}px;border:1px solid #eceff3;`;
+  });
+  const summary = slot(fig, "summary", "div", (el) => {
+    el.style.cssText =
+      "font-size:12px;color:#5f6368;text-align:center;font-variant-numeric:tabular-nums;";
+  });
+  return { fig, title, plot, summary };
+}
+
+/**
+ * Fill (or refresh) `container` with one arrow plot per instance of every request.
+ * @param {HTMLElement} container
+ * @param {import("../views.js").ViewContext} ctx
+ * @returns {void}
+ */
+export function renderGeometry2d(container, ctx) {
+  const state = viewState(container, "geometry_2d", () => ({ ctx: /** @type {any} */ (null) }));
+  state.ctx = ctx;
+  const results = Array.isArray(ctx?.results) ? ctx.results : [];
+  renderCaption(slot(container, "caption"), results);
+  const grid = slot(container, "grid", "div", (el) => {
+    el.style.cssText = "display:flex;flex-wrap:wrap;gap:12px 14px;align-items:flex-start;";
+  });
+  const open = (/** @type {HTMLElement} */ fig) => {
+    const [r, k] = String(fig.dataset.key).split("-").map(Number);
+    state.ctx?.openInstance?.(r, k);
+  };
+  const keep = new Set();
+  results.forEach((result, r) => {
+    (result?.instances ?? []).forEach((instance, k) => {
+      const key = `${r}-${k}`;
+      keep.add(key);
+      const { title, plot, summary } = instanceFigure(grid, key, open);
+      title.textContent = sparsityTitle(instance.feature_probability);
+      if (!Array.isArray(instance.W) || instance.W.length !== 2) {
+        plot.hidden = true;
+        summary.textContent = `drawn for 2 hidden dimensions; this model has ${instance.W?.length ?? "?"}`;
+        return;
+      }
+      plot.hidden = false;
+      drawInstance(plot, instance, result.request);
+      summary.textContent = dimensionSummary(instance.dimensionality ?? []);
+    });
+  });
+  pruneSlots(grid, keep);
+  const empty = slot(container, "empty", "p", (el) => {
+    el.className = "note";
+    el.textContent = "Waiting for the model…";
+  });
+  empty.hidden = keep.size > 0;
+}
