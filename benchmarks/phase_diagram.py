@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.reference import train_reference
+from benchmarks.reference import ms_per_step, train_reference
 from server.cache import ModelCache
 from server.device import select_device
 from server.jobs import TrainingWorker, train_or_load
@@ -57,14 +57,7 @@ def reference_ms_per_step(request: PhaseDiagramRequest, device: torch.device, st
         run.probability, run.importance, request.n_hidden, request.seed,
         batch_size=request.batch_size, lr=request.lr,
     )  # fmt: skip
-    for _ in range(3):  # warm-up
-        next(trainer)
-    sync(device)
-    started = time.perf_counter()
-    for _ in range(steps):
-        next(trainer)
-    sync(device)
-    return 1000 * (time.perf_counter() - started) / steps
+    return ms_per_step(trainer, device, steps)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.reference import train_reference
+from benchmarks.reference import ms_per_step, train_reference
 from server.cache import ModelCache
 from server.device import select_device
 from server.jobs import Task, TrainingWorker, train_or_load
@@ -62,14 +62,7 @@ def reference_ms_per_step(task: ModelTask, device: torch.device, steps: int) -> 
     trainer = train_reference(
         run.probability, run.importance, r.n_hidden, r.seed, r.activation, r.batch_size, r.lr
     )
-    for _ in range(3):  # warm-up
-        next(trainer)
-    sync(device)
-    started = time.perf_counter()
-    for _ in range(steps):
-        next(trainer)
-    sync(device)
-    return 1000 * (time.perf_counter() - started) / steps
+    return ms_per_step(trainer, device, steps)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ Nothing in ``server/`` imports this file.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import torch
@@ -64,3 +65,19 @@ def train_reference(
         loss.backward()
         optimizer.step()
         yield W.detach(), b.detach()
+
+
+def ms_per_step(
+    trainer: Iterator[tuple[Tensor, Tensor]], device: torch.device, steps: int
+) -> float:
+    """Milliseconds per step of ``trainer`` over ``steps`` steps, after 3 warm-up steps."""
+    for _ in range(3):
+        next(trainer)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(steps):
+        next(trainer)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 1000 * (time.perf_counter() - started) / steps

@@ -5,15 +5,14 @@
 import { ApiError, LiveClient, fetchJson } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
-import { Plotly } from "../plots/common.js";
 import { renderGram } from "../plots/gram.js";
-import { gramOf } from "./weights.js";
 import { renderNorms } from "../plots/norms.js";
 import { failureText, formatDetail, loadLimits, setProgress, showError } from "../status.js";
+import { frobeniusSquared, probabilityLabel, purgePlots, requestLabel } from "./common.js";
 import { CONTROL_PROPS, cleanOverrides, effectiveRequests, parseGalleryHash, presetValues, serializeGalleryState }
   from "./state.js";
 import { VIEWS, VIEW_KINDS } from "./views.js";
-import { probabilityLabel, requestLabel } from "./views/basic_grid.js";
+import { gramOf } from "./weights.js";
 
 /** @typedef {import("./state.js").GalleryState} GalleryState */
 /** @typedef {import("./views.js").ViewResult} ViewResult */
@@ -46,7 +45,7 @@ const dom = {
  */
 function freshView(source) {
   const old = byId("view");
-  for (const el of old.querySelectorAll(".js-plotly-plot")) Plotly.purge(el);
+  purgePlots(old);
   const view = document.createElement("div");
   view.id = "view";
   view.className = "view";
@@ -344,7 +343,7 @@ class OpenPreset {
     dom.instance.dataset.request = String(r);
     dom.instance.dataset.instance = String(k);
     dom.instanceTitle.textContent = `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}`;
-    const frob = inst.feature_norms.reduce((s, v) => s + v * v, 0);
+    const frob = frobeniusSquared(inst);
     const represented = inst.feature_norms.filter((v) => v > 0.5).length;
     dom.instanceStats.textContent =
       `loss ${formatNumber(inst.loss, 4)} · D* = ${formatNumber(inst.dimensions_per_feature)} · ` +

@@ -1,7 +1,27 @@
 // With two hidden dimensions, each feature's direction W[:, i] as an arrow from the origin in the
-// hidden plane: the paper's pentagons, antipodal pairs and the like.
+// hidden plane: the paper's pentagons, antipodal pairs and the like. Its dotted unit circle
+// (`unitCircle`) is also the gallery's 2-D geometry view's.
 
 import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
+
+/**
+ * The dotted unit circle under the arrows, as a Plotly shape (a new object each call: Plotly
+ * may write into a layout's shapes). The gallery's 2-D geometry view draws it too.
+ * @returns {object}
+ */
+export function unitCircle() {
+  return {
+    type: "circle",
+    xref: "x",
+    yref: "y",
+    x0: -1,
+    y0: -1,
+    x1: 1,
+    y1: 1,
+    line: { color: "#c7ccd3", width: 1, dash: "dot" },
+    layer: "below",
+  };
+}
 
 /**
  * Draw (or redraw) the feature directions into `el` when n_hidden = 2; otherwise hide `el` and
@@ -80,19 +100,7 @@ export function renderGeometry(el, note, W, importance) {
     margin: { l: 44, r: 12, t: 10, b: 40 },
     xaxis: axis("hidden dim 0", { range: [-r, r], zeroline: true }),
     yaxis: axis("hidden dim 1", { range: [-r, r], scaleanchor: "x", scaleratio: 1, zeroline: true }),
-    shapes: [
-      {
-        type: "circle",
-        xref: "x",
-        yref: "y",
-        x0: -1,
-        y0: -1,
-        x1: 1,
-        y1: 1,
-        line: { color: "#c7ccd3", width: 1, dash: "dot" },
-        layer: "below",
-      },
-    ],
+    shapes: [unitCircle()],
   });
   Plotly.react(el, [arrows, labels], layout, CONFIG);
   if (wasHidden) Plotly.Plots.resize(el);

@@ -1,5 +1,6 @@
 // The feature norms ‖Wᵢ‖ as bars, coloured by superposition Σ_{j≠i}(Ŵᵢ·Wⱼ)², as in the paper:
-// black when feature i is orthogonal to every other, yellow when it shares its direction.
+// black when feature i is orthogonal to every other, yellow when it shares its direction. The bars
+// and the colour key are also the gallery's (its learning-dynamics replay draws them upright).
 
 import { CONFIG, Plotly, axis, baseLayout, colourAt, indexTicks, range } from "./common.js";
 
@@ -17,34 +18,46 @@ export const SUPERPOSITION_SCALE = Object.freeze([
 ]);
 
 /**
- * Draw (or redraw) ‖Wᵢ‖ per feature into `el`, feature 0 at the top like the Gram matrix; the
- * hover text also gives the superposition and the dimensionality Dᵢ.
- * @param {HTMLElement} el the #norms div
+ * The ‖Wᵢ‖ bars of an instance, coloured by superposition; the hover also gives the superposition
+ * and the dimensionality Dᵢ.
  * @param {{feature_norms: number[], superposition: number[], dimensionality: number[]}} instance
- * @returns {void}
+ * @param {object} [options]
+ * @param {boolean} [options.vertical] features along x, bars upward (else features down y, bars
+ *   to the right)
+ * @param {boolean} [options.edges] a thin grey edge on each bar while there are ≤ 32 features
+ * @returns {object} a bar trace
  */
-export function renderNorms(el, instance) {
+export function normBars(instance, { vertical = false, edges = true } = {}) {
   const norms = instance.feature_norms;
   const sup = instance.superposition;
   const dims = instance.dimensionality;
   const n = norms.length;
-  const bars = {
+  const [feature, norm] = vertical ? ["x", "y"] : ["y", "x"];
+  return {
     type: "bar",
-    orientation: "h",
-    x: norms,
-    y: range(n),
+    orientation: vertical ? "v" : "h",
+    [norm]: norms,
+    [feature]: range(n),
     customdata: norms.map((_, i) => [sup[i], dims[i]]),
     marker: {
       color: sup.map((v) => colourAt(SUPERPOSITION_SCALE, v)),
-      line: { color: "#9aa0a6", width: n <= 32 ? 0.5 : 0 },
+      line: { color: "#9aa0a6", width: edges && n <= 32 ? 0.5 : 0 },
     },
     hovertemplate:
-      "feature %{y}<br>‖W<sub>i</sub>‖ = %{x:.3f}" +
+      `feature %{${feature}}<br>‖W<sub>i</sub>‖ = %{${norm}:.3f}` +
       "<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)² = %{customdata[0]:.3f}" +
       "<br>D<sub>i</sub> = %{customdata[1]:.3f}<extra></extra>",
   };
-  // The colour key: an empty trace that only carries the colour bar (superposition 0 → 1).
-  const key = {
+}
+
+/**
+ * The colour key: an empty trace that only carries the colour bar (superposition 0 → 1).
+ * @param {string} title the colour bar's title
+ * @param {number} [thickness] the colour bar's thickness, in px
+ * @returns {object} a scatter trace
+ */
+export function superpositionKey(title, thickness = 12) {
+  return {
     type: "scatter",
     mode: "markers",
     x: [null],
@@ -56,20 +69,25 @@ export function renderNorms(el, instance) {
       cmax: 1,
       colorscale: SUPERPOSITION_SCALE,
       showscale: true,
-      colorbar: {
-        thickness: 12,
-        len: 0.9,
-        title: {
-          text: "colour = superposition<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)²",
-          side: "right",
-        },
-      },
+      colorbar: { thickness, len: 0.9, title: { text: title, side: "right" } },
     },
   };
+}
+
+/**
+ * Draw (or redraw) ‖Wᵢ‖ per feature into `el`, feature 0 at the top like the Gram matrix; the
+ * hover text also gives the superposition and the dimensionality Dᵢ.
+ * @param {HTMLElement} el the #norms div
+ * @param {{feature_norms: number[], superposition: number[], dimensionality: number[]}} instance
+ * @returns {void}
+ */
+export function renderNorms(el, instance) {
+  const n = instance.feature_norms.length;
+  const key = superpositionKey("colour = superposition<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)²");
   const layout = baseLayout({
     bargap: n <= 32 ? 0.2 : 0,
     xaxis: axis("‖W<sub>i</sub>‖ (feature norm)", { rangemode: "tozero" }),
     yaxis: axis("feature i", { autorange: "reversed", ...indexTicks(n) }),
   });
-  Plotly.react(el, [bars, key], layout, CONFIG);
+  Plotly.react(el, [normBars(instance), key], layout, CONFIG);
 }

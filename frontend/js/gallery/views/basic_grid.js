@@ -4,45 +4,12 @@
 
 import { Plotly, colourAt, range } from "../../plots/common.js";
 import { DIVERGING, maxAbs } from "../../plots/gram.js";
-import { gramOf } from "../weights.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
+import { SMALL_CONFIG, probabilityLabel, purgePlots, requestLabel, superpositionGradient } from "../common.js";
+import { gramOf } from "../weights.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
-
-/** Many small plots: no interaction, no mode bar (a click on the cell opens it instead). */
-export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: false, responsive: true });
-
-/**
- * A request's row label.
- * @param {Record<string, any>} request
- * @returns {string}
- */
-export function requestLabel(request) {
-  if (request.activation === "linear") return "linear";
-  if (request.activation === "power") return `power k = ${request.power ?? 3}`;
-  return request.hidden_activation === "relu" ? "ReLU (hidden ReLU)" : "ReLU";
-}
-
-/**
- * An instance's p as a label: its probability, or the range of a per-feature list.
- * @param {number|number[]} fp
- * @returns {string}
- */
-export function probabilityLabel(fp) {
-  if (typeof fp === "number") return formatNumber(fp);
-  const lo = Math.min(...fp);
-  const hi = Math.max(...fp);
-  return lo === hi ? formatNumber(lo) : `${formatNumber(lo)}…${formatNumber(hi)}`;
-}
-
-/**
- * The colour-scale swatch of the superposition legend, as a CSS gradient.
- * @returns {string}
- */
-export function superpositionGradient() {
-  return `linear-gradient(to right, ${SUPERPOSITION_SCALE.map(([t, c]) => `${c} ${100 * t}%`).join(", ")})`;
-}
 
 /**
  * Build the grid's skeleton (headers, one cell per instance) when its shape changed.
@@ -52,7 +19,7 @@ export function superpositionGradient() {
  * @returns {void}
  */
 function buildGrid(container, ctx, key) {
-  for (const el of container.querySelectorAll(".js-plotly-plot")) Plotly.purge(el);
+  purgePlots(container);
   const cols = Math.max(...ctx.results.map((r) => r.instances.length));
   const table = document.createElement("div");
   table.className = "grid-table";

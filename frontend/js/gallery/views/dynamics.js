@@ -5,23 +5,13 @@
 
 import { CONFIG, Plotly, axis, baseLayout, colourAt, range } from "../../plots/common.js";
 import { renderGram } from "../../plots/gram.js";
-import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
+import { normBars, superpositionKey } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
+import { fractionLines, slot, sparsityTitle, styledSlot, viewState } from "../common.js";
 import { gramOf } from "../weights.js";
-import { slot, sparsityTitle, viewState } from "./geometry_2d.js";
 
 /** Snapshots advanced per second while playing. */
 const PLAY_PER_SECOND = 5;
-
-/** The uniform polytopes' dimensionalities (TMS §"Feature Dimensionality"), with their names. */
-const FRACTIONS = Object.freeze([
-  [1, "1", "dedicated dimension"],
-  [3 / 4, "3/4", "tetrahedron"],
-  [2 / 3, "2/3", "triangle"],
-  [1 / 2, "1/2", "digon"],
-  [2 / 5, "2/5", "pentagon"],
-  [3 / 8, "3/8", "square antiprism"],
-]);
 
 /** Colours the Dᵢ lines by each feature's final Dᵢ: 0 dark → 1 light. */
 const FINAL_D_SCALE = Object.freeze([
@@ -88,24 +78,21 @@ function initialState() {
  * @returns {Record<string, HTMLElement>}
  */
 function skeleton(container) {
-  const caption = slot(container, "caption", "p", (el) => {
-    el.style.margin = "0 0 6px";
-  });
+  const caption = styledSlot(container, "caption", "p", "margin:0 0 6px;");
   const note = slot(container, "note", "p", (el) => {
     el.className = "note";
   });
-  const live = slot(container, "live", "div", (el) => {
-    el.style.cssText = "width:100%;height:220px;";
-  });
+  const live = styledSlot(container, "live", "div", "width:100%;height:220px;");
   const replay = slot(container, "replay");
-  const controls = slot(replay, "controls", "div", (el) => {
-    el.style.cssText = "display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin:4px 0;";
-  });
-  const play = slot(controls, "play", "button", (el) => {
-    /** @type {HTMLButtonElement} */ (el).type = "button";
-    el.className = "reset";
-    el.style.cssText = "width:auto;margin:0;padding:3px 12px;";
-  });
+  const controls = styledSlot(replay, "controls", "div", "display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin:4px 0;");
+  const button = (/** @type {string} */ key, text = "") =>
+    slot(controls, key, "button", (el) => {
+      /** @type {HTMLButtonElement} */ (el).type = "button";
+      el.className = "reset";
+      el.style.cssText = "width:auto;margin:0;padding:3px 12px;";
+      el.textContent = text;
+    });
+  const play = button("play");
   const slider = slot(controls, "slider", "input", (el) => {
     const input = /** @type {HTMLInputElement} */ (el);
     input.type = "range";
@@ -114,81 +101,23 @@ function skeleton(container) {
     input.setAttribute("aria-label", "training step");
     input.style.cssText = "flex:1 1 300px;accent-color:#c5221f;";
   });
-  const stepText = slot(controls, "step", "output", (el) => {
-    el.style.cssText = "font-variant-numeric:tabular-nums;min-width:15em;";
-  });
-  const open = slot(controls, "open", "button", (el) => {
-    /** @type {HTMLButtonElement} */ (el).type = "button";
-    el.className = "reset";
-    el.style.cssText = "width:auto;margin:0;padding:3px 12px;";
-    el.textContent = "Open the final model";
-  });
-  const main = slot(replay, "main", "div", (el) => {
-    el.style.cssText = "width:100%;height:440px;";
-  });
-  const stepCaption = slot(replay, "step-caption", "p", (el) => {
-    el.style.margin = "10px 0 2px";
-  });
-  const row = slot(replay, "row", "div", (el) => {
-    el.style.cssText = "display:flex;gap:12px;flex-wrap:wrap;";
-  });
-  const norms = slot(row, "norms", "div", (el) => {
-    el.style.cssText = "flex:2 1 380px;min-width:0;height:260px;";
-  });
-  const hist = slot(row, "hist", "div", (el) => {
-    el.style.cssText = "flex:1 1 240px;min-width:0;height:260px;";
-  });
-  const gram = slot(row, "gram", "div", (el) => {
-    el.style.cssText = "flex:0 1 320px;min-width:0;height:260px;";
-  });
+  const stepText = styledSlot(controls, "step", "output", "font-variant-numeric:tabular-nums;min-width:15em;");
+  const open = button("open", "Open the final model");
+  const main = styledSlot(replay, "main", "div", "width:100%;height:440px;");
+  const stepCaption = styledSlot(replay, "step-caption", "p", "margin:10px 0 2px;");
+  const row = styledSlot(replay, "row", "div", "display:flex;gap:12px;flex-wrap:wrap;");
+  // The three plots under the big one share the row's height.
+  const [norms, hist, gram] = [
+    ["norms", "flex:2 1 380px"],
+    ["hist", "flex:1 1 240px"],
+    ["gram", "flex:0 1 320px"],
+  ].map(([key, flex]) => styledSlot(row, key, "div", `${flex};min-width:0;height:260px;`));
   const status = slot(replay, "status", "p", (el) => {
     el.className = "note";
   });
   return {
     caption, note, live, replay, play, slider, stepText, open, main, stepCaption, norms, hist, gram, status,
   };
-}
-
-/**
- * Dashed horizontal (or vertical, `vertical`) lines at the polytope fractions, with labels.
- * @param {boolean} vertical lines at x = fraction instead of y = fraction
- * @returns {{shapes: object[], annotations: object[]}}
- */
-function fractionLines(vertical) {
-  const line = { color: "#9aa0a6", width: 1, dash: "dash" };
-  const shapes = FRACTIONS.map(([f]) =>
-    vertical
-      ? { type: "line", xref: "x", yref: "paper", x0: f, x1: f, y0: 0, y1: 1, line, layer: "below" }
-      : { type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: f, y1: f, line, layer: "below" },
-  );
-  // 2/5 and 3/8 lie close together: nudge their labels apart.
-  const shift = { "2/5": 5, "3/8": -5 };
-  const annotations = FRACTIONS.map(([f, label]) =>
-    vertical
-      ? {
-          xref: "x",
-          yref: "paper",
-          x: f,
-          y: 1,
-          yanchor: "bottom",
-          xanchor: label === "2/5" ? "left" : label === "3/8" ? "right" : "center",
-          text: label,
-          showarrow: false,
-          font: { size: 10, color: "#5f6368" },
-        }
-      : {
-          xref: "paper",
-          yref: "y",
-          x: 1,
-          y: f,
-          xanchor: "left",
-          yshift: shift[label] ?? 0,
-          text: label,
-          showarrow: false,
-          font: { size: 10, color: "#5f6368" },
-        },
-  );
-  return { shapes, annotations };
 }
 
 /**
@@ -242,7 +171,7 @@ function drawMain(el, snapshots, history, step) {
     hovertemplate: "step %{x}<br>L = %{y:.4g}<extra></extra>",
   });
   const lastStep = Math.max(steps[steps.length - 1] ?? 1, lossPoints[lossPoints.length - 1]?.step ?? 1, 1);
-  const { shapes, annotations } = fractionLines(false);
+  const { shapes, annotations } = fractionLines();
   annotations.push({
     xref: "paper",
     yref: "paper",
@@ -276,35 +205,7 @@ function drawMain(el, snapshots, history, step) {
  */
 function drawNorms(el, w, yMax) {
   const n = w.feature_norms.length;
-  const bars = {
-    type: "bar",
-    x: range(n),
-    y: w.feature_norms,
-    customdata: w.feature_norms.map((_, i) => [w.superposition[i], w.dimensionality[i]]),
-    marker: {
-      color: w.superposition.map((v) => colourAt(SUPERPOSITION_SCALE, v)),
-      line: { width: 0 },
-    },
-    hovertemplate:
-      "feature %{x}<br>‖W<sub>i</sub>‖ = %{y:.3f}" +
-      "<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)² = %{customdata[0]:.3f}" +
-      "<br>D<sub>i</sub> = %{customdata[1]:.3f}<extra></extra>",
-  };
-  const key = {
-    type: "scatter",
-    mode: "markers",
-    x: [null],
-    y: [null],
-    hoverinfo: "skip",
-    marker: {
-      color: [0, 1],
-      cmin: 0,
-      cmax: 1,
-      colorscale: SUPERPOSITION_SCALE,
-      showscale: true,
-      colorbar: { thickness: 10, len: 0.9, title: { text: "superposition", side: "right" } },
-    },
-  };
+  const bars = normBars(w, { vertical: true, edges: false });
   const layout = baseLayout({
     uirevision: "gallery-dynamics-norms",
     margin: { l: 52, r: 10, t: 10, b: 40 },
@@ -312,7 +213,7 @@ function drawNorms(el, w, yMax) {
     xaxis: axis("feature i", { range: [-0.5, n - 0.5] }),
     yaxis: axis("‖W<sub>i</sub>‖", { range: [0, yMax] }),
   });
-  Plotly.react(el, [bars, key], layout, CONFIG);
+  Plotly.react(el, [bars, superpositionKey("superposition", 10)], layout, CONFIG);
 }
 
 /**
@@ -322,7 +223,7 @@ function drawNorms(el, w, yMax) {
  * @returns {void}
  */
 function drawHistogram(el, dims) {
-  const { shapes, annotations } = fractionLines(true);
+  const { shapes, annotations } = fractionLines({ vertical: true });
   const layout = baseLayout({
     uirevision: "gallery-dynamics-hist",
     margin: { l: 44, r: 10, t: 18, b: 40 },
@@ -349,7 +250,7 @@ function drawHistogram(el, dims) {
  * @returns {void}
  */
 function drawStrip(el, dims) {
-  const { shapes, annotations } = fractionLines(true);
+  const { shapes, annotations } = fractionLines({ vertical: true });
   const strip = {
     type: "scatter",
     mode: "markers",
@@ -506,7 +407,7 @@ function showStep(container, state, dom, index) {
     `step ${summary.step} of ${total} · snapshot ${i + 1}/${snapshots.length}` +
     ` · D* = ${formatNumber(summary.dimensions_per_feature?.[0])}`;
   if (/** @type {any} */ (dom.main).layout) {
-    Plotly.relayout(dom.main, { shapes: [...fractionLines(false).shapes, stepMarker(summary.step)] });
+    Plotly.relayout(dom.main, { shapes: [...fractionLines().shapes, stepMarker(summary.step)] });
   }
   drawHistogram(dom.hist, summary.dimensionality?.[0] ?? []);
   const cached = state.cache.get(i);

@@ -4,22 +4,12 @@
 
 import { Plotly, axis, baseLayout, colourAt, range } from "../../plots/common.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
-import { VIEW_CONFIG, inverseDensity, logAxis, onClickOpen, panelsOf } from "./sparsity_sweep.js";
+import { VIEW_CONFIG, fractionLines, inverseDensity, logAxis, onClickOpen, panelsOf } from "../common.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
 
 /** Features shorter than this are not learned and are left out of the Dᵢ scatter. */
-export const MIN_NORM = 0.1;
-
-/** The sticky fractions: [value, label, label's vertical shift in px] (TMS's figure). */
-export const FRACTIONS = Object.freeze([
-  [1, "1 dedicated", 0],
-  [3 / 4, "3/4 tetrahedron", 0],
-  [2 / 3, "2/3 triangle", 0],
-  [1 / 2, "1/2 digon (antipodal)", 0],
-  [2 / 5, "2/5 pentagon", 5],
-  [3 / 8, "3/8 square antiprism", -5],
-]);
+const MIN_NORM = 0.1;
 
 /**
  * A deterministic jitter factor in [1 − w, 1 + w] for feature i (stable across redraws).
@@ -30,35 +20,6 @@ export const FRACTIONS = Object.freeze([
 function jitter(i, w = 0.07) {
   const u = (Math.sin(12.9898 * (i + 1)) * 43758.5453) % 1;
   return 1 + w * (2 * Math.abs(u) - 1);
-}
-
-/**
- * The reference lines and their labels, on the right edge.
- * @returns {{shapes: object[], annotations: object[]}}
- */
-function fractionLines() {
-  return {
-    shapes: FRACTIONS.map(([y]) => ({
-      type: "line",
-      xref: "paper",
-      x0: 0,
-      x1: 1,
-      y0: y,
-      y1: y,
-      layer: "below",
-      line: { dash: "dash", color: "#9aa3ad", width: 1 },
-    })),
-    annotations: FRACTIONS.map(([y, text, yshift]) => ({
-      xref: "paper",
-      x: 1,
-      xanchor: "left",
-      y,
-      yshift,
-      text,
-      showarrow: false,
-      font: { size: 10, color: "#5f6b7a" },
-    })),
-  };
 }
 
 /**
@@ -74,7 +35,8 @@ export function renderFeatureGeometry(container, ctx) {
     ["features", "Each feature's dimensionality Dᵢ", `Features with ‖Wᵢ‖ < ${MIN_NORM} are not learned and are left out; x jittered slightly; colour = superposition Σⱼ≠ᵢ(Ŵᵢ·Wⱼ)², black 0 to yellow ≥ 1. Click a point to open its model.`],
   ]);
   const x = instances.map(inverseDensity);
-  const lines = fractionLines();
+  // The polytopes' fractions, named, in this view's greys.
+  const lines = fractionLines({ named: true, line: "#9aa3ad", text: "#5f6b7a" });
   const margin = { l: 52, r: 130, t: 8, b: 44 };
   const xaxis = logAxis("1/(1 − S)", x);
   const dstar = {

@@ -1,12 +1,11 @@
 // The gallery's 2-D geometry view: with two hidden dimensions, every instance's feature directions
 // W[:, i] as arrows in the plane, one small square plot per instance (the paper's pentagons,
 // digons, correlated pairs at right angles and their collapse into principal components).
-//
-// Also exports the small helpers the gallery's other views of this folder share (`slot`,
-// `sparsityTitle`, `viewState`).
 
 import { CONFIG, Plotly, colourAt } from "../../plots/common.js";
+import { unitCircle } from "../../plots/geometry.js";
 import { formatNumber } from "../../format.js";
+import { captionOf, instanceGrid, viewState } from "../common.js";
 
 /** Side of one small plot, in px. */
 const PLOT_PX = 200;
@@ -38,98 +37,6 @@ const NO_SET_COLOUR = "#80868b";
 
 /** The faint axes through the origin. */
 const AXIS_LINE = Object.freeze({ color: "#eceff3", width: 1 });
-
-/** Subscript digits, for "p₄". */
-const SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉";
-
-/**
- * Each container's view state across renders (the latest context, for click handlers attached on
- * an earlier render; the replay's position and cache).
- * @type {WeakMap<HTMLElement, {view: string, state: any}>}
- */
-const STATES = new WeakMap();
-
-/**
- * The state a view keeps for one container across renders, made by `init` on first use.
- * @template T
- * @param {HTMLElement} container
- * @param {string} view the view's name: a container that changes view starts afresh
- * @param {() => T} init
- * @returns {T}
- */
-export function viewState(container, view, init) {
-  let entry = STATES.get(container);
-  if (!entry || entry.view !== view) {
-    entry = { view, state: init() };
-    STATES.set(container, entry);
-  }
-  return entry.state;
-}
-
-/**
- * The child of `parent` with `data-key="key"`, made (by `tag` and `init`) and appended if missing.
- * @param {HTMLElement} parent
- * @param {string} key
- * @param {string} [tag]
- * @param {(el: HTMLElement) => void} [init] runs once, on the new element
- * @returns {HTMLElement}
- */
-export function slot(parent, key, tag = "div", init) {
-  for (const child of parent.children) {
-    if (/** @type {HTMLElement} */ (child).dataset.key === key) return /** @type {HTMLElement} */ (child);
-  }
-  const el = document.createElement(tag);
-  el.dataset.key = key;
-  init?.(el);
-  parent.append(el);
-  return el;
-}
-
-/**
- * Remove the keyed children of `parent` whose key is not in `keep`. Their plots are not purged:
- * a plot purged while its draw is still settling (automargins) throws in plotly.js, and plots
- * made with `responsive: false` hold no window listener, so a removed one is simply collected.
- * @param {HTMLElement} parent
- * @param {Set<string>} keep
- * @returns {void}
- */
-export function pruneSlots(parent, keep) {
-  for (const child of [...parent.children]) {
-    const el = /** @type {HTMLElement} */ (child);
-    if (el.dataset.key !== undefined && !keep.has(el.dataset.key)) el.remove();
-  }
-}
-
-/**
- * A non-negative integer in subscript digits: 4 → "₄".
- * @param {number} n
- * @returns {string}
- */
-export function subscript(n) {
-  return String(n).replace(/\d/g, (d) => SUBSCRIPTS[Number(d)]);
-}
-
-/**
- * An instance's sparsity as a short title: "1 − S = 0.05"; with per-feature probabilities, the
- * features that differ from the others: "p₄ = 0.02, others 0.05".
- * @param {number|number[]} p the instance's feature_probability
- * @returns {string}
- */
-export function sparsityTitle(p) {
-  if (!Array.isArray(p)) return `1 − S = ${formatNumber(p)}`;
-  if (p.length === 0) return "";
-  /** @type {Map<number, number>} */
-  const counts = new Map();
-  for (const v of p) counts.set(v, (counts.get(v) ?? 0) + 1);
-  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
-  const odd = p.map((v, i) => [i, v]).filter(([, v]) => v !== common);
-  if (odd.length === 0) return `1 − S = ${formatNumber(common)}`;
-  if (odd.length <= 2) {
-    const named = odd.map(([i, v]) => `p${subscript(i)} = ${formatNumber(v)}`).join(", ");
-    return `${named}, others ${formatNumber(common)}`;
-  }
-  return `p = ${formatNumber(Math.min(...p))} … ${formatNumber(Math.max(...p))}`;
-}
 
 /**
  * A set's members for its legend: "0–1" for a run of consecutive indices, else "0, 2, 5".
@@ -189,7 +96,7 @@ function featureColours(request, importance, n) {
  * @param {number[]} dims
  * @returns {string}
  */
-export function dimensionSummary(dims) {
+function dimensionSummary(dims) {
   /** @type {Map<string, number>} */
   const counts = new Map();
   for (const d of dims) {
@@ -318,17 +225,7 @@ function drawInstance(el, instance, request) {
     yaxis: { ...hidden, scaleanchor: "x", scaleratio: 1 },
     shapes: [
       // The unit circle and faint axes through the origin.
-      {
-        type: "circle",
-        xref: "x",
-        yref: "y",
-        x0: -1,
-        y0: -1,
-        x1: 1,
-        y1: 1,
-        line: { color: "#c7ccd3", width: 1, dash: "dot" },
-        layer: "below",
-      },
+      unitCircle(),
       { type: "line", x0: -reach, x1: reach, y0: 0, y1: 0, line: AXIS_LINE, layer: "below" },
       { type: "line", x0: 0, x1: 0, y0: -reach, y1: reach, line: AXIS_LINE, layer: "below" },
     ],
@@ -342,18 +239,12 @@ function drawInstance(el, instance, request) {
 
 /**
  * The caption over the plots: what the arrows and colours mean, and a legend of the sets.
- * @param {HTMLElement} caption
+ * @param {{text: HTMLElement, legend: HTMLElement}} caption
  * @param {import("../views.js").ViewResult[]} results
  * @returns {void}
  */
-function renderCaption(caption, results) {
+function renderCaption({ text, legend }, results) {
   const request = results.find((r) => featureSets(r?.request).length > 0)?.request;
-  const text = slot(caption, "text", "p", (el) => {
-    el.style.margin = "0 0 4px";
-  });
-  const legend = slot(caption, "legend", "div", (el) => {
-    el.className = "legend";
-  });
   const base =
     "Each arrow is a feature's direction W[:, i] in the two hidden dimensions (dotted: the unit " +
     "circle). Under each plot, the features' dimensionalities Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², " +
@@ -384,40 +275,6 @@ function renderCaption(caption, results) {
 }
 
 /**
- * One instance's figure: title, plot, Dᵢ summary. Clicking it (or Enter on it) opens the model.
- * @param {HTMLElement} grid
- * @param {string} key
- * @param {(fig: HTMLElement) => void} onOpen
- * @returns {{fig: HTMLElement, title: HTMLElement, plot: HTMLElement, summary: HTMLElement}}
- */
-function instanceFigure(grid, key, onOpen) {
-  const fig = slot(grid, key, "figure", (el) => {
-    el.style.cssText = `margin:0;width:${PLOT_PX}px;cursor:pointer;`;
-    el.tabIndex = 0;
-    el.setAttribute("role", "button");
-    el.title = "open this model";
-    el.addEventListener("click", () => onOpen(el));
-    el.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        onOpen(el);
-      }
-    });
-  });
-  const title = slot(fig, "title", "figcaption", (el) => {
-    el.style.cssText = "font-size:12.5px;font-weight:600;text-align:center;white-space:nowrap;";
-  });
-  const plot = slot(fig, "plot", "div", (el) => {
-    el.style.cssText = `width:${PLOT_PX}px;height:${PLOT_PX}px;border:1px solid #eceff3;`;
-  });
-  const summary = slot(fig, "summary", "div", (el) => {
-    el.style.cssText =
-      "font-size:12px;color:#5f6368;text-align:center;font-variant-numeric:tabular-nums;";
-  });
-  return { fig, title, plot, summary };
-}
-
-/**
  * Fill (or refresh) `container` with one arrow plot per instance of every request.
  * @param {HTMLElement} container
  * @param {import("../views.js").ViewContext} ctx
@@ -427,21 +284,11 @@ export function renderGeometry2d(container, ctx) {
   const state = viewState(container, "geometry_2d", () => ({ ctx: /** @type {any} */ (null) }));
   state.ctx = ctx;
   const results = Array.isArray(ctx?.results) ? ctx.results : [];
-  renderCaption(slot(container, "caption"), results);
-  const grid = slot(container, "grid", "div", (el) => {
-    el.style.cssText = "display:flex;flex-wrap:wrap;gap:12px 14px;align-items:flex-start;";
-  });
-  const open = (/** @type {HTMLElement} */ fig) => {
-    const [r, k] = String(fig.dataset.key).split("-").map(Number);
-    state.ctx?.openInstance?.(r, k);
-  };
-  const keep = new Set();
-  results.forEach((result, r) => {
-    (result?.instances ?? []).forEach((instance, k) => {
-      const key = `${r}-${k}`;
-      keep.add(key);
-      const { title, plot, summary } = instanceFigure(grid, key, open);
-      title.textContent = sparsityTitle(instance.feature_probability);
+  renderCaption(captionOf(container), results);
+  instanceGrid(container, results, {
+    plotPx: PLOT_PX,
+    onOpen: (r, k) => state.ctx?.openInstance?.(r, k),
+    draw: ({ plot, summary }, instance, result) => {
       if (!Array.isArray(instance.W) || instance.W.length !== 2) {
         plot.hidden = true;
         summary.textContent = `drawn for 2 hidden dimensions; this model has ${instance.W?.length ?? "?"}`;
@@ -450,12 +297,6 @@ export function renderGeometry2d(container, ctx) {
       plot.hidden = false;
       drawInstance(plot, instance, result.request);
       summary.textContent = dimensionSummary(instance.dimensionality ?? []);
-    });
+    },
   });
-  pruneSlots(grid, keep);
-  const empty = slot(container, "empty", "p", (el) => {
-    el.className = "note";
-    el.textContent = "Waiting for the model…";
-  });
-  empty.hidden = keep.size > 0;
 }

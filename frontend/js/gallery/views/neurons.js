@@ -5,7 +5,7 @@
 
 import { CONFIG, Plotly, colourAt, range } from "../../plots/common.js";
 import { formatNumber } from "../../format.js";
-import { pruneSlots, slot, sparsityTitle, viewState } from "./geometry_2d.js";
+import { captionOf, instanceGrid, viewState } from "../common.js";
 
 /** Feature index → colour: feature 0 (the most important) dark, the last light (viridis). */
 const FEATURE_SCALE = Object.freeze([
@@ -324,19 +324,13 @@ function swatch(colour, text, round = false) {
 
 /**
  * The caption and legend over the plots.
- * @param {HTMLElement} caption
+ * @param {{text: HTMLElement, legend: HTMLElement}} caption
  * @param {any[]} results
  * @returns {void}
  */
-function renderCaption(caption, results) {
+function renderCaption({ text, legend }, results) {
   const first = results.find((r) => r?.instances?.length);
   const instance = first?.instances?.[0];
-  const text = slot(caption, "text", "p", (el) => {
-    el.style.margin = "0 0 4px";
-  });
-  const legend = slot(caption, "legend", "div", (el) => {
-    el.className = "legend";
-  });
   if (!instance) {
     text.textContent = "";
     legend.replaceChildren();
@@ -376,40 +370,6 @@ function renderCaption(caption, results) {
     features = [ramp, swatch(REST_COLOUR, merged)];
   }
   legend.replaceChildren(...kinds, ...features);
-}
-
-/**
- * One instance's figure: title, plot, a line of neuron counts. A click (or Enter) opens it.
- * @param {HTMLElement} grid
- * @param {string} key
- * @param {(fig: HTMLElement) => void} onOpen
- * @returns {{title: HTMLElement, plot: HTMLElement, summary: HTMLElement}}
- */
-function instanceFigure(grid, key, onOpen) {
-  const fig = slot(grid, key, "figure", (el) => {
-    el.style.cssText = "margin:0;cursor:pointer;";
-    el.tabIndex = 0;
-    el.setAttribute("role", "button");
-    el.title = "open this model";
-    el.addEventListener("click", () => onOpen(el));
-    el.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
-        event.preventDefault();
-        onOpen(el);
-      }
-    });
-  });
-  const title = slot(fig, "title", "figcaption", (el) => {
-    el.style.cssText = "font-size:12.5px;font-weight:600;text-align:center;white-space:nowrap;";
-  });
-  const plot = slot(fig, "plot", "div", (el) => {
-    el.style.border = "1px solid #eceff3";
-  });
-  const summary = slot(fig, "summary", "div", (el) => {
-    el.style.cssText =
-      "font-size:12px;color:#5f6368;text-align:center;font-variant-numeric:tabular-nums;";
-  });
-  return { title, plot, summary };
 }
 
 /**
@@ -470,32 +430,15 @@ export function renderNeurons(container, ctx) {
  * @returns {void}
  */
 function drawAll(container, state, results) {
-  renderCaption(slot(container, "caption"), results);
-  const grid = slot(container, "grid", "div", (el) => {
-    el.style.cssText = "display:flex;flex-wrap:wrap;gap:12px 14px;align-items:flex-start;";
-  });
-  const open = (/** @type {HTMLElement} */ fig) => {
-    const [r, k] = String(fig.dataset.key).split("-").map(Number);
-    state.ctx?.openInstance?.(r, k);
-  };
-  const keep = new Set();
-  results.forEach((result, r) => {
-    (result?.instances ?? []).forEach((instance, k) => {
-      if (!Array.isArray(instance?.W) || !instance.W.length) return;
-      const key = `${r}-${k}`;
-      keep.add(key);
-      const { title, plot, summary } = instanceFigure(grid, key, open);
-      title.textContent = sparsityTitle(instance.feature_probability);
+  renderCaption(captionOf(container), results);
+  instanceGrid(container, results, {
+    onOpen: (r, k) => state.ctx?.openInstance?.(r, k),
+    accept: (instance) => Array.isArray(instance?.W) && instance.W.length > 0,
+    draw: ({ plot, summary }, instance, result) => {
       const { neurons } = neuronInfo(instance);
       const order = sortNeurons(neurons, instance.importance ?? []);
       drawInstance(plot, instance, order, isAbsoluteValue(result, instance));
       summary.textContent = countText(neurons);
-    });
+    },
   });
-  pruneSlots(grid, keep);
-  const empty = slot(container, "empty", "p", (el) => {
-    el.className = "note";
-    el.textContent = "Waiting for the model…";
-  });
-  empty.hidden = keep.size > 0;
 }

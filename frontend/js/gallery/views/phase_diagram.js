@@ -14,7 +14,7 @@ import { failureText } from "../../status.js";
  * @param {Record<string, any>} request
  * @returns {string}
  */
-export function phasePageUrl(request) {
+function phasePageUrl(request) {
   const [pFirst, pLast] = request.feature_probability_range ?? [1, 0.01];
   const [rFirst, rLast] = request.relative_importance_range ?? [0.1, 10];
   const params = new URLSearchParams({

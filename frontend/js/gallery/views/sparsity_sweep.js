@@ -2,14 +2,12 @@
 // sparsity figure): per feature × instance, ‖Wᵢ‖ and the superposition Σⱼ≠ᵢ(Ŵᵢ·Wⱼ)² as two
 // heatmaps, and ‖W‖²_F (≈ the features represented) against 1/(1 − S). Clicking opens an instance.
 
-import { CONFIG, Plotly, axis, baseLayout, range } from "../../plots/common.js";
+import { Plotly, axis, baseLayout, range } from "../../plots/common.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
+import { VIEW_CONFIG, frobeniusSquared, inverseDensity, logAxis, onClickOpen, panelsOf } from "../common.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
-
-/** Bigger plots with hover but no mode bar clutter. */
-export const VIEW_CONFIG = Object.freeze({ ...CONFIG, displayModeBar: false });
 
 /** Norms from white (0, not represented) to dark blue (≥ 1). */
 const NORM_SCALE = Object.freeze([
@@ -17,91 +15,6 @@ const NORM_SCALE = Object.freeze([
   [0.5, "#7fa8d6"],
   [1, "#0b2e59"],
 ]);
-
-/**
- * 1/(1 − S) of an instance: 1/p, for a per-feature list 1/min p (its sparsest feature).
- * @param {{feature_probability: number|number[]}} inst
- * @returns {number}
- */
-export function inverseDensity(inst) {
-  const fp = inst.feature_probability;
-  return 1 / (typeof fp === "number" ? fp : Math.min(...fp));
-}
-
-/**
- * A log x axis over `values` with ticks at 1, 2, 5 × 10ᵏ (Plotly's own log ticks label 20 as "2").
- * @param {string} title
- * @param {number[]} values the data's x values (positive)
- * @returns {object}
- */
-export function logAxis(title, values) {
-  const finite = values.filter((v) => v > 0 && Number.isFinite(v));
-  const lo = Math.min(...finite, 1);
-  const hi = Math.max(...finite, 1);
-  const tickvals = [];
-  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k += 1) {
-    for (const m of [1, 2, 5]) {
-      const v = m * 10 ** k;
-      if (v >= lo / 1.3 && v <= hi * 1.3) tickvals.push(v);
-    }
-  }
-  return axis(title, { type: "log", tickvals, ticktext: tickvals.map((v) => formatNumber(v)) });
-}
-
-/**
- * Make (once) the view's panels: `[id, title, caption]` each, and return their plot divs by id.
- * @param {HTMLElement} container
- * @param {string} key what the skeleton is for: rebuilt when it changes
- * @param {Array<[string, string, string]>} panels
- * @returns {Record<string, HTMLElement>}
- */
-export function panelsOf(container, key, panels) {
-  if (container.dataset.viewKey !== key) {
-    for (const el of container.querySelectorAll(".js-plotly-plot")) Plotly.purge(el);
-    const wrap = document.createElement("div");
-    wrap.className = "view-plots";
-    for (const [id, title, caption] of panels) {
-      const fig = document.createElement("figure");
-      fig.className = "panel";
-      fig.innerHTML = "<figcaption><h3></h3><p></p></figcaption>";
-      /** @type {HTMLElement} */ (fig.querySelector("h3")).textContent = title;
-      /** @type {HTMLElement} */ (fig.querySelector("p")).textContent = caption;
-      const plot = document.createElement("div");
-      plot.className = "view-plot";
-      plot.dataset.plot = id;
-      fig.append(plot);
-      wrap.append(fig);
-    }
-    container.replaceChildren(wrap);
-    container.dataset.viewKey = key;
-  }
-  /** @type {Record<string, HTMLElement>} */
-  const out = {};
-  for (const el of container.querySelectorAll("[data-plot]")) out[/** @type {HTMLElement} */ (el).dataset.plot ?? ""] = /** @type {HTMLElement} */ (el);
-  return out;
-}
-
-/**
- * Call `ctx.openInstance(0, k)` when a point with `customdata` k (or [k, …]) is clicked; bound
- * once per plot, always with the latest ctx.
- * @param {HTMLElement} el
- * @param {ViewContext} ctx
- * @param {(point: any) => number|undefined} [which] the instance of a clicked point
- * @returns {void}
- */
-export function onClickOpen(el, ctx, which) {
-  const plot = /** @type {any} */ (el);
-  plot.galleryCtx = ctx;
-  if (plot.galleryClickBound) return;
-  plot.galleryClickBound = true;
-  plot.on("plotly_click", (event) => {
-    const point = event?.points?.[0];
-    if (!point) return;
-    const custom = point.customdata;
-    const k = which ? which(point) : Array.isArray(custom) ? custom[0] : custom;
-    if (Number.isInteger(k)) plot.galleryCtx.openInstance(0, k);
-  });
-}
 
 /**
  * Draw (or redraw) the two heatmaps and the ‖W‖²_F curve of the first request.
@@ -146,7 +59,7 @@ export function renderSparsitySweep(container, ctx) {
   heat("norms", transpose("feature_norms"), NORM_SCALE, Math.max(1, ...instances.flatMap((i) => i.feature_norms)), "‖Wᵢ‖");
   heat("superposition", transpose("superposition"), SUPERPOSITION_SCALE, 1, "superposition");
 
-  const frob = instances.map((inst) => inst.feature_norms.reduce((s, v) => s + v * v, 0));
+  const frob = instances.map(frobeniusSquared);
   const line = {
     type: "scatter",
     mode: "lines+markers",

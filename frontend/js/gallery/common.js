@@ -1,0 +1,420 @@
+// What the gallery's views share (each file in views/ exports only its render… function):
+// - the state and keyed children a view keeps across its redraws: `viewState`, `slot`,
+//   `styledSlot`, `pruneSlots`, `purgePlots`; the caption and the grid of one clickable figure
+//   per instance of the 2-D geometry and neuron views: `captionOf`, `instanceGrid`;
+// - labels, also main.js's: `requestLabel`, `probabilityLabel`, `sparsityTitle`, `subscript`;
+// - the uniform polytopes' fractions, one table, and their dashed reference lines: `FRACTIONS`,
+//   `fractionLines` (the feature-geometry and learning-dynamics views);
+// - plotting helpers: `VIEW_CONFIG`, `SMALL_CONFIG`, `logAxis`, `panelsOf`, `onClickOpen`,
+//   `inverseDensity`, `frobeniusSquared`, `superpositionGradient`.
+
+import { CONFIG, Plotly, axis } from "../plots/common.js";
+import { SUPERPOSITION_SCALE } from "../plots/norms.js";
+import { formatNumber } from "../format.js";
+
+/** @typedef {import("./views.js").ViewContext} ViewContext */
+/** @typedef {import("./views.js").ViewResult} ViewResult */
+
+// -- state and keyed children ------------------------------------------------------------------
+
+/**
+ * Each container's view state across renders (the latest context, for click handlers attached on
+ * an earlier render; the replay's position and cache).
+ * @type {WeakMap<HTMLElement, {view: string, state: any}>}
+ */
+const STATES = new WeakMap();
+
+/**
+ * The state a view keeps for one container across renders, made by `init` on first use.
+ * @template T
+ * @param {HTMLElement} container
+ * @param {string} view the view's name: a container that changes view starts afresh
+ * @param {() => T} init
+ * @returns {T}
+ */
+export function viewState(container, view, init) {
+  let entry = STATES.get(container);
+  if (!entry || entry.view !== view) {
+    entry = { view, state: init() };
+    STATES.set(container, entry);
+  }
+  return entry.state;
+}
+
+/**
+ * The child of `parent` with `data-key="key"`, made (by `tag` and `init`) and appended if missing.
+ * @param {HTMLElement} parent
+ * @param {string} key
+ * @param {string} [tag]
+ * @param {(el: HTMLElement) => void} [init] runs once, on the new element
+ * @returns {HTMLElement}
+ */
+export function slot(parent, key, tag = "div", init) {
+  for (const child of parent.children) {
+    if (/** @type {HTMLElement} */ (child).dataset.key === key) return /** @type {HTMLElement} */ (child);
+  }
+  const el = document.createElement(tag);
+  el.dataset.key = key;
+  init?.(el);
+  parent.append(el);
+  return el;
+}
+
+/**
+ * {@link slot} for a child that needs only an inline style, set once on the new element.
+ * @param {HTMLElement} parent
+ * @param {string} key
+ * @param {string} tag
+ * @param {string} css its `style.cssText`
+ * @returns {HTMLElement}
+ */
+export function styledSlot(parent, key, tag, css) {
+  return slot(parent, key, tag, (el) => {
+    el.style.cssText = css;
+  });
+}
+
+/**
+ * Remove the keyed children of `parent` whose key is not in `keep`. Their plots are not purged:
+ * a plot purged while its draw is still settling (automargins) throws in plotly.js, and plots
+ * made with `responsive: false` hold no window listener, so a removed one is simply collected.
+ * @param {HTMLElement} parent
+ * @param {Set<string>} keep
+ * @returns {void}
+ */
+export function pruneSlots(parent, keep) {
+  for (const child of [...parent.children]) {
+    const el = /** @type {HTMLElement} */ (child);
+    if (el.dataset.key !== undefined && !keep.has(el.dataset.key)) el.remove();
+  }
+}
+
+/**
+ * Purge every plot under `root` (before its elements are replaced).
+ * @param {HTMLElement} root
+ * @returns {void}
+ */
+export function purgePlots(root) {
+  for (const el of root.querySelectorAll(".js-plotly-plot")) Plotly.purge(el);
+}
+
+/**
+ * The caption over a grid of instance figures: a paragraph and a legend under it.
+ * @param {HTMLElement} container
+ * @returns {{text: HTMLElement, legend: HTMLElement}}
+ */
+export function captionOf(container) {
+  const caption = slot(container, "caption");
+  const text = slot(caption, "text", "p", (el) => {
+    el.style.margin = "0 0 4px";
+  });
+  const legend = slot(caption, "legend", "div", (el) => {
+    el.className = "legend";
+  });
+  return { text, legend };
+}
+
+/**
+ * One instance's figure: title, plot, summary line. Clicking it (or Enter or Space on it) opens
+ * the model.
+ * @param {HTMLElement} grid
+ * @param {string} key
+ * @param {(fig: HTMLElement) => void} onOpen
+ * @param {number} [plotPx] a square plot of this side, and the figure as wide; else both size
+ *   themselves to the plot
+ * @returns {{title: HTMLElement, plot: HTMLElement, summary: HTMLElement}}
+ */
+function instanceFigure(grid, key, onOpen, plotPx) {
+  const width = plotPx ? `width:${plotPx}px;` : "";
+  const fig = slot(grid, key, "figure", (el) => {
+    el.style.cssText = `margin:0;${width}cursor:pointer;`;
+    el.tabIndex = 0;
+    el.setAttribute("role", "button");
+    el.title = "open this model";
+    el.addEventListener("click", () => onOpen(el));
+    el.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        onOpen(el);
+      }
+    });
+  });
+  const title = styledSlot(fig, "title", "figcaption", "font-size:12.5px;font-weight:600;text-align:center;white-space:nowrap;");
+  const size = plotPx ? `${width}height:${plotPx}px;` : "";
+  const plot = styledSlot(fig, "plot", "div", `${size}border:1px solid #eceff3;`);
+  const summary = styledSlot(
+    fig,
+    "summary",
+    "div",
+    "font-size:12px;color:#5f6368;text-align:center;font-variant-numeric:tabular-nums;",
+  );
+  return { title, plot, summary };
+}
+
+/**
+ * The grid of the 2-D geometry and neuron views: one figure per instance of every request (key
+ * "r-k", made once and kept across live redraws), titled by its sparsity ({@link sparsityTitle});
+ * `draw` fills its plot and summary. Figures of instances no longer there are removed, and a note
+ * stands in while there are none.
+ * @param {HTMLElement} container
+ * @param {ViewResult[]} results
+ * @param {object} options
+ * @param {(r: number, k: number) => void} options.onOpen opens instance k of request r; bound when
+ *   a figure is made, so it must look up the latest context itself
+ * @param {(parts: {plot: HTMLElement, summary: HTMLElement}, instance: any, result: ViewResult) => void} options.draw
+ * @param {(instance: any) => boolean} [options.accept] whether an instance gets a figure (all do
+ *   by default)
+ * @param {number} [options.plotPx] square plots of this side (else each plot sizes itself)
+ * @returns {void}
+ */
+export function instanceGrid(container, results, { onOpen, draw, accept = () => true, plotPx }) {
+  const grid = styledSlot(container, "grid", "div", "display:flex;flex-wrap:wrap;gap:12px 14px;align-items:flex-start;");
+  const open = (/** @type {HTMLElement} */ fig) => {
+    const [r, k] = String(fig.dataset.key).split("-").map(Number);
+    onOpen(r, k);
+  };
+  const keep = new Set();
+  results.forEach((result, r) => {
+    (result?.instances ?? []).forEach((instance, k) => {
+      if (!accept(instance)) return;
+      const key = `${r}-${k}`;
+      keep.add(key);
+      const { title, plot, summary } = instanceFigure(grid, key, open, plotPx);
+      title.textContent = sparsityTitle(instance.feature_probability);
+      draw({ plot, summary }, instance, result);
+    });
+  });
+  pruneSlots(grid, keep);
+  const empty = slot(container, "empty", "p", (el) => {
+    el.className = "note";
+    el.textContent = "Waiting for the model…";
+  });
+  empty.hidden = keep.size > 0;
+}
+
+// -- labels -------------------------------------------------------------------------------------
+
+/** Subscript digits, for "p₄". */
+const SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉";
+
+/**
+ * A non-negative integer in subscript digits: 4 → "₄".
+ * @param {number} n
+ * @returns {string}
+ */
+export function subscript(n) {
+  return String(n).replace(/\d/g, (d) => SUBSCRIPTS[Number(d)]);
+}
+
+/**
+ * A request's label (the basic grid's row heads, the progress rows, the opened instance's title).
+ * @param {Record<string, any>} request
+ * @returns {string}
+ */
+export function requestLabel(request) {
+  if (request.activation === "linear") return "linear";
+  if (request.activation === "power") return `power k = ${request.power ?? 3}`;
+  return request.hidden_activation === "relu" ? "ReLU (hidden ReLU)" : "ReLU";
+}
+
+/**
+ * An instance's p as a bare value: its probability, or the range "lo…hi" of a per-feature list.
+ * For the basic grid's narrow column heads and cell labels and the opened instance's title, next
+ * to a request label. {@link sparsityTitle} differs on purpose: a figure's whole title, it names
+ * the features whose p differs from the others' ("p₄ = 0.02, others 0.05"), which a range hides.
+ * The two print a scalar p alike.
+ * @param {number|number[]} fp
+ * @returns {string}
+ */
+export function probabilityLabel(fp) {
+  if (typeof fp === "number") return formatNumber(fp);
+  const lo = Math.min(...fp);
+  const hi = Math.max(...fp);
+  return lo === hi ? formatNumber(lo) : `${formatNumber(lo)}…${formatNumber(hi)}`;
+}
+
+/**
+ * An instance's sparsity as a short title: "1 − S = 0.05"; with per-feature probabilities, the
+ * features that differ from the others: "p₄ = 0.02, others 0.05" (see {@link probabilityLabel}).
+ * @param {number|number[]} p the instance's feature_probability
+ * @returns {string}
+ */
+export function sparsityTitle(p) {
+  if (!Array.isArray(p)) return `1 − S = ${formatNumber(p)}`;
+  if (p.length === 0) return "";
+  /** @type {Map<number, number>} */
+  const counts = new Map();
+  for (const v of p) counts.set(v, (counts.get(v) ?? 0) + 1);
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const odd = p.map((v, i) => [i, v]).filter(([, v]) => v !== common);
+  if (odd.length === 0) return `1 − S = ${formatNumber(common)}`;
+  if (odd.length <= 2) {
+    const named = odd.map(([i, v]) => `p${subscript(i)} = ${formatNumber(v)}`).join(", ");
+    return `${named}, others ${formatNumber(common)}`;
+  }
+  return `p = ${formatNumber(Math.min(...p))} … ${formatNumber(Math.max(...p))}`;
+}
+
+// -- the polytope fractions ---------------------------------------------------------------------
+
+/**
+ * The uniform polytopes' dimensionalities (TMS §"Feature Dimensionality"), the levels where the
+ * features' Dᵢ stick: the value, its label, the polytope, and `nudge`, how far (px) its label moves
+ * away from the 0 end of the axis (2/5 and 3/8 lie close together: their labels are pushed apart).
+ * @type {ReadonlyArray<Readonly<{value: number, label: string, name: string, nudge: number}>>}
+ */
+export const FRACTIONS = Object.freeze(
+  [
+    { value: 1, label: "1", name: "dedicated", nudge: 0 },
+    { value: 3 / 4, label: "3/4", name: "tetrahedron", nudge: 0 },
+    { value: 2 / 3, label: "2/3", name: "triangle", nudge: 0 },
+    { value: 1 / 2, label: "1/2", name: "digon (antipodal)", nudge: 0 },
+    { value: 2 / 5, label: "2/5", name: "pentagon", nudge: 5 },
+    { value: 3 / 8, label: "3/8", name: "square antiprism", nudge: -5 },
+  ].map((f) => Object.freeze(f)),
+);
+
+/**
+ * Dashed lines at the {@link FRACTIONS}, labelled: horizontal (y = fraction, labels beyond the
+ * right edge) or `vertical` (x = fraction, labels over the top).
+ * @param {object} [options]
+ * @param {boolean} [options.vertical]
+ * @param {boolean} [options.named] label "2/5 pentagon" rather than "2/5"
+ * @param {string} [options.line] the lines' colour
+ * @param {string} [options.text] the labels' colour
+ * @returns {{shapes: object[], annotations: object[]}}
+ */
+export function fractionLines({ vertical = false, named = false, line = "#9aa0a6", text = "#5f6368" } = {}) {
+  const style = { color: line, width: 1, dash: "dash" };
+  const font = { size: 10, color: text };
+  const shapes = FRACTIONS.map(({ value: f }) =>
+    vertical
+      ? { type: "line", xref: "x", yref: "paper", x0: f, x1: f, y0: 0, y1: 1, line: style, layer: "below" }
+      : { type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: f, y1: f, line: style, layer: "below" },
+  );
+  const annotations = FRACTIONS.map(({ value: f, label, name, nudge }) => {
+    const common = { text: named ? `${label} ${name}` : label, showarrow: false, font };
+    return vertical
+      ? {
+          xref: "x",
+          yref: "paper",
+          x: f,
+          y: 1,
+          yanchor: "bottom",
+          xanchor: nudge > 0 ? "left" : nudge < 0 ? "right" : "center",
+          ...common,
+        }
+      : { xref: "paper", yref: "y", x: 1, y: f, xanchor: "left", yshift: nudge, ...common };
+  });
+  return { shapes, annotations };
+}
+
+// -- plotting helpers ---------------------------------------------------------------------------
+
+/** The views' bigger plots: hover, but no mode bar clutter. */
+export const VIEW_CONFIG = Object.freeze({ ...CONFIG, displayModeBar: false });
+
+/** Many small plots: no interaction, no mode bar (a click on the cell opens it instead). */
+export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: false, responsive: true });
+
+/**
+ * 1/(1 − S) of an instance: 1/p, for a per-feature list 1/min p (its sparsest feature).
+ * @param {{feature_probability: number|number[]}} inst
+ * @returns {number}
+ */
+export function inverseDensity(inst) {
+  const fp = inst.feature_probability;
+  return 1 / (typeof fp === "number" ? fp : Math.min(...fp));
+}
+
+/**
+ * ‖W‖²_F = Σᵢ‖Wᵢ‖² of an instance, about how many features it represents.
+ * @param {{feature_norms: number[]}} inst
+ * @returns {number}
+ */
+export function frobeniusSquared(inst) {
+  return inst.feature_norms.reduce((s, v) => s + v * v, 0);
+}
+
+/**
+ * A log x axis over `values` with ticks at 1, 2, 5 × 10ᵏ (Plotly's own log ticks label 20 as "2").
+ * @param {string} title
+ * @param {number[]} values the data's x values (positive)
+ * @returns {object}
+ */
+export function logAxis(title, values) {
+  const finite = values.filter((v) => v > 0 && Number.isFinite(v));
+  const lo = Math.min(...finite, 1);
+  const hi = Math.max(...finite, 1);
+  const tickvals = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k += 1) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** k;
+      if (v >= lo / 1.3 && v <= hi * 1.3) tickvals.push(v);
+    }
+  }
+  return axis(title, { type: "log", tickvals, ticktext: tickvals.map((v) => formatNumber(v)) });
+}
+
+/**
+ * Make (once) a view's panels: `[id, title, caption]` each, and return their plot divs by id.
+ * @param {HTMLElement} container
+ * @param {string} key what the skeleton is for: rebuilt when it changes
+ * @param {Array<[string, string, string]>} panels
+ * @returns {Record<string, HTMLElement>}
+ */
+export function panelsOf(container, key, panels) {
+  if (container.dataset.viewKey !== key) {
+    purgePlots(container);
+    const wrap = document.createElement("div");
+    wrap.className = "view-plots";
+    for (const [id, title, caption] of panels) {
+      const fig = document.createElement("figure");
+      fig.className = "panel";
+      fig.innerHTML = "<figcaption><h3></h3><p></p></figcaption>";
+      /** @type {HTMLElement} */ (fig.querySelector("h3")).textContent = title;
+      /** @type {HTMLElement} */ (fig.querySelector("p")).textContent = caption;
+      const plot = document.createElement("div");
+      plot.className = "view-plot";
+      plot.dataset.plot = id;
+      fig.append(plot);
+      wrap.append(fig);
+    }
+    container.replaceChildren(wrap);
+    container.dataset.viewKey = key;
+  }
+  /** @type {Record<string, HTMLElement>} */
+  const out = {};
+  for (const el of container.querySelectorAll("[data-plot]")) out[/** @type {HTMLElement} */ (el).dataset.plot ?? ""] = /** @type {HTMLElement} */ (el);
+  return out;
+}
+
+/**
+ * Call `ctx.openInstance(0, k)` when a point with `customdata` k (or [k, …]) is clicked; bound
+ * once per plot, always with the latest ctx.
+ * @param {HTMLElement} el
+ * @param {ViewContext} ctx
+ * @param {(point: any) => number|undefined} [which] the instance of a clicked point
+ * @returns {void}
+ */
+export function onClickOpen(el, ctx, which) {
+  const plot = /** @type {any} */ (el);
+  plot.galleryCtx = ctx;
+  if (plot.galleryClickBound) return;
+  plot.galleryClickBound = true;
+  plot.on("plotly_click", (event) => {
+    const point = event?.points?.[0];
+    if (!point) return;
+    const custom = point.customdata;
+    const k = which ? which(point) : Array.isArray(custom) ? custom[0] : custom;
+    if (Number.isInteger(k)) plot.galleryCtx.openInstance(0, k);
+  });
+}
+
+/**
+ * The superposition colour scale (plots/norms.js) as a CSS gradient, for a legend swatch.
+ * @returns {string}
+ */
+export function superpositionGradient() {
+  return `linear-gradient(to right, ${SUPERPOSITION_SCALE.map(([t, c]) => `${c} ${100 * t}%`).join(", ")})`;
+}
