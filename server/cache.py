@@ -26,6 +26,7 @@ modification time, which every successful read renews) until the folder fits, ex
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -122,9 +123,12 @@ class ModelCache:
             raise ValueError(f"not a model id: {model_id!r}")
         return self.root / model_id
 
-    def load(self, model_id: str) -> ModelResult | None:
-        """The stored model (``cached=True``), or None if absent or unusable (then removed)."""
-        return self.read(model_id, MODEL_KIND, _decode_model)
+    def load(self, model_id: str, gram: bool = True) -> ModelResult | None:
+        """The stored model (``cached=True``), or None if absent or unusable (then removed).
+
+        ``gram=False`` leaves every instance's n × n WᵀW null instead of computing it from W.
+        """
+        return self.read(model_id, MODEL_KIND, functools.partial(_decode_model, gram=gram))
 
     def save(
         self,
@@ -307,7 +311,7 @@ class ModelCache:
         return True
 
 
-def _decode_model(stored: Stored, model_id: str) -> ModelResult:
+def _decode_model(stored: Stored, model_id: str, gram: bool = True) -> ModelResult:
     """A :class:`ModelResult` from a verified entry; CorruptEntry if it does not fit its id."""
     result, tensors = stored.result, stored.tensors
     request = ModelRequest.model_validate(result["request"])
@@ -330,10 +334,10 @@ def _decode_model(stored: Stored, model_id: str) -> ModelResult:
             raise CorruptEntry(f"{name} has shape {tuple(tensors[name].shape)}, not {shape}")
     if len(instances) != I:
         raise CorruptEntry(f"{len(instances)} instances for {I} probabilities")
-    gram = metrics.gram(tensors["W"]).tolist()
+    grams = metrics.gram(tensors["W"]).tolist() if gram else [None] * I
     for k, instance in enumerate(instances):
         instance["W"], instance["b"] = tensors["W"][k].tolist(), tensors["b"][k].tolist()
-        instance["gram"] = gram[k]
+        instance["gram"] = grams[k]
         if untied:
             instance["W_out"] = tensors["W_out"][k].tolist()
     if kept:

@@ -84,16 +84,17 @@ def presets() -> tuple[Preset, ...]:
     return tuple(loaded)
 
 
-def preset_infos() -> list[PresetInfo]:
-    """Every preset with its ids."""
-    return [
+@cache
+def preset_infos() -> tuple[PresetInfo, ...]:
+    """Every preset with its ids (``cached`` left empty: the API fills it per request)."""
+    return tuple(
         PresetInfo(
             **p.model_dump(),
             model_ids=[r.model_id() for r in p.requests],
             diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
         )
         for p in presets()
-    ]
+    )
 
 
 def shipped_ids() -> frozenset[str]:

@@ -16,7 +16,7 @@ from server.deps import (
     train_or_503,
     within_limits,
 )
-from server.results import ModelTask, weight_metrics, without_gram
+from server.results import ModelTask, weight_metrics
 from server.schemas import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -45,13 +45,12 @@ async def create_model(
 @router.get("/{model_id}", response_model=ModelResult)
 async def read_model(model_id: ModelId, worker: WorkerDep, gram: GramQuery = True) -> ModelResult:
     """A stored result by id; 404 if it was never trained (or its entry was unusable)."""
-    result = await load_model(worker.cache, model_id)
-    return result if gram else without_gram(result)
+    return await load_model(worker.cache, model_id, gram)
 
 
-async def load_model(cache: ModelCache, model_id: str) -> ModelResult:
-    """The stored result; 404 if absent."""
-    result = await asyncio.to_thread(cache.load, model_id)
+async def load_model(cache: ModelCache, model_id: str, gram: bool = True) -> ModelResult:
+    """The stored result (with every instance's WᵀW unless ``gram`` is false); 404 if absent."""
+    result = await asyncio.to_thread(cache.load, model_id, gram)
     if result is None:
         raise not_found(f"model {model_id}")
     return result

@@ -20,10 +20,16 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
     each is ``cached`` now."""
 
     def with_cached() -> list[PresetInfo]:
-        infos = preset_infos()
-        for info in infos:
-            ids = info.model_ids or [info.diagram_id or ""]
-            info.cached = [worker.cache.path(i).is_dir() for i in ids]
-        return infos
+        return [
+            info.model_copy(
+                update={
+                    "cached": [
+                        worker.cache.path(i).is_dir()
+                        for i in info.model_ids or [info.diagram_id or ""]
+                    ]
+                }
+            )
+            for info in preset_infos()
+        ]
 
     return await asyncio.to_thread(with_cached)
