@@ -341,12 +341,7 @@ def _decode_model(stored: Stored, model_id: str, gram: bool = True) -> ModelResu
         if untied:
             instance["W_out"] = tensors["W_out"][k].tolist()
     if kept:
-        W = tensors["snapshot_W"]  # (snapshots, I, m, n)
-        measured = {
-            "dimensionality": metrics.dimensionality(W).tolist(),
-            "feature_norms": metrics.feature_norms(W).tolist(),
-            "dimensions_per_feature": metrics.dimensions_per_feature(W).tolist(),
-        }
+        measured = metrics.per_feature_measures(tensors["snapshot_W"])  # (snapshots, I, …)
         for k, snapshot in enumerate(result["snapshots"]):
             snapshot.update({name: values[k] for name, values in measured.items()})
     return ModelResult.model_validate(result | {"cached": True})

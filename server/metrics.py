@@ -89,6 +89,23 @@ def linear_model_loss(
     return (importance.double() * (spread + offset**2)).sum(dim=-1)
 
 
+def per_feature_measures(W: Tensor) -> dict[str, list]:
+    """Dᵢ, ‖Wᵢ‖ and D* of a stack of weights, as lists (the learning-dynamics plot's data).
+
+    Args:
+        W: (..., n_hidden, n_features), e.g. (snapshots, n_instances, m, n).
+
+    Returns:
+        ``dimensionality`` and ``feature_norms`` (..., n_features), ``dimensions_per_feature``
+        (...,), nested lists.
+    """
+    return {
+        "dimensionality": dimensionality(W).tolist(),
+        "feature_norms": feature_norms(W).tolist(),
+        "dimensions_per_feature": dimensions_per_feature(W).tolist(),
+    }
+
+
 # -- neurons (TMS §"Superposition in a Privileged Basis") -----------------------------------------
 # A neuron is dead when its input and output weights together carry less than this; weight decay
 # takes an unused neuron's weights towards 0. The product is unchanged by rescaling a hidden unit

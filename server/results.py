@@ -52,10 +52,10 @@ def theory_losses(request: ModelRequest, instance: int) -> dict[str, float]:
     row = request.probability_rows[instance]
     p = request.feature_probabilities[instance]
     marginal = marginal_probabilities(request, row)
-    mu2 = theory.moment(2, request.magnitude, request.signed)
-    losses = {
-        "zero_output": math.fsum(i * q * mu2 for i, q in zip(importance, marginal, strict=True))
-    }
+    # E Σᵢ Iᵢ yᵢ² = μ₂ Σᵢ Iᵢ qᵢ: theory's zero-output loss of "importance" Σᵢ Iᵢ qᵢ at p = 1
+    weighted = math.fsum(i * q for i, q in zip(importance, marginal, strict=True))
+    zero = theory.zero_output_loss(weighted, 1.0, request.magnitude, request.signed)
+    losses = {"zero_output": zero}
     if request.feature_sets:
         return losses
     if request.activation == "power":
@@ -124,13 +124,18 @@ def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
 
 @torch.no_grad()
 def weight_metrics(
-    request: ModelRequest, W: Tensor, b: Tensor, W_out: Tensor | None = None
+    request: ModelRequest,
+    W: Tensor,
+    b: Tensor,
+    W_out: Tensor | None = None,
+    gram: bool = True,
 ) -> list[dict[str, Any]]:
     """The weights and metrics of every instance (:class:`InstanceMetrics`' fields).
 
     Args:
         W: (n_instances, n_hidden, n_features); b: (n_instances, n_features); W_out:
             (n_instances, n_features, n_hidden) of the absolute-value model, else None.
+        gram: compute WᵀW; False leaves it None.
     """
     W, b = W.detach().cpu(), b.detach().cpu()
     W_out = None if W_out is None else W_out.detach().cpu()
@@ -138,7 +143,7 @@ def weight_metrics(
         "W": W.tolist(),
         "b": b.tolist(),
         "W_out": [None] * len(W) if W_out is None else W_out.tolist(),
-        "gram": metrics.gram(W).tolist(),
+        "gram": metrics.gram(W).tolist() if gram else [None] * len(W),
         "feature_norms": metrics.feature_norms(W).tolist(),
         "superposition": metrics.superposition(W).tolist(),
         "dimensionality": metrics.dimensionality(W).tolist(),
@@ -194,27 +199,24 @@ def snapshot_summaries(steps: list[int], W: Tensor) -> list[SnapshotSummary]:
         steps: the snapshots' steps.
         W: (len(steps), n_instances, n_hidden, n_features).
     """
-    W = W.detach().cpu()
-    dimensionality = metrics.dimensionality(W).tolist()
-    norms = metrics.feature_norms(W).tolist()
-    per_feature = metrics.dimensions_per_feature(W).tolist()
+    measured = metrics.per_feature_measures(W.detach().cpu())
     return [
         SnapshotSummary(
-            index=k,
-            step=step,
-            dimensionality=dimensionality[k],
-            feature_norms=norms[k],
-            dimensions_per_feature=per_feature[k],
+            index=k, step=step, **{name: values[k] for name, values in measured.items()}
         )
         for k, step in enumerate(steps)
     ]
 
 
+def instances_without_gram(instances: list[InstanceResult]) -> list[InstanceResult]:
+    """Copies with the n × n ``gram`` left out (null): for clients that asked for
+    ``gram=false`` and compute WᵀW themselves from W."""
+    return [i.model_copy(update={"gram": None}) for i in instances]
+
+
 def without_gram(result: ModelResult) -> ModelResult:
-    """The result with every instance's n × n ``gram`` left out (null): for clients that asked
-    for ``gram=false`` and compute WᵀW themselves from W."""
-    instances = [i.model_copy(update={"gram": None}) for i in result.instances]
-    return result.model_copy(update={"instances": instances})
+    """The result with every instance's ``gram`` left out (:func:`instances_without_gram`)."""
+    return result.model_copy(update={"instances": instances_without_gram(result.instances)})
 
 
 class ModelTask:

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from server.config import Limits
 from server.deps import live_sockets_of, parse_request_text, settings_of, worker_of
 from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
-from server.results import ModelTask, without_gram
+from server.results import ModelTask, instances_without_gram, without_gram
 from server.schemas import DoneMessage, ErrorMessage, LimitChecker, ModelResult, SnapshotMessage
 
 router = APIRouter(tags=["models"])
@@ -140,8 +140,7 @@ class LiveSession:
 
         async def on_snapshot(fields: dict[str, Any]) -> None:
             if not gram and "instances" in fields:
-                instances = [i.model_copy(update={"gram": None}) for i in fields["instances"]]
-                fields = fields | {"instances": instances}
+                fields = fields | {"instances": instances_without_gram(fields["instances"])}
             await self.send(self.protocol.snapshot(self.seq, fields))
 
         try:

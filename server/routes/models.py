@@ -84,11 +84,12 @@ async def read_snapshot(
         tensors["snapshot_W"][index],
         tensors["snapshot_b"][index],
         None if W_out is None else W_out[index],
+        gram,
     )
     return WeightSnapshot(
         id=model_id,
         index=index,
         step=kept[index].step,
         steps=result.request.steps,
-        instances=[InstanceMetrics(**(f if gram else f | {"gram": None})) for f in fields],
+        instances=[InstanceMetrics(**f) for f in fields],
     )
