@@ -379,9 +379,7 @@ class _Layout:
     x: Tensor  # (rows, n, B), the input buffer, refilled every step
     probability_term: Tensor  # (rows, n, 1): FeatureDistribution.probability_term of p
     importance: Tensor  # (rows, n)
-    dW: Tensor  # (rows, m, n), gradient buffers
-    db: Tensor  # (rows, n)
-    dW_out: Tensor | None  # (rows, n, m) of untied models
+    grads: tuple[Tensor, ...]  # gradient buffers in Run.params' order: dW, db (and dW_out)
     slices: list[slice] = field(default_factory=list)
     adam: list[_AdamGroup] = field(default_factory=list)
 
@@ -431,13 +429,8 @@ class TrainingBatch:
             x=torch.empty((rows, first.n_features, first.config.batch_size), device=device),
             probability_term=first.distribution.probability_term(probability),
             importance=torch.cat([run.importance for run in runs]),
-            dW=torch.empty((rows, first.n_hidden, first.n_features), device=device),
-            db=torch.empty((rows, first.n_features), device=device),
-            dW_out=None
-            if first.W_out is None
-            else torch.empty((rows, first.n_features, first.n_hidden), device=device),
+            grads=tuple(torch.empty((rows, *p.shape[1:]), device=device) for p in first.params),
         )
-        buffers = [layout.dW, layout.db] + ([] if layout.dW_out is None else [layout.dW_out])
         groups: dict[tuple[float, float], _AdamGroup] = {}
         start = 0
         for run in runs:
@@ -447,10 +440,10 @@ class TrainingBatch:
             key = (run.config.lr, run.config.weight_decay)
             group = groups.setdefault(key, _AdamGroup(*key))
             group.params += run.params
-            group.grads += [buffer[rows_of_run] for buffer in buffers]
+            group.grads += [buffer[rows_of_run] for buffer in layout.grads]
             group.exp_avgs += run.exp_avg
             group.exp_avg_sqs += run.exp_avg_sq
-            group.steps += [run.adam_step] * len(buffers)
+            group.steps += [run.adam_step] * len(layout.grads)
             group.counters.append(run.adam_step)
         layout.adam = list(groups.values())
         return layout
@@ -484,11 +477,10 @@ class TrainingBatch:
         W_out = None
         if first.W_out is not None:
             W_out = first.W_out if single else torch.cat([run.W_out for run in layout.runs])
-        buffers = (layout.dW, layout.db) if W_out is None else (layout.dW, layout.db, layout.dW_out)
         arch = first.architecture
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
         loss = loss_gradients(
-            W, b, x, layout.importance, arch.activation, with_loss, into=buffers,
+            W, b, x, layout.importance, arch.activation, with_loss, into=layout.grads,
             power=arch.power, hidden=arch.hidden, W_out=W_out,
             y=target(x, arch.absolute_value) if arch.absolute_value else None,
         ).loss  # fmt: skip
