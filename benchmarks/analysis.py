@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import torch
 
-from server import interference
-from server.analysis_schemas import MAX_L_VALUES, MAX_NOISE_SAMPLES
-from server.training import TrainConfig, train
+from server.tms import interference
+from server.api.schemas.analysis import MAX_L_VALUES, MAX_NOISE_SAMPLES
+from server.tms.training import TrainConfig, train
 
 SIZES = ((5, 2), (20, 5), (100, 20), (512, 256))
 

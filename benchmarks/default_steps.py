@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from server.training import TrainConfig, train
+from server.tms.training import TrainConfig, train
 
 BUDGETS = (1000, 2000, 3000, 5000, 10_000)
 PROBABILITIES = (1.0, 0.3, 0.1, 0.03, 0.01)

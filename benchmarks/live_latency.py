@@ -32,7 +32,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from benchmarks.reference import train_reference
 from benchmarks.serve import serving
-from server.training import evaluate
+from server.tms.training import evaluate
 
 IMPORTANCE = [0.9**i for i in range(5)]
 

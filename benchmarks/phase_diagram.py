@@ -25,8 +25,8 @@ from benchmarks.reference import ms_per_step, train_reference
 from server.cache import ModelCache
 from server.device import select_device
 from server.jobs import TrainingWorker, train_or_load
-from server.phase_diagram import PhaseDiagramTask
-from server.phase_schemas import PhaseDiagramRequest, PhaseDiagramResult
+from server.phase_results import PhaseDiagramTask
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
 
 
 def sync(device: torch.device) -> None:

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from benchmarks.reference import train_reference
-from server.training import Run, TrainConfig, TrainingBatch, evaluate
+from server.tms.training import Run, TrainConfig, TrainingBatch, evaluate
 
 EVAL_SEED = 12345
 EVAL_SAMPLES = 1 << 16

@@ -12,8 +12,8 @@ import sys
 
 import uvicorn
 
-from server.app import create_app
-from server.config import WS_FRAME_FACTOR, Settings
+from server.api.app import create_app
+from server.api.settings import WS_FRAME_FACTOR, Settings
 from server.device import DeviceUnavailable
 
 

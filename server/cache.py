@@ -45,8 +45,9 @@ import safetensors
 import torch
 from safetensors.torch import load, save
 
-from server import __version__, metrics
-from server.schemas import CACHE_FORMAT_VERSION, ModelRequest, ModelResult
+from server import __version__
+from server.tms import metrics
+from server.api.schemas.models import CACHE_FORMAT_VERSION, ModelRequest, ModelResult
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ import torch
 from pydantic import BaseModel
 
 from server.cache import ModelCache
-from server.training import Run, TrainConfig, TrainingBatch, TrainResult, train
+from server.tms import ModelConfig, TrainConfig, train
+from server.tms.training import Run, TrainingBatch, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Task(Protocol):
     """What one job trains, as the resource that asked for it defines it.
 
     Implemented by :class:`~server.results.ModelTask` (a model) and
-    :class:`~server.phase_diagram.PhaseDiagramTask` (a phase diagram). ``id`` is the cache key;
+    :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram). ``id`` is the cache key;
     jobs with equal ids are one job.
     """
 
@@ -129,7 +130,7 @@ class TrainingWorker:
     """Owns the device: trains every job on one dedicated thread, coalescing jobs into batches.
 
     Jobs whose runs share a training shape (``Run.shape``: model, inputs and batch size) train
-    in one :class:`~server.training.TrainingBatch`, joining and leaving it between steps; each
+    in one :class:`~server.tms.training.TrainingBatch`, joining and leaving it between steps; each
     keeps its own seed, optimiser state and step count, so its result is the one it would have
     had alone. Batches of different shapes take turns, one step each.
 
@@ -245,9 +246,12 @@ class TrainingWorker:
     def _warm_up(self) -> None:
         """Train a 2-step model once, so the first user's request does not pay torch's lazy
         initialisation (about a second on the CPU) before its first snapshot."""
-        ones = torch.ones((1, 2), device=self.device)
         try:
-            train(ones, ones, 1, "relu", TrainConfig(steps=2, batch_size=8, n_eval_samples=8), 0)
+            train(
+                ModelConfig(n_features=2, n_hidden=1, feature_probability=1.0),
+                TrainConfig(steps=2, batch_size=8, n_eval_samples=8),
+                self.device,
+            )
         except Exception:  # a broken device shows up again, per job, as that job's error
             log.exception("warm-up training failed")
 
@@ -407,7 +411,7 @@ async def train_or_load(
         use_cache: False trains afresh even if the result is stored (the entry is kept).
 
     Returns:
-        The task's result (a :class:`~server.schemas.ModelResult` for a model).
+        The task's result (a :class:`~server.api.schemas.models.ModelResult` for a model).
 
     Cancelling the awaiting task detaches from the job (and so cancels it if nobody else waits).
 

@@ -20,7 +20,7 @@ from typing import Any
 from server.cache import ModelCache
 from server.device import DeviceUnavailable, select_device
 from server.jobs import Task, TrainingWorker, train_or_load
-from server.phase_diagram import PhaseDiagramTask
+from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets
 from server.results import ModelTask
 

@@ -1,130 +1,42 @@
 """Trained models as the API's results: each instance's metrics as plain lists, and the task that
-lets the training worker train a :class:`ModelRequest`."""
+lets the training worker train a :class:`ModelRequest`.
+
+The numbers come from the core (``server.tms``: ``metrics`` and ``measures``); this module only
+turns them into the API's schemas.
+"""
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from server import metrics, theory, theory_power
-from server.cache import ModelCache
-from server.data import FeatureSet
-from server.schemas import (
-    DEFAULT_POWER,
+from server.api.schemas.models import (
     InstanceResult,
     LossPoint,
     ModelRequest,
     ModelResult,
-    NeuronSummary,
     NeuronView,
     SnapshotSummary,
 )
-from server.training import Run, TrainConfig, TrainResult
-
-
-def marginal_probabilities(request: ModelRequest, row: list[float]) -> list[float]:
-    """Each feature's probability of being active, from an instance's p per feature: a member of
-    an anticorrelated set of k is active with probability p/k (``data.py``)."""
-    marginal = list(row)
-    for feature_set in request.feature_sets or []:
-        if feature_set.kind == "anticorrelated":
-            for j in feature_set.features:
-                marginal[j] = row[j] / len(feature_set.features)
-    return marginal
-
-
-def theory_losses(request: ModelRequest, instance: int) -> dict[str, float]:
-    """The closed-form losses instance ``instance`` is compared with.
-
-    ``zero_output`` (E Σᵢ Iᵢ yᵢ², from each feature's marginal probability) always. With
-    independent features: for ReLU and linear models THEORY.md F3 (the best without
-    superposition, which a ReLU hidden layer reaches too), and F11 for uniform magnitudes, one p
-    and equal importances with n ≥ 2m, without a hidden ReLU (its antipodal pairs assume h = Wx);
-    for power models with one p the best unsuperposed loss (F15); for the absolute-value model
-    F3's formula with m // 2 features kept (two neurons per feature, |x| = ReLU(x) + ReLU(−x),
-    and the mean of |x| on the rest). Correlated sets change
-    the covariance that F3 assumes, so they get ``zero_output`` only.
-    """
-    importance = request.importances
-    row = request.probability_rows[instance]
-    p = request.feature_probabilities[instance]
-    marginal = marginal_probabilities(request, row)
-    # E Σᵢ Iᵢ yᵢ² = μ₂ Σᵢ Iᵢ qᵢ: theory's zero-output loss of "importance" Σᵢ Iᵢ qᵢ at p = 1
-    weighted = math.fsum(i * q for i, q in zip(importance, marginal, strict=True))
-    zero = theory.zero_output_loss(weighted, 1.0, request.magnitude, request.signed)
-    losses = {"zero_output": zero}
-    if request.feature_sets:
-        return losses
-    if request.activation == "power":
-        if isinstance(p, list):
-            return losses
-        k = request.power if request.power is not None else DEFAULT_POWER
-        kept = theory_power.kept_importance(importance, request.n_hidden)
-        gain = theory_power.unsuperposed_gain(p, k, kept, request.magnitude)
-        return losses | {"power_unsuperposed": losses["zero_output"] - gain}
-    if request.task == "absolute_value":
-        kept_features = request.n_hidden // 2
-        unsuperposed = theory.linear_optimum(importance, row, kept_features, request.magnitude)
-        return losses | {"absolute_value_unsuperposed": unsuperposed}
-    losses["linear_optimum"] = theory.linear_optimum(
-        importance, row, request.n_hidden, request.magnitude
-    )
-    uniform_inputs = request.magnitude == "uniform" and request.hidden == "none"
-    if uniform_inputs and len(set(importance)) == 1 and not isinstance(p, list):
-        uniform = theory.uniform_superposition(request.n_features, request.n_hidden, p)
-        if uniform is not None:  # F11 assumes importance 1; the loss scales with it
-            losses |= {f"uniform_{k}": importance[0] * v for k, v in uniform.items()}
-    return losses
-
-
-def exact_linear_losses(request: ModelRequest, W: Tensor, b: Tensor) -> list[float | None]:
-    """Each instance's exact loss if the model is linear with independent features and no hidden
-    ReLU (``metrics.linear_model_loss``), else None per instance.
-
-    Args:
-        W: (n_instances, n_hidden, n_features); b: (n_instances, n_features), on the CPU.
-    """
-    rows = request.probability_rows
-    if request.activation != "linear" or request.hidden != "none" or request.feature_sets:
-        return [None] * len(rows)
-    p = torch.tensor(rows, dtype=torch.float64)  # (I, n)
-    variance = torch.tensor([[theory.variance(q, request.magnitude) for q in row] for row in rows])
-    importance = torch.tensor(request.importances, dtype=torch.float64)
-    mean = p * theory.moment(1, request.magnitude)
-    return metrics.linear_model_loss(W, b, importance, mean, variance).tolist()
+from server.cache import ModelCache
+from server.tms import measures, metrics
+from server.tms.config import ModelConfig
+from server.tms.training import Run, TrainResult
 
 
 def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
-    """The neuron view of every instance: W (I, m, n), W_out (I, n, m) or None."""
-    strength, top_feature, share = metrics.neuron_weights(W, W_out)
-    views = []
-    for k in range(W.shape[0]):
-        kinds = metrics.neuron_kinds(strength[k], share[k])
-        neurons = [
-            NeuronSummary(strength=s, top_feature=f, top_share=q, kind=kind)  # type: ignore[arg-type]
-            for s, f, q, kind in zip(
-                strength[k].tolist(), top_feature[k].tolist(), share[k].tolist(), kinds, strict=True
-            )
-        ]
-        views.append(
-            NeuronView(
-                neurons=neurons,
-                monosemantic=kinds.count("monosemantic"),
-                polysemantic=kinds.count("polysemantic"),
-                dead=kinds.count("dead"),
-                monosemantic_share=metrics.MONOSEMANTIC_SHARE,
-                dead_strength=metrics.DEAD_STRENGTH,
-            )
-        )
-    return views
+    """The neuron view of every instance (``measures.neuron_views``) as the API's schema."""
+    return [
+        NeuronView.model_validate(dataclasses.asdict(view)) for view in measures.neuron_views(W, W_out)
+    ]
 
 
 @torch.no_grad()
 def weight_metrics(
-    request: ModelRequest,
+    config: ModelConfig,
     W: Tensor,
     b: Tensor,
     W_out: Tensor | None = None,
@@ -148,7 +60,7 @@ def weight_metrics(
         "superposition": metrics.superposition(W).tolist(),
         "dimensionality": metrics.dimensionality(W).tolist(),
         "dimensions_per_feature": metrics.dimensions_per_feature(W).tolist(),
-        "neurons": neuron_views(W, W_out) if request.hidden == "relu" else [None] * len(W),
+        "neurons": neuron_views(W, W_out) if config.hidden == "relu" else [None] * len(W),
     }
     return [{name: values[k] for name, values in columns.items()} for k in range(len(W))]
 
@@ -162,7 +74,7 @@ def instance_results(
     gain: Tensor | None = None,
     W_out: Tensor | None = None,
 ) -> list[InstanceResult]:
-    """Measure every instance (BACKGROUND.md "Metrics").
+    """Measure every instance (the paper's metrics, theory losses and the exact loss).
 
     Args:
         request: the normalised request the weights were trained for.
@@ -171,22 +83,23 @@ def instance_results(
         gain: (n_instances,), L̃ measured with the loss (final results), or None (snapshots).
         W_out: (n_instances, n_features, n_hidden) of the absolute-value model, else None.
     """
-    exact = exact_linear_losses(request, W.detach().cpu(), b.detach().cpu())
+    config = request.to_config()
+    exact = measures.exact_linear_losses(config, W, b)
     losses = loss.detach().double().cpu().tolist()
     gains = [None] * len(W) if gain is None else gain.detach().double().cpu().tolist()
-    importance = request.importances
+    importance = config.importances
     return [
         InstanceResult(
             feature_probability=p,
             importance=importance,
-            theory_loss=theory_losses(request, k),
+            theory_loss=measures.theory_losses(config, k),
             loss=losses[k],
             exact_loss=exact[k],
             gain=gains[k],
             **fields,
         )
         for k, (p, fields) in enumerate(
-            zip(request.feature_probabilities, weight_metrics(request, W, b, W_out), strict=True)
+            zip(request.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
         )
     ]
 
@@ -234,31 +147,8 @@ class ModelTask:
         return cache.load(self.id)
 
     def start(self, device: torch.device) -> Run:
-        request = self.request
-        probability = torch.tensor(request.probability_rows, device=device)  # (I, n)
-        importance = torch.tensor([request.importances] * request.n_instances, device=device)
-        config = TrainConfig(
-            steps=request.steps,
-            batch_size=request.batch_size,
-            lr=request.lr,
-            n_restarts=request.n_restarts,
-            snapshots=request.snapshots,
-        )
-        return Run(
-            probability,
-            importance,
-            request.n_hidden,
-            request.activation,
-            config,
-            request.seed,
-            power=request.power or 1,
-            magnitude=request.magnitude,
-            hidden=request.hidden,
-            absolute_value=request.task == "absolute_value",
-            feature_sets=tuple(
-                FeatureSet(s.kind, tuple(s.features)) for s in request.feature_sets or []
-            ),
-        )
+        """The request's run: the same one ``server.tms.train`` trains for its configs."""
+        return Run(self.request.to_config(), self.request.train_config(), device)
 
     def snapshot(self, run: Run) -> dict[str, Any]:
         """The live message's fields: id, step, steps and the best restarts' metrics now."""
@@ -280,7 +170,7 @@ class ModelTask:
             loss_history=[
                 LossPoint(step=step, loss=losses)
                 for step, losses in zip(
-                    trained.history_steps, trained.history_loss.tolist(), strict=True
+                    trained.history_steps, trained.loss_history.tolist(), strict=True
                 )
             ],
             instances=instance_results(

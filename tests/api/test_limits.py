@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Limits, Settings
+from server.api.app import create_app
+from server.api.settings import Limits, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"n_features": 5, "n_hidden": 2, "steps": 20, "batch_size": 32}

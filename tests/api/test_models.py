@@ -12,9 +12,9 @@ import torch
 from fastapi.testclient import TestClient
 from plotly.offline import get_plotlyjs_version
 
-from server.app import PLOTLY_JS, create_app
-from server.config import Limits, Settings
-from server.training import TrainingBatch
+from server.api.app import PLOTLY_JS, create_app
+from server.api.settings import Limits, Settings
+from server.tms.training import TrainingBatch
 
 SMALL = {
     "n_features": 6,

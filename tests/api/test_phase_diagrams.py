@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
-from server.app import create_app
-from server.config import Settings
+from server.api.app import create_app
+from server.api.settings import Settings
 
 TINY = {"grid_size": 4, "n_restarts": 2, "steps": 200}
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Limits, Settings
-from server.phase_schemas import PhaseDiagramRequest
-from server.schemas import MAX_SNAPSHOTS, ModelRequest, ModelResult, limit_errors
+from server.api.app import create_app
+from server.api.settings import Limits, Settings
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.models import MAX_SNAPSHOTS, ModelRequest, ModelResult, limit_errors
 
 ZERO_ID = "0" * 64
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "server" / "presets.json"

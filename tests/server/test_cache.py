@@ -12,7 +12,7 @@ import torch
 
 from server.cache import META, WEIGHTS, ModelCache
 from server.results import instance_results
-from server.schemas import LossPoint, ModelRequest, ModelResult
+from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
 
 
 def make_result(request: ModelRequest) -> tuple[ModelResult, torch.Tensor, torch.Tensor]:

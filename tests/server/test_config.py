@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from server.config import Settings
+from server.api.settings import Settings
 from server.device import DeviceUnavailable, select_device
 
 ROOT = Path(__file__).resolve().parents[2]

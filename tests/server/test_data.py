@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.data import sample_features
+from server.tms.data import sample_features
 
 
 def test_sampler_sparsity_and_values() -> None:

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from server import theory_interference
-from server.interference import (
+from server.tms import theory_interference
+from server.tms.interference import (
     NoiseCurve,
     cosine_statistics,
     crossover,
@@ -18,7 +18,7 @@ from server.interference import (
     histogram_edges,
     noise_curve,
 )
-from server.model import Activation
+from server.tms.config import Activation
 
 COS72, COS144 = math.cos(math.radians(72)), math.cos(math.radians(144))
 

@@ -14,8 +14,9 @@ import torch
 from server.cache import ModelCache
 from server.jobs import Job, QueueFull, TrainingFailed, TrainingWorker, train_or_load
 from server.results import ModelTask
-from server.schemas import ModelRequest, ModelResult
-from server.training import Run, TrainConfig, TrainingBatch, train
+from server.api.schemas.models import ModelRequest, ModelResult
+from server.tms import train
+from server.tms.training import Run, TrainingBatch
 
 T = TypeVar("T")
 
@@ -94,20 +95,7 @@ def test_cancelled_jobs_leave_their_batch_and_are_never_stored(tmp_path: Path) -
 def alone(request: ModelRequest) -> torch.Tensor:
     """W of ``request`` trained by itself, outside any worker."""
     request = request.normalised()
-    config = TrainConfig(
-        steps=request.steps,
-        batch_size=request.batch_size,
-        lr=request.lr,
-        n_restarts=request.n_restarts,
-    )
-    return train(
-        torch.tensor(request.feature_probabilities).unsqueeze(1),
-        torch.tensor([request.importances] * request.n_instances),
-        request.n_hidden,
-        request.activation,
-        config,
-        request.seed,
-    ).W
+    return train(request.to_config(), request.train_config()).W
 
 
 def test_concurrent_requests_of_one_shape_train_in_one_batch_each_as_if_alone(

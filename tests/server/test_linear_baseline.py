@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server import metrics, theory
-from server.data import FeatureDistribution
+from server.tms import metrics, theory
+from server.tms.data import FeatureDistribution
 from server.results import ModelTask
-from server.schemas import ModelRequest
-from server.theory import Magnitude
-from server.training import TrainingBatch, evaluate
+from server.api.schemas.models import ModelRequest
+from server.tms.config import Magnitude
+from server.tms.model import Architecture
+from server.tms.training import TrainingBatch, evaluate
 
 IMPORTANCE = [0.7**i for i in range(20)]  # TMS's setting: n = 20, m = 5, Iᵢ = 0.7ⁱ
 
@@ -32,8 +33,8 @@ def test_the_exact_loss_is_what_sampling_estimates(magnitude: Magnitude) -> None
     importance = torch.rand(1, 6, generator=generator)
     p = 0.3
     sampled = evaluate(
-        W, b, "linear", torch.full((1, 6), p), importance, 1 << 21,
-        torch.Generator().manual_seed(1), distribution=FeatureDistribution(magnitude),
+        W, b, Architecture("linear"), FeatureDistribution(magnitude), torch.full((1, 6), p),
+        importance, 1 << 21, torch.Generator().manual_seed(1),
     ).loss.item()  # fmt: skip
     assert exact(W, b, importance[0].tolist(), p, magnitude) == pytest.approx(sampled, rel=2e-3)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from server import metrics
+from server.tms import metrics
 
 
 def polygon(k: int) -> torch.Tensor:

@@ -10,12 +10,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from server import theory
+from server.tms import theory
 from server.cache import ModelCache, _digest
-from server.config import Limits
-from server.phase_diagram import PhaseDiagramTask, classify_2x1, classify_3x2, load_diagram
-from server.phase_schemas import PhaseDiagramRequest, phase_limit_errors
-from server.training import TrainingBatch
+from server.api.settings import Limits
+from server.phase_results import PhaseDiagramTask, load_diagram
+from server.tms.phase_diagram import classify_2x1, classify_3x2
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest, phase_limit_errors
+from server.tms.training import TrainingBatch
 
 
 def test_classify_2x1_hand_made() -> None:

@@ -1,5 +1,5 @@
 """The power-activation model x′ = (WᵀWx)ᵏ of Chowdhury & Weiner (THEORY.md F15): its signed
-inputs, its exact gradient, its gain L̃ against F15's oracles, and :mod:`server.theory_power`.
+inputs, its exact gradient, its gain L̃ against F15's oracles, and :mod:`server.tms.theory_power`.
 
 Every Monte Carlo here goes through the trainer's own sampler (``sample_features``) and
 ``training.evaluate``, on U[−1, 1] features: μ₂ = 1/3, μ₄ = 1/5, μ₆ = 1/7.
@@ -13,10 +13,12 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from server import theory, theory_power
-from server.data import FeatureDistribution, sample_features
-from server.model import forward, loss_gradients, reconstruction_loss
-from server.training import TrainConfig, TrainResult, evaluate, train
+from server.tms import theory, theory_power
+from server.tms.data import FeatureDistribution, sample_features
+from server.tms.config import TrainConfig
+from server.tms.model import Architecture, forward, loss_gradients, reconstruction_loss
+from server.tms.training import TrainResult, evaluate
+from tests.server.runs import train_tensors as train
 
 SIGNED_UNIFORM = FeatureDistribution("uniform", signed=True)
 MU2, MU4, MU6 = 1 / 3, 1 / 5, 1 / 7
@@ -31,13 +33,12 @@ def _gain(
     result = evaluate(
         W.unsqueeze(0),
         torch.zeros(1, n),
-        "power",
+        Architecture("power", k),
+        SIGNED_UNIFORM,
         torch.full((1, n), p),
         importance,
         n_samples,
         torch.Generator().manual_seed(seed),
-        power=k,
-        distribution=SIGNED_UNIFORM,
     )
     return result.loss.item(), result.gain.item()
 
@@ -115,9 +116,9 @@ def test_power_gradients_match_autograd(k: int) -> None:
         importance = torch.rand((rows, n), generator=generator, dtype=torch.float64)
 
         W_ = W.clone().requires_grad_(True)
-        loss = reconstruction_loss(x, forward(W_, b, x, "power", k), importance)
+        loss = reconstruction_loss(x, forward(W_, b, x, Architecture("power", k)), importance)
         loss.sum().backward()
-        dW, db, ours, _ = loss_gradients(W, b, x, importance, "power", with_loss=True, power=k)
+        dW, db, ours, _ = loss_gradients(W, b, x, importance, Architecture("power", k), with_loss=True)
         assert ours is not None
         torch.testing.assert_close(ours, loss.detach(), rtol=1e-12, atol=0)
         torch.testing.assert_close(dW, W_.grad, rtol=1e-10, atol=1e-12)
@@ -125,7 +126,9 @@ def test_power_gradients_match_autograd(k: int) -> None:
         assert db.shape == b.shape and torch.count_nonzero(db) == 0
 
         buffers = (torch.full_like(W, 7.0), torch.full_like(b, 7.0))
-        dW_into, db_into, _, _ = loss_gradients(W, b, x, importance, "power", into=buffers, power=k)
+        dW_into, db_into, _, _ = loss_gradients(
+            W, b, x, importance, Architecture("power", k), into=buffers
+        )
         assert dW_into is buffers[0] and db_into is buffers[1]
         torch.testing.assert_close(dW_into, W_.grad, rtol=1e-10, atol=1e-12)
         assert torch.count_nonzero(db_into) == 0
@@ -137,10 +140,10 @@ def test_power_forward_ignores_the_bias() -> None:
     W = torch.randn((2, 3, 7), generator=generator, dtype=torch.float64)
     x = sample_features(torch.full((2, 7), 0.5, dtype=torch.float64), 32, generator, SIGNED_UNIFORM)
     zero, bias = torch.zeros(2, 7, dtype=torch.float64), torch.ones(2, 7, dtype=torch.float64)
-    linear = forward(W, zero, x, "power", 1)
+    linear = forward(W, zero, x, Architecture("power", 1))
     torch.testing.assert_close(linear, W.mT @ W @ x)
-    torch.testing.assert_close(forward(W, bias, x, "power", 3), linear**3)
-    assert torch.equal(forward(W, bias, x, "power", 5), forward(W, zero, x, "power", 5))
+    torch.testing.assert_close(forward(W, bias, x, Architecture("power", 3)), linear**3)
+    assert torch.equal(forward(W, bias, x, Architecture("power", 5)), forward(W, zero, x, Architecture("power", 5)))
 
 
 # -- F15 oracles by Monte Carlo -------------------------------------------------------------------
@@ -163,7 +166,7 @@ def test_f15_loss_identity(k: int) -> None:
 
     probability = torch.full((1, n), p)
     x = sample_features(probability, samples, torch.Generator().manual_seed(20 + k), SIGNED_UNIFORM)
-    phi = forward(W.unsqueeze(0), torch.zeros(1, n), x, "power", k)
+    phi = forward(W.unsqueeze(0), torch.zeros(1, n), x, Architecture("power", k))
     per_sample = ((2 * x - phi) * phi * importance.unsqueeze(-1)).sum(dim=1)[0].double()
     independent = per_sample.mean().item()
     error = per_sample.std().item() / math.sqrt(samples)  # the same for evaluate's estimate

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pydantic import BaseModel, ValidationError
 
-from server import metrics
-from server.app import create_app
-from server.config import Limits, Settings
-from server.phase_schemas import PhaseDiagramRequest, PhaseDiagramResult
+from server.tms import metrics
+from server.api.app import create_app
+from server.api.settings import Limits, Settings
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
 from server.results import instance_results
-from server.schemas import ModelRequest, ModelResult
+from server.api.schemas.models import ModelRequest, ModelResult
 
 METRICS = (
     metrics.gram,

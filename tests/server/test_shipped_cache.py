@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from server.cache import ModelCache
-from server.phase_diagram import PhaseDiagramTask
+from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets, shipped_ids
 from server.results import ModelTask
-from server.schemas import InstanceResult, ModelResult
+from server.api.schemas.models import InstanceResult, ModelResult
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models_cache"
 STALE = "run python -m server.precompute --preset {} and git add -f the new entry"

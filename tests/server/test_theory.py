@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
-from server import theory
-from server.data import sample_features
-from server.model import forward, reconstruction_loss
-from server.results import theory_losses
-from server.schemas import ModelRequest
+from server.tms import theory
+from server.tms.data import sample_features
+from server.tms.model import Architecture, forward, reconstruction_loss
+from server.tms.measures import theory_losses as config_theory_losses
+from server.api.schemas.models import ModelRequest
 
 # THEORY.md F6's table: (r, S) → (L_A drop, L_B dedicate, L_C antipodal), printed to 6 decimals.
 F6_TABLE = [
@@ -145,9 +145,9 @@ def test_3x2_candidate_losses_against_monte_carlo(rho: float, r: float) -> None:
     importance = torch.tensor([[1.0, 1.0, r]] * len(names), dtype=torch.float64)
     probability = torch.full((len(names), 3), rho, dtype=torch.float64)
     x = sample_features(probability, 1 << 21, torch.Generator().manual_seed(0))  # (4, 3, B)
-    per_sample = ((x - forward(W, b, x, "relu")) ** 2 * importance.unsqueeze(-1)).sum(dim=1)
+    per_sample = ((x - forward(W, b, x, Architecture())) ** 2 * importance.unsqueeze(-1)).sum(dim=1)
     mean, error = per_sample.mean(dim=1), per_sample.std(dim=1) / math.sqrt(x.shape[-1])
-    assert torch.allclose(mean, reconstruction_loss(x, forward(W, b, x, "relu"), importance))
+    assert torch.allclose(mean, reconstruction_loss(x, forward(W, b, x, Architecture()), importance))
     exact = theory.candidate_losses_3x2(rho, r)
     for k, name in enumerate(names):
         assert abs(mean[k].item() - exact[name]) < 4 * error[k].item() + 1e-12, name
@@ -204,12 +204,12 @@ def test_f11_uniform(S: float, dedicated: float, pairs: float) -> None:
 
 def test_results_carry_the_theory_losses() -> None:
     request = ModelRequest(n_features=20, n_hidden=5, importance_decay=0.7, feature_probability=1.0)
-    linear = theory_losses(request, 0)
+    linear = config_theory_losses(request.to_config(), 0)
     assert linear == {  # F3, no F11; and the loss of x′ = 0, E Σ Iᵢ xᵢ² = Σ 0.7ⁱ / 3 at S = 0
         "linear_optimum": pytest.approx(0.046464, abs=5e-7),
         "zero_output": pytest.approx((1 - 0.7**20) / 0.3 / 3, rel=1e-12),
     }
-    pentagon = theory_losses(ModelRequest(n_features=5, n_hidden=2, feature_probability=0.05), 0)
+    pentagon = config_theory_losses(ModelRequest(n_features=5, n_hidden=2, feature_probability=0.05).to_config(), 0)
     # F12: two digons and a dropped feature, 2ρ²/3 + V(ρ) = 0.017708 at S = 0.95
     assert pentagon["uniform_antipodal_pairs"] == pytest.approx(0.017708, abs=5e-7)
     assert (

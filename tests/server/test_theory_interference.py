@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from server import theory_interference as ti
+from server.tms import theory_interference as ti
 
 
 def _exact_mean_abs_cosine(m: int) -> float:

@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 import torch
 
-from server import metrics, training
-from server.training import TrainConfig, best_restarts, train
+from server.tms import metrics, training
+from server.tms.config import TrainConfig
+from server.tms.data import PAPER_FEATURES
+from server.tms.model import Architecture
+from server.tms.training import best_restarts
+from tests.server.runs import train_tensors as train
 
 
 def test_two_features_one_dimension_sparse_lands_antipodal() -> None:
@@ -70,7 +74,7 @@ def test_shapes_and_history() -> None:
     )
     assert result.W.shape == (3, 2, 6) and result.b.shape == (3, 6) and result.loss.shape == (3,)
     assert result.history_steps == [3 * k for k in range(1, 11)]
-    assert result.history_loss.shape == (10, 3)
+    assert result.loss_history.shape == (10, 3)
 
 
 def test_best_restarts_picks_the_lowest_of_each_instance() -> None:
@@ -90,7 +94,7 @@ def test_restarts_keep_the_lowest_evaluated_loss(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(training, "evaluate", recording_evaluate)
     config = TrainConfig(steps=200, batch_size=256, n_restarts=3, n_eval_samples=4096)
-    result = training.train(
+    result = train(
         torch.tensor([[0.05], [0.5]]), torch.ones(2, 5), 2, "relu", config, seed=11
     )
     scores = seen["scores"].reshape(2, 3)
@@ -107,9 +111,10 @@ def test_evaluation_does_not_replay_the_training_stream() -> None:
     # on a replay of that stream would give exactly the reported value.
     config = TrainConfig(steps=20, batch_size=64, n_eval_samples=4096)
     p, importance = torch.full((1, 4), 0.3), torch.ones(1, 4)
-    result = training.train(p[:, :1], importance, 2, "relu", config, seed=5)
+    result = train(p[:, :1], importance, 2, "relu", config, seed=5)
     replay = training.evaluate(
-        result.W, result.b, "relu", p, importance, 4096, torch.Generator().manual_seed(5)
+        result.W, result.b, Architecture(), PAPER_FEATURES, p, importance, 4096,
+        torch.Generator().manual_seed(5),
     ).loss
     assert replay.item() != result.loss.item()
     assert replay.item() == pytest.approx(result.loss.item(), rel=0.2)  # same distribution

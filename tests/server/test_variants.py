@@ -11,9 +11,10 @@ import math
 import pytest
 import torch
 
-from server import metrics
-from server.data import PAPER_FEATURES, FeatureDistribution, FeatureSet, sample_features
-from server.model import (
+from server.tms import metrics
+from server.tms.data import PAPER_FEATURES, FeatureDistribution, FeatureSet, sample_features
+from server.tms.model import (
+    Architecture,
     Activation,
     forward,
     init_output_weights,
@@ -22,11 +23,17 @@ from server.model import (
     reconstruction_loss,
     target,
 )
-from server.results import neuron_views, theory_losses
-from server.schemas import ModelRequest
-from server.training import Run, TrainConfig, TrainingBatch, snapshot_steps, train
+from server.results import neuron_views
+from server.api.schemas.models import ModelRequest
+from server.tms.config import TrainConfig
+from server.tms.measures import theory_losses as config_theory_losses
+from server.tms.training import TrainingBatch, snapshot_steps
+from tests.server.runs import make_run as Run
+from tests.server.runs import train_tensors as train
 
 SIGNED = FeatureDistribution("uniform", signed=True)
+
+UNTIED = Architecture("relu", hidden="relu", absolute_value=True)  # the |x| model
 
 
 def cosine(W: torch.Tensor, i: int, j: int) -> float:
@@ -59,10 +66,12 @@ def test_hidden_relu_gradients_match_autograd(activation: Activation, dtype: tor
 
         W_ = W.clone().requires_grad_(True)
         b_ = b.clone().requires_grad_(True)
-        out = forward(W_, b_, x, activation, hidden="relu")
+        out = forward(W_, b_, x, Architecture(activation, hidden="relu"))
         loss = reconstruction_loss(x, out, importance)
         loss.sum().backward()
-        grads = loss_gradients(W, b, x, importance, activation, with_loss=True, hidden="relu")
+        grads = loss_gradients(
+            W, b, x, importance, Architecture(activation, hidden="relu"), with_loss=True
+        )
 
         assert grads.loss is not None and grads.dW_out is None
         torch.testing.assert_close(grads.loss, loss.detach(), rtol=1e-5, atol=0)
@@ -73,7 +82,9 @@ def test_hidden_relu_gradients_match_autograd(activation: Activation, dtype: tor
         assert (h < 0).any() and (h > 0).any()  # the hidden ReLU is on and off in this batch
 
         buffers = (torch.full_like(W, 7.0), torch.full_like(b, 7.0))
-        into = loss_gradients(W, b, x, importance, activation, into=buffers, hidden="relu")
+        into = loss_gradients(
+            W, b, x, importance, Architecture(activation, hidden="relu"), into=buffers
+        )
         assert into.dW is buffers[0] and into.db is buffers[1] and into.loss is None
         assert torch.equal(into.dW, grads.dW) and torch.equal(into.db, grads.db)
 
@@ -96,11 +107,11 @@ def test_absolute_value_gradients_match_autograd(dtype: torch.dtype) -> None:
         W_ = W.clone().requires_grad_(True)
         b_ = b.clone().requires_grad_(True)
         W_out_ = W_out.clone().requires_grad_(True)
-        out = forward(W_, b_, x, "relu", hidden="relu", W_out=W_out_)
+        out = forward(W_, b_, x, UNTIED, W_out=W_out_)
         loss = reconstruction_loss(x.abs(), out, importance)
         loss.sum().backward()
         grads = loss_gradients(
-            W, b, x, importance, "relu", with_loss=True, hidden="relu", W_out=W_out, y=y
+            W, b, x, importance, UNTIED, with_loss=True, W_out=W_out, y=y
         )
 
         assert grads.loss is not None and grads.dW_out is not None
@@ -113,7 +124,7 @@ def test_absolute_value_gradients_match_autograd(dtype: torch.dtype) -> None:
 
         buffers = tuple(torch.full_like(t, 7.0) for t in (W, b, W_out))
         into = loss_gradients(
-            W, b, x, importance, "relu", into=buffers, hidden="relu", W_out=W_out, y=y
+            W, b, x, importance, UNTIED, into=buffers, W_out=W_out, y=y
         )
         assert all(got is buf for got, buf in zip(into[:2] + into[3:], buffers, strict=True))
         assert torch.equal(into.dW, grads.dW) and torch.equal(into.db, grads.db)
@@ -174,7 +185,7 @@ def test_a_variant_run_steps_like_autograd_with_torch_adamw(variant: str) -> Non
         replay.set_state(run.generator.get_state())
         batch.step()
         x = sample_features(run.probability, 64, replay, run.distribution)
-        out = forward(W, b, x, activation, hidden=run.architecture.hidden, W_out=W_out)
+        out = forward(W, b, x, run.architecture, W_out=W_out)
         loss = reconstruction_loss(target(x, absolute), out, run.importance).sum()
         optimizer.zero_grad()
         loss.backward()
@@ -522,7 +533,7 @@ def test_the_absolute_value_model_computes_absolute_values() -> None:
     assert result.W_out is not None and result.W_out.shape == (1, 3, 6)
 
     def model(x: torch.Tensor) -> torch.Tensor:
-        return forward(result.W, result.b, x, "relu", hidden="relu", W_out=result.W_out)
+        return forward(result.W, result.b, x, UNTIED, W_out=result.W_out)
 
     x = sample_features(torch.ones(1, 3), 1 << 15, torch.Generator().manual_seed(9), SIGNED)
     error = ((model(x) - x.abs()) ** 2).sum(dim=1).mean().item()
@@ -557,25 +568,31 @@ def test_theory_losses_of_the_variants() -> None:
     """zero_output from each feature's marginal probability (p/k in an anticorrelated set of k);
     F3 and F11 only with independent features; the absolute-value model's own line."""
     pairs = [{"kind": "anticorrelated", "features": [0, 1]}]
-    anti = theory_losses(
-        ModelRequest(n_features=4, n_hidden=2, feature_probability=0.2, feature_sets=pairs), 0
+    anti = config_theory_losses(
+        ModelRequest(
+            n_features=4, n_hidden=2, feature_probability=0.2, feature_sets=pairs
+        ).to_config(),
+        0,
     )
     assert anti == {"zero_output": pytest.approx((0.1 + 0.1 + 0.2 + 0.2) / 3, rel=1e-12)}
     correlated = [{"kind": "correlated", "features": [0, 1]}]
-    corr = theory_losses(
-        ModelRequest(n_features=4, n_hidden=2, feature_probability=0.2, feature_sets=correlated), 0
+    corr = config_theory_losses(
+        ModelRequest(
+            n_features=4, n_hidden=2, feature_probability=0.2, feature_sets=correlated
+        ).to_config(),
+        0,
     )
     assert corr == {"zero_output": pytest.approx(4 * 0.2 / 3, rel=1e-12)}
 
     per_feature = ModelRequest(n_features=3, n_hidden=1, feature_probability=[[0.1, 0.5, 1.0]])
-    losses = theory_losses(per_feature, 0)
+    losses = config_theory_losses(per_feature.to_config(), 0)
     assert losses["zero_output"] == pytest.approx(1.6 / 3, rel=1e-12)
     assert "linear_optimum" in losses and not any(k.startswith("uniform_") for k in losses)
 
     absolute = ModelRequest(
         n_features=3, n_hidden=2, feature_probability=0.5, task="absolute_value"
     )
-    losses = theory_losses(absolute, 0)
+    losses = config_theory_losses(absolute.to_config(), 0)
     assert set(losses) == {"zero_output", "absolute_value_unsuperposed"}
     assert losses["zero_output"] == pytest.approx(3 * 0.5 / 3, rel=1e-12)  # E x² of U[−1, 1]
     # one feature kept by its two neurons; the other two predicted by their mean, V = p/3 − p²/4

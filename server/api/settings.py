@@ -15,9 +15,6 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Fresh inputs on which a trained model's reported loss is measured (part of the method, not a
-# setting: results must stay comparable with THEORY.md's oracles).
-EVAL_SAMPLES = 1 << 16
 # A WebSocket frame up to this many times max_message_bytes is read and refused with an error
 # message, so the socket stays usable; a larger one is cut off by the protocol layer (close 1009),
 # which bounds the memory one frame can take.

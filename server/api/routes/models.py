@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from server.cache import MODEL_KIND, ModelCache
-from server.deps import (
+from server.api.deps import (
     SettingsDep,
     WorkerDep,
     not_found,
@@ -17,7 +17,7 @@ from server.deps import (
     within_limits,
 )
 from server.results import ModelTask, weight_metrics
-from server.schemas import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
+from server.api.schemas.models import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -10,8 +10,8 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, Query
 
-from server import interference, theory_interference
-from server.analysis_schemas import (
+from server.tms import interference, theory_interference
+from server.api.schemas.analysis import (
     MAX_BINS,
     MAX_CALCULATOR_SIZE,
     MAX_L_VALUES,
@@ -22,9 +22,9 @@ from server.analysis_schemas import (
     InterferenceStatistics,
     NoiseCurve,
 )
-from server.deps import WorkerDep, query_error
-from server.routes.models import ModelId, load_model
-from server.schemas import InstanceResult, ModelResult
+from server.api.deps import WorkerDep, query_error
+from server.api.routes.models import ModelId, load_model
+from server.api.schemas.models import InstanceResult, ModelResult
 
 router = APIRouter(tags=["interference"])
 

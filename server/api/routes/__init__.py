@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from server.routes import interference, live, meta, models, phase_diagrams, presets, theory
+from server.api.routes import interference, live, meta, models, phase_diagrams, presets, theory
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(meta.router)

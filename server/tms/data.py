@@ -25,24 +25,13 @@ Batches are feature-major, (rows, n_features, B), like the model's inputs (``mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor
 
-from server.theory import Magnitude
+from server.tms.config import FeatureSet, Magnitude, ModelConfig
 
-SetKind = Literal["correlated", "anticorrelated"]
 MIN_PROBABILITY = 1e-30  # the least p the float32 sampler uses: k/p stays far below float32's max
-
-
-@dataclass(frozen=True)
-class FeatureSet:
-    """Features whose activity is linked: ``kind`` and the member indices (at least 2, all with
-    the same feature probability in a row)."""
-
-    kind: SetKind
-    features: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +42,11 @@ class FeatureDistribution:
     magnitude: Magnitude = "uniform"
     signed: bool = False
     sets: tuple[FeatureSet, ...] = ()
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> FeatureDistribution:
+        """The inputs a :class:`~server.tms.config.ModelConfig` describes."""
+        return cls(config.magnitude, config.signed, config.feature_sets)
 
     def probability_term(self, feature_probability: Tensor) -> Tensor:
         """What :meth:`features_from_uniform_` needs of p, computed once per batch layout.

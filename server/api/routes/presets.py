@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter
 
-from server.deps import WorkerDep
+from server.api.deps import WorkerDep
 from server.presets import PresetInfo, preset_infos
 
 router = APIRouter(tags=["presets"])

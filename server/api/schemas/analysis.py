@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from server.theory import Magnitude
+from server.tms.config import Magnitude
 
 # Structural ceilings on the analysis queries: they bound each answer's work and size.
 MAX_BINS = 200

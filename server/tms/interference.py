@@ -1,6 +1,6 @@
 """How much a trained model's features interfere, measured (Linsefors, "Some costs of
 superposition"; THEORY.md F13–F14). The predictions to compare with are in
-:mod:`server.theory_interference`.
+:mod:`server.tms.theory_interference`.
 
 - :func:`cosine_statistics`: the pairwise cosines Ŵᵢ·Ŵⱼ of the represented features, and the same
   for as many random unit vectors in the same dimension.
@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from server import metrics
-from server.model import Activation, activate
+from server.tms import metrics
+from server.tms.config import Activation
+from server.tms.model import activate
 
 # Default l values when the caller gives none: all of 1..n up to this n, else this many log-spaced.
 ALL_L_UP_TO = 64

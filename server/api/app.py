@@ -16,20 +16,21 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from server import __version__
 from server.cache import ModelCache
-from server.config import Limits, Settings, get_settings
-from server.deps import LiveSockets
+from server.api.settings import Limits, Settings, get_settings
+from server.api.deps import LiveSockets
 from server.device import select_device, set_torch_threads
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
-from server.routes import api_router
-from server.schemas import public_errors
-from server.security import protect
+from server.api.routes import api_router
+from server.api.schemas.models import public_errors
+from server.api.security import protect
 
 
 def frontend_dir() -> Path:
     """The static frontend: inside the installed package, or beside it in a source checkout."""
-    packaged = Path(__file__).resolve().parent / "frontend"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "frontend"
+    package = Path(__file__).resolve().parents[1]  # server/
+    packaged = package / "frontend"
+    return packaged if packaged.is_dir() else package.parent / "frontend"
 
 
 def json_safe(value: Any) -> Any:

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from server.config import Limits
-from server.schemas import CACHE_FORMAT_VERSION, MAX_INT, LimitChecker, Probability
-from server.theory import log_spaced
+from server.api.settings import Limits
+from server.api.schemas.models import CACHE_FORMAT_VERSION, MAX_INT, LimitChecker, Probability
+from server.tms.theory import log_spaced
 
 RelativeImportance = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from server.theory import Magnitude, moment
+from server.tms.config import Magnitude
+from server.tms.theory import moment
 
 
 def _check(p: float, n_hidden: int, k: int) -> None:

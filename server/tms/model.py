@@ -32,14 +32,36 @@ W_outᵀ g, masked where a hidden ReLU is off,
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-Activation = Literal["relu", "linear", "power"]
-Hidden = Literal["none", "relu"]  # the hidden layer's activation: "relu" gives neurons
-POWERS = (1, 3, 5)  # the odd k of the power model that the API offers
+from server.tms.config import Activation, Hidden, ModelConfig
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What maps x to x′, apart from the weights' values.
+
+    Attributes:
+        activation: the output's, "relu", "linear" or "power".
+        power: k of the power model (1 otherwise).
+        hidden: "relu" for the ReLU hidden layer h = ReLU(W x) (TMS §"Privileged Basis").
+        absolute_value: the absolute-value model (TMS §"Computation in Superposition"): untied
+            W_out and target |x|, with signed inputs.
+    """
+
+    activation: Activation = "relu"
+    power: int = 1
+    hidden: Hidden = "none"
+    absolute_value: bool = False
+
+    @classmethod
+    def of(cls, config: ModelConfig) -> Architecture:
+        """The architecture a :class:`~server.tms.config.ModelConfig` describes."""
+        return cls(config.activation, config.k, config.hidden, config.absolute_value)
 
 
 def init_weights(
@@ -87,25 +109,19 @@ def activate(z: Tensor, b: Tensor, activation: Activation, power: int = 1) -> Te
 
 
 def forward(
-    W: Tensor,
-    b: Tensor,
-    x: Tensor,
-    activation: Activation,
-    power: int = 1,
-    hidden: Hidden = "none",
-    W_out: Tensor | None = None,
+    W: Tensor, b: Tensor, x: Tensor, arch: Architecture, W_out: Tensor | None = None
 ) -> Tensor:
     """The model's output: x (rows, n_features, B) → x′ of the same shape.
 
-    ``power`` is k of the power model; the power model has no bias, so ``b`` is not used by it.
-    ``hidden="relu"`` puts a ReLU on h; ``W_out`` (rows, n_features, n_hidden) unties the output
-    weights (None: x′ reads h through Wᵀ).
+    The power model has no bias, so ``b`` is not used by it. ``arch.hidden="relu"`` puts a ReLU
+    on h; ``W_out`` (rows, n_features, n_hidden) unties the output weights (None: x′ reads h
+    through Wᵀ).
     """
     h = torch.bmm(W, x)  # (rows, m, B)
-    if hidden == "relu":
+    if arch.hidden == "relu":
         h = h.relu_()
     readout = W.mT if W_out is None else W_out  # (rows, n, m)
-    return activate(torch.bmm(readout, h), b, activation, power)  # (rows, n, B)
+    return activate(torch.bmm(readout, h), b, arch.activation, arch.power)  # (rows, n, B)
 
 
 def target(x: Tensor, absolute: bool) -> Tensor:
@@ -143,11 +159,9 @@ def loss_gradients(
     b: Tensor,
     x: Tensor,
     importance: Tensor,
-    activation: Activation,
+    arch: Architecture,
     with_loss: bool = False,
     into: tuple[Tensor, ...] | None = None,
-    power: int = 1,
-    hidden: Hidden = "none",
     W_out: Tensor | None = None,
     y: Tensor | None = None,
 ) -> Gradients:
@@ -157,17 +171,16 @@ def loss_gradients(
         W: (rows, m, n); b: (rows, n).
         x: (rows, n, B), a batch of inputs.
         importance: (rows, n), Iᵢ.
-        activation: "relu", "linear" or "power".
+        arch: the activation, k of the power model, and the hidden layer's activation.
         with_loss: also return L per row (costs one more pass over the batch).
         into: optional buffers for dW, db (and dW_out), written in place (saves allocations).
-        power: k of the power model (ignored by the others).
-        hidden: "relu" for the ReLU hidden layer h = ReLU(W x).
         W_out: (rows, n, m), untied output weights; None for x′ = Wᵀ h.
         y: (rows, n, B), the target; None for x itself.
 
     Returns:
         :class:`Gradients`.
     """
+    activation, power, hidden = arch.activation, arch.power, arch.hidden
     batch = x.shape[-1]
     h = torch.bmm(W, x)  # (rows, m, B)
     if hidden == "relu":

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, WebSocket
 
-from server.config import Settings
-from server.deps import (
+from server.api.settings import Settings
+from server.api.deps import (
     SettingsDep,
     WorkerDep,
     not_found,
@@ -22,15 +22,15 @@ from server.deps import (
     raise_for_limits,
     train_or_503,
 )
-from server.phase_diagram import PhaseDiagramTask, load_diagram
-from server.phase_schemas import (
+from server.phase_results import PhaseDiagramTask, load_diagram
+from server.api.schemas.phase_diagrams import (
     PhaseDiagramRequest,
     PhaseDiagramResult,
     PhaseDoneMessage,
     PhaseSnapshotMessage,
     phase_limit_errors,
 )
-from server.routes.live import LiveProtocol, serve_live
+from server.api.routes.live import LiveProtocol, serve_live
 
 router = APIRouter(prefix="/phase-diagrams", tags=["phase diagrams"])
 

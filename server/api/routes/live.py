@@ -34,11 +34,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from server.config import Limits
-from server.deps import live_sockets_of, parse_request_text, settings_of, worker_of
+from server.api.settings import Limits
+from server.api.deps import live_sockets_of, parse_request_text, settings_of, worker_of
 from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
 from server.results import ModelTask, instances_without_gram, without_gram
-from server.schemas import DoneMessage, ErrorMessage, LimitChecker, ModelResult, SnapshotMessage
+from server.api.schemas.models import DoneMessage, ErrorMessage, LimitChecker, ModelResult, SnapshotMessage
 
 router = APIRouter(tags=["models"])
 

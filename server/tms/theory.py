@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from server.tms.config import Magnitude
+
 PHASES_2x1 = ("not_learned", "dedicated", "superposition")
 PHASES_3x2 = ("not_learned", "dedicated", "extra_superposed", "others_superposed")
 
@@ -52,9 +54,6 @@ def _check_probability(p: float) -> None:
 
 
 # The size of an active feature: U[0, 1] (the paper's) or exactly 1 ("boolean", Linsefors).
-Magnitude = Literal["uniform", "boolean"]
-
-
 def moment(j: int, magnitude: Magnitude = "uniform", signed: bool = False) -> float:
     """μⱼ = E ξʲ of an active feature's value ξ (THEORY.md §0; F15 for the signed case).
 

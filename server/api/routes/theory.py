@@ -6,16 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server import theory, theory_power
-from server.analysis_schemas import (
+from server.tms import theory, theory_power
+from server.api.schemas.analysis import (
     MAX_CALCULATOR_SIZE,
     MAX_THEORY_POINTS,
     PowerMoments,
     PowerTheory,
 )
-from server.model import POWERS
-from server.routes.interference import query_error
-from server.theory import Magnitude
+from server.api.routes.interference import query_error
+from server.tms.config import POWERS, Magnitude
 
 router = APIRouter(prefix="/theory", tags=["theory"])
 

@@ -13,8 +13,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from server.config import EVAL_SAMPLES, Limits
-from server.theory import Magnitude
+from server.api.settings import Limits
+from server.tms.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LR,
+    DEFAULT_POWER,
+    DEFAULT_STEPS,
+    EVAL_SAMPLES,
+    Activation,
+    FeatureSet,
+    Hidden,
+    Magnitude,
+    ModelConfig,
+    ModelTask,
+    SetKind,
+    TrainConfig,
+)
 
 # Bump when training, the cache layout or the result format changes: old entries then miss.
 CACHE_FORMAT_VERSION = 2
@@ -50,7 +64,6 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "feature_sets": None,
     "snapshots": 0,
 }
-DEFAULT_POWER = 3  # k of a power model whose request leaves ``power`` out
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
 
 
@@ -59,7 +72,7 @@ class FeatureSetSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["correlated", "anticorrelated"] = Field(
+    kind: SetKind = Field(
         description="correlated: the set's features are zero or non-zero together (values "
         "independent); anticorrelated: with probability p exactly one member, chosen uniformly, "
         "is active, so each member is active with probability p/k"
@@ -106,7 +119,7 @@ class ModelRequest(BaseModel):
     importance: Annotated[list[Importance], Field(max_length=MAX_LIST)] | None = Field(
         None, description="explicit importances, one per feature; exclusive with `importance_decay`"
     )
-    activation: Literal["relu", "linear", "power"] = Field(
+    activation: Activation = Field(
         "relu",
         description="relu: x′ = ReLU(WᵀWx + b); linear: x′ = WᵀWx + b; power: x′ = (WᵀWx)^k, "
         "no bias, signed inputs (Chowdhury & Weiner)",
@@ -121,9 +134,9 @@ class ModelRequest(BaseModel):
         description="an active feature's size: uniform U[0, 1] (the paper's) or boolean (always "
         "1); the power model gives either a random sign",
     )
-    steps: int = Field(3000, ge=1, le=MAX_INT, description="AdamW steps")
-    batch_size: int = Field(1024, ge=1, le=MAX_INT, description="samples per step")
-    lr: float = Field(1e-3, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate")
+    steps: int = Field(DEFAULT_STEPS, ge=1, le=MAX_INT, description="AdamW steps")
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=MAX_INT, description="samples per step")
+    lr: float = Field(DEFAULT_LR, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds initialisation and sampling")
     n_restarts: int = Field(
         1,
@@ -132,13 +145,13 @@ class ModelRequest(BaseModel):
         description="seeds trained per instance in the same batch; the lowest loss is kept",
     )
 
-    task: Literal["reconstruct", "absolute_value"] = Field(
+    task: ModelTask = Field(
         "reconstruct",
         description='reconstruct: output x; absolute_value: the model of TMS §"Computation in '
         'Superposition", h = ReLU(W x), y = ReLU(W_out h + b) with untied W_out, target |x|, '
         "inputs U[−1, 1] when active (needs activation 'relu')",
     )
-    hidden_activation: Literal["none", "relu"] | None = Field(
+    hidden_activation: Hidden | None = Field(
         None,
         description="none: h = W x; relu: h = ReLU(W x), the privileged basis of TMS "
         '§"Superposition in a Privileged Basis" (relu and linear outputs). Defaults to relu '
@@ -249,44 +262,64 @@ class ModelRequest(BaseModel):
             )
         return value
 
-    # -- derived views -------------------------------------------------------------------------
+    # -- the core's config, and views of it ------------------------------------------------------
+    def to_config(self) -> ModelConfig:
+        """The model and its data as the core's :class:`~server.tms.config.ModelConfig`."""
+        return ModelConfig(
+            n_features=self.n_features,
+            n_hidden=self.n_hidden,
+            feature_probability=self.feature_probability,
+            importance=self.importance,
+            importance_decay=self.importance_decay,
+            activation=self.activation,
+            power=self.power,
+            magnitude=self.magnitude,
+            feature_sets=tuple(
+                FeatureSet(s.kind, tuple(s.features)) for s in self.feature_sets or []
+            ),
+            hidden_activation=self.hidden_activation,
+            task=self.task,
+        )
+
+    def train_config(self) -> TrainConfig:
+        """How it is trained, as the core's :class:`~server.tms.config.TrainConfig`."""
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=self.seed,
+            n_restarts=self.n_restarts,
+            snapshots=self.snapshots,
+        )
+
     @property
     def feature_probabilities(self) -> list[float | list[float]]:
         """One entry per instance: its p, or its list of per-feature p."""
-        fp = self.feature_probability
-        return list(fp) if isinstance(fp, list) else [fp]
+        return self.to_config().feature_probabilities
 
     @property
     def probability_rows(self) -> list[list[float]]:
         """Every instance's p per feature, (n_instances, n_features)."""
-        return [
-            list(p) if isinstance(p, list) else [p] * self.n_features
-            for p in self.feature_probabilities
-        ]
+        return self.to_config().probability_rows
 
     @property
-    def hidden(self) -> Literal["none", "relu"]:
+    def hidden(self) -> Hidden:
         """The hidden activation, with its default filled in."""
-        if self.hidden_activation is not None:
-            return self.hidden_activation
-        return "relu" if self.task == "absolute_value" else "none"
+        return self.to_config().hidden
 
     @property
     def signed(self) -> bool:
         """Whether active inputs get a random sign (power and absolute-value models)."""
-        return self.activation == "power" or self.task == "absolute_value"
+        return self.to_config().signed
 
     @property
     def importances(self) -> list[float]:
         """Importance per feature, Iᵢ (explicit, or decayⁱ)."""
-        if self.importance is not None:
-            return list(self.importance)
-        decay = 1.0 if self.importance_decay is None else self.importance_decay
-        return [decay**i for i in range(self.n_features)]
+        return self.to_config().importances
 
     @property
     def n_instances(self) -> int:
-        return len(self.feature_probabilities)
+        return self.to_config().n_instances
 
     def normalised(self) -> ModelRequest:
         """The canonical form: probabilities and importances as explicit lists.

@@ -24,11 +24,10 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from server.config import EVAL_SAMPLES
-from server.data import PAPER_FEATURES, FeatureDistribution, FeatureSet, sample_features
-from server.model import (
-    Activation,
-    Hidden,
+from server.tms.config import ModelConfig, TrainConfig
+from server.tms.data import FeatureDistribution, sample_features
+from server.tms.model import (
+    Architecture,
     forward,
     init_output_weights,
     init_weights,
@@ -36,49 +35,15 @@ from server.model import (
     reconstruction_loss,
     target,
 )
-from server.theory import Magnitude
+from server.tms.optim import AdamGroup, adamw_step
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
 SINGLE_THREAD_ELEMENTS = 1 << 20
 _MAX_THREADS = torch.get_num_threads()  # what larger steps use
-BETAS = (0.9, 0.999)  # torch.optim.AdamW's defaults, which the notebook uses
-EPS = 1e-8
 
 # Called between chunks of the final evaluation; it may raise to stop it.
 CheckCallback = Callable[[], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters; the defaults are the paper notebook's."""
-
-    steps: int = 10_000
-    batch_size: int = 1024
-    lr: float = 1e-3
-    weight_decay: float = 0.01  # torch.optim.AdamW's default, which the notebook uses
-    n_restarts: int = 1
-    n_eval_samples: int = EVAL_SAMPLES  # fresh inputs on which the reported loss is measured
-    history_points: int = 200  # about this many (step, loss) points are kept
-    snapshots: int = 0  # weight snapshots kept through training, for replay (0: none)
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """What maps x to x′, apart from the weights' values (``model.py``).
-
-    Attributes:
-        activation: the output's, "relu", "linear" or "power".
-        power: k of the power model (1 otherwise).
-        hidden: "relu" for the ReLU hidden layer h = ReLU(W x) (TMS §"Privileged Basis").
-        absolute_value: the absolute-value model (TMS §"Computation in Superposition"): untied
-            W_out and target |x|, with signed inputs.
-    """
-
-    activation: Activation = "relu"
-    power: int = 1
-    hidden: Hidden = "none"
-    absolute_value: bool = False
 
 
 def snapshot_steps(steps: int, count: int) -> list[int]:
@@ -101,7 +66,7 @@ class TrainResult:
         loss: (n_instances,), L on ``n_eval_samples`` fresh inputs.
         gain: (n_instances,), L̃ = E Σᵢ Iᵢ yᵢ² − L on the same inputs.
         history_steps: the steps at which training-batch losses were recorded.
-        history_loss: (len(history_steps), n_instances), training-batch L of the kept restart.
+        loss_history: (len(history_steps), n_instances), training-batch L of the kept restart.
         W_out: (n_instances, n_features, n_hidden) of an untied model, else None.
         snapshot_steps: the steps of the kept weight snapshots (empty if none were asked for).
         snapshots: name → (len(snapshot_steps), n_instances, …): "W", "b" (and "W_out").
@@ -112,7 +77,7 @@ class TrainResult:
     loss: Tensor
     gain: Tensor
     history_steps: list[int]
-    history_loss: Tensor
+    loss_history: Tensor
     W_out: Tensor | None = None
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: dict[str, Tensor] = field(default_factory=dict)
@@ -143,31 +108,29 @@ class Evaluation(NamedTuple):
 def evaluate(
     W: Tensor,
     b: Tensor,
-    activation: Activation,
+    arch: Architecture,
+    distribution: FeatureDistribution,
     feature_probability: Tensor,
     importance: Tensor,
     n_samples: int,
     generator: torch.Generator,
     check: CheckCallback | None = None,
-    power: int = 1,
-    distribution: FeatureDistribution = PAPER_FEATURES,
-    hidden: Hidden = "none",
     W_out: Tensor | None = None,
 ) -> Evaluation:
     """L and the gain L̃ per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
 
     The gain is measured on the same inputs as the loss rather than taken from the exact loss of
     x′ = 0: at small p the loss is mostly Σ Iᵢ xᵢ² and its sampling noise, which cancels here
-    (Chowdhury & Weiner plot L̃; THEORY.md F15).
+    (Chowdhury & Weiner plot L̃).
 
     Args:
         W: (rows, m, n); b: (rows, n).
+        arch: the model (``model.Architecture``).
+        distribution: the inputs' magnitude, sign and feature sets, as in training.
         feature_probability, importance: (rows, n_features).
         check: called before every chunk; may raise to stop.
-        power: k of the power model.
-        distribution: the inputs' magnitude, sign and feature sets, as in training.
-        hidden, W_out: the hidden layer's activation and untied output weights (``model.py``);
-            with ``W_out`` the target is |x| (the absolute-value model).
+        W_out: untied output weights (rows, n, m) of the absolute-value model, whose target is
+            |x|; else None.
 
     Returns:
         :class:`Evaluation`: L = mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)² and L̃, each (rows,) float64.
@@ -182,7 +145,7 @@ def evaluate(
             check()
         size = min(chunk, n_samples - done)
         x = sample_features(feature_probability, size, generator, distribution)  # (rows, n, size)
-        x_hat = forward(W, b, x, activation, power, hidden, W_out)
+        x_hat = forward(W, b, x, arch, W_out)
         y = target(x, W_out is not None)
         total += reconstruction_loss(y, x_hat, importance).double() * size
         zero += reconstruction_loss(y, torch.zeros_like(y), importance).double() * size
@@ -191,64 +154,49 @@ def evaluate(
 
 
 class Run:
-    """One request's models in training: n_instances × n_restarts rows.
+    """One model config's instances in training: n_instances × n_restarts rows.
 
     Args:
-        feature_probability: (n_instances, n_features) or (n_instances, 1), p = 1 − S in (0, 1].
-        importance: (n_instances, n_features), Iᵢ ≥ 0. Its device is the training device.
-        n_hidden: m.
-        activation: "relu" (the ReLU output model), "linear" or "power" (x′ = (WᵀWx)^k).
-        config: hyper-parameters.
-        seed: seeds the initial weights, the training samples and the evaluation samples.
-        power: k, for ``activation="power"``.
-        magnitude: an active feature's size, "uniform" or "boolean"; the power and
-            absolute-value models' inputs also get a random sign (C–W's symmetric ξ; TMS's
-            U[−1, 1]).
-        hidden: "relu" for the ReLU hidden layer.
-        absolute_value: the absolute-value model (untied W_out, target |x|).
-        feature_sets: correlated and anticorrelated sets (``data.FeatureSet``).
+        model: the model and its data.
+        config: how it is trained (steps, batch, AdamW, seed, restarts, snapshots).
+        device: where it trains.
+        importance: (n_instances, n_features) importances that differ between instances (a
+            phase diagram's cells); None gives every instance ``model.importances``.
     """
 
     def __init__(
         self,
-        feature_probability: Tensor,
-        importance: Tensor,
-        n_hidden: int,
-        activation: Activation,
+        model: ModelConfig,
         config: TrainConfig,
-        seed: int,
-        power: int = 1,
-        magnitude: Magnitude = "uniform",
-        hidden: Hidden = "none",
-        absolute_value: bool = False,
-        feature_sets: tuple[FeatureSet, ...] = (),
+        device: torch.device | str = "cpu",
+        importance: Tensor | None = None,
     ) -> None:
-        n_instances, n_features = importance.shape
-        device = importance.device
+        n_instances, n_features, n_hidden = model.n_instances, model.n_features, model.n_hidden
         restarts = config.n_restarts
+        self.model = model
         self.config = config
-        self.activation: Activation = activation
-        self.power = power if activation == "power" else 1
-        self.architecture = Architecture(activation, self.power, hidden, absolute_value)
-        signed = activation == "power" or absolute_value
-        self.distribution = FeatureDistribution(magnitude, signed, feature_sets)
+        self.architecture = Architecture.of(model)
+        self.distribution = FeatureDistribution.of(model)
         self.n_features, self.n_hidden = n_features, n_hidden
         self.rows = n_instances * restarts
+        if importance is None:
+            importance = torch.tensor([model.importances] * n_instances, device=device)
+        probability = torch.tensor(model.probability_rows, device=device)  # (I, n)
         # (rows, n): every restart of an instance shares its data distribution and importance.
-        probability = feature_probability.to(device).expand(n_instances, n_features)
         self.probability = probability.repeat_interleave(restarts, dim=0).contiguous()
-        self.importance = importance.repeat_interleave(restarts, dim=0).contiguous()
-        self.generator = torch.Generator(device).manual_seed(seed)
+        self.importance = importance.to(device).repeat_interleave(restarts, dim=0).contiguous()
+        self.generator = torch.Generator(device).manual_seed(config.seed)
         self.W, self.b = init_weights(self.rows, n_features, n_hidden, self.generator, device)
         self.W_out = (
             init_output_weights(self.rows, n_features, n_hidden, self.generator, device)
-            if absolute_value
+            if model.absolute_value
             else None
         )
-        # AdamW state, updated in place by torch's fused kernel (``TrainingBatch.step``).
+        # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
+        # step counter per parameter tensor, as torch's kernels want them.
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.adam_step = torch.zeros((), device=device)  # a tensor: the fused kernel reads it
+        self.adam_steps = [torch.zeros((), device=device) for _ in self.params]
         self.step = 0
         # (rows,), the training-batch L of the latest step that computed one
         self.last_loss: Tensor | None = None
@@ -327,15 +275,13 @@ class Run:
         final = evaluate(
             self.W,
             self.b,
-            self.activation,
+            self.architecture,
+            self.distribution,
             self.probability,
             self.importance,
             self.config.n_eval_samples,
             self.generator,
             check,
-            self.power,
-            self.distribution,
-            self.architecture.hidden,
             self.W_out,
         )
         keep = best_restarts(final.loss, self.config.n_restarts)  # (I,)
@@ -350,25 +296,11 @@ class Run:
             loss=final.loss[keep],
             gain=final.gain[keep],
             history_steps=list(self.history_steps),
-            history_loss=history[:, keep],
+            loss_history=history[:, keep],
             W_out=None if self.W_out is None else self.W_out[keep].clone(),
             snapshot_steps=list(self.snapshot_steps),
             snapshots=snapshots,
         )
-
-
-@dataclass
-class _AdamGroup:
-    """Runs with the same lr and weight decay: one fused AdamW call, its lists built once."""
-
-    lr: float
-    weight_decay: float
-    params: list[Tensor] = field(default_factory=list)
-    grads: list[Tensor] = field(default_factory=list)  # views into the batch's gradient buffers
-    exp_avgs: list[Tensor] = field(default_factory=list)
-    exp_avg_sqs: list[Tensor] = field(default_factory=list)
-    steps: list[Tensor] = field(default_factory=list)  # one per parameter, as the kernel wants
-    counters: list[Tensor] = field(default_factory=list)  # one per run
 
 
 @dataclass
@@ -381,7 +313,7 @@ class _Layout:
     importance: Tensor  # (rows, n)
     grads: tuple[Tensor, ...]  # gradient buffers in Run.params' order: dW, db (and dW_out)
     slices: list[slice] = field(default_factory=list)
-    adam: list[_AdamGroup] = field(default_factory=list)
+    adam: list[AdamGroup] = field(default_factory=list)
 
 
 class TrainingBatch:
@@ -431,20 +363,19 @@ class TrainingBatch:
             importance=torch.cat([run.importance for run in runs]),
             grads=tuple(torch.empty((rows, *p.shape[1:]), device=device) for p in first.params),
         )
-        groups: dict[tuple[float, float], _AdamGroup] = {}
+        groups: dict[tuple[float, float], AdamGroup] = {}
         start = 0
         for run in runs:
             rows_of_run = slice(start, start + run.rows)
             layout.slices.append(rows_of_run)
             start += run.rows
             key = (run.config.lr, run.config.weight_decay)
-            group = groups.setdefault(key, _AdamGroup(*key))
+            group = groups.setdefault(key, AdamGroup(*key))
             group.params += run.params
             group.grads += [buffer[rows_of_run] for buffer in layout.grads]
             group.exp_avgs += run.exp_avg
             group.exp_avg_sqs += run.exp_avg_sq
-            group.steps += [run.adam_step] * len(layout.grads)
-            group.counters.append(run.adam_step)
+            group.steps += run.adam_steps
         layout.adam = list(groups.values())
         return layout
 
@@ -480,63 +411,24 @@ class TrainingBatch:
         arch = first.architecture
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
         loss = loss_gradients(
-            W, b, x, layout.importance, arch.activation, with_loss, into=layout.grads,
-            power=arch.power, hidden=arch.hidden, W_out=W_out,
+            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out,
             y=target(x, arch.absolute_value) if arch.absolute_value else None,
         ).loss  # fmt: skip
-        for group in layout.adam:
-            # torch's fused AdamW kernel, what torch.optim.AdamW(fused=True) calls, over every
-            # run's own parameters and state at once (tests/server/test_model.py compares them).
-            torch._foreach_add_(group.counters, 1)
-            torch._fused_adamw_(
-                group.params,
-                group.grads,
-                group.exp_avgs,
-                group.exp_avg_sqs,
-                [],
-                group.steps,
-                lr=group.lr,
-                beta1=BETAS[0],
-                beta2=BETAS[1],
-                weight_decay=group.weight_decay,
-                eps=EPS,
-                amsgrad=False,
-                maximize=False,
-            )
+        for group in layout.adam:  # every run's own parameters and state, in one call per group
+            adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             run.record(None if loss is None else loss[rows].clone())
 
 
-def train(
-    feature_probability: Tensor,
-    importance: Tensor,
-    n_hidden: int,
-    activation: Activation,
-    config: TrainConfig,
-    seed: int,
-    check: CheckCallback | None = None,
-    power: int = 1,
-    magnitude: Magnitude = "uniform",
-    hidden: Hidden = "none",
-    absolute_value: bool = False,
-    feature_sets: tuple[FeatureSet, ...] = (),
-) -> TrainResult:
-    """Train ``n_instances × n_restarts`` toy models alone and keep each instance's best.
+def run_to_end(run: Run, check: CheckCallback | None = None) -> TrainResult:
+    """Train a run alone to its last step and keep each instance's best restart.
 
-    Deterministic: the same inputs, seed and device give the same weights, and the same as the
-    run gets in a batch beside others.
+    Deterministic: the same configs and device give the same weights, and the same as the run
+    gets in the worker's batch beside others.
 
     Args:
-        feature_probability … seed, power … feature_sets: as for :class:`Run`.
         check: optional callback between steps and chunks of the evaluation; may raise to stop.
-
-    Returns:
-        The best restart of every instance, see :class:`TrainResult`.
     """
-    run = Run(
-        feature_probability, importance, n_hidden, activation, config, seed,
-        power, magnitude, hidden, absolute_value, feature_sets,
-    )  # fmt: skip
     batch = TrainingBatch()
     batch.add(run)
     while not run.done:

@@ -11,9 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
-from server.config import Limits, Settings
+from server.api.settings import Limits, Settings
 from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
-from server.schemas import ModelRequest, limit_errors, public_errors
+from server.api.schemas.models import ModelRequest, limit_errors, public_errors
 
 
 def settings_of(connection: HTTPConnection) -> Settings:

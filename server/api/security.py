@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from server.config import Settings
+from server.api.settings import Settings
 
 POLICY_VIOLATION = 1008  # WebSocket close code
 

@@ -1,0 +1,1 @@
+"""The API contract, one module per resource: models, phase diagrams, analysis."""

@@ -1,0 +1,208 @@
+"""The configuration of a toy model and its training: the vocabulary and every default, once.
+
+:class:`ModelConfig` is what defines a model and its data (TMS §"Demonstrating Superposition"
+and the variants of its later sections); :class:`TrainConfig` is how it is trained (the paper
+notebook's AdamW: lr 1e-3, weight decay 0.01, batch 1024). Both are frozen dataclasses, so a
+config can key a dict and travel between threads. The web layer's ``ModelRequest`` converts to
+these at its edge (``ModelRequest.to_config``); the library, the worker and the tests use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+# -- the vocabulary -------------------------------------------------------------------------------
+Activation = Literal["relu", "linear", "power"]  # the output's: ReLU(WᵀWx + b), WᵀWx + b, (WᵀWx)^k
+Hidden = Literal["none", "relu"]  # the hidden layer's: h = W x, or ReLU(W x) (privileged basis)
+Magnitude = Literal["uniform", "boolean"]  # an active feature's size: U[0, 1], or exactly 1
+ModelTask = Literal["reconstruct", "absolute_value"]  # the target: x, or |x| (untied W_out)
+SetKind = Literal["correlated", "anticorrelated"]
+
+# -- the defaults ---------------------------------------------------------------------------------
+POWERS = (1, 3, 5)  # the odd k of the power model that is offered
+DEFAULT_POWER = 3  # k of a power model that leaves ``power`` unset
+DEFAULT_STEPS = 3000  # enough for every 2-D geometry of the paper at lr 1e-3
+DEFAULT_BATCH_SIZE = 1024
+DEFAULT_LR = 1e-3
+DEFAULT_WEIGHT_DECAY = 0.01  # torch.optim.AdamW's default, which the paper's notebook uses
+# Fresh inputs on which a trained model's reported loss is measured (part of the method, not a
+# setting: results stay comparable with the closed-form losses).
+EVAL_SAMPLES = 1 << 16
+HISTORY_POINTS = 200  # about this many (step, loss) points are kept of a training
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Features whose activity is linked (TMS §"Correlated and Anticorrelated Features").
+
+    Attributes:
+        kind: "correlated": the members are zero or non-zero together (values independent);
+            "anticorrelated": with probability p exactly one member, chosen uniformly, is active.
+        features: the member indices, at least 2, sharing their feature probability.
+    """
+
+    kind: SetKind
+    features: tuple[int, ...]
+
+
+ProbabilityEntry = float | Sequence[float]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A toy model and its data: n_features → n_hidden → n_features, one instance per entry of
+    ``feature_probability`` (the paper's ``n_instances``, trained side by side in one batch).
+
+    Attributes:
+        n_features: n.
+        n_hidden: m.
+        feature_probability: p = 1 − S in (0, 1]: one value (one instance), or a sequence with
+            one entry per instance, each a value or a sequence of n_features values (per-feature
+            sparsity).
+        importance: Iᵢ ≥ 0, n_features values; None gives ``importance_decay``ⁱ.
+        importance_decay: Iᵢ = decayⁱ (1.0 when None); exclusive with ``importance``.
+        activation: "relu" (x′ = ReLU(WᵀWx + b)), "linear" (x′ = WᵀWx + b) or "power"
+            (x′ = (WᵀWx)^k, no bias, signed inputs: Chowdhury & Weiner).
+        power: k of the power model, one of ``POWERS`` (``DEFAULT_POWER`` when None).
+        magnitude: "uniform" (U[0, 1], the paper's) or "boolean" (exactly 1).
+        feature_sets: correlated and anticorrelated sets (disjoint; not with "power").
+        hidden_activation: "relu" for h = ReLU(W x) (TMS §"Privileged Basis"); None gives "relu"
+            for the absolute-value task and "none" otherwise.
+        task: "reconstruct" (target x) or "absolute_value" (TMS §"Computation in
+            Superposition": untied W_out, target |x|, signed inputs).
+
+    Raises:
+        ValueError: a value out of its range, or a list of the wrong length.
+    """
+
+    n_features: int = 5
+    n_hidden: int = 2
+    feature_probability: ProbabilityEntry | Sequence[ProbabilityEntry] = 0.1
+    importance: Sequence[float] | None = None
+    importance_decay: float | None = None
+    activation: Activation = "relu"
+    power: int | None = None
+    magnitude: Magnitude = "uniform"
+    feature_sets: tuple[FeatureSet, ...] = ()
+    hidden_activation: Hidden | None = None
+    task: ModelTask = "reconstruct"
+
+    def __post_init__(self) -> None:
+        if self.n_features < 1 or self.n_hidden < 1:
+            raise ValueError("n_features and n_hidden must be at least 1")
+        for entry in self.feature_probabilities:  # not expanded: n_features may be large
+            row = entry if isinstance(entry, list) else [entry]
+            if isinstance(entry, list) and len(entry) != self.n_features:
+                raise ValueError(f"a per-feature probability list must have {self.n_features}")
+            if not all(0.0 < p <= 1.0 for p in row):
+                raise ValueError(f"feature probabilities must be in (0, 1], not {entry}")
+        if self.importance is not None:
+            if self.importance_decay is not None:
+                raise ValueError("give either importance or importance_decay, not both")
+            if len(self.importance) != self.n_features:
+                raise ValueError(f"importance must have n_features = {self.n_features} values")
+        if self.activation == "power" and self.k not in POWERS:
+            raise ValueError(f"power must be one of {POWERS}, not {self.power}")
+        if self.task == "absolute_value" and (self.activation != "relu" or self.hidden != "relu"):
+            raise ValueError("task absolute_value needs activation and hidden_activation 'relu'")
+        object.__setattr__(self, "feature_sets", tuple(self.feature_sets))
+
+    # -- derived views -----------------------------------------------------------------------------
+    @property
+    def feature_probabilities(self) -> list[float | list[float]]:
+        """One entry per instance: its p, or its list of per-feature p."""
+        fp = self.feature_probability
+        if isinstance(fp, int | float):
+            return [float(fp)]
+        return [float(p) if isinstance(p, int | float) else [float(q) for q in p] for p in fp]
+
+    @property
+    def probability_rows(self) -> list[list[float]]:
+        """Every instance's p per feature, (n_instances, n_features)."""
+        return [
+            p if isinstance(p, list) else [p] * self.n_features for p in self.feature_probabilities
+        ]
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.feature_probabilities)
+
+    @property
+    def importances(self) -> list[float]:
+        """Importance per feature, Iᵢ (explicit, or decayⁱ)."""
+        if self.importance is not None:
+            return [float(i) for i in self.importance]
+        decay = 1.0 if self.importance_decay is None else self.importance_decay
+        return [decay**i for i in range(self.n_features)]
+
+    @property
+    def k(self) -> int:
+        """The exponent of x′ = (WᵀWx)^k: ``power`` for the power model, 1 otherwise."""
+        if self.activation != "power":
+            return 1
+        return DEFAULT_POWER if self.power is None else self.power
+
+    @property
+    def hidden(self) -> Hidden:
+        """The hidden activation, with its default filled in."""
+        if self.hidden_activation is not None:
+            return self.hidden_activation
+        return "relu" if self.task == "absolute_value" else "none"
+
+    @property
+    def absolute_value(self) -> bool:
+        return self.task == "absolute_value"
+
+    @property
+    def signed(self) -> bool:
+        """Whether active inputs get a random sign (power and absolute-value models)."""
+        return self.activation == "power" or self.absolute_value
+
+    def marginal_probabilities(self, instance: int) -> list[float]:
+        """Each feature's probability of being active in ``instance``: a member of an
+        anticorrelated set of k is active with probability p/k."""
+        marginal = list(self.probability_rows[instance])
+        for feature_set in self.feature_sets:
+            if feature_set.kind == "anticorrelated":
+                for j in feature_set.features:
+                    marginal[j] /= len(feature_set.features)
+        return marginal
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained: the paper notebook's AdamW loop, with restarts and snapshots.
+
+    Attributes:
+        steps: AdamW steps.
+        batch_size: fresh samples per step.
+        lr, weight_decay: AdamW's (betas 0.9, 0.999 and eps 1e-8, torch's defaults).
+        seed: seeds the initial weights, the training samples and the evaluation samples.
+        n_restarts: seeds trained per instance in the same batch; the one with the lowest loss on
+            fresh samples is kept (the paper keeps the best of many for its 2-D models).
+        snapshots: weight snapshots kept through training for replay (0: none).
+        n_eval_samples: fresh inputs on which the reported loss is measured.
+        history_points: about this many (step, loss) points are kept.
+    """
+
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    lr: float = DEFAULT_LR
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
+    seed: int = 0
+    n_restarts: int = 1
+    snapshots: int = 0
+    n_eval_samples: int = EVAL_SAMPLES
+    history_points: int = field(default=HISTORY_POINTS)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "n_restarts", "n_eval_samples", "history_points"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, not {self.lr}")
+        if self.snapshots < 0:
+            raise ValueError("snapshots must be at least 0")

@@ -1,0 +1,141 @@
+"""The notebook API: ``train(ModelConfig, TrainConfig)`` and the trained model it returns, with
+the paper's measures of it as tensors.
+
+    from server.tms import ModelConfig, TrainConfig, train
+    model = train(ModelConfig(n_features=5, n_hidden=2, feature_probability=[0.1, 0.03]),
+                  TrainConfig(steps=400, seed=11))
+    model.W                  # (n_instances, n_hidden, n_features)
+    model.superposition      # (n_instances, n_features)
+
+The server trains through the same :class:`~server.tms.training.Run`, so the same configs and
+seed give exactly the weights that ``POST /api/models`` returns for the equivalent request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from server.tms import measures, metrics
+from server.tms.config import ModelConfig, TrainConfig
+from server.tms.training import CheckCallback, Run, TrainResult, run_to_end
+
+
+@dataclass
+class TrainedModel:
+    """The best restart of every instance of a trained config, on the CPU.
+
+    Attributes:
+        model, config: what was trained, and how.
+        W: (n_instances, n_hidden, n_features).
+        b: (n_instances, n_features).
+        W_out: (n_instances, n_features, n_hidden) of the absolute-value model, else None.
+        loss: (n_instances,) float64, L = E Σᵢ Iᵢ (yᵢ − x′ᵢ)² on ``config.n_eval_samples``
+            fresh inputs (TMS §"Demonstrating Superposition").
+        gain: (n_instances,) float64, L̃ = E Σᵢ Iᵢ yᵢ² − L on the same inputs.
+        history_steps: the steps of ``loss_history``.
+        loss_history: (len(history_steps), n_instances), the training-batch L.
+        snapshot_steps: the steps of the kept weight snapshots.
+        snapshots: "W", "b" (and "W_out") → (len(snapshot_steps), n_instances, …).
+    """
+
+    model: ModelConfig
+    config: TrainConfig
+    W: Tensor
+    b: Tensor
+    loss: Tensor
+    gain: Tensor
+    history_steps: list[int]
+    loss_history: Tensor
+    W_out: Tensor | None = None
+    snapshot_steps: list[int] = field(default_factory=list)
+    snapshots: dict[str, Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: ModelConfig, config: TrainConfig, result: TrainResult) -> TrainedModel:
+        """Wrap a run's result (moved to the CPU)."""
+        return cls(
+            model=model,
+            config=config,
+            W=result.W.detach().cpu(),
+            b=result.b.detach().cpu(),
+            loss=result.loss.detach().double().cpu(),
+            gain=result.gain.detach().double().cpu(),
+            history_steps=list(result.history_steps),
+            loss_history=result.loss_history.detach().cpu(),
+            W_out=None if result.W_out is None else result.W_out.detach().cpu(),
+            snapshot_steps=list(result.snapshot_steps),
+            snapshots={k: v.detach().cpu() for k, v in result.snapshots.items()},
+        )
+
+    # -- the paper's measures (TMS §"Demonstrating Superposition", §"Feature Dimensionality") --
+    @property
+    def gram(self) -> Tensor:
+        """WᵀW, (n_instances, n_features, n_features)."""
+        return metrics.gram(self.W)
+
+    @property
+    def feature_norms(self) -> Tensor:
+        """‖Wᵢ‖, (n_instances, n_features): how much each feature is represented."""
+        return metrics.feature_norms(self.W)
+
+    @property
+    def superposition(self) -> Tensor:
+        """Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)², (n_instances, n_features): how much feature i shares its direction."""
+        return metrics.superposition(self.W)
+
+    @property
+    def dimensionality(self) -> Tensor:
+        """Dᵢ = ‖Wᵢ‖⁴ / Σⱼ (Ŵᵢ·Wⱼ)², (n_instances, n_features): the fraction of a dimension
+        feature i gets."""
+        return metrics.dimensionality(self.W)
+
+    @property
+    def dimensions_per_feature(self) -> Tensor:
+        """D* = m / ‖W‖_F², (n_instances,)."""
+        return metrics.dimensions_per_feature(self.W)
+
+    @property
+    def theory_losses(self) -> list[dict[str, float]]:
+        """Per instance, the closed-form losses it is compared with (``measures.theory_losses``)."""
+        return [measures.theory_losses(self.model, k) for k in range(self.model.n_instances)]
+
+    @property
+    def exact_loss(self) -> list[float | None]:
+        """Per instance, the exact loss of a linear model (no sampling error), else None."""
+        return measures.exact_linear_losses(self.model, self.W, self.b)
+
+    @property
+    def neurons(self) -> list[measures.NeuronCounts] | None:
+        """Per instance, the neuron view of a ReLU hidden layer; None without one."""
+        if self.model.hidden != "relu":
+            return None
+        return measures.neuron_views(self.W, self.W_out)
+
+
+def train(
+    model: ModelConfig,
+    config: TrainConfig | None = None,
+    device: torch.device | str = "cpu",
+    check: CheckCallback | None = None,
+) -> TrainedModel:
+    """Train every instance of ``model`` (n_restarts seeds each, side by side in one batch) and
+    keep each instance's restart with the lowest loss on fresh samples.
+
+    Args:
+        model: the model and its data.
+        config: how to train it; None gives the defaults (3,000 steps of the paper's AdamW).
+        device: where to train ("cpu", "cuda", …).
+        check: called between steps and evaluation chunks; may raise to stop training.
+
+    Returns:
+        :class:`TrainedModel`, its tensors on the CPU.
+
+    Raises:
+        ValueError: from the configs, for out-of-range values.
+        Whatever ``check`` raises.
+    """
+    config = TrainConfig() if config is None else config
+    return TrainedModel.of(model, config, run_to_end(Run(model, config, device), check))
