@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import torch
 
-from server.tms import interference
 from server.api.schemas.analysis import MAX_L_VALUES, MAX_NOISE_SAMPLES
+from server.tms import interference
 from server.tms.training import TrainConfig, train
 
 SIZES = ((5, 2), (20, 5), (100, 20), (512, 256))

@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.reference import ms_per_step, train_reference
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
 from server.cache import ModelCache
 from server.device import select_device
 from server.jobs import TrainingWorker, train_or_load
 from server.phase_results import PhaseDiagramTask
-from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
 
 
 def sync(device: torch.device) -> None:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         host=settings.host,
         port=settings.port,
         workers=1,
-        # Frames up to this size get an error naming max_message_bytes (server/routes/live.py);
+        # Frames up to this size get an error naming max_message_bytes (server/api/live.py);
         # larger ones close the socket (1009) before they take more memory.
         ws_max_size=WS_FRAME_FACTOR * settings.limits.max_message_bytes,
     )

@@ -46,8 +46,9 @@ import torch
 from safetensors.torch import load, save
 
 from server import __version__
+from server.api.schemas.ids import CACHE_FORMAT_VERSION
+from server.api.schemas.models import ModelRequest, ModelResult
 from server.tms import metrics
-from server.api.schemas.models import CACHE_FORMAT_VERSION, ModelRequest, ModelResult
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.models import ModelRequest
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 

@@ -30,7 +30,8 @@ from server.tms.training import Run, TrainResult
 def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
     """The neuron view of every instance (``measures.neuron_views``) as the API's schema."""
     return [
-        NeuronView.model_validate(dataclasses.asdict(view)) for view in measures.neuron_views(W, W_out)
+        NeuronView.model_validate(dataclasses.asdict(view))
+        for view in measures.neuron_views(W, W_out)
     ]
 
 

@@ -15,15 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from server import __version__
-from server.cache import ModelCache
-from server.api.settings import Limits, Settings, get_settings
 from server.api.deps import LiveSockets
+from server.api.errors import public_errors
+from server.api.limits import FIELD_LIMITS
+from server.api.routes import api_router
+from server.api.security import protect
+from server.api.settings import Limits, Settings, get_settings
+from server.cache import ModelCache
 from server.device import select_device, set_torch_threads
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
-from server.api.routes import api_router
-from server.api.schemas.models import public_errors
-from server.api.security import protect
 
 
 def frontend_dir() -> Path:
@@ -51,27 +52,6 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
-# Which configured limit bounds each request field (an integer's maximum, a list's length), so the
-# OpenAPI schema shows the bounds in force; the products (max_work, …) are checked on request only.
-FIELD_LIMITS = {
-    "ModelRequest": {
-        "n_features": "max_features",
-        "n_hidden": "max_hidden",
-        "feature_probability": "max_instances",
-        "importance": "max_features",
-        "n_restarts": "max_restarts",
-        "steps": "max_steps",
-        "batch_size": "max_batch_size",
-    },
-    "PhaseDiagramRequest": {
-        "grid_size": "max_grid_size",
-        "n_restarts": "max_restarts",
-        "steps": "max_steps",
-        "batch_size": "max_batch_size",
-    },
-}
-
-
 def openapi_with_limits(app: FastAPI, limits: Limits) -> dict[str, Any]:
     """The app's OpenAPI schema with each request field bounded by its configured limit."""
     if app.openapi_schema is not None:
@@ -79,9 +59,9 @@ def openapi_with_limits(app: FastAPI, limits: Limits) -> dict[str, Any]:
     schema = FastAPI.openapi(app)  # builds and keeps app.openapi_schema
     components = schema["components"]["schemas"]
     for model, fields in FIELD_LIMITS.items():
-        for field, setting in fields.items():
-            limit = getattr(limits, setting)
-            prop = components[model]["properties"][field]
+        for entry in fields:
+            limit = getattr(limits, entry.setting)
+            prop = components[model]["properties"][entry.field]
             for branch in [prop, *prop.get("anyOf", [])]:
                 if branch.get("type") == "integer":
                     branch["maximum"] = min(branch.get("maximum", limit), limit)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
 
+from server.api.errors import public_errors
+from server.api.limits import limit_errors
+from server.api.schemas.models import ModelRequest, ModelResult
 from server.api.settings import Limits, Settings
+from server.cache import ModelCache
 from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
-from server.api.schemas.models import ModelRequest, limit_errors, public_errors
 
 
 def settings_of(connection: HTTPConnection) -> Settings:
@@ -118,3 +122,14 @@ def query_error(
     return RequestValidationError(
         [{"type": "value_error", "loc": [where, field], "msg": message, "input": value}]
     )
+
+
+ModelId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
+
+
+async def load_model(cache: ModelCache, model_id: str, gram: bool = True) -> ModelResult:
+    """The stored result (with every instance's WᵀW unless ``gram`` is false); 404 if absent."""
+    result = await asyncio.to_thread(cache.load, model_id, gram)
+    if result is None:
+        raise not_found(f"model {model_id}")
+    return result

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from server.tms.config import FeatureSet, Magnitude, ModelConfig
+from server.tms.config import FeatureSet, Magnitude, ModelConfig, SetKind
 
 MIN_PROBABILITY = 1e-30  # the least p the float32 sampler uses: k/p stays far below float32's max
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from server.tms import metrics
+from server.tms import metrics, theory_interference
 from server.tms.config import Activation
 from server.tms.model import activate
 
@@ -188,3 +188,48 @@ def crossover(curve: NoiseCurve) -> int | None:
         if noise is not None and noise >= signal:
             return count
     return None
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """A noise curve beside its predictions (Linsefors's compounding noise).
+
+    Attributes:
+        curve: the measured readouts per l.
+        predicted_rms: √(l/m) per l, the RMS readout of random unit vectors.
+        crossover_l: the first l whose noise reaches the signal (``crossover``), or None.
+        typical_budget: m, the active features random directions tolerate.
+        worst_case_budget: the worst case's budget (``theory_interference.worst_case_budget``).
+    """
+
+    curve: NoiseCurve
+    predicted_rms: list[float]
+    crossover_l: int | None
+    typical_budget: float
+    worst_case_budget: float | None
+
+
+def active_counts(requested: Sequence[int] | None, n_features: int) -> list[int]:
+    """The l of a noise curve: the requested ones, sorted and distinct, or the defaults."""
+    return sorted(set(requested)) if requested else default_active_counts(n_features)
+
+
+def noise_report(
+    W: Tensor,
+    b: Tensor,
+    activation: Activation,
+    power: int,
+    active: Sequence[int],
+    samples: int,
+    seed: int,
+) -> NoiseReport:
+    """:func:`noise_curve` and what theory predicts for it; W (m, n), b (n)."""
+    curve = noise_curve(W, b, activation, power, active, samples, seed)
+    m, n = W.shape
+    return NoiseReport(
+        curve=curve,
+        predicted_rms=[theory_interference.random_noise(count, m) for count in curve.active],
+        crossover_l=crossover(curve),
+        typical_budget=float(m),
+        worst_case_budget=theory_interference.worst_case_budget(n, m),
+    )

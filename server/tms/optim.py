@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+from torch.optim.adamw import adamw
 
 BETAS = (0.9, 0.999)  # torch.optim.AdamW's defaults, which the paper's notebook uses
 EPS = 1e-8
@@ -57,7 +58,7 @@ def adamw_step(group: AdamGroup, fused: bool | None = None) -> None:
             eps=EPS, amsgrad=False, maximize=False,
         )  # fmt: skip
         return
-    torch.optim.adamw.adamw(
+    adamw(
         group.params, group.grads, group.exp_avgs, group.exp_avg_sqs, [], group.steps,
         foreach=group.params[0].device.type != "cpu", amsgrad=False, beta1=BETAS[0],
         beta2=BETAS[1], lr=group.lr, weight_decay=group.weight_decay, eps=EPS, maximize=False,

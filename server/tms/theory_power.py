@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from server.tms.config import Magnitude
-from server.tms.theory import moment
+from server.tms.theory import moment, zero_output_loss
 
 
 def _check(p: float, n_hidden: int, k: int) -> None:
@@ -105,3 +106,77 @@ def very_sparse_edge(n_hidden: int, k: int) -> float:
         raise ValueError(f"n_hidden must be ≥ 1, got {n_hidden}")
     _check(1.0, n_hidden, k)
     return float(n_hidden) ** -k
+
+
+@dataclass(frozen=True)
+class PowerMoments:
+    """The signed magnitude's moments μ₂, μ_{k+1} and μ_{2k}."""
+
+    mu2: float
+    mu_k1: float
+    mu_2k: float
+
+
+@dataclass(frozen=True)
+class PowerSeries:
+    """The power model's closed forms along log-spaced p, for equal importances 1.
+
+    Attributes:
+        per_feature_gain: μ_{k+1}²/μ_{2k}, a dedicated feature's gain / p.
+        in_theorem_regime: n > m^k, where Theorem 2.2 speaks.
+        very_sparse_edge: p = m^−k, where the two scaling shapes meet.
+        p: the feature probabilities.
+        zero_output_loss: p·n·μ₂, the loss of x′ = 0 (the most gain possible).
+        unsuperposed_gain: the best diagonal WᵀW's gain (Eqs. 9–10).
+        linear_ceiling: for k = 1 only, p·μ₂·min(m, n); else None.
+        shape_sparse, shape_dense: p·m^k and m·p^(1/k), shapes with constant 1, not values.
+    """
+
+    k: int
+    n_hidden: int
+    n_features: int
+    magnitude: Magnitude
+    moments: PowerMoments
+    per_feature_gain: float
+    in_theorem_regime: bool
+    very_sparse_edge: float
+    p: list[float]
+    zero_output_loss: list[float]
+    unsuperposed_gain: list[float]
+    linear_ceiling: list[float] | None
+    shape_sparse: list[float]
+    shape_dense: list[float]
+
+
+def power_series(
+    k: int, n_hidden: int, n_features: int, magnitude: Magnitude, ps: Sequence[float]
+) -> PowerSeries:
+    """Gains of the power model against p (Chowdhury & Weiner): the best unsuperposed W (exact),
+    for k = 1 the linear ceiling (exact), and Theorem 2.2's scaling shapes with constant 1.
+
+    Raises:
+        ValueError: p outside (0, 1], or m or k below 1.
+    """
+    m, n = n_hidden, n_features
+    kept = float(min(n, m))  # equal importances 1: the m kept features
+    shapes = [scaling_shapes(p, m, k) for p in ps]
+    return PowerSeries(
+        k=k,
+        n_hidden=m,
+        n_features=n,
+        magnitude=magnitude,
+        moments=PowerMoments(
+            mu2=moment(2, magnitude, signed=True),
+            mu_k1=moment(k + 1, magnitude, signed=True),
+            mu_2k=moment(2 * k, magnitude, signed=True),
+        ),
+        per_feature_gain=per_feature_gain(k, magnitude),
+        in_theorem_regime=n > m**k,
+        very_sparse_edge=very_sparse_edge(m, k),
+        p=list(ps),
+        zero_output_loss=[zero_output_loss(n, p, magnitude, signed=True) for p in ps],
+        unsuperposed_gain=[unsuperposed_gain(p, k, kept, magnitude) for p in ps],
+        linear_ceiling=[linear_ceiling(p, m, n, magnitude) for p in ps] if k == 1 else None,
+        shape_sparse=[sparse for sparse, _ in shapes],
+        shape_dense=[dense for _, dense in shapes],
+    )

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
 from server.api.app import create_app
+from server.api.schemas.models import ModelRequest
 from server.api.settings import Settings
 from server.tms.config import EVAL_SAMPLES
-from server.api.schemas.models import ModelRequest
 
 ZERO_ID = "0" * 64
 # Small enough to train in a fraction of a second on one CPU core.

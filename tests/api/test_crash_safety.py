@@ -18,8 +18,8 @@ import pytest
 
 import server.cache as cache_module
 from benchmarks.serve import start_server
-from server.cache import ModelCache
 from server.api.schemas.models import ModelRequest
+from server.cache import ModelCache
 from tests.server.test_cache import REQUEST, make_result
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.api.app import create_app
-from server.cache import META, WEIGHTS
 from server.api.settings import Limits, Settings
+from server.cache import META, WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"n_features": 4, "n_hidden": 2, "steps": 20, "batch_size": 32}

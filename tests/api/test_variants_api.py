@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.api.app import create_app
-from server.api.settings import Limits, Settings
+from server.api.limits import limit_errors
+from server.api.schemas.models import MAX_SNAPSHOTS, ModelRequest, ModelResult
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
-from server.api.schemas.models import MAX_SNAPSHOTS, ModelRequest, ModelResult, limit_errors
+from server.api.settings import Limits, Settings
 
 ZERO_ID = "0" * 64
 PRESETS_FILE = Path(__file__).resolve().parents[2] / "server" / "presets.json"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
 from server.cache import META, WEIGHTS, ModelCache
 from server.results import instance_results
-from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
 
 
 def make_result(request: ModelRequest) -> tuple[ModelResult, torch.Tensor, torch.Tensor]:

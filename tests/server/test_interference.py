@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from server.tms import theory_interference
+from server.tms.config import Activation
 from server.tms.interference import (
     NoiseCurve,
     cosine_statistics,
@@ -18,7 +19,6 @@ from server.tms.interference import (
     histogram_edges,
     noise_curve,
 )
-from server.tms.config import Activation
 
 COS72, COS144 = math.cos(math.radians(72)), math.cos(math.radians(144))
 

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import pytest
 import torch
 
+from server.api.schemas.models import ModelRequest, ModelResult
 from server.cache import ModelCache
 from server.jobs import Job, QueueFull, TrainingFailed, TrainingWorker, train_or_load
 from server.results import ModelTask
-from server.api.schemas.models import ModelRequest, ModelResult
 from server.tms import train
 from server.tms.training import Run, TrainingBatch
 

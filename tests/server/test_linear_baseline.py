@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.tms import metrics, theory
-from server.tms.data import FeatureDistribution
-from server.results import ModelTask
 from server.api.schemas.models import ModelRequest
+from server.results import ModelTask
+from server.tms import metrics, theory
 from server.tms.config import Magnitude
+from server.tms.data import FeatureDistribution
 from server.tms.model import Architecture
 from server.tms.training import TrainingBatch, evaluate
 

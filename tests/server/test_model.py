@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from server.tms.config import Activation, TrainConfig
 from server.tms.data import sample_features
-from server.tms.config import Activation
-from server.tms.config import TrainConfig
 from server.tms.model import (
     Architecture,
     forward,
@@ -34,7 +33,9 @@ def test_gradients_match_autograd(activation: Activation, dtype: torch.dtype) ->
         b_ = b.clone().requires_grad_(True)
         loss = reconstruction_loss(x, forward(W_, b_, x, Architecture(activation)), importance)
         loss.sum().backward()  # rows are independent: the sum's gradient is each row's
-        dW, db, ours, _ = loss_gradients(W, b, x, importance, Architecture(activation), with_loss=True)
+        dW, db, ours, _ = loss_gradients(
+            W, b, x, importance, Architecture(activation), with_loss=True
+        )
 
         assert ours is not None
         torch.testing.assert_close(ours, loss.detach(), rtol=1e-5, atol=0)
@@ -61,7 +62,9 @@ def test_a_run_steps_like_autograd_with_torch_adamw(activation: Activation) -> N
         replay.set_state(run.generator.get_state())
         batch.step()
         x = sample_features(run.probability, 64, replay)
-        loss = reconstruction_loss(x, forward(W, b, x, Architecture(activation)), run.importance).sum()
+        loss = reconstruction_loss(
+            x, forward(W, b, x, Architecture(activation)), run.importance
+        ).sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

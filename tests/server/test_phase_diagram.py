@@ -10,12 +10,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from server.tms import theory
-from server.cache import ModelCache, _digest
+from server.api.limits import phase_limit_errors
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.settings import Limits
+from server.cache import ModelCache, _digest
 from server.phase_results import PhaseDiagramTask, load_diagram
+from server.tms import theory
 from server.tms.phase_diagram import classify_2x1, classify_3x2
-from server.api.schemas.phase_diagrams import PhaseDiagramRequest, phase_limit_errors
 from server.tms.training import TrainingBatch
 
 

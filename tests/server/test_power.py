@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from server.tms import theory, theory_power
-from server.tms.data import FeatureDistribution, sample_features
 from server.tms.config import TrainConfig
+from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import Architecture, forward, loss_gradients, reconstruction_loss
 from server.tms.training import TrainResult, evaluate
 from tests.server.runs import train_tensors as train
@@ -118,7 +118,9 @@ def test_power_gradients_match_autograd(k: int) -> None:
         W_ = W.clone().requires_grad_(True)
         loss = reconstruction_loss(x, forward(W_, b, x, Architecture("power", k)), importance)
         loss.sum().backward()
-        dW, db, ours, _ = loss_gradients(W, b, x, importance, Architecture("power", k), with_loss=True)
+        dW, db, ours, _ = loss_gradients(
+            W, b, x, importance, Architecture("power", k), with_loss=True
+        )
         assert ours is not None
         torch.testing.assert_close(ours, loss.detach(), rtol=1e-12, atol=0)
         torch.testing.assert_close(dW, W_.grad, rtol=1e-10, atol=1e-12)
@@ -143,7 +145,9 @@ def test_power_forward_ignores_the_bias() -> None:
     linear = forward(W, zero, x, Architecture("power", 1))
     torch.testing.assert_close(linear, W.mT @ W @ x)
     torch.testing.assert_close(forward(W, bias, x, Architecture("power", 3)), linear**3)
-    assert torch.equal(forward(W, bias, x, Architecture("power", 5)), forward(W, zero, x, Architecture("power", 5)))
+    assert torch.equal(
+        forward(W, bias, x, Architecture("power", 5)), forward(W, zero, x, Architecture("power", 5))
+    )
 
 
 # -- F15 oracles by Monte Carlo -------------------------------------------------------------------

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pydantic import BaseModel, ValidationError
 
-from server.tms import metrics
 from server.api.app import create_app
-from server.api.settings import Limits, Settings
-from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
-from server.results import instance_results
 from server.api.schemas.models import ModelRequest, ModelResult
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest, PhaseDiagramResult
+from server.api.settings import Limits, Settings
+from server.results import instance_results
+from server.tms import metrics
 
 METRICS = (
     metrics.gram,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from server.api.limits import limit_errors
+from server.api.schemas.models import ModelRequest
 from server.api.settings import Limits
-from server.api.schemas.models import ModelRequest, limit_errors
 
 
 def test_normalised_request_makes_lists_explicit() -> None:

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
+from server.api.schemas.models import ModelRequest
 from server.tms import theory
 from server.tms.data import sample_features
-from server.tms.model import Architecture, forward, reconstruction_loss
 from server.tms.measures import theory_losses as config_theory_losses
-from server.api.schemas.models import ModelRequest
+from server.tms.model import Architecture, forward, reconstruction_loss
 
 # THEORY.md F6's table: (r, S) → (L_A drop, L_B dedicate, L_C antipodal), printed to 6 decimals.
 F6_TABLE = [
@@ -147,7 +147,9 @@ def test_3x2_candidate_losses_against_monte_carlo(rho: float, r: float) -> None:
     x = sample_features(probability, 1 << 21, torch.Generator().manual_seed(0))  # (4, 3, B)
     per_sample = ((x - forward(W, b, x, Architecture())) ** 2 * importance.unsqueeze(-1)).sum(dim=1)
     mean, error = per_sample.mean(dim=1), per_sample.std(dim=1) / math.sqrt(x.shape[-1])
-    assert torch.allclose(mean, reconstruction_loss(x, forward(W, b, x, Architecture()), importance))
+    assert torch.allclose(
+        mean, reconstruction_loss(x, forward(W, b, x, Architecture()), importance)
+    )
     exact = theory.candidate_losses_3x2(rho, r)
     for k, name in enumerate(names):
         assert abs(mean[k].item() - exact[name]) < 4 * error[k].item() + 1e-12, name
@@ -209,7 +211,9 @@ def test_results_carry_the_theory_losses() -> None:
         "linear_optimum": pytest.approx(0.046464, abs=5e-7),
         "zero_output": pytest.approx((1 - 0.7**20) / 0.3 / 3, rel=1e-12),
     }
-    pentagon = config_theory_losses(ModelRequest(n_features=5, n_hidden=2, feature_probability=0.05).to_config(), 0)
+    pentagon = config_theory_losses(
+        ModelRequest(n_features=5, n_hidden=2, feature_probability=0.05).to_config(), 0
+    )
     # F12: two digons and a dropped feature, 2ρ²/3 + V(ρ) = 0.017708 at S = 0.95
     assert pentagon["uniform_antipodal_pairs"] == pytest.approx(0.017708, abs=5e-7)
     assert (

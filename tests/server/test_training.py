@@ -94,9 +94,7 @@ def test_restarts_keep_the_lowest_evaluated_loss(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(training, "evaluate", recording_evaluate)
     config = TrainConfig(steps=200, batch_size=256, n_restarts=3, n_eval_samples=4096)
-    result = train(
-        torch.tensor([[0.05], [0.5]]), torch.ones(2, 5), 2, "relu", config, seed=11
-    )
+    result = train(torch.tensor([[0.05], [0.5]]), torch.ones(2, 5), 2, "relu", config, seed=11)
     scores = seen["scores"].reshape(2, 3)
     assert len(set(scores.flatten().tolist())) == 6  # the restarts really differ
     for instance in range(2):
@@ -113,7 +111,13 @@ def test_evaluation_does_not_replay_the_training_stream() -> None:
     p, importance = torch.full((1, 4), 0.3), torch.ones(1, 4)
     result = train(p[:, :1], importance, 2, "relu", config, seed=5)
     replay = training.evaluate(
-        result.W, result.b, Architecture(), PAPER_FEATURES, p, importance, 4096,
+        result.W,
+        result.b,
+        Architecture(),
+        PAPER_FEATURES,
+        p,
+        importance,
+        4096,
         torch.Generator().manual_seed(5),
     ).loss
     assert replay.item() != result.loss.item()

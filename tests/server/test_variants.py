@@ -11,11 +11,15 @@ import math
 import pytest
 import torch
 
+from server.api.schemas.models import ModelRequest
+from server.results import neuron_views
 from server.tms import metrics
+from server.tms.config import TrainConfig
 from server.tms.data import PAPER_FEATURES, FeatureDistribution, FeatureSet, sample_features
+from server.tms.measures import theory_losses as config_theory_losses
 from server.tms.model import (
-    Architecture,
     Activation,
+    Architecture,
     forward,
     init_output_weights,
     init_weights,
@@ -23,10 +27,6 @@ from server.tms.model import (
     reconstruction_loss,
     target,
 )
-from server.results import neuron_views
-from server.api.schemas.models import ModelRequest
-from server.tms.config import TrainConfig
-from server.tms.measures import theory_losses as config_theory_losses
 from server.tms.training import TrainingBatch, snapshot_steps
 from tests.server.runs import make_run as Run
 from tests.server.runs import train_tensors as train
@@ -110,9 +110,7 @@ def test_absolute_value_gradients_match_autograd(dtype: torch.dtype) -> None:
         out = forward(W_, b_, x, UNTIED, W_out=W_out_)
         loss = reconstruction_loss(x.abs(), out, importance)
         loss.sum().backward()
-        grads = loss_gradients(
-            W, b, x, importance, UNTIED, with_loss=True, W_out=W_out, y=y
-        )
+        grads = loss_gradients(W, b, x, importance, UNTIED, with_loss=True, W_out=W_out, y=y)
 
         assert grads.loss is not None and grads.dW_out is not None
         torch.testing.assert_close(grads.loss, loss.detach(), rtol=1e-5, atol=0)
@@ -123,9 +121,7 @@ def test_absolute_value_gradients_match_autograd(dtype: torch.dtype) -> None:
         assert grads.dW.shape == W.shape and grads.dW_out.shape == W_out.shape
 
         buffers = tuple(torch.full_like(t, 7.0) for t in (W, b, W_out))
-        into = loss_gradients(
-            W, b, x, importance, UNTIED, into=buffers, W_out=W_out, y=y
-        )
+        into = loss_gradients(W, b, x, importance, UNTIED, into=buffers, W_out=W_out, y=y)
         assert all(got is buf for got, buf in zip(into[:2] + into[3:], buffers, strict=True))
         assert torch.equal(into.dW, grads.dW) and torch.equal(into.db, grads.db)
         assert torch.equal(into.dW_out, grads.dW_out)

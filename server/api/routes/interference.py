@@ -10,7 +10,7 @@ from typing import Annotated
 import torch
 from fastapi import APIRouter, Query
 
-from server.tms import interference, theory_interference
+from server.api.deps import ModelId, WorkerDep, load_model, query_error
 from server.api.schemas.analysis import (
     MAX_BINS,
     MAX_CALCULATOR_SIZE,
@@ -22,9 +22,8 @@ from server.api.schemas.analysis import (
     InterferenceStatistics,
     NoiseCurve,
 )
-from server.api.deps import WorkerDep, query_error
-from server.api.routes.models import ModelId, load_model
 from server.api.schemas.models import InstanceResult, ModelResult
+from server.tms import interference, theory_interference
 
 router = APIRouter(tags=["interference"])
 
@@ -123,11 +122,11 @@ async def read_noise(
             where="path",
         )
     n, m = request.n_features, request.n_hidden
-    active = sorted(set(l)) if l else interference.default_active_counts(n)
+    active = interference.active_counts(l, n)
     if active[-1] > n:
         raise query_error("l", f"l is {active[-1]}; it must be at most n_features = {n}", l)
-    curve = await asyncio.to_thread(
-        interference.noise_curve,
+    report = await asyncio.to_thread(
+        interference.noise_report,
         torch.tensor(chosen.W, dtype=torch.float64),
         torch.tensor(chosen.b, dtype=torch.float64),
         request.activation,
@@ -136,6 +135,7 @@ async def read_noise(
         samples,
         seed,
     )
+    curve = report.curve
     return NoiseCurve(
         id=model_id,
         instance=instance,
@@ -147,10 +147,10 @@ async def read_noise(
         pre_activation_rms=curve.pre_activation_rms,
         post_activation_rms=curve.post_activation_rms,
         signal=curve.signal,
-        predicted_rms=[theory_interference.random_noise(count, m) for count in curve.active],
-        crossover_l=interference.crossover(curve),
-        typical_budget=float(m),
-        worst_case_budget=theory_interference.worst_case_budget(n, m),
+        predicted_rms=report.predicted_rms,
+        crossover_l=report.crossover_l,
+        typical_budget=report.typical_budget,
+        worst_case_budget=report.worst_case_budget,
     )
 
 

@@ -12,9 +12,9 @@ import torch
 from fastapi import APIRouter, HTTPException
 from plotly.offline import get_plotlyjs_version
 
-from server.api.settings import Limits
 from server.api.deps import LiveSocketsDep, SettingsDep, WorkerDep
-from server.api.schemas.models import Health
+from server.api.schemas.health import Health
+from server.api.settings import Limits
 
 router = APIRouter(tags=["meta"])
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")

@@ -7,21 +7,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from server.cache import MODEL_KIND, ModelCache
 from server.api.deps import (
+    ModelId,
     SettingsDep,
     WorkerDep,
+    load_model,
     not_found,
     query_error,
     train_or_503,
     within_limits,
 )
+from server.api.schemas.models import (
+    MAX_SNAPSHOTS,
+    InstanceMetrics,
+    ModelRequest,
+    ModelResult,
+    WeightSnapshot,
+)
+from server.cache import MODEL_KIND
 from server.results import ModelTask, weight_metrics
-from server.api.schemas.models import MAX_SNAPSHOTS, InstanceMetrics, ModelRequest, ModelResult, WeightSnapshot
 
 router = APIRouter(prefix="/models", tags=["models"])
 
-ModelId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
 GramQuery = Annotated[
     bool,
     Query(description="include each instance's n × n WᵀW; false leaves `gram` null (smaller)"),
@@ -46,14 +53,6 @@ async def create_model(
 async def read_model(model_id: ModelId, worker: WorkerDep, gram: GramQuery = True) -> ModelResult:
     """A stored result by id; 404 if it was never trained (or its entry was unusable)."""
     return await load_model(worker.cache, model_id, gram)
-
-
-async def load_model(cache: ModelCache, model_id: str, gram: bool = True) -> ModelResult:
-    """The stored result (with every instance's WᵀW unless ``gram`` is false); 404 if absent."""
-    result = await asyncio.to_thread(cache.load, model_id, gram)
-    if result is None:
-        raise not_found(f"model {model_id}")
-    return result
 
 
 @router.get("/{model_id}/snapshots/{index}", response_model=WeightSnapshot)

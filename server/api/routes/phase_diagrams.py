@@ -1,6 +1,6 @@
 """POST /api/phase-diagrams, GET /api/phase-diagrams/{id} and WS /api/phase-diagrams/live.
 
-The live socket speaks the models' protocol (server/routes/live.py): send a PhaseDiagramRequest
+The live socket speaks the models' protocol (server/api/live.py): send a PhaseDiagramRequest
 as JSON; get ``{"type": "snapshot", "seq", "id", "step", "steps", "diagram"}`` while it trains
 (every cell classified from its best seed so far, ``diagram.final`` false), then
 ``{"type": "done", "seq", "result"}``; errors as ``{"type": "error", "seq", "detail"}``.
@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, WebSocket
 
-from server.api.settings import Settings
 from server.api.deps import (
     SettingsDep,
     WorkerDep,
@@ -22,15 +21,16 @@ from server.api.deps import (
     raise_for_limits,
     train_or_503,
 )
-from server.phase_results import PhaseDiagramTask, load_diagram
+from server.api.limits import phase_limit_errors
+from server.api.live import LiveProtocol, serve_live
 from server.api.schemas.phase_diagrams import (
     PhaseDiagramRequest,
     PhaseDiagramResult,
     PhaseDoneMessage,
     PhaseSnapshotMessage,
-    phase_limit_errors,
 )
-from server.api.routes.live import LiveProtocol, serve_live
+from server.api.settings import Settings
+from server.phase_results import PhaseDiagramTask, load_diagram
 
 router = APIRouter(prefix="/phase-diagrams", tags=["phase diagrams"])
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.tms import theory, theory_power
+from server.api.deps import query_error
 from server.api.schemas.analysis import (
     MAX_CALCULATOR_SIZE,
     MAX_THEORY_POINTS,
-    PowerMoments,
     PowerTheory,
 )
-from server.api.routes.interference import query_error
+from server.tms import theory, theory_power
 from server.tms.config import POWERS, Magnitude
 
 router = APIRouter(prefix="/theory", tags=["theory"])
@@ -42,28 +42,5 @@ async def read_power_theory(
     if p_min >= p_max:
         raise query_error("p_max", f"p_max is {p_max}; it must be above p_min = {p_min}", p_max)
     ps = theory.log_spaced(p_min, p_max, points)
-    m, n = n_hidden, n_features
-    kept = float(min(n, m))  # equal importances 1: the m kept features
-    shapes = [theory_power.scaling_shapes(p, m, k) for p in ps]
-    return PowerTheory(
-        k=k,  # type: ignore[arg-type] (checked against POWERS above)
-        n_hidden=m,
-        n_features=n,
-        magnitude=magnitude,
-        moments=PowerMoments(
-            mu2=theory.moment(2, magnitude, signed=True),
-            mu_k1=theory.moment(k + 1, magnitude, signed=True),
-            mu_2k=theory.moment(2 * k, magnitude, signed=True),
-        ),
-        per_feature_gain=theory_power.per_feature_gain(k, magnitude),
-        in_theorem_regime=n > m**k,
-        very_sparse_edge=theory_power.very_sparse_edge(m, k),
-        p=ps,
-        zero_output_loss=[theory.zero_output_loss(n, p, magnitude, signed=True) for p in ps],
-        unsuperposed_gain=[theory_power.unsuperposed_gain(p, k, kept, magnitude) for p in ps],
-        linear_ceiling=(
-            [theory_power.linear_ceiling(p, m, n, magnitude) for p in ps] if k == 1 else None
-        ),
-        shape_sparse=[sparse for sparse, _ in shapes],
-        shape_dense=[dense for _, dense in shapes],
-    )
+    series = theory_power.power_series(k, n_hidden, n_features, magnitude, ps)
+    return PowerTheory.model_validate(dataclasses.asdict(series))

@@ -7,19 +7,16 @@ live on the fields; limits that are settings live in :func:`limit_errors`, appli
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from server.api.settings import Limits
+from server.api.schemas.ids import content_id
 from server.tms.config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_LR,
     DEFAULT_POWER,
     DEFAULT_STEPS,
-    EVAL_SAMPLES,
     Activation,
     FeatureSet,
     Hidden,
@@ -29,9 +26,6 @@ from server.tms.config import (
     SetKind,
     TrainConfig,
 )
-
-# Bump when training, the cache layout or the result format changes: old entries then miss.
-CACHE_FORMAT_VERSION = 2
 
 Probability = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 Importance = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]
@@ -136,7 +130,9 @@ class ModelRequest(BaseModel):
     )
     steps: int = Field(DEFAULT_STEPS, ge=1, le=MAX_INT, description="AdamW steps")
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=MAX_INT, description="samples per step")
-    lr: float = Field(DEFAULT_LR, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate")
+    lr: float = Field(
+        DEFAULT_LR, gt=0.0, le=1.0, allow_inf_nan=False, description="AdamW learning rate"
+    )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds initialisation and sampling")
     n_restarts: int = Field(
         1,
@@ -347,136 +343,7 @@ class ModelRequest(BaseModel):
             for name, value in self.normalised().model_dump(mode="json").items()
             if name not in ID_NEUTRAL_DEFAULTS or value != ID_NEUTRAL_DEFAULTS[name]
         }
-        canonical = json.dumps(
-            {"format": CACHE_FORMAT_VERSION, "request": request},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
-
-
-class LimitChecker:
-    """Collects limit errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``,
-    ``input``, ``ctx``); each message names the field, the limit and its setting."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.errors: list[dict[str, Any]] = []
-
-    def check(self, field: str, value: float, setting: str, what: str = "") -> None:
-        """Add an error if ``value`` exceeds the limit named ``setting``."""
-        limit = getattr(self.limits, setting)
-        if value > limit:
-            self.errors.append(
-                {
-                    "type": "limit_exceeded",
-                    "loc": [field],
-                    "msg": f"{what or field} is {_number(value)}; the limit is {setting} = "
-                    f"{_number(limit)} (SUPERPOSITION_LIMITS__{setting.upper()})",
-                    "input": value,
-                    "ctx": {"limit": limit, "setting": setting},
-                }
-            )
-
-    def check_training(
-        self, field: str, rows: int, width: int, steps: int, batch_size: int, n_params: int
-    ) -> None:
-        """The bounds shared by every training job: one step's memory and the total work.
-
-        Args:
-            field: where the error is reported (the field that most often causes it).
-            rows: models trained side by side (instances × n_restarts).
-            width: max(n_features, n_hidden).
-            n_params: n_features × n_hidden.
-        """
-        self.check(
-            "batch_size",
-            batch_size * rows * width,
-            "max_step_elements",
-            "one step's batch_size × instances (or cells) × n_restarts × max(n_features, n_hidden)",
-        )
-        # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
-        work = float(steps * batch_size + EVAL_SAMPLES) * rows * n_params
-        self.check(
-            field,
-            work,
-            "max_work",
-            "total work (steps × batch_size + evaluation samples) × instances (or cells) × "
-            "n_restarts × "
-            "n_features × n_hidden",
-        )
-
-
-def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
-    """Check a structurally valid request against the configured limits.
-
-    Returns:
-        Errors in pydantic's shape, empty if the request is within every limit (see
-        :class:`LimitChecker`).
-    """
-    r = request
-    limit = LimitChecker(limits)
-    limit.check("n_features", r.n_features, "max_features")
-    limit.check("n_hidden", r.n_hidden, "max_hidden")
-    limit.check(
-        "feature_probability",
-        r.n_instances,
-        "max_instances",
-        "number of feature probabilities (instances)",
-    )
-    limit.check("n_restarts", r.n_restarts, "max_restarts")
-    limit.check("steps", r.steps, "max_steps")
-    limit.check("batch_size", r.batch_size, "max_batch_size")
-    if limit.errors:  # the products below only make sense once each factor is in range
-        return limit.errors
-    limit.check_training(
-        "steps",
-        r.n_instances * r.n_restarts,
-        max(r.n_features, r.n_hidden),
-        r.steps,
-        r.batch_size,
-        r.n_features * r.n_hidden,
-    )
-    limit.check(
-        "n_features",
-        r.n_instances * r.n_features**2,
-        "max_output_values",
-        "output size instances × n_features²",
-    )
-    limit.check(
-        "snapshots",
-        r.snapshots
-        * r.n_instances
-        * r.n_restarts
-        * r.n_features
-        * r.n_hidden
-        * (2 if r.task != "reconstruct" else 1),
-        "max_output_values",
-        "kept snapshot weights snapshots × instances × n_restarts × n_features × n_hidden (× 2 "
-        "untied)",
-    )
-    return limit.errors
-
-
-def public_errors(errors: list[dict[str, Any]], most: int = 20) -> list[dict[str, Any]]:
-    """Validation errors fit to send: at most ``most`` of them, long inputs left out.
-
-    A list of 4,000 bad probabilities would otherwise answer with 4,000 errors, each echoing it.
-    """
-    kept = []
-    for error in errors[:most]:
-        error = dict(error)
-        value = error.get("input")
-        if isinstance(value, (list, dict, str)) and len(value) > 16:
-            error["input"] = f"<{type(value).__name__} of length {len(value)}>"
-        kept.append(error)
-    if len(errors) > most:
-        kept.append({"type": "truncated", "loc": [], "msg": f"{len(errors) - most} more errors"})
-    return kept
+        return content_id(request)
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -595,43 +462,3 @@ class ModelResult(BaseModel):
     snapshots: list[SnapshotSummary] | None = Field(
         None, description="requests with snapshots > 0: the kept snapshots' metrics; else null"
     )
-
-
-class Health(BaseModel):
-    """Liveness, versions, and what the server holds now (for operators and the load test)."""
-
-    status: Literal["ok"] = "ok"
-    device: str
-    torch: str
-    plotly_js: str
-    jobs: int = Field(0, description="distinct trainings waiting or running now")
-    training_runs: int = Field(
-        0, description="runs in the worker's batches (a cancelled one until its next step)"
-    )
-    live_sockets: int = Field(0, description="open live WebSockets")
-    tasks: int = Field(0, description="asyncio tasks on the server's event loop")
-    threads: int = Field(0, description="threads of the server process")
-    rss_bytes: int = Field(0, description="the server process's resident memory now")
-    peak_rss_bytes: int = Field(0, description="the server process's peak resident memory")
-
-
-# -- live messages (WS /api/models/live) ---------------------------------------------------------
-class SnapshotMessage(BaseModel):
-    type: Literal["snapshot"] = "snapshot"
-    seq: int = Field(description="which request on this socket it answers (1 = the first)")
-    id: str
-    step: int
-    steps: int
-    instances: list[InstanceResult]
-
-
-class DoneMessage(BaseModel):
-    type: Literal["done"] = "done"
-    seq: int
-    result: ModelResult
-
-
-class ErrorMessage(BaseModel):
-    type: Literal["error"] = "error"
-    seq: int
-    detail: str | list[dict[str, Any]]

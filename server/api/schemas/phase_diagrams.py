@@ -8,14 +8,12 @@ seed. No torch here.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from server.api.settings import Limits
-from server.api.schemas.models import CACHE_FORMAT_VERSION, MAX_INT, LimitChecker, Probability
+from server.api.schemas.ids import content_id
+from server.api.schemas.models import MAX_INT, Probability
 from server.tms.theory import log_spaced
 
 RelativeImportance = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
@@ -93,42 +91,7 @@ class PhaseDiagramRequest(BaseModel):
 
     def diagram_id(self) -> str:
         """sha256 of the canonical request JSON, its kind and the cache format (64 hex digits)."""
-        canonical = json.dumps(
-            {
-                "format": CACHE_FORMAT_VERSION,
-                "kind": "phase_diagram",
-                "request": self.model_dump(mode="json"),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def phase_limit_errors(request: PhaseDiagramRequest, limits: Limits) -> list[dict[str, Any]]:
-    """Check a structurally valid diagram request against the configured limits.
-
-    Returns:
-        Errors in pydantic's shape, each naming the field, the limit and its setting; empty if
-        the request is within every limit.
-    """
-    r = request
-    limit = LimitChecker(limits)
-    limit.check("grid_size", r.grid_size, "max_grid_size")
-    limit.check("n_restarts", r.n_restarts, "max_restarts")
-    limit.check("steps", r.steps, "max_steps")
-    limit.check("batch_size", r.batch_size, "max_batch_size")
-    if limit.errors:
-        return limit.errors
-    limit.check_training(
-        "grid_size",
-        r.grid_size**2 * r.n_restarts,
-        r.n_features,
-        r.steps,
-        r.batch_size,
-        r.n_features * r.n_hidden,
-    )
-    return limit.errors
+        return content_id(self.model_dump(mode="json"), kind="phase_diagram")
 
 
 # -- results -------------------------------------------------------------------------------------

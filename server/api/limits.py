@@ -1,0 +1,200 @@
+"""The limits on requests: which configured limit bounds each field (one table, read by the
+checks, the OpenAPI schema and ``GET /api/limits``), and the checks of the products (one step's
+memory, the total work, the output size) that no single field shows.
+
+Every error names the field, the limit and its setting, in pydantic's shape, so a refused request
+answers 422 like any other validation error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from server.api.schemas.models import ModelRequest
+from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.settings import Limits
+from server.tms.config import EVAL_SAMPLES
+
+
+@dataclass(frozen=True)
+class FieldLimit:
+    """A request field bounded by a configured limit.
+
+    Attributes:
+        field: the request's field; a list counts its entries, a single number as 1 entry when
+            the limit counts entries (``feature_probability``: instances).
+        setting: the :class:`~server.api.settings.Limits` field that bounds it.
+        what: how an error names the value (the field's name when empty).
+        checked: False for a bound shown in the schema but implied by another check (an
+            importance list has n_features entries, so ``max_features`` bounds it already).
+    """
+
+    field: str
+    setting: str
+    what: str = ""
+    checked: bool = True
+
+
+FIELD_LIMITS: dict[str, tuple[FieldLimit, ...]] = {
+    "ModelRequest": (
+        FieldLimit("n_features", "max_features"),
+        FieldLimit("n_hidden", "max_hidden"),
+        FieldLimit(
+            "feature_probability", "max_instances", "number of feature probabilities (instances)"
+        ),
+        FieldLimit("importance", "max_features", checked=False),
+        FieldLimit("n_restarts", "max_restarts"),
+        FieldLimit("steps", "max_steps"),
+        FieldLimit("batch_size", "max_batch_size"),
+    ),
+    "PhaseDiagramRequest": (
+        FieldLimit("grid_size", "max_grid_size"),
+        FieldLimit("n_restarts", "max_restarts"),
+        FieldLimit("steps", "max_steps"),
+        FieldLimit("batch_size", "max_batch_size"),
+    ),
+}
+
+
+def field_settings() -> dict[str, dict[str, str]]:
+    """The table as request model → field → setting (served at ``GET /api/limits``)."""
+    return {model: {f.field: f.setting for f in fields} for model, fields in FIELD_LIMITS.items()}
+
+
+def _count(value: Any) -> float:
+    """A field's size against its limit: a list's length, a single probability 1, a number."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, float):
+        return 1
+    return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
+
+class LimitChecker:
+    """Collects limit errors in pydantic's shape (``loc`` is ``[field]``, ``msg``, ``type``,
+    ``input``, ``ctx``); each message names the field, the limit and its setting."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.errors: list[dict[str, Any]] = []
+
+    def check(self, field: str, value: float, setting: str, what: str = "") -> None:
+        """Add an error if ``value`` exceeds the limit named ``setting``."""
+        limit = getattr(self.limits, setting)
+        if value > limit:
+            self.errors.append(
+                {
+                    "type": "limit_exceeded",
+                    "loc": [field],
+                    "msg": f"{what or field} is {_number(value)}; the limit is {setting} = "
+                    f"{_number(limit)} (SUPERPOSITION_LIMITS__{setting.upper()})",
+                    "input": value,
+                    "ctx": {"limit": limit, "setting": setting},
+                }
+            )
+
+    def check_fields(self, model: str, request: BaseModel) -> None:
+        """Check every field of ``FIELD_LIMITS[model]`` that is set."""
+        for entry in FIELD_LIMITS[model]:
+            value = getattr(request, entry.field)
+            if entry.checked and value is not None:
+                self.check(entry.field, _count(value), entry.setting, entry.what)
+
+    def check_training(
+        self, field: str, rows: int, width: int, steps: int, batch_size: int, n_params: int
+    ) -> None:
+        """The bounds shared by every training job: one step's memory and the total work.
+
+        Args:
+            field: where the error is reported (the field that most often causes it).
+            rows: models trained side by side (instances × n_restarts).
+            width: max(n_features, n_hidden).
+            n_params: n_features × n_hidden.
+        """
+        self.check(
+            "batch_size",
+            batch_size * rows * width,
+            "max_step_elements",
+            "one step's batch_size × instances (or cells) × n_restarts × max(n_features, n_hidden)",
+        )
+        # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
+        work = float(steps * batch_size + EVAL_SAMPLES) * rows * n_params
+        self.check(
+            field,
+            work,
+            "max_work",
+            "total work (steps × batch_size + evaluation samples) × instances (or cells) × "
+            "n_restarts × "
+            "n_features × n_hidden",
+        )
+
+
+def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
+    """Check a structurally valid request against the configured limits.
+
+    Returns:
+        Errors in pydantic's shape, empty if the request is within every limit (see
+        :class:`LimitChecker`).
+    """
+    r = request
+    limit = LimitChecker(limits)
+    limit.check_fields("ModelRequest", r)
+    if limit.errors:  # the products below only make sense once each factor is in range
+        return limit.errors
+    limit.check_training(
+        "steps",
+        r.n_instances * r.n_restarts,
+        max(r.n_features, r.n_hidden),
+        r.steps,
+        r.batch_size,
+        r.n_features * r.n_hidden,
+    )
+    limit.check(
+        "n_features",
+        r.n_instances * r.n_features**2,
+        "max_output_values",
+        "output size instances × n_features²",
+    )
+    limit.check(
+        "snapshots",
+        r.snapshots
+        * r.n_instances
+        * r.n_restarts
+        * r.n_features
+        * r.n_hidden
+        * (2 if r.task != "reconstruct" else 1),
+        "max_output_values",
+        "kept snapshot weights snapshots × instances × n_restarts × n_features × n_hidden (× 2 "
+        "untied)",
+    )
+    return limit.errors
+
+
+def phase_limit_errors(request: PhaseDiagramRequest, limits: Limits) -> list[dict[str, Any]]:
+    """Check a structurally valid diagram request against the configured limits.
+
+    Returns:
+        Errors in pydantic's shape, each naming the field, the limit and its setting; empty if
+        the request is within every limit.
+    """
+    r = request
+    limit = LimitChecker(limits)
+    limit.check_fields("PhaseDiagramRequest", r)
+    if limit.errors:
+        return limit.errors
+    limit.check_training(
+        "grid_size",
+        r.grid_size**2 * r.n_restarts,
+        r.n_features,
+        r.steps,
+        r.batch_size,
+        r.n_features * r.n_hidden,
+    )
+    return limit.errors

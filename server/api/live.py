@@ -1,0 +1,199 @@
+"""The live protocol that WS /api/models/live and WS /api/phase-diagrams/live share: send a
+request, watch it train.
+
+Protocol. The server numbers the requests it receives on a socket 1, 2, 3, … (``seq``) and tags
+every message with the seq it answers:
+
+- ``{"type": "snapshot", "seq", "id", "step", "steps", "instances": [...]}``, at most about
+  20 per second while training;
+- ``{"type": "done", "seq", "result": ModelResult}``, at the end, or at once when cached;
+- ``{"type": "error", "seq", "detail"}``, for a bad request, a message over
+  ``max_message_bytes``, a failed training or a full training queue (the detail says when to
+  retry); the socket stays open. A frame over ``WS_FRAME_FACTOR`` × ``max_message_bytes`` is cut
+  off by the protocol layer, which closes the socket with code 1009.
+
+A request may carry ``"retrain": true`` to train afresh even when the result is cached (what
+the pages' "Recompute" and "Retrain live" buttons send); the stored entry is kept. A model request
+may carry ``"gram": false`` to leave every instance's n × n WᵀW out of its answers (the gallery
+does, for its 200-feature presets, and computes WᵀW from W where it draws it).
+
+A new message cancels the request still running on the socket, within one snapshot interval;
+a message that asks for the very model already training joins it instead (its messages then carry
+the new seq).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
+
+from server.api.deps import live_sockets_of, parse_request_text, settings_of, worker_of
+from server.api.limits import LimitChecker
+from server.api.schemas.live import DoneMessage, ErrorMessage, SnapshotMessage
+from server.api.schemas.models import ModelResult
+from server.api.settings import Limits
+from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
+from server.results import ModelTask, instances_without_gram, without_gram
+
+
+@dataclass(frozen=True)
+class LiveProtocol:
+    """What differs between live resources (models, phase diagrams); the protocol is the same.
+
+    Attributes:
+        expects: the request type's name, for the error on a non-text frame.
+        parse: JSON text and settings → the request, or errors in pydantic's shape.
+        task: request → the worker's task for it.
+        snapshot: (seq, the task's snapshot fields) → the message.
+        done: (seq, result) → the message.
+    """
+
+    expects: str
+    parse: Callable[[str, Any], BaseModel | list[dict[str, Any]]]
+    task: Callable[[Any], Task]
+    snapshot: Callable[[int, dict[str, Any]], BaseModel]
+    done: Callable[[int, Any], BaseModel]
+
+
+MODELS = LiveProtocol(
+    expects="ModelRequest",
+    parse=parse_request_text,
+    task=ModelTask,
+    snapshot=lambda seq, fields: SnapshotMessage(seq=seq, **fields),
+    done=lambda seq, result: DoneMessage(seq=seq, result=result),
+)
+
+
+def message_size_errors(text: str, limits: Limits) -> list[dict[str, Any]]:
+    """An error naming ``max_message_bytes`` if the message is larger, else none."""
+    limit = LimitChecker(limits)
+    if len(text) * 4 > limits.max_message_bytes:  # else it fits whatever its characters
+        limit.check("message", len(text.encode()), "max_message_bytes", "the message's bytes")
+    return limit.errors
+
+
+# The message options besides the request: "retrain": true trains afresh although the result is
+# cached; "gram": false leaves every instance's n × n WᵀW out of the answers (null).
+OPTIONS = {"retrain": False, "gram": True}
+
+
+def split_options(text: str) -> tuple[str, dict[str, bool]]:
+    """Take the optional ``"retrain"`` and ``"gram"`` flags out of a request's JSON text.
+
+    Returns:
+        The text without them (unchanged unless it is a JSON object holding them as booleans, so
+        that the request's parser refuses any other value) and every option's value.
+    """
+    if not any(f'"{name}"' in text for name in OPTIONS):  # the usual request: no second parse
+        return text, dict(OPTIONS)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text, dict(OPTIONS)
+    if not isinstance(body, dict):
+        return text, dict(OPTIONS)
+    options = dict(OPTIONS)
+    for name in OPTIONS:  # a value that is not true or false is refused as a field
+        if isinstance(body.get(name), bool):
+            options[name] = body.pop(name)
+    return json.dumps(body), options
+
+
+class LiveSession:
+    """One socket: a send lock, and at most one running request.
+
+    ``seq`` is the latest request's number; the running request tags its messages with it, so a
+    request that repeats the running one (a slider moved away and back, a client reconnecting)
+    joins it instead of starting again.
+    """
+
+    def __init__(self, websocket: WebSocket, protocol: LiveProtocol) -> None:
+        self.websocket = websocket
+        self.protocol = protocol
+        self.settings = settings_of(websocket)
+        self.worker = worker_of(websocket)
+        self._send_lock = asyncio.Lock()
+        self.seq = 0
+        self.running: asyncio.Task[None] | None = None  # the request being answered
+        self.running_id = ""
+
+    async def send(self, message: BaseModel) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(message.model_dump_json())
+
+    async def cancel_running(self) -> None:
+        if self.running is not None:
+            self.running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.running
+            self.running = None
+
+    async def run(self, task: Task, options: dict[str, bool]) -> None:
+        gram = options["gram"]
+
+        async def on_snapshot(fields: dict[str, Any]) -> None:
+            if not gram and "instances" in fields:
+                fields = fields | {"instances": instances_without_gram(fields["instances"])}
+            await self.send(self.protocol.snapshot(self.seq, fields))
+
+        try:
+            use_cache = not options["retrain"]
+            result = await train_or_load(self.worker, task, on_snapshot, use_cache=use_cache)
+        except (TrainingFailed, QueueFull) as exc:
+            await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
+            return
+        if not gram and isinstance(result, ModelResult):
+            result = without_gram(result)
+        await self.send(self.protocol.done(self.seq, result))
+
+    async def handle(self, message: Mapping[str, Any]) -> None:
+        """Answer one client message: the latest message always wins."""
+        text = message.get("text")
+        parsed: BaseModel | str | list[dict[str, Any]]
+        options = dict(OPTIONS)
+        if text is None:
+            parsed = f"send a {self.protocol.expects} as a JSON text frame"
+        elif oversize := message_size_errors(text, self.settings.limits):
+            parsed = oversize
+        else:
+            text, options = split_options(text)
+            parsed = self.protocol.parse(text, self.settings)
+        task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
+        running = self.running is not None and not self.running.done()
+        if task is not None and running and task.id == self.running_id:
+            self.seq += 1  # the running job already trains this: answer as the new seq
+            return
+        await self.cancel_running()
+        self.seq += 1
+        if task is None:
+            assert not isinstance(parsed, BaseModel)
+            await self.send(ErrorMessage(seq=self.seq, detail=parsed))
+            return
+        self.running_id = task.id
+        self.running = asyncio.create_task(self.run(task, options))
+
+
+async def serve_live(websocket: WebSocket, protocol: LiveProtocol) -> None:
+    """Run one live socket until the client leaves; its running request is then cancelled."""
+    await websocket.accept()
+    session = LiveSession(websocket, protocol)
+    live_sockets = live_sockets_of(websocket)
+    live_sockets.open += 1
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            await session.handle(message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        live_sockets.open -= 1
+        await session.cancel_running()
