@@ -20,8 +20,7 @@ from collections.abc import Callable
 import torch
 
 from server.api.schemas.analysis import MAX_L_VALUES, MAX_NOISE_SAMPLES
-from server.tms import interference
-from server.tms.training import TrainConfig, train
+from server.tms import ModelConfig, TrainConfig, interference, train
 
 SIZES = ((5, 2), (20, 5), (100, 20), (512, 256))
 
@@ -48,7 +47,7 @@ def main() -> None:
     for n, m in SIZES:
         start = time.perf_counter()
         trained = train(
-            torch.tensor([[0.05]]), torch.ones(1, n), m, "relu", TrainConfig(steps=3000), seed=0
+            ModelConfig(n, m, feature_probability=0.05), TrainConfig(steps=3000, seed=0)
         )
         train_s = time.perf_counter() - start
         W, b = trained.W[0].double(), trained.b[0].double()

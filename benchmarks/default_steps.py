@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from server.tms.training import TrainConfig, train
+from server.tms import ModelConfig, TrainConfig, train
 
 BUDGETS = (1000, 2000, 3000, 5000, 10_000)
 PROBABILITIES = (1.0, 0.3, 0.1, 0.03, 0.01)
@@ -26,7 +26,8 @@ def main() -> None:
         for steps in BUDGETS:
             start = time.perf_counter()
             result = train(
-                torch.tensor([[p]]), importance, 2, "relu", TrainConfig(steps=steps), seed=0
+                ModelConfig(5, 2, feature_probability=p, importance=importance[0].tolist()),
+                TrainConfig(steps=steps, seed=0),
             )
             seconds[steps] = time.perf_counter() - start
             losses[steps] = result.loss.item()

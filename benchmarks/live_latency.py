@@ -32,6 +32,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from benchmarks.reference import train_reference
 from benchmarks.serve import serving
+from server.tms.data import PAPER_FEATURES
+from server.tms.model import Architecture
 from server.tms.training import evaluate
 
 IMPORTANCE = [0.9**i for i in range(5)]
@@ -111,7 +113,16 @@ def quality(results: list[Any], probabilities: list[float]) -> None:
             rows = len(weights)
             generator = torch.Generator().manual_seed(12345)
             probability, weight = torch.full((rows, 5), p), importance.expand(rows, 5)
-            loss = evaluate(weights, bias, "relu", probability, weight, 1 << 20, generator).loss
+            loss = evaluate(
+                weights,
+                bias,
+                Architecture(),
+                PAPER_FEATURES,
+                probability,
+                weight,
+                1 << 20,
+                generator,
+            ).loss
             losses.append(loss.min().item())
         print(f"| {p:.3g} | {losses[1]:.6g} | {losses[0]:.6g} | {losses[1] / losses[0]:.4f} |")
 

@@ -24,7 +24,10 @@ import torch
 from torch import Tensor
 
 from benchmarks.reference import train_reference
-from server.tms.training import Run, TrainConfig, TrainingBatch, evaluate
+from server.tms.config import ModelConfig, TrainConfig
+from server.tms.data import PAPER_FEATURES
+from server.tms.model import Architecture
+from server.tms.training import Run, TrainingBatch, evaluate
 
 EVAL_SEED = 12345
 EVAL_SAMPLES = 1 << 16
@@ -106,8 +109,9 @@ def run_reference(
 
 
 def run_project(c: Config, steps: int, repeats: int, device: torch.device) -> tuple[float, Tensor]:
-    config = TrainConfig(steps=steps, batch_size=1024, lr=1e-3)
-    run = Run(c.probability.to(device), c.importance.to(device), c.n_hidden, "relu", config, 0)
+    config = TrainConfig(steps=steps, batch_size=1024, lr=1e-3, seed=0)
+    model = ModelConfig(c.n_features, c.n_hidden, feature_probability=c.probability[:, 0].tolist())
+    run = Run(model, config, device, c.importance.to(device))
     batch = TrainingBatch()
     batch.add(run)
     batch.step()  # as above
@@ -120,7 +124,14 @@ def loss_of(c: Config, W: Tensor, b: Tensor, device: torch.device) -> Tensor:
     probability = c.probability.to(device).expand(-1, c.n_features).contiguous()
     generator = torch.Generator(device).manual_seed(EVAL_SEED)
     return evaluate(
-        W, b, "relu", probability, c.importance.to(device), EVAL_SAMPLES, generator
+        W,
+        b,
+        Architecture(),
+        PAPER_FEATURES,
+        probability,
+        c.importance.to(device),
+        EVAL_SAMPLES,
+        generator,
     ).loss.mean()
 
 

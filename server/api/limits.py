@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
@@ -62,6 +62,14 @@ FIELD_LIMITS: dict[str, tuple[FieldLimit, ...]] = {
 def field_settings() -> dict[str, dict[str, str]]:
     """The table as request model → field → setting (served at ``GET /api/limits``)."""
     return {model: {f.field: f.setting for f in fields} for model, fields in FIELD_LIMITS.items()}
+
+
+class LimitsInfo(Limits):
+    """``GET /api/limits``: the limits in force, and which bounds each request field."""
+
+    fields: dict[str, dict[str, str]] = Field(
+        description="request model → field → the limit (setting) that bounds it"
+    )
 
 
 def _count(value: Any) -> float:

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException
 from plotly.offline import get_plotlyjs_version
 
 from server.api.deps import LiveSocketsDep, SettingsDep, WorkerDep
+from server.api.limits import LimitsInfo, field_settings
 from server.api.schemas.health import Health
-from server.api.settings import Limits
 
 router = APIRouter(tags=["meta"])
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -47,7 +47,8 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
     )
 
 
-@router.get("/limits", response_model=Limits)
-async def limits(settings: SettingsDep) -> Limits:
-    """The configured limits on requests (the frontend's slider bounds come from here)."""
-    return settings.limits
+@router.get("/limits", response_model=LimitsInfo)
+async def limits(settings: SettingsDep) -> LimitsInfo:
+    """The configured limits on requests (the frontend's slider bounds come from here), and
+    ``fields``: which limit bounds each request field."""
+    return LimitsInfo(**settings.limits.model_dump(), fields=field_settings())
