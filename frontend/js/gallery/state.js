@@ -23,7 +23,7 @@ export const CONTROL_PROPS = Object.freeze([
   { name: "feature_probability", label: "p = 1 − S", min: 1e-6, max: 1, int: false, step: "any" },
 ]);
 
-/** Request defaults (server/schemas.py ModelRequest) for fields a preset leaves out. */
+/** Request defaults (server/api/schemas/models.py ModelRequest) for fields a preset leaves out. */
 const REQUEST_DEFAULTS = Object.freeze({ n_hidden: 2, steps: 3000, lr: 1e-3, seed: 0, n_restarts: 1 });
 
 /**

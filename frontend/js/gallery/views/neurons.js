@@ -23,7 +23,7 @@ const KIND_COLOURS = Object.freeze({
   dead: "#bdc1c6",
 });
 
-/** The server's thresholds (server/metrics.py), for a neuron view that lacks them. */
+/** The server's thresholds (server/tms/metrics.py), for a neuron view that lacks them. */
 const DEFAULT_MONOSEMANTIC_SHARE = 0.9;
 const DEFAULT_DEAD_STRENGTH = 0.05;
 
