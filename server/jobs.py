@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from server.cache import ModelCache
 from server.tms import ModelConfig, TrainConfig, train
-from server.tms.training import Run, TrainingBatch, TrainResult
+from server.tms.training import CheckCallback, Run, TrainingBatch, TrainResult, run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +387,34 @@ class TrainingWorker:
         """Evaluate a finished run, store it in the cache and return the result."""
         assert job.run is not None
         trained = job.run.result(check=job.raise_if_cancelled)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        result = job.task.result(trained, self.device, time.perf_counter() - job.started)
+        result = finish(job.task, trained, self.device, job.started)
         try:
             job.task.save(self.cache, result, trained)
         except OSError:  # a full disk or read-only cache costs the cache entry, not the result
             log.exception("could not store %s in the cache", job.id)
         return result
+
+
+def finish(task: Task, trained: TrainResult, device: torch.device, started: float) -> Any:
+    """A finished run's result, as its task defines it, timed from ``started``
+    (``time.perf_counter()``) once the device is done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return task.result(trained, device, time.perf_counter() - started)
+
+
+def train_task(
+    task: Task, device: torch.device, check: CheckCallback | None = None
+) -> tuple[Any, TrainResult]:
+    """Train ``task`` alone on this thread, outside any worker, and skip the cache: its result
+    (what the worker would return for it) and the raw one. For scripts and tests.
+
+    Raises:
+        Whatever ``check`` raises, between steps.
+    """
+    started = time.perf_counter()
+    trained = run_to_end(task.start(device), check)
+    return finish(task, trained, device, started), trained
 
 
 async def train_or_load(

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from server.api.schemas.models import ModelRequest
+from server.jobs import train_task
 from server.results import ModelTask
 from server.tms import metrics, theory
 from server.tms.config import Magnitude
 from server.tms.data import FeatureDistribution
 from server.tms.model import Architecture
-from server.tms.training import TrainingBatch, evaluate
+from server.tms.training import evaluate
 
 IMPORTANCE = [0.7**i for i in range(20)]  # TMS's setting: n = 20, m = 5, Iᵢ = 0.7ⁱ
 
@@ -69,13 +70,7 @@ def test_a_trained_linear_model_reaches_the_f3_optimum(magnitude: Magnitude) -> 
         feature_probability=[1.0 if magnitude == "uniform" else 0.5, 0.3, 0.01],
         steps=5000,
     )
-    task = ModelTask(request)
-    run = task.start(torch.device("cpu"))
-    batch = TrainingBatch()
-    batch.add(run)
-    while not run.done:
-        batch.step()
-    result = task.result(run.result(), torch.device("cpu"), 0.0)
+    result, _ = train_task(ModelTask(request), torch.device("cpu"))
     for instance in result.instances:
         optimum = instance.theory_loss["linear_optimum"]
         assert instance.exact_loss is not None

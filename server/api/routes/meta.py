@@ -33,6 +33,7 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
     """Liveness, the training device, and the library versions; 503 if the worker has died."""
     if not worker.alive:
         raise HTTPException(status_code=503, detail="the training worker is not running")
+    rss = _resident_bytes()
     return Health(
         device=str(worker.device),
         torch=torch.__version__,
@@ -42,8 +43,9 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
         live_sockets=live_sockets.open,
         tasks=len(asyncio.all_tasks()),
         threads=threading.active_count(),
-        rss_bytes=_resident_bytes(),
-        peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # Linux: KiB
+        rss_bytes=rss,
+        # Linux: KiB, updated by the kernel now and then, so it can lag the resident size just read
+        peak_rss_bytes=max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
     )
 
 
