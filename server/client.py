@@ -266,6 +266,7 @@ class ModelResult:
 
     Attributes:
         id: the cache id (64 hex digits) of the normalised request.
+        cached: whether the server answered from its cache without training.
         request: the normalised request the server trained (a dict, lists made explicit).
         instances: one per feature probability.
         loss_history: the training loss.
@@ -467,6 +468,10 @@ class Job:
     Args:
         client: the client that made it.
         status: its status when it was made.
+
+    Attributes:
+        from_cache: whether the server answered it from its cache at once (the result's
+            ``cached``).
     """
 
     def __init__(self, client: Client, status: JobStatus) -> None:
@@ -474,6 +479,7 @@ class Job:
         self.id = status.id
         self.kind = status.kind
         self.last = status
+        self.from_cache = status.status == "done"  # answered from the cache when made
 
     def __repr__(self) -> str:
         s = self.last
@@ -548,6 +554,8 @@ class Job:
         status = self.last if self.last.status == "done" else self.wait(progress, timeout)
         assert status.result_url is not None
         body = self.client._json("GET", status.result_url)
+        # The result is read from the cache: it was cached only if the job found it there.
+        body["cached"] = self.from_cache
         if self.kind == "model":
             return ModelResult.from_json(body)
         return PhaseDiagram.from_json(body)
@@ -630,6 +638,7 @@ class Client:
         job = Job(self, JobStatus(job_id, "model", "queued", 0, 0))
         job.status()
         job.kind = job.last.kind
+        job.from_cache = False  # not known: it was made elsewhere
         return job
 
     # -- results ---------------------------------------------------------------------------------
