@@ -89,6 +89,7 @@ def test_relu_20_5_superposes_more_features_as_sparsity_grows(tmp_path: Path) ->
     result = shipped("basic-results", tmp_path, 1)
     represented = [sum(n > 0.5 for n in i.feature_norms) for i in result.instances]
     assert represented[0] == 5 and represented[-1] >= 2 * 5, represented  # dense → very sparse
+
     def superposed(instance: InstanceResult) -> float:  # among the represented features
         pairs = zip(instance.feature_norms, instance.superposition, strict=True)
         return max(s for norm, s in pairs if norm > 0.5)
