@@ -33,10 +33,10 @@ class JobRequest(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> JobRequest:
-        given = [name for name in ("model", "phase_diagram") if getattr(self, name) is not None]
-        if len(given) != 1:
-            got = " and ".join(given) if given else "neither"
-            raise ValueError(f"give exactly one of model and phase_diagram (got {got})")
+        given = sum(getattr(self, name) is not None for name in ("model", "phase_diagram"))
+        if given != 1:
+            got = "both" if given else "neither"
+            raise ValueError(f"give exactly one of model and phase_diagram, not {got}")
         return self
 
     @property
