@@ -70,10 +70,12 @@ class CorruptEntry(Exception):
 
 @dataclass
 class Stored:
-    """A verified entry: meta.json's ``result`` and the safetensors tensors."""
+    """A verified entry: meta.json's ``result``, the safetensors tensors, and the bytes of the
+    weights file they were read from (checked against its checksum)."""
 
     result: dict[str, Any]
     tensors: dict[str, torch.Tensor]
+    blob: bytes = b""
 
 
 # Builds a value from a verified entry and its id; raises if they do not fit.
@@ -131,6 +133,11 @@ class ModelCache:
         ``gram=False`` leaves every instance's n × n WᵀW null instead of computing it from W.
         """
         return self.read(model_id, MODEL_KIND, functools.partial(_decode_model, gram=gram))
+
+    def load_weights(self, model_id: str) -> bytes | None:
+        """A stored model's weights.safetensors, verified as :meth:`load` verifies it (W, b,
+        W_out, snapshot_*), or None if absent or unusable (then removed)."""
+        return self.read(model_id, MODEL_KIND, _model_weights)
 
     def save(
         self,
@@ -255,7 +262,7 @@ class ModelCache:
             raise CorruptEntry("weights checksum does not match")
         if _digest(meta.get("result")) != meta.get("result_sha256"):
             raise CorruptEntry("result checksum does not match")
-        return Stored(meta["result"], load(blob))
+        return Stored(meta["result"], load(blob), blob)
 
     def write(
         self, entry_id: str, kind: str, body: dict[str, Any], tensors: dict[str, torch.Tensor]
@@ -347,3 +354,9 @@ def _decode_model(stored: Stored, model_id: str, gram: bool = True) -> ModelResu
         for k, snapshot in enumerate(result["snapshots"]):
             snapshot.update({name: values[k] for name, values in measured.items()})
     return ModelResult.model_validate(result | {"cached": True})
+
+
+def _model_weights(stored: Stored, model_id: str) -> bytes:
+    """The verified weights file of a model entry whose tensors fit its request."""
+    _decode_model(stored, model_id, gram=False)  # CorruptEntry unless they fit
+    return stored.blob

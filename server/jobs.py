@@ -422,6 +422,7 @@ async def train_or_load(
     task: Task,
     on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     use_cache: bool = True,
+    on_job: Callable[[Job], None] | None = None,
 ) -> Any:
     """The result of ``task``: from the cache at once, or trained by the worker.
 
@@ -429,6 +430,9 @@ async def train_or_load(
         task: what to train (:class:`~server.results.ModelTask`, a phase diagram's task, …).
         on_snapshot: awaited with each snapshot's fields (the newest, when the client lags).
         use_cache: False trains afresh even if the result is stored (the entry is kept).
+        on_job: called once with the worker's :class:`Job` as soon as this call has subscribed to
+            it (not for a cache hit, nor when subscribing raised), so that a caller can follow
+            its progress (``job.run.step`` once training started) without asking for snapshots.
 
     Returns:
         The task's result (a :class:`~server.api.schemas.models.ModelResult` for a model).
@@ -447,6 +451,8 @@ async def train_or_load(
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
     job = worker.subscribe(task, subscriber, retrain=not use_cache)
     try:
+        if on_job is not None:
+            on_job(job)
         while True:
             event = await subscriber.queue.get()
             # A slow client skips to the newest snapshot rather than falling behind.

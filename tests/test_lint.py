@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_ruff_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "server", "tests", "benchmarks"],
+        [sys.executable, "-m", "ruff", "check", "server", "tests", "benchmarks", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,

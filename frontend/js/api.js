@@ -80,6 +80,19 @@ export function fetchLimits() {
 }
 
 /**
+ * The URL of a stored model's weights file (`GET /api/models/{id}/weights`, safetensors), with
+ * the server's token as `?token=` when it has one: a link cannot send an Authorization header.
+ * @param {string} modelId the model's id (64 hex digits)
+ * @param {Location} [loc]
+ * @returns {string}
+ */
+export function weightsUrl(modelId, loc = window.location) {
+  const token = apiToken(loc);
+  const query = token ? `?token=${encodeURIComponent(token)}` : "";
+  return `/api/models/${encodeURIComponent(modelId)}/weights${query}`;
+}
+
+/**
  * The WebSocket URL of a live endpoint on this page's host (wss:// under https://).
  * @param {string} [path] the endpoint: `/api/models/live` or `/api/phase-diagrams/live`
  * @param {Location} [loc]

@@ -1,6 +1,6 @@
 // The controller: URL ⇄ state ⇄ controls, state → request over the live socket, messages → plots.
 
-import { LiveClient, TokenRequired, fetchLimits } from "./api.js";
+import { LiveClient, TokenRequired, fetchLimits, weightsUrl } from "./api.js";
 import { buildControls } from "./controls.js";
 import { byId } from "./dom.js";
 import { createInterferencePanel } from "./interference.js";
@@ -38,6 +38,13 @@ export async function main() {
     lossNote: byId("loss-note"),
     features: byId("features-body"),
     featuresNote: byId("features-note"),
+    download: /** @type {HTMLAnchorElement} */ (byId("download-weights")),
+  };
+  /** Offer the stored model's weights file, or (no id: it is not stored yet) hide the link. */
+  const offerWeights = (/** @type {string} */ id) => {
+    dom.download.hidden = !id;
+    if (id) dom.download.href = weightsUrl(id);
+    else dom.download.removeAttribute("href");
   };
 
   /** Which kind of error the banner shows: "server" (a refused request), "connection", "limits"
@@ -134,6 +141,7 @@ export async function main() {
       view.nHidden = inst.W.length;
       view.model = sentModel;
       view.final = false;
+      offerWeights("");
       setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
       scheduleDraw();
     } else if (message.type === "done") {
@@ -148,6 +156,7 @@ export async function main() {
       view.nHidden = inst.W.length;
       view.model = result.request ?? sentModel;
       view.final = true;
+      offerWeights(result.id);
       const steps = result.request?.steps ?? 0;
       const secs = Number(result.train_seconds ?? 0).toFixed(1);
       setProgress(dom.progress, result.cached ? "cached" : "done", {

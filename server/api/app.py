@@ -23,6 +23,7 @@ from server.api.security import protect
 from server.api.settings import Limits, Settings, get_settings
 from server.cache import ModelCache
 from server.device import select_device, set_torch_threads
+from server.job_records import JobRecords
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
 
@@ -97,9 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker.start()
         app.state.settings, app.state.worker = settings, worker
         app.state.live_sockets = LiveSockets()
+        app.state.job_records = job_records = JobRecords(worker)
         try:
             yield
         finally:
+            await job_records.close()  # every unfinished job leaves the worker first
             worker.stop()
 
     app = FastAPI(

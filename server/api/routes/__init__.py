@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from server.api.routes import interference, live, meta, models, phase_diagrams, presets, theory
+from server.api.routes import (
+    interference,
+    jobs,
+    live,
+    meta,
+    models,
+    phase_diagrams,
+    presets,
+    theory,
+    weights,
+)
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(meta.router)
@@ -12,3 +22,5 @@ api_router.include_router(phase_diagrams.router)
 api_router.include_router(interference.router)
 api_router.include_router(theory.router)
 api_router.include_router(presets.router)
+api_router.include_router(jobs.router)
+api_router.include_router(weights.router)
