@@ -13,7 +13,7 @@ seed give exactly the weights that ``POST /api/models`` returns for the equivale
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 from torch import Tensor
@@ -24,51 +24,30 @@ from server.tms.training import CheckCallback, Run, TrainResult, run_to_end
 
 
 @dataclass
-class TrainedModel:
-    """The best restart of every instance of a trained config, on the CPU.
+class TrainedModel(TrainResult):
+    """The best restart of every instance of a trained config, on the CPU: a
+    :class:`~server.tms.training.TrainResult` (W, b, W_out, loss, gain, history_steps,
+    loss_history, snapshot_steps, snapshots) that knows its configs, with the paper's measures.
 
     Attributes:
         model, config: what was trained, and how.
-        W: (n_instances, n_hidden, n_features).
-        b: (n_instances, n_features).
-        W_out: (n_instances, n_features, n_hidden) of the absolute-value model, else None.
+        W: (n_instances, n_hidden, n_features); b: (n_instances, n_features).
         loss: (n_instances,) float64, L = E Σᵢ Iᵢ (yᵢ − x′ᵢ)² on ``config.n_eval_samples``
-            fresh inputs (TMS §"Demonstrating Superposition").
-        gain: (n_instances,) float64, L̃ = E Σᵢ Iᵢ yᵢ² − L on the same inputs.
-        history_steps: the steps of ``loss_history``.
+            fresh inputs (TMS §"Demonstrating Superposition"); gain: L̃ = E Σᵢ Iᵢ yᵢ² − L.
         loss_history: (len(history_steps), n_instances), the training-batch L.
-        snapshot_steps: the steps of the kept weight snapshots.
-        snapshots: "W", "b" (and "W_out") → (len(snapshot_steps), n_instances, …).
     """
 
-    model: ModelConfig
-    config: TrainConfig
-    W: Tensor
-    b: Tensor
-    loss: Tensor
-    gain: Tensor
-    history_steps: list[int]
-    loss_history: Tensor
-    W_out: Tensor | None = None
-    snapshot_steps: list[int] = field(default_factory=list)
-    snapshots: dict[str, Tensor] = field(default_factory=dict)
+    model: ModelConfig = field(kw_only=True)
+    config: TrainConfig = field(kw_only=True)
 
     @classmethod
     def of(cls, model: ModelConfig, config: TrainConfig, result: TrainResult) -> TrainedModel:
-        """Wrap a run's result (moved to the CPU)."""
-        return cls(
-            model=model,
-            config=config,
-            W=result.W.detach().cpu(),
-            b=result.b.detach().cpu(),
-            loss=result.loss.detach().double().cpu(),
-            gain=result.gain.detach().double().cpu(),
-            history_steps=list(result.history_steps),
-            loss_history=result.loss_history.detach().cpu(),
-            W_out=None if result.W_out is None else result.W_out.detach().cpu(),
-            snapshot_steps=list(result.snapshot_steps),
-            snapshots={k: v.detach().cpu() for k, v in result.snapshots.items()},
-        )
+        """Wrap a run's result, its tensors moved to the CPU (losses as float64)."""
+        values = {f.name: getattr(result, f.name) for f in fields(TrainResult)}
+        cpu = {k: v.detach().cpu() for k, v in values.items() if isinstance(v, Tensor)}
+        cpu["loss"], cpu["gain"] = cpu["loss"].double(), cpu["gain"].double()
+        snapshots = {k: v.detach().cpu() for k, v in result.snapshots.items()}
+        return cls(**(values | cpu | {"snapshots": snapshots}), model=model, config=config)
 
     # -- the paper's measures (TMS §"Demonstrating Superposition", §"Feature Dimensionality") --
     @property
