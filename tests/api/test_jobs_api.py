@@ -23,6 +23,8 @@ from server.tms.training import TrainingBatch
 SMALL = {"n_features": 5, "n_hidden": 2, "steps": 300, "batch_size": 256}
 # A few seconds on 2 CPU cores: long enough to be seen mid-training by a poll.
 PROGRESS = {"n_features": 20, "n_hidden": 5, "steps": 3000, "batch_size": 1024}
+# Longer, for the tests that join a running training and then wait for its end.
+SHARED = PROGRESS | {"steps": 5000, "seed": 2}
 # About a minute on 2 CPU cores: it ends only if cancelled, in these tests.
 LONG = PROGRESS | {"steps": 50_000, "seed": 1}
 DIAGRAM = {"grid_size": 2, "steps": 50, "n_restarts": 1, "batch_size": 64}
@@ -140,28 +142,28 @@ def test_cancel_stops_a_training_nobody_else_waits_for(client: TestClient) -> No
 
 
 def test_cancel_leaves_a_training_another_job_waits_for(client: TestClient) -> None:
-    first = submit(client, {"model": PROGRESS})
+    first = submit(client, {"model": SHARED})
     poll(client, first["id"], training)
-    second = submit(client, {"model": PROGRESS})  # the same training, already running
+    second = submit(client, {"model": SHARED})  # the same training, already running
     assert second["status"] == "running" and second["step"] > 0
     assert client.get("/api/health").json()["jobs"] == 1  # one training for both
     assert client.delete(f"/api/jobs/{first['id']}").json()["status"] == "cancelled"
     done = poll(client, second["id"], finished)[-1]
-    assert done["status"] == "done" and done["step"] == 3000, done
+    assert done["status"] == "done" and done["step"] == 5000, done
     assert job_of(client, first["id"])["status"] == "cancelled"
 
 
 def test_cancel_leaves_a_training_a_live_socket_waits_for(client: TestClient) -> None:
     with client.websocket_connect("/api/models/live") as ws:
-        ws.send_text(json.dumps(PROGRESS))
+        ws.send_text(json.dumps(SHARED))
         assert ws.receive_json()["type"] == "snapshot"  # the socket's training is running
-        job = submit(client, {"model": PROGRESS})
+        job = submit(client, {"model": SHARED})
         assert job["status"] == "running"
         assert client.delete(f"/api/jobs/{job['id']}").json()["status"] == "cancelled"
         while (message := ws.receive_json())["type"] == "snapshot":
             pass
         assert message["type"] == "done", message
-        assert message["result"]["loss_history"][-1]["step"] == 3000
+        assert message["result"]["loss_history"][-1]["step"] == 5000
 
 
 def test_a_failed_training_reads_failed_with_its_detail(
@@ -273,3 +275,10 @@ def test_shutdown_cancels_unfinished_jobs(tmp_path: Path) -> None:
         assert record is not None and record.task is not None
     assert record.task.done() and not worker.alive  # the lifespan cancelled and joined them
     assert record.status == "cancelled" and 0 < record.step < LONG["steps"]
+
+
+def test_a_stopped_worker_is_503(client: TestClient) -> None:
+    client.app.state.worker.stop()  # type: ignore[attr-defined]
+    refused = client.post("/api/jobs", json={"model": SMALL})
+    assert refused.status_code == 503 and "worker is not running" in refused.json()["detail"]
+    assert len(client.app.state.job_records) == 0  # type: ignore[attr-defined]

@@ -152,6 +152,25 @@ def test_weights_equal_the_results_W_and_b(client: Client, result: ModelResult) 
     assert absent.value.status == 404
 
 
+def test_the_absolute_value_model_brings_W_out_and_neurons(client: Client) -> None:
+    model = client.train(
+        progress=False, n_features=3, n_hidden=6, task="absolute_value", steps=100, seed=104
+    )
+    (instance,) = model.instances
+    assert instance.W.shape == (6, 3) and instance.W_out is not None
+    assert instance.W_out.shape == (3, 6)
+    np.testing.assert_array_equal(client.weights(model.id)["W_out"][0], instance.W_out)
+    neurons = instance.neurons
+    assert neurons is not None and neurons.strength.shape == (6,)
+    assert neurons.top_feature.dtype == np.int64 and set(neurons.top_feature) <= {0, 1, 2}
+    kinds = list(neurons.kind)
+    assert (kinds.count("monosemantic"), kinds.count("dead")) == (
+        neurons.monosemantic,
+        neurons.dead,
+    )
+    assert "absolute value" in model.describe()
+
+
 def test_a_jobs_progress_is_seen_mid_training(
     client: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
