@@ -150,6 +150,16 @@ def wait_for_a_write(cache: Path, timeout: float) -> bool:
     return False
 
 
+def wait_for_entries(cache: Path, count: int, timeout: float) -> bool:
+    """Poll until the cache holds at least ``count`` finished entries."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(bool(ENTRY.fullmatch(n)) for n in os.listdir(cache)) >= count:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 @pytest.mark.timeout(900)
 def test_sigkill_while_writing_never_corrupts_the_cache(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
@@ -172,11 +182,15 @@ def test_sigkill_while_writing_never_corrupts_the_cache(tmp_path: Path) -> None:
             ]
             for poster in posters:
                 poster.start()
-            # Mostly kill the moment an entry starts to be written; sometimes at a random time.
+            # Mostly kill the moment an entry starts to be written; sometimes at a random time
+            # once a few entries were written in this life (on a slow machine a fixed sleep may
+            # end before the first one), so the loop really writes entries between the kills.
             if kill % 4:
                 wait_for_a_write(cache, timeout=60)
             else:
-                time.sleep(rng.uniform(0.2, 2.0))
+                entries = sum(bool(ENTRY.fullmatch(n)) for n in before)
+                wait_for_entries(cache, entries + 5, timeout=60)
+                time.sleep(rng.uniform(0.0, 1.0))
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
