@@ -214,18 +214,10 @@ def active_counts(requested: Sequence[int] | None, n_features: int) -> list[int]
     return sorted(set(requested)) if requested else default_active_counts(n_features)
 
 
-def noise_report(
-    W: Tensor,
-    b: Tensor,
-    activation: Activation,
-    power: int,
-    active: Sequence[int],
-    samples: int,
-    seed: int,
-) -> NoiseReport:
-    """:func:`noise_curve` and what theory predicts for it; W (m, n), b (n)."""
-    curve = noise_curve(W, b, activation, power, active, samples, seed)
-    m, n = W.shape
+def noise_report(curve: NoiseCurve, n_features: int, n_hidden: int) -> NoiseReport:
+    """A measured :func:`noise_curve` of a model with n features in m dimensions, beside what
+    theory predicts for it."""
+    n, m = n_features, n_hidden
     return NoiseReport(
         curve=curve,
         predicted_rms=[theory_interference.random_noise(count, m) for count in curve.active],

@@ -125,8 +125,8 @@ async def read_noise(
     active = interference.active_counts(l, n)
     if active[-1] > n:
         raise query_error("l", f"l is {active[-1]}; it must be at most n_features = {n}", l)
-    report = await asyncio.to_thread(
-        interference.noise_report,
+    curve = await asyncio.to_thread(
+        interference.noise_curve,
         torch.tensor(chosen.W, dtype=torch.float64),
         torch.tensor(chosen.b, dtype=torch.float64),
         request.activation,
@@ -135,7 +135,7 @@ async def read_noise(
         samples,
         seed,
     )
-    curve = report.curve
+    report = interference.noise_report(curve, n, m)
     return NoiseCurve(
         id=model_id,
         instance=instance,
