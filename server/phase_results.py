@@ -27,15 +27,11 @@ from server.tms.phase_diagram import (
     cell_config,
     classify,
     theory_grids,
+    to_grid,
 )
 from server.tms.training import Run, TrainResult
 
 KIND = "phase_diagram"
-
-
-def _grid(values: list[Any], size: int) -> list[list[Any]]:
-    """Row-major cells → [y][x]."""
-    return [values[y * size : (y + 1) * size] for y in range(size)]
 
 
 def _finite(values: list[float]) -> list[float]:
@@ -77,18 +73,18 @@ def diagram(
         feature_probability=request.feature_probabilities,
         relative_importance=request.relative_importances,
         phases=grids.phases,
-        empirical=_grid(empirical, size),
+        empirical=to_grid(empirical, size),
         theory=grids.theory,
         agreement=agreement,
-        extra_norm=_grid(metrics.feature_norms(W)[:, -1].tolist(), size),
-        extra_superposition=_grid(metrics.superposition(W)[:, -1].tolist(), size),
-        loss=_grid(_finite(loss.detach().double().cpu().tolist()), size),
+        extra_norm=to_grid(metrics.feature_norms(W)[:, -1].tolist(), size),
+        extra_superposition=to_grid(metrics.superposition(W)[:, -1].tolist(), size),
+        loss=to_grid(_finite(loss.detach().double().cpu().tolist()), size),
         candidate_losses=grids.candidate_losses,
         boundaries=[
             BoundaryCurve.model_validate(curve, from_attributes=True) for curve in grids.boundaries
         ],
-        W=_grid(W.tolist(), size),
-        b=_grid(b.tolist(), size),
+        W=to_grid(W.tolist(), size),
+        b=to_grid(b.tolist(), size),
         thresholds={
             "norm": NORM_THRESHOLD,
             "superposition": SUPERPOSITION_THRESHOLD,
@@ -186,5 +182,5 @@ def _decode(stored: Stored, diagram_id: str) -> PhaseDiagramResult:
     if [c for row in body["empirical"] for c in row] != classify(W):
         raise ValueError("the stored classes are not those of the stored weights")
     return PhaseDiagramResult.model_validate(
-        body | {"cached": True, "W": _grid(W.tolist(), size), "b": _grid(b.tolist(), size)}
+        body | {"cached": True, "W": to_grid(W.tolist(), size), "b": to_grid(b.tolist(), size)}
     )

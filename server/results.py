@@ -100,7 +100,7 @@ def instance_results(
             **fields,
         )
         for k, (p, fields) in enumerate(
-            zip(request.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
+            zip(config.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
         )
     ]
 

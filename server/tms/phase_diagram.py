@@ -109,8 +109,8 @@ def cell_config(
     return config, importance
 
 
-def _grid(values: list, size: int) -> list[list]:
-    """Row-major cells → [y][x]."""
+def to_grid(values: list, size: int) -> list[list]:
+    """Row-major cells → [y][x] (``size`` cells a row)."""
     return [values[y * size : (y + 1) * size] for y in range(size)]
 
 
@@ -160,7 +160,7 @@ def theory_grids(
     size = len(ps)
     return TheoryGrids(
         phases=list(theory.PHASES_2x1 if two else theory.PHASES_3x2),
-        theory=_grid(phases, size),
-        candidate_losses={name: _grid([c[name] for c in cells], size) for name in cells[0]},
+        theory=to_grid(phases, size),
+        candidate_losses={name: to_grid([c[name] for c in cells], size) for name in cells[0]},
         boundaries=theory.boundaries(n_features, p_range, r_range),
     )

@@ -79,7 +79,7 @@ async def read_snapshot(
         raise not_found(f"model {model_id}")
     W_out = tensors.get("snapshot_W_out")
     fields = weight_metrics(
-        result.request,
+        result.request.to_config(),
         tensors["snapshot_W"][index],
         tensors["snapshot_b"][index],
         None if W_out is None else W_out[index],
