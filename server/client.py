@@ -121,6 +121,18 @@ def _scalar(value: Any) -> np.float64 | None:
     return None if value is None else np.float64(value)
 
 
+def _provenance(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields every stored result carries: its id, whether it was cached, its request, the
+    device that trained it and how long that took (seconds)."""
+    return {
+        "id": body["id"],
+        "cached": body["cached"],
+        "request": body["request"],
+        "device": body["device"],
+        "train_seconds": float(body["train_seconds"]),
+    }
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """A job as ``GET /api/jobs/{id}`` shows it."""
@@ -288,11 +300,7 @@ class ModelResult:
         n_instances = len(body["instances"])
         snapshots = body.get("snapshots")
         return cls(
-            id=body["id"],
-            cached=body["cached"],
-            request=body["request"],
-            device=body["device"],
-            train_seconds=float(body["train_seconds"]),
+            **_provenance(body),
             loss_history=LossHistory(
                 steps=_array([point["step"] for point in history], np.int64),
                 losses=_array([point["loss"] for point in history]).reshape(
@@ -429,11 +437,7 @@ class PhaseDiagram:
         code_of = {name: code for code, name in enumerate(names)}
         encode = np.vectorize(code_of.__getitem__, otypes=[np.int64])
         return cls(
-            id=body["id"],
-            cached=body["cached"],
-            request=body["request"],
-            device=body["device"],
-            train_seconds=float(body["train_seconds"]),
+            **_provenance(body),
             feature_probability=_array(body["feature_probability"]),
             relative_importance=_array(body["relative_importance"]),
             phases=phases,
