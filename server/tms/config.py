@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 # -- the vocabulary -------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ class TrainConfig:
     n_restarts: int = 1
     snapshots: int = 0
     n_eval_samples: int = EVAL_SAMPLES
-    history_points: int = field(default=HISTORY_POINTS)
+    history_points: int = HISTORY_POINTS
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_restarts", "n_eval_samples", "history_points"):
