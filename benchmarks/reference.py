@@ -3,7 +3,7 @@
 Written the straightforward way on purpose, as the yardstick for ``train_speed.py``: an einsum
 forward pass, autograd, ``torch.optim.AdamW(lr=1e-3)`` (weight decay 0.01, its default), batch
 1024, and the sampler as the notebook writes it, two uniform draws per entry: a ``rand < p`` mask
-times another ``rand``. The loss is the paper's L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)² (BACKGROUND.md), summed
+times another ``rand``. The loss is the paper's L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)² (docs/THEORY.md §0), summed
 over instances so that their gradients stay independent. Initialisation is Xavier-normal per
 instance, as in ``server/model.py``, so both trainers start from the same distribution.
 

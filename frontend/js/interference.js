@@ -1,6 +1,6 @@
 // The "Interference and its cost" section: once a model is finished, its cosine histogram and
 // compounding-noise curve (GET /api/models/{id}/interference and /noise), and a what-if
-// calculator of the random and worst-case figures (GET /api/interference/bounds). THEORY.md
+// calculator of the random and worst-case figures (GET /api/interference/bounds). docs/THEORY.md
 // F13–F14 (Linsefors, "Some costs of superposition").
 
 import { ApiError, fetchJson } from "./api.js";

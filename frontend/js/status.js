@@ -166,7 +166,7 @@ export function magnitudeText(state) {
 }
 
 /**
- * The note under the loss plot: for a linear model, its loss against THEORY.md F3's exact optimum
+ * The note under the loss plot: for a linear model, its loss against docs/THEORY.md F3's exact optimum
  * and why training reaches it (F17); for a power model, its gain L̃ = L(x′ = 0) − L against the
  * best unsuperposed W's (F15). Hidden for ReLU models and when the numbers are missing.
  * @param {HTMLElement} el #loss-note
@@ -191,11 +191,11 @@ export function setLossNote(el, instance, model, final) {
     const value = exact ? /** @type {number} */ (instance.exact_loss) : /** @type {number} */ (loss);
     el.replaceChildren(
       `${which} ${formatNumber(value, 5)}${exact ? " (exact, no sampling)" : ""} vs the exact ` +
-        `linear optimum ${formatNumber(optimum, 5)} (THEORY.md F3): `,
+        `linear optimum ${formatNumber(optimum, 5)} (docs/THEORY.md F3): `,
       strong(formatGap(value, optimum)),
       value < optimum ? BELOW_OPTIMUM : ".",
       " For a linear autoencoder every critical point other than the top-m projection is a " +
-        "saddle (Baldi & Hornik 1989; THEORY.md F17), so training does not get stuck in a worse " +
+        "saddle (Baldi & Hornik 1989; docs/THEORY.md F17), so training does not get stuck in a worse " +
         "local minimum.",
     );
     el.hidden = false;
@@ -216,7 +216,7 @@ export function setLossNote(el, instance, model, final) {
     if (Number.isFinite(theory.power_unsuperposed)) {
       const unsuperposed = zero - theory.power_unsuperposed;
       parts.push(
-        `The best W without superposition (WᵀW diagonal, THEORY.md F15) gains ` +
+        `The best W without superposition (WᵀW diagonal, docs/THEORY.md F15) gains ` +
           `${formatNumber(unsuperposed, 4)}; this model's gain differs by `,
         strong(formatChange(gain, unsuperposed)),
         model.power === 1

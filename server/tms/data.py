@@ -3,9 +3,9 @@
 Each feature xᵢ is 0 with probability S = 1 − p and, otherwise, independently:
 
 - ``uniform`` magnitude (the paper's): U[0, 1];
-- ``boolean`` magnitude: exactly 1 (Linsefors's "Boolean-ish" features, THEORY.md F13);
+- ``boolean`` magnitude: exactly 1 (Linsefors's "Boolean-ish" features, docs/THEORY.md F13);
 - ``signed``: either of the above times a fair random sign, so U[−1, 1] or ±1: the symmetric inputs
-  ξᵢ·bᵢ of Chowdhury & Weiner's power-activation model (THEORY.md F15).
+  ξᵢ·bᵢ of Chowdhury & Weiner's power-activation model (docs/THEORY.md F15).
 
 Feature sets (TMS §"Correlated and Anticorrelated Features") link features' activity:
 
@@ -15,8 +15,9 @@ Feature sets (TMS §"Correlated and Anticorrelated Features") link features' act
   chosen uniformly, is active. Each member is then active with probability p/k for a set of k.
 
 One uniform draw u per entry gives both the mask and the value, in two or three cheap in-place
-passes (PERFORMANCE.md: sampling is half of a fast step). The paper's case is x = max(0, 1 − u/p):
-positive exactly when u < p, and then uniform on (0, 1] (the end points have probability zero).
+passes (benchmarks/RESULTS.md, "Training speed": sampling is half of a fast step). The paper's
+case is x = max(0, 1 − u/p): positive exactly when u < p, and then uniform on (0, 1] (the end
+points have probability zero).
 The signed case is t = 1 − 2u/p, which is in (−1, 1] exactly when u < p.
 
 Batches are feature-major, (rows, n_features, B), like the model's inputs (``model.py``).

@@ -1,5 +1,5 @@
 """How much a trained model's features interfere, measured (Linsefors, "Some costs of
-superposition"; THEORY.md F13–F14). The predictions to compare with are in
+superposition"; docs/THEORY.md F13–F14). The predictions to compare with are in
 :mod:`server.tms.theory_interference`.
 
 - :func:`cosine_statistics`: the pairwise cosines Ŵᵢ·Ŵⱼ of the represented features, and the same
@@ -142,7 +142,7 @@ def noise_curve(
     With x the indicator of the set, the readout is z = WᵀW x before the activation and the model's
     own x′ after it (ReLU(z + b), z + b, or zᵏ). Measured: the RMS of zⱼ and of x′ⱼ over inactive
     features j and samples, and the mean of zᵢ over active i (the signal, ‖Wᵢ‖² plus interference).
-    Random unit directions predict an RMS of √(l/m) (THEORY.md F13).
+    Random unit directions predict an RMS of √(l/m) (docs/THEORY.md F13).
 
     Args:
         W: (n_hidden, n_features); b: (n_features,).

@@ -1,4 +1,4 @@
-"""The paper's per-instance measurements of a trained W (BACKGROUND.md "Metrics", THEORY.md F4).
+"""The paper's per-instance measurements of a trained W (README.md "The model", docs/THEORY.md F4).
 
 All functions take W of shape (..., n_hidden, n_features), any leading batch (instance) dims, and
 compute in float64 so that no finite float32 W can overflow. A feature whose column is exactly zero
@@ -46,7 +46,7 @@ def superposition(W: Tensor) -> Tensor:
 def dimensionality(W: Tensor) -> Tensor:
     """Feature dimensionality Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², j including i.
 
-    Source: TMS §"Geometry › Feature Dimensionality"; THEORY.md F4.
+    Source: TMS §"Geometry › Feature Dimensionality"; docs/THEORY.md F4.
 
     Returns:
         (..., n_features), in [0, 1]: 1 dedicated, 3/4 tetrahedron, 2/3 triangle, 1/2 antipodal
@@ -72,7 +72,7 @@ def linear_model_loss(
 
     With A = WᵀW: L = Σᵢ Iᵢ [Σⱼ (δᵢⱼ − Aᵢⱼ)² Vⱼ + (μᵢ − Σⱼ Aᵢⱼ μⱼ − bᵢ)²]  **[derived,
     elementary]**: what a trained linear model's sampled loss estimates, so that it can be set
-    against THEORY.md F3's optimum with no Monte Carlo error.
+    against docs/THEORY.md F3's optimum with no Monte Carlo error.
 
     Args:
         W: (..., n_hidden, n_features); b, importance: (..., n_features).

@@ -2,8 +2,8 @@
 
     h  = W x                      W: (n_hidden, n_features) per row, no hidden bias
     x′ = ReLU(WᵀW x + b)          or, for the linear model, x′ = WᵀW x + b
-    x′ = (WᵀW x)^k                the power model (Chowdhury & Weiner, THEORY.md F15): no bias
-    L  = E_x Σᵢ Iᵢ (yᵢ − x′ᵢ)²    per sample, summed over features (BACKGROUND.md); y = x
+    x′ = (WᵀW x)^k                the power model (Chowdhury & Weiner, docs/THEORY.md F15): no bias
+    L  = E_x Σᵢ Iᵢ (yᵢ − x′ᵢ)²    per sample, summed over features (docs/THEORY.md §0); y = x
 
 and two variants of TMS §"Superposition in a Privileged Basis" and §"Computation in Superposition":
 

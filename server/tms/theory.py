@@ -1,7 +1,7 @@
 """Closed-form theory of the toy models: what the optimal solution is, without training.
 
 Pure Python (``math`` only), no torch and no web imports. Formulas, sources and numeric oracles
-are in ``shared/docs/THEORY.md``; each function names its item (F3, F6–F8, F11). Conventions:
+are in ``docs/THEORY.md``; each function names its item (F3, F6–F8, F11). Conventions:
 
 - ``p`` is the feature probability (density) ρ = 1 − S; a feature is 0 with probability S and
   U[0, 1] otherwise (or exactly 1, for ``magnitude="boolean"``; signed for the power model).
@@ -54,7 +54,7 @@ def _check_probability(p: float) -> None:
 
 # The size of an active feature: U[0, 1] (the paper's) or exactly 1 ("boolean", Linsefors).
 def moment(j: int, magnitude: Magnitude = "uniform", signed: bool = False) -> float:
-    """μⱼ = E ξʲ of an active feature's value ξ (THEORY.md §0; F15 for the signed case).
+    """μⱼ = E ξʲ of an active feature's value ξ (docs/THEORY.md §0; F15 for the signed case).
 
     Unsigned: U[0, 1] has μⱼ = 1/(j + 1), boolean has μⱼ = 1. Signed (times a fair random sign,
     so U[−1, 1] or ±1): the same for even j, 0 for odd j.
@@ -74,7 +74,7 @@ def moment(j: int, magnitude: Magnitude = "uniform", signed: bool = False) -> fl
 def variance(p: float, magnitude: Magnitude = "uniform", signed: bool = False) -> float:
     """Var xᵢ = ρ·μ₂ − (ρ·μ₁)² for one feature of density ρ = ``p``.
 
-    The paper's U[0, 1] gives V(ρ) = ρ/3 − ρ²/4 (THEORY.md §0); boolean features ρ(1 − ρ).
+    The paper's U[0, 1] gives V(ρ) = ρ/3 − ρ²/4 (docs/THEORY.md §0); boolean features ρ(1 − ρ).
 
     Raises:
         ValueError: ``p`` is not in (0, 1].
@@ -90,7 +90,7 @@ def zero_output_loss(
     """The loss of answering x′ = 0: E Σᵢ Iᵢ xᵢ² = ρ·μ₂·Σᵢ Iᵢ, given ``total_importance`` Σᵢ Iᵢ.
 
     For the power model it is C–W's p·n·μ₂ (equal importances 1: Σᵢ Iᵢ = n), and
-    L = zero_output − L̃ defines the gain L̃ (THEORY.md F15, Eqs. 6–7).
+    L = zero_output − L̃ defines the gain L̃ (docs/THEORY.md F15, Eqs. 6–7).
 
     Raises:
         ValueError: ``p`` is not in (0, 1].
@@ -101,7 +101,7 @@ def zero_output_loss(
 
 # -- n = 2, m = 1 ---------------------------------------------------------------------------------
 def candidate_losses_2x1(p: float, r: float) -> dict[str, float]:
-    """Losses of the three candidate solutions for n = 2, m = 1 (THEORY.md F6).
+    """Losses of the three candidate solutions for n = 2, m = 1 (docs/THEORY.md F6).
 
     - ``not_learned``: W = [1, 0], b = (0, ρ/2): L = r·V(ρ).
     - ``dedicated``: W = [0, 1], b = (ρ/2, 0): L = V(ρ).
@@ -122,7 +122,8 @@ def candidate_losses_2x1(p: float, r: float) -> dict[str, float]:
 
 
 def antipodal_bias_loss(b: float, p: float) -> float:
-    """f(b): loss per unit importance of W = [1, −1] with a shared bias b ∈ [0, 1] (THEORY.md F8).
+    """f(b): loss per unit importance of W = [1, −1] with a shared bias b ∈ [0, 1]
+    (docs/THEORY.md F8).
 
     f(b) = S·b² + S·ρ·b³/3 + ρ²·{[(1 − b)³ + b³]/3 − (1 − b)⁴/6}; the model's loss is (1 + r)·f(b).
     """
@@ -153,7 +154,7 @@ def _bisect(fn: Callable[[float], float], lo: float, hi: float, iterations: int 
 
 
 def optimal_antipodal_bias(p: float) -> tuple[float, float]:
-    """The bias b* that minimises f on [0, 1], and f(b*) (THEORY.md F8).
+    """The bias b* that minimises f on [0, 1], and f(b*) (docs/THEORY.md F8).
 
     f′(0) = −ρ²/3 < 0 and f is convex, so b* > 0 is the root of f′, found by bisection to
     rounding error. b* ≈ ρ²/(6S) when sparse.
@@ -169,7 +170,7 @@ def optimal_antipodal_bias(p: float) -> tuple[float, float]:
 
 
 def antipodal_window(p: float, optimised_bias: bool = False) -> tuple[float, float] | None:
-    """The range of r in which the antipodal solution is optimal (THEORY.md F7, F8).
+    """The range of r in which the antipodal solution is optimal (docs/THEORY.md F7, F8).
 
     Canonical (b = 0): 2ρ/(4 − 5ρ) < r < (4 − 5ρ)/(2ρ), non-empty iff ρ < 4/7.
     With the optimised bias: f*/(V − f*) < r < (V − f*)/f*, non-empty iff f* < V/2.
@@ -188,7 +189,7 @@ def antipodal_window(p: float, optimised_bias: bool = False) -> tuple[float, flo
 
 
 def triple_point(optimised_bias: bool = False) -> float:
-    """The feature probability ρ of the triple point at r = 1 (THEORY.md F7, F8).
+    """The feature probability ρ of the triple point at r = 1 (docs/THEORY.md F7, F8).
 
     Canonical: ρ = 4/7 (S = 3/7 ≈ 0.4286). With the optimised antipodal bias: the root of
     f*(ρ) = V(ρ)/2, ρ ≈ 0.62692 (S ≈ 0.37308).
@@ -291,7 +292,7 @@ def boundaries(
     r_range: tuple[float, float],
     points: int = 200,
 ) -> list[Boundary]:
-    """The theory's phase boundaries inside a diagram's ranges (THEORY.md F7, F8).
+    """The theory's phase boundaries inside a diagram's ranges (docs/THEORY.md F7, F8).
 
     n = 2, m = 1: the antipodal window's two edges, canonical and with the optimised bias, and
     r = 1 between ``not_learned`` and ``dedicated`` on the dense side of the triple point.
@@ -350,7 +351,7 @@ def linear_optimum(
     n_hidden: int,
     magnitude: Magnitude = "uniform",
 ) -> float:
-    """The least loss of the linear model x′ = WᵀWx + b (THEORY.md F3, weighted Eckart–Young).
+    """The least loss of the linear model x′ = WᵀWx + b (docs/THEORY.md F3, weighted Eckart–Young).
 
     It keeps the m features of largest Iᵢ·V(ρᵢ) with WᵀW = diag(1 on kept) and sets bᵢ = E xᵢ
     (ρᵢ/2 for U[0, 1]) on the rest, so L* = Σ_dropped Iᵢ·V(ρᵢ). The ReLU model reaches the same loss
@@ -381,7 +382,7 @@ def linear_optimum(
 
 
 def uniform_superposition(n_features: int, n_hidden: int, p: float) -> dict[str, float] | None:
-    """Equal importance 1, n ≥ 2m: m dedicated features vs m antipodal pairs (THEORY.md F11).
+    """Equal importance 1, n ≥ 2m: m dedicated features vs m antipodal pairs (docs/THEORY.md F11).
 
     - ``dedicated``: (n − m)·V(ρ) (equal to :func:`linear_optimum` here).
     - ``antipodal_pairs``: m·ρ²/3 + (n − 2m)·V(ρ), assuming orthogonal pairs and canonical biases.

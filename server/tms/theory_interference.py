@@ -1,4 +1,4 @@
-"""What random and worst-case geometry predicts for interference (THEORY.md F13–F14).
+"""What random and worst-case geometry predicts for interference (docs/THEORY.md F13–F14).
 
 Linsefors, "Some costs of superposition" (her m and n are swapped; here n is the number of
 features and m the hidden dimension), and the reply in its thread:
@@ -45,7 +45,7 @@ def random_expected_max_overlap(n_features: int, n_hidden: int, grid: int = 4001
     known for every θ ≤ π/2. Treating the N pairs as independent gives
     E max = ∫₀¹ 1 − (1 − P(|cos| > t))ᴺ dt, integrated numerically here  **[derived, standard;
     the pairs share vectors, so this is an approximation]**. For large m it tends to the
-    extreme-value figure √(4 ln n / m) of THEORY.md F13. Checked against Monte Carlo in
+    extreme-value figure √(4 ln n / m) of docs/THEORY.md F13. Checked against Monte Carlo in
     tests/server/test_theory_interference.py: n = 2000, m = 100 gives 0.484 here, and the mean of
     20 draws is 0.481 (F13 quotes a single draw, 0.514); two vectors give E|cos| exactly.
 

@@ -1,4 +1,4 @@
-"""Closed-form lines for the power-activation model (Chowdhury & Weiner; THEORY.md F15).
+"""Closed-form lines for the power-activation model (Chowdhury & Weiner; docs/THEORY.md F15).
 
 The model is x′ = (WᵀWx)^k with k odd, tied weights and no bias, on symmetric inputs xᵢ = ξᵢ·bᵢ
 (ξ ~ U[−1, 1] or ±1, bᵢ ~ Bernoulli(p)); in this project m is the hidden dimension (the paper's d)
@@ -8,7 +8,7 @@ over answering zero.
 What is exact here: the loss identity, the best diagonal ("unsuperposed") WᵀW, and for k = 1 the
 linear ceiling (Eqs. 9–10; elementary to re-derive). What is not: Theorem 2.2's bounds hold up to
 unknown constants, so :func:`scaling_shapes` returns their shapes with constant 1, for a plot to
-scale. THEORY.md reads the paper through a secondary source; check the PDF before quoting more.
+scale. docs/THEORY.md reads the paper through a secondary source; check the PDF before quoting more.
 Pure Python, no torch.
 """
 

@@ -38,7 +38,7 @@ from server.tms.model import (
 from server.tms.optim import AdamGroup, adamw_step
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
-# costs more in synchronisation than it gains (PERFORMANCE.md, "Threads").
+# costs more in synchronisation than it gains (benchmarks/RESULTS.md, "Training speed").
 SINGLE_THREAD_ELEMENTS = 1 << 20
 _MAX_THREADS = torch.get_num_threads()  # what larger steps use
 

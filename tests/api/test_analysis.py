@@ -1,5 +1,6 @@
 """Issue 6's API: power models, exact and gain figures of results, a trained model's interference
-and compounding noise, the interference calculator and the power theory lines (THEORY.md F13–F15).
+and compounding noise, the interference calculator and the power theory lines
+(docs/THEORY.md F13–F15).
 
 REST over FastAPI's TestClient (one app and cache for the module, so each model trains once); the
 live socket against the real server of tests/conftest.py.
@@ -521,7 +522,7 @@ def bounds(client: TestClient, **query: Any) -> Any:
 
 
 def test_bounds_match_theory_oracles(client: TestClient) -> None:
-    # THEORY.md F13 (whose m and n are swapped): 10⁴ features in 100 dimensions, l = 10.
+    # docs/THEORY.md F13 (whose m and n are swapped): 10⁴ features in 100 dimensions, l = 10.
     response = bounds(client, n_features=10_000, n_hidden=100, l=10)
     assert response.status_code == 200, response.text
     answer = response.json()

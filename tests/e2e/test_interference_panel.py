@@ -87,7 +87,7 @@ def test_interference_noise_and_calculator(live_server: str, page: Page) -> None
     assert page.locator("#bounds-body tr").count() == 7
     assert float(bound_value(page, "random_rms_overlap")) == pytest.approx(2**-0.5, abs=1e-3)
 
-    # ... answers typed values (THEORY.md F13's oracle: n = 10⁴, m = 100, l = 10) ...
+    # ... answers typed values (docs/THEORY.md F13's oracle: n = 10⁴, m = 100, l = 10) ...
     page.locator("#calc-n").fill("10000")
     page.locator("#calc-m").fill("100")
     page.locator("#calc-l").fill("10")

@@ -15,7 +15,7 @@ def test_sampler_sparsity_and_values() -> None:
     active = x > 0
     torch.testing.assert_close(active.float().mean(dim=-1), p, atol=0.005, rtol=0)
     assert x.min().item() >= 0.0 and x.max().item() <= 1.0
-    # Active values are U[0, 1]: mean 1/2, second moment 1/3 (THEORY.md §0).
+    # Active values are U[0, 1]: mean 1/2, second moment 1/3 (docs/THEORY.md §0).
     values = x[active]
     assert values.mean().item() == pytest.approx(0.5, abs=0.003)
     assert (values**2).mean().item() == pytest.approx(1 / 3, abs=0.003)

@@ -1,5 +1,5 @@
-"""Measured interference of a W (THEORY.md F13–F14): pairwise cosines of the represented features
-with a random baseline, and the "compounding noise" readouts with l features on."""
+"""Measured interference of a W (docs/THEORY.md F13–F14): pairwise cosines of the represented
+features with a random baseline, and the "compounding noise" readouts with l features on."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_random_baseline_is_seeded_and_sized_like_the_model() -> None:
 
 def test_random_vectors_match_f13() -> None:
     """F13: over 2000 random unit vectors in R¹⁰⁰ the RMS overlap is 1/√m = 0.1 and the max
-    |overlap| 0.514 in THEORY.md's draw; the model's side (random W) and the seeded baseline
+    |overlap| 0.514 in docs/THEORY.md's draw; the model's side (random W) and the seeded baseline
     both give RMS 0.1 to 1 % and a max within 8 % of the expected maximum (0.484)."""
     W = _random_unit(100, 2000, seed=0)
     _, model, random = cosine_statistics(W, min_norm=0.5, bins=50, seed=3)
@@ -152,7 +152,7 @@ def test_orthonormal_features_do_not_interfere() -> None:
 
 def test_f13_random_noise_grows_like_root_l_over_m() -> None:
     """F13 oracle: l active unit features among 2000 random unit vectors in R¹⁰⁰ put RMS noise
-    √(l/m) on the inactive readouts (THEORY.md MC: 0.3158, 0.7023, 1.0069 for l = 10, 50, 100);
+    √(l/m) on the inactive readouts (docs/THEORY.md MC: 0.3158, 0.7023, 1.0069 for l = 10, 50, 100);
     the signal stays about 1, and a ReLU with b = 0 keeps the positive half (RMS ÷ √2)."""
     m, n = 100, 2000
     curve = noise_curve(_random_unit(m, n, 1), torch.zeros(n), "relu", 1, [10, 50, 100], 32, 0)

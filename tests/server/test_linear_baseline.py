@@ -1,5 +1,5 @@
-"""The linear baseline (issue 6 §3): a trained linear model reaches THEORY.md F3's exact optimum,
-measured with the exact loss of its weights (no sampling error)."""
+"""The linear baseline (issue 6 §3): a trained linear model reaches docs/THEORY.md F3's exact
+optimum, measured with the exact loss of its weights (no sampling error)."""
 
 from __future__ import annotations
 

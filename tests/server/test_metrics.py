@@ -1,4 +1,4 @@
-"""Metrics against exact geometries (THEORY.md F4, BACKGROUND.md "Metrics")."""
+"""Metrics against exact geometries (docs/THEORY.md F4, README.md "The model")."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_dimensionality_is_scale_invariant_and_sums_to_rank() -> None:
     torch.manual_seed(1)
     W = torch.randn(3, 8)
     torch.testing.assert_close(metrics.dimensionality(W), metrics.dimensionality(7.5 * W))
-    # Σᵢ Dᵢ ≤ rank W (THEORY.md F4); with 8 generic vectors in 3-D it is strictly below 3.
+    # Σᵢ Dᵢ ≤ rank W (docs/THEORY.md F4); with 8 generic vectors in 3-D it is strictly below 3.
     assert metrics.dimensionality(W).sum().item() <= 3 + 1e-9
 
 

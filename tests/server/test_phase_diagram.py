@@ -26,7 +26,7 @@ def test_classify_2x1_hand_made() -> None:
             [[1.0, 0.0]],  # extra feature dropped
             [[0.0, 1.0]],  # extra feature dedicated
             [[1.0, -1.0]],  # antipodal
-            [[-0.97, 1.01]],  # antipodal, rescaled (THEORY.md F9)
+            [[-0.97, 1.01]],  # antipodal, rescaled (docs/THEORY.md F9)
             [[0.05, 0.3]],  # extra feature too short to count
             [[0.2, -0.9]],  # extra feature mostly alone: little superposition
         ]

@@ -1,4 +1,4 @@
-"""The power-activation model x′ = (WᵀWx)ᵏ of Chowdhury & Weiner (THEORY.md F15): its signed
+"""The power-activation model x′ = (WᵀWx)ᵏ of Chowdhury & Weiner (docs/THEORY.md F15): its signed
 inputs, its exact gradient, its gain L̃ against F15's oracles, and :mod:`server.tms.theory_power`.
 
 Every Monte Carlo here goes through the trainer's own sampler (``sample_features``) and
@@ -180,7 +180,7 @@ def test_f15_loss_identity(k: int) -> None:
 
 def test_f15_unsuperposed_gain() -> None:
     """F15 oracle: m = 2, n = 9, p = 0.01, k = 3, two dedicated features with Aᵢᵢ³ = μ₄/μ₆ gain
-    p·2·μ₄²/μ₆ = 0.0056 (THEORY.md MC 0.005565 ± 0.000034), which is
+    p·2·μ₄²/μ₆ = 0.0056 (docs/THEORY.md MC 0.005565 ± 0.000034), which is
     ``theory_power.unsuperposed_gain``; half that Aᵢᵢ³ gains (2s − s²) = 3/4 of it (Eqs. 9–10)."""
     expected = theory_power.unsuperposed_gain(0.01, 3, theory_power.kept_importance([1.0] * 9, 2))
     assert expected == pytest.approx(0.0056, rel=1e-12)
@@ -194,7 +194,7 @@ def test_f15_unsuperposed_gain() -> None:
 
 def test_f15_nine_lines_beat_the_unsuperposed_optimum() -> None:
     """F15 [derived]: 9 lines at angles πj/9 in R² with A = t·Gram, t³ = μ₄·9/(μ₆·5·81/16)
-    (t ≈ 0.7925), at p = 10⁻³, k = 3: L̃/p ≈ 0.885 (THEORY.md MC 8.85e−4; first order 0.896),
+    (t ≈ 0.7925), at p = 10⁻³, k = 3: L̃/p ≈ 0.885 (docs/THEORY.md MC 8.85e−4; first order 0.896),
     well above the best unsuperposed 0.56: for k = 3 superposition pays."""
     t = (MU4 * 9 / (MU6 * 5 * 81 / 16)) ** (1 / 3)
     assert t == pytest.approx(0.7925, abs=5e-5)

@@ -74,7 +74,7 @@ def test_the_tracked_entries_are_exactly_the_shipped_ones() -> None:
 # -- the paper's phenomena, in what ships ---------------------------------------------------------
 def test_linear_20_5_keeps_exactly_the_top_five_at_the_f3_optimum(tmp_path: Path) -> None:
     """TMS Basic Results: the linear model represents the 5 most important features at every
-    sparsity (PCA-like), and its loss is THEORY.md F3's optimum (exact loss, within 2 %)."""
+    sparsity (PCA-like), and its loss is docs/THEORY.md F3's optimum (exact loss, within 2 %)."""
     result = shipped("basic-results", tmp_path, 0)
     assert result.request.activation == "linear"
     for instance in result.instances:

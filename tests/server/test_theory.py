@@ -1,4 +1,4 @@
-"""The closed-form theory against THEORY.md's oracles (F3, F6–F8, F11) and Monte Carlo."""
+"""The closed-form theory against docs/THEORY.md's oracles (F3, F6–F8, F11) and Monte Carlo."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server.tms.data import sample_features
 from server.tms.measures import theory_losses as config_theory_losses
 from server.tms.model import Architecture, forward, reconstruction_loss
 
-# THEORY.md F6's table: (r, S) → (L_A drop, L_B dedicate, L_C antipodal), printed to 6 decimals.
+# docs/THEORY.md F6's table: (r, S) → (L_A drop, L_B dedicate, L_C antipodal), to 6 decimals.
 F6_TABLE = [
     (1.0, 0.9, 0.030833, 0.030833, 0.003333),
     (1.0, 0.5, 0.104167, 0.104167, 0.083333),
@@ -44,7 +44,7 @@ def test_f6_winners() -> None:
     assert theory.phase_2x1(0.1, 0.02) == "not_learned"  # F10: r = 0.02, S = 0.9 drops it
 
 
-# F7: S → (lower, upper) edges of the antipodal window, as printed in THEORY.md.
+# F7: S → (lower, upper) edges of the antipodal window, as printed in docs/THEORY.md.
 F7_WINDOWS = [
     (0.99, 0.00506, 197.5),
     (0.9, 0.05714, 17.5),
@@ -102,7 +102,7 @@ def test_f8_optimal_bias(S: float, b_star: float, f_star: float, f_zero: float) 
 
 
 def test_f8_quick_oracle_list() -> None:
-    # THEORY.md §6: r = 1, S = 0.9, antipodal with optimal bias = 0.0033272
+    # docs/THEORY.md F8: r = 1, S = 0.9, antipodal with optimal bias = 0.0033272
     assert 2 * theory.optimal_antipodal_bias(0.1)[1] == pytest.approx(0.0033272, abs=5e-8)
 
 

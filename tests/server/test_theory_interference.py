@@ -1,4 +1,4 @@
-"""Random-vector and Johnson–Lindenstrauss predictions of interference (THEORY.md F13–F14)
+"""Random-vector and Johnson–Lindenstrauss predictions of interference (docs/THEORY.md F13–F14)
 against F13's oracles, exact results and Monte Carlo. Here n is the number of features and m the
 hidden dimension (Linsefors swaps them)."""
 
@@ -32,7 +32,7 @@ def _max_abs_cosines(n: int, m: int, draws: int, seed: int) -> torch.Tensor:
 
 
 def test_f13_jl_oracles() -> None:
-    """F13: ε = √(8 ln n / m) and the worst-case budget m / (8 ln n), to THEORY.md's digits."""
+    """F13: ε = √(8 ln n / m) and the worst-case budget m / (8 ln n), to docs/THEORY.md's digits."""
     assert ti.jl_overlap(10**4, 100) == pytest.approx(0.8584, abs=5e-5)
     assert ti.jl_overlap(2000, 100) == pytest.approx(0.7798, abs=5e-5)
     assert ti.jl_overlap(10**6, 1000) == pytest.approx(0.3325, abs=5e-5)

@@ -1,4 +1,4 @@
-"""Training lands where the theory says (THEORY.md F3, F9, F10)."""
+"""Training lands where the theory says (docs/THEORY.md F3, F9, F10)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 // The trained model's pairwise cosines Ŵᵢ·Ŵⱼ (represented features only) as a histogram over
 // the same histogram of random unit vectors, with the RMS, maximum and JL reference overlaps
-// (THEORY.md F13–F14, Linsefors "Some costs of superposition").
+// (docs/THEORY.md F13–F14, Linsefors "Some costs of superposition").
 
 import { formatNumber } from "../format.js";
 import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
@@ -21,7 +21,7 @@ import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
  */
 
 /**
- * @typedef {object} InterferenceBounds `GET /api/interference/bounds` (THEORY.md F13).
+ * @typedef {object} InterferenceBounds `GET /api/interference/bounds` (docs/THEORY.md F13).
  * @property {number} n_features
  * @property {number} n_hidden
  * @property {number} l

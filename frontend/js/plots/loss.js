@@ -2,7 +2,7 @@
 
 import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
 
-/** Labels of the closed-form losses (THEORY.md), in legend order. */
+/** Labels of the closed-form losses (docs/THEORY.md), in legend order. */
 export const THEORY_NAMES = Object.freeze({
   zero_output: "x′ = 0: zero output",
   linear_optimum: "F3: best linear, no superposition",
@@ -39,7 +39,7 @@ export function theoryLines(theory) {
  * @param {HTMLElement} el the #loss div
  * @param {number[]} steps
  * @param {number[]} losses same length as `steps`
- * @param {Record<string, number>} [theory] the instance's `theory_loss` (THEORY.md F3, F11, F15,
+ * @param {Record<string, number>} [theory] the instance's `theory_loss` (docs/THEORY.md F3, F11, F15,
  *   and the zero output's loss), drawn as dashed horizontal lines
  * @returns {void}
  */

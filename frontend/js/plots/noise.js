@@ -1,4 +1,4 @@
-// Compounding noise (THEORY.md F13, Linsefors "Some costs of superposition" §Compounding noise):
+// Compounding noise (docs/THEORY.md F13, Linsefors "Some costs of superposition" §Compounding noise):
 // with l features active at magnitude 1, what an inactive feature reads before and after the
 // trained bias and activation, beside the signal and the random-direction prediction √(l/m).
 

@@ -1,5 +1,6 @@
 """A trained model's interference (GET /api/models/{id}/interference), its compounding noise
-(GET /api/models/{id}/noise), and the calculator (GET /api/interference/bounds): THEORY.md F13–F14.
+(GET /api/models/{id}/noise), and the calculator (GET /api/interference/bounds):
+docs/THEORY.md F13–F14.
 """
 
 from __future__ import annotations
@@ -164,6 +165,6 @@ async def read_bounds(
     l: Size = 1,  # noqa: E741 (Linsefors's name)
 ) -> InterferenceBounds:
     """The what-if calculator: random-vector and JL interference for n features in m dimensions
-    with l active, without training (THEORY.md F13–F14)."""
+    with l active, without training (docs/THEORY.md F13–F14)."""
     bounds = theory_interference.interference_bounds(n_features, n_hidden, l)
     return InterferenceBounds.model_validate(bounds.as_dict())

@@ -1,4 +1,4 @@
-"""Closed-form lines to draw beside trained models: GET /api/theory/power (THEORY.md F15)."""
+"""Closed-form lines to draw beside trained models: GET /api/theory/power (docs/THEORY.md F15)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The contract of the analysis endpoints: a trained model's interference and compounding noise,
 the interference calculator, and the power model's theory lines (issue "Superposition is not
-magic"; THEORY.md F13–F15). No torch here."""
+magic"; docs/THEORY.md F13–F15). No torch here."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class CosineStatistics(BaseModel):
 
 
 class InterferenceBounds(BaseModel):
-    """Random-vector and Johnson–Lindenstrauss figures (THEORY.md F13–F14; Linsefors)."""
+    """Random-vector and Johnson–Lindenstrauss figures (docs/THEORY.md F13–F14; Linsefors)."""
 
     n_features: int = Field(description="n, the number of features (directions)")
     n_hidden: int = Field(description="m, the hidden dimension")
@@ -54,7 +54,7 @@ class InterferenceBounds(BaseModel):
 
 
 class InterferenceStatistics(BaseModel):
-    """A trained instance's interference beside random directions (THEORY.md F13–F14)."""
+    """A trained instance's interference beside random directions (docs/THEORY.md F13–F14)."""
 
     id: str
     instance: int
@@ -101,7 +101,7 @@ class PowerMoments(BaseModel):
 
 
 class PowerTheory(BaseModel):
-    """Lines to draw beside trained power models' gains (THEORY.md F15; gains, not losses)."""
+    """Lines to draw beside trained power models' gains (docs/THEORY.md F15; gains, not losses)."""
 
     k: Literal[1, 3, 5]
     n_hidden: int

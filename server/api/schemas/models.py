@@ -83,8 +83,8 @@ class ModelRequest(BaseModel):
     ``activation="linear"``), loss L = E Σᵢ Iᵢ (xᵢ − x′ᵢ)², xᵢ = 0 with probability S = 1 − p and
     U[0, 1] otherwise (exactly 1 for ``magnitude="boolean"``).
 
-    ``activation="power"`` is Chowdhury & Weiner's model (THEORY.md F15): x′ = (WᵀW x)^k with k =
-    ``power``, tied weights, no bias, and symmetric inputs: each active value gets a fair random
+    ``activation="power"`` is Chowdhury & Weiner's model (docs/THEORY.md F15): x′ = (WᵀW x)^k with
+    k = ``power``, tied weights, no bias, and symmetric inputs: each active value gets a fair random
     sign (ξ ~ U[−1, 1], or ±1 for boolean magnitudes).
     """
 
@@ -371,7 +371,7 @@ class NeuronView(BaseModel):
 
 
 class InstanceMetrics(BaseModel):
-    """One instance's weights and the paper's metrics of them (BACKGROUND.md "Metrics")."""
+    """One instance's weights and the paper's metrics of them (README.md "The model")."""
 
     W: list[list[float]] = Field(description="weights, shape (n_hidden, n_features)")
     b: list[float] = Field(description="output bias, length n_features")
@@ -394,7 +394,7 @@ class InstanceMetrics(BaseModel):
 
 
 class InstanceResult(InstanceMetrics):
-    """One trained (or training) instance: its data, loss and metrics (BACKGROUND.md)."""
+    """One trained (or training) instance: its data, loss and metrics (README.md "The API")."""
 
     feature_probability: float | list[float] = Field(
         description="p = 1 − S, or one p per feature (per-feature sparsity)"
@@ -414,8 +414,8 @@ class InstanceResult(InstanceMetrics):
     )
     theory_loss: dict[str, float] = Field(
         default_factory=dict,
-        description="closed-form losses to compare L with (THEORY.md): 'zero_output' (the loss "
-        "of x′ = 0, E Σᵢ Iᵢ xᵢ²; a power model's gain is zero_output − loss) always. ReLU and "
+        description="closed-form losses to compare L with (docs/THEORY.md): 'zero_output' (the "
+        "loss of x′ = 0, E Σᵢ Iᵢ xᵢ²; a power model's gain is zero_output − loss) always. ReLU and "
         "linear models: 'linear_optimum' (F3, the linear model's least loss, i.e. the best "
         "without superposition); 'uniform_dedicated' and 'uniform_antipodal_pairs' (F11) for "
         "uniform magnitudes when every importance is equal and n_features ≥ 2 n_hidden. Power "

@@ -96,7 +96,7 @@ class PhaseDiagramRequest(BaseModel):
 
 # -- results -------------------------------------------------------------------------------------
 class BoundaryCurve(BaseModel):
-    """A theory curve where the optimal candidate switches (THEORY.md F7, F8)."""
+    """A theory curve where the optimal candidate switches (docs/THEORY.md F7, F8)."""
 
     between: tuple[str, str] = Field(description="the phases on either side")
     optimised_bias: bool = Field(description="true: F8's antipodal solution with its best bias")
