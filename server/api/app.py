@@ -47,9 +47,12 @@ def json_safe(value: Any) -> Any:
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
-    """422 with pydantic's errors; a rejected NaN input is echoed as "nan", not a 500."""
+    """422 with pydantic's errors; a rejected NaN input is echoed as "nan", not a 500.
+
+    The errors are trimmed before they are encoded: only what is sent is ever encoded.
+    """
     assert isinstance(exc, RequestValidationError)
-    detail = public_errors(json_safe(jsonable_encoder(exc.errors())))
+    detail = json_safe(jsonable_encoder(public_errors(list(exc.errors()))))
     return JSONResponse(status_code=422, content={"detail": detail})
 
 

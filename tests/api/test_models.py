@@ -157,7 +157,8 @@ def test_long_invalid_lists_get_a_short_answer(client: TestClient) -> None:
     assert len(response.content) < 20_000  # not 4,000 errors each echoing the list
     errors = response.json()["detail"]
     assert any("feature_probability" in e["loc"] for e in errors)
-    assert errors[-1]["type"] == "truncated"
+    # The list reports its first bad entry (schemas/bounded.py), not one error per entry.
+    assert len(errors) <= 2 and any(e["loc"][-2:] == [0, "constrained-float"] for e in errors)
 
 
 def test_oversized_body_is_refused(client: TestClient) -> None:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.api.schemas.bounded import RequestModel
 from server.api.schemas.models import EXAMPLE_REQUEST, ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 
@@ -19,7 +20,7 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 
-class JobRequest(BaseModel):
+class JobRequest(RequestModel):
     """What a job trains: exactly one of ``model`` and ``phase_diagram``."""
 
     model_config = ConfigDict(

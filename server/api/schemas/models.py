@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator, field_validator
 
+from server.api.schemas.bounded import RequestModel, bounded_list
 from server.api.schemas.ids import content_id
 from server.tms.config import (
     DEFAULT_BATCH_SIZE,
@@ -33,6 +34,9 @@ Importance = Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)]
 # (and error messages about them) cheap and finite. The configurable limits sit below them.
 MAX_INT = 2**31 - 1
 MAX_LIST = 4096
+# Every list of a request is validated chunk by chunk and reports its first error only
+# (schemas/bounded.py), so a megabyte of bad entries costs no more than one.
+BOUNDED_LIST = WrapValidator(bounded_list(MAX_LIST))
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "n_features": 5,
@@ -61,7 +65,7 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
 
 
-class FeatureSetSpec(BaseModel):
+class FeatureSetSpec(RequestModel):
     """Features whose activity is linked (TMS §"Correlated and Anticorrelated Features")."""
 
     model_config = ConfigDict(extra="forbid")
@@ -72,11 +76,11 @@ class FeatureSetSpec(BaseModel):
         "is active, so each member is active with probability p/k"
     )
     features: Annotated[
-        list[Annotated[int, Field(ge=0, le=MAX_INT)]], Field(max_length=MAX_LIST)
+        list[Annotated[int, Field(ge=0, le=MAX_INT)]], Field(max_length=MAX_LIST), BOUNDED_LIST
     ] = Field(description="the member features' indices, at least 2, each in one set at most")
 
 
-class ModelRequest(BaseModel):
+class ModelRequest(RequestModel):
     """A toy model to train: n_features → n_hidden → n_features, one instance per probability.
 
     TMS §"Demonstrating Superposition": h = W x, x′ = ReLU(WᵀW x + b) (or without the ReLU for
@@ -95,8 +99,11 @@ class ModelRequest(BaseModel):
     feature_probability: (
         Probability
         | Annotated[
-            list[Probability | Annotated[list[Probability], Field(max_length=MAX_LIST)]],
+            list[
+                Probability | Annotated[list[Probability], Field(max_length=MAX_LIST), BOUNDED_LIST]
+            ],
             Field(max_length=MAX_LIST),
+            BOUNDED_LIST,
         ]
     ) = Field(
         0.1,
@@ -110,8 +117,11 @@ class ModelRequest(BaseModel):
         allow_inf_nan=False,
         description="Iᵢ = decayⁱ for i = 0..n−1 (default 1.0); exclusive with `importance`",
     )
-    importance: Annotated[list[Importance], Field(max_length=MAX_LIST)] | None = Field(
-        None, description="explicit importances, one per feature; exclusive with `importance_decay`"
+    importance: Annotated[list[Importance], Field(max_length=MAX_LIST), BOUNDED_LIST] | None = (
+        Field(
+            None,
+            description="explicit importances, one per feature; exclusive with `importance_decay`",
+        )
     )
     activation: Activation = Field(
         "relu",
@@ -153,7 +163,9 @@ class ModelRequest(BaseModel):
         '§"Superposition in a Privileged Basis" (relu and linear outputs). Defaults to relu '
         "for task absolute_value and none otherwise",
     )
-    feature_sets: Annotated[list[FeatureSetSpec], Field(max_length=MAX_LIST)] | None = Field(
+    feature_sets: (
+        Annotated[list[FeatureSetSpec], Field(max_length=MAX_LIST), BOUNDED_LIST] | None
+    ) = Field(
         None,
         description="correlated and anticorrelated feature sets; the members of a set must "
         "share their feature probability in every instance. Not with activation 'power'",

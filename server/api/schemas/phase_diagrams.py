@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.api.schemas.bounded import RequestModel
 from server.api.schemas.ids import content_id
 from server.api.schemas.models import MAX_INT, Probability
 from server.tms.theory import log_spaced
@@ -30,7 +31,7 @@ EXAMPLE_PHASE_REQUEST: dict[str, Any] = {
 }
 
 
-class PhaseDiagramRequest(BaseModel):
+class PhaseDiagramRequest(RequestModel):
     """An empirical phase diagram to train: ``grid_size`` × ``grid_size`` cells.
 
     The x axis runs over feature probability p (log-spaced from the range's first value to its
