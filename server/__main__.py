@@ -11,6 +11,7 @@ import logging
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from server.api.app import create_app
 from server.api.settings import WS_FRAME_FACTOR, Settings
@@ -19,7 +20,11 @@ from server.device import DeviceUnavailable
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the settings, check the device, and serve until interrupted."""
-    settings = Settings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
+    try:
+        settings = Settings(_cli_parse_args=sys.argv[1:] if argv is None else argv)
+    except ValidationError as exc:  # each field and why, never the value (it may be the token)
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"error: {problems}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)  # resolves the device: fail fast, before binding the port

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from benchmarks.serve import start_server, stop_server
+
+# Starlette's TestClient calls the app as Host "testserver", a name the server's DNS-rebinding
+# check refuses by default (server/api/security.py); tests of that check send other names.
+os.environ.setdefault("SUPERPOSITION_ALLOWED_HOSTS", '["testserver"]')
 
 
 @pytest.fixture(scope="session")

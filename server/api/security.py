@@ -3,13 +3,19 @@
 - **Token** (setting ``token``, off by default): every ``/api`` request and WebSocket must carry
   it, as ``Authorization: Bearer TOKEN`` or ``?token=TOKEN`` (browsers cannot set headers on a
   WebSocket, so the pages use the query). A missing or wrong token gets 401 (a WebSocket is closed
-  with 1008 before it opens). The pages and Plotly.js stay public: they hold no data.
+  with 1008). The pages and Plotly.js stay public: they hold no data.
 - **Origin**: browsers apply no CORS to WebSockets, so any web page could open one to a server
   on the reader's network and spend its device. A WebSocket whose ``Origin`` is neither this
   server's own (the ``Host`` it was called by) nor in ``cors_origins`` is refused; clients that
   send no Origin (scripts) are let in.
 - **CORS** (setting ``cors_origins``, empty by default): other sites' pages may call the REST API
   only from the origins listed there. There is no wildcard unless an operator writes one.
+- **Host** (DNS rebinding): a page on an attacker's site can point its own host name at this
+  server's address and then call it as a same-origin page would. Requests whose ``Host`` header
+  names anything but an IP address, a localhost name, this machine's own names (when the server
+  binds beyond the loopback) or one of ``allowed_hosts`` get 403, as Jupyter does.
+- **Refused sockets** are accepted and then closed with 1008 and the reason, so that a client
+  reads why (a socket refused before it opens only shows an HTTP 403 with no body).
 - **Body size**: a body larger than ``max_message_bytes`` gets 413 naming the limit: at once if
   its Content-Length says so, else (a chunked body) as soon as it grows past the limit; the body
   is never held beyond the limit. The HTTP server holds a declared body to its Content-Length.
@@ -18,6 +24,8 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI
@@ -25,11 +33,44 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocketClose
+from starlette.websockets import WebSocket
 
 from server.api.settings import Settings
 
 POLICY_VIOLATION = 1008  # WebSocket close code
+LOOPBACK_BINDS = {"127.0.0.1", "::1", "localhost"}
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without its port or an IPv6 address's brackets; lowercase."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def default_hosts(bind: str) -> set[str]:
+    """Host names allowed without the setting: localhost, and, when the server binds beyond the
+    loopback (the whole network, or one of its addresses), this machine's own names."""
+    names = {"localhost"}
+    if bind not in LOOPBACK_BINDS:
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return names
+
+
+async def refuse_socket(scope: Scope, receive: Receive, send: Send, reason: str) -> None:
+    """Open the socket only to close it with 1008 and ``reason``, which a client can read."""
+    websocket = WebSocket(scope, receive, send)
+    await websocket.accept()
+    await websocket.close(POLICY_VIOLATION, reason)
 
 
 def _query_token(scope: Scope) -> str | None:
@@ -60,11 +101,26 @@ class Guard:
         max_body: the most bytes a request body may declare (``max_message_bytes``).
     """
 
-    def __init__(self, app: ASGIApp, token: str | None, origins: list[str], max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str | None,
+        origins: list[str],
+        max_body: int,
+        hosts: set[str] | None = None,
+    ) -> None:
         self.app = app
         self.token = token.encode() if token else None
         self.origins = {o.rstrip("/") for o in origins}
         self.max_body = max_body
+        self.hosts = {"localhost"} if hosts is None else {h.lower() for h in hosts}
+
+    def host_allowed(self, headers: Headers) -> bool:
+        """An IP address (no rebinding names one), a localhost name, or an allowed name."""
+        name = host_name(headers.get("host", ""))
+        return (
+            "*" in self.hosts or name in self.hosts or name.endswith(".localhost") or _is_ip(name)
+        )
 
     def origin_allowed(self, headers: Headers) -> bool:
         """No Origin (a script), the server's own, or one of ``cors_origins``."""
@@ -84,14 +140,24 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        if not self.host_allowed(headers):
+            name = host_name(headers.get("host", ""))
+            reason = (
+                f"this server does not answer to the host name {name!r} (the setting allowed_hosts)"
+            )
+            if scope["type"] == "websocket":
+                await refuse_socket(scope, receive, send, reason)
+            else:
+                await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+            return
         if scope["type"] == "websocket":
             if not self.origin_allowed(headers):
                 reason = "this origin may not open a live socket (the setting cors_origins)"
-                await WebSocketClose(POLICY_VIOLATION, reason)(scope, receive, send)
+                await refuse_socket(scope, receive, send, reason)
                 return
             if not self.token_given(scope, headers):
                 reason = "this server needs its token: add ?token=TOKEN"
-                await WebSocketClose(POLICY_VIOLATION, reason)(scope, receive, send)
+                await refuse_socket(scope, receive, send, reason)
                 return
         elif not self.token_given(scope, headers):
             detail = (
@@ -160,6 +226,7 @@ def protect(app: FastAPI, settings: Settings) -> None:
         token=token,
         origins=settings.cors_origins,
         max_body=settings.limits.max_message_bytes,
+        hosts=default_hosts(settings.host) | set(settings.allowed_hosts),
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -12,13 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A WebSocket frame up to this many times max_message_bytes is read and refused with an error
 # message, so the socket stays usable; a larger one is cut off by the protocol layer (close 1009),
 # which bounds the memory one frame can take.
 WS_FRAME_FACTOR = 4
+MIN_TOKEN_LENGTH = 16  # characters; secrets.token_urlsafe(12) makes 16
 
 
 class Limits(BaseModel):
@@ -108,9 +109,30 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         None,
         description="a shared secret; when set, every /api call and WebSocket needs it, as "
-        "'Authorization: Bearer TOKEN' or '?token=TOKEN' (open the pages with ?token=TOKEN)",
+        "'Authorization: Bearer TOKEN' or '?token=TOKEN' (open the pages with ?token=TOKEN). "
+        f"At least {MIN_TOKEN_LENGTH} characters: an empty or short one refuses to start",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names, besides the defaults, that requests may name in their Host "
+        "header (DNS rebinding). Always allowed: IP addresses, localhost names, and, when the "
+        "server binds beyond the loopback, this machine's own host names. '*' allows any",
     )
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("token")
+    @classmethod
+    def _token_strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty token (``--token ""``, or a command substitution that failed) would switch
+        authentication off without a word: refuse it, and short ones, before serving."""
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            length = len(value.get_secret_value())
+            raise ValueError(
+                f"the token has {length} characters; it needs at least {MIN_TOKEN_LENGTH} "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(12))' makes one), or "
+                "leave the setting out to serve without a token"
+            )
+        return value
 
 
 @lru_cache

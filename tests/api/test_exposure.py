@@ -6,8 +6,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import pickle
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from server.api.app import create_app
 from server.api.settings import Limits, Settings
@@ -34,6 +41,16 @@ def settings(cache_dir: Path, **overrides: Any) -> Settings:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(create_app(settings(tmp_path))) as test_client:
         yield test_client
+
+
+def refusal(client: TestClient, path: str, headers: dict[str, str] | None = None) -> Any:
+    """The WebSocketDisconnect of a socket the server opens only to close (1008, a reason)."""
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect(path, headers=headers or {}) as ws,
+    ):
+        ws.receive_text()
+    return refused.value
 
 
 def test_the_default_host_is_loopback() -> None:
@@ -72,12 +89,8 @@ def test_cors_origins_are_a_setting_and_never_a_wildcard(tmp_path: Path) -> None
 
 def test_live_sockets_refuse_other_sites_pages(client: TestClient) -> None:
     """Browsers apply no CORS to WebSockets: the server checks the Origin itself."""
-    with (
-        pytest.raises(WebSocketDisconnect) as refused,
-        client.websocket_connect("/api/models/live", headers={"Origin": EVIL}),
-    ):
-        pass
-    assert refused.value.code == 1008
+    refused = refusal(client, "/api/models/live", {"Origin": EVIL})
+    assert refused.code == 1008 and "cors_origins" in refused.reason
     # The explorer's own page (same host) and scripts (no Origin) get in.
     for headers in ({"Origin": "http://testserver"}, {}):
         with client.websocket_connect("/api/models/live", headers=headers) as ws:
@@ -222,12 +235,75 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
                 404,
             )
         for path in ("/api/models/live", "/api/phase-diagrams/live"):
-            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(path):
-                pass
-            assert refused.value.code == 1008
+            refused = refusal(client, path)
+            assert refused.code == 1008 and "token" in refused.reason
         with client.websocket_connect(f"/api/models/live?token={TOKEN}") as ws:
             ws.send_text(json.dumps(SMALL))
             assert ws.receive_json()["type"] in ("snapshot", "done")
         # The pages and Plotly.js hold no data and stay public, so a page can ask for the token.
         assert client.get("/").status_code == 200
         assert client.get("/vendor/plotly.min.js").status_code == 200
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+@pytest.mark.parametrize("token", ["", "short"])
+def test_an_empty_or_short_token_refuses_to_start(tmp_path: Path, how: str, token: str) -> None:
+    """``--token "$(cmd)"`` with a failing cmd gave an empty token, which served with no
+    authentication at all."""
+    args = ["--token", token] if how == "flag" else []
+    env = {**os.environ} | ({"SUPERPOSITION_TOKEN": token} if how == "environment" else {})
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--cache-dir", str(tmp_path), "--port", "0", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "token" in done.stderr and "at least 16" in done.stderr, done.stderr
+    if token:
+        assert token not in done.stderr.replace("token", "")  # the secret is never echoed
+    with pytest.raises(ValidationError):
+        Settings(token=token)
+
+
+def test_host_names_outside_the_allow_list_are_refused(tmp_path: Path) -> None:
+    """DNS rebinding: a page of evil.example that resolves its name to this server's address
+    calls it as its own origin; the Host header still names evil.example."""
+    with TestClient(create_app(settings(tmp_path))) as client:
+        for host in ("evil.example", "evil.example:8000", "localhost.evil.example"):
+            response = client.get("/api/limits", headers={"Host": host})
+            assert response.status_code == 403, host
+            assert "allowed_hosts" in response.json()["detail"]
+            assert client.get("/", headers={"Host": host}).status_code == 403
+            refused = refusal(
+                client, "/api/models/live", {"Host": host, "Origin": f"http://{host}"}
+            )
+            assert refused.code == 1008 and "allowed_hosts" in refused.reason
+        for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "10.0.0.7", "app.localhost"):
+            assert client.get("/api/limits", headers={"Host": host}).status_code == 200, host
+    allowed = settings(tmp_path, allowed_hosts=["course.example"])
+    with TestClient(create_app(allowed)) as client:
+        assert client.get("/api/limits", headers={"Host": "course.example"}).status_code == 200
+        assert client.get("/api/limits", headers={"Host": "evil.example"}).status_code == 403
+    # Serving the network: the machine's own name (what students type) is allowed by default.
+    network = settings(tmp_path, host="0.0.0.0")
+    with TestClient(create_app(network)) as client:
+        own = socket.gethostname()
+        assert client.get("/api/limits", headers={"Host": f"{own}:8000"}).status_code == 200
+        assert client.get("/api/limits", headers={"Host": "evil.example"}).status_code == 403
+
+
+def test_a_refused_socket_is_closed_with_1008_and_its_reason(live_server: str) -> None:
+    """On a real server: a socket closed before it opens reads as HTTP 403 with no body; the
+    documented behaviour is a close with 1008 and the reason."""
+    url = live_server.replace("http://", "ws://") + "/api/models/live"
+    with (
+        ws_connect(url, additional_headers={"Origin": EVIL}, proxy=None) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=30)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert "cors_origins" in closed.value.rcvd.reason

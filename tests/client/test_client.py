@@ -240,12 +240,12 @@ def test_phase_diagram_grids_and_legend(client: Client) -> None:
 
 
 def test_the_token_is_sent(tmp_path: Path) -> None:
-    proc, base = start_server(tmp_path, env={"SUPERPOSITION_TOKEN": "room-secret"})
+    proc, base = start_server(tmp_path, env={"SUPERPOSITION_TOKEN": "room-secret-token-1"})
     try:
         with Client(base) as anonymous, pytest.raises(ApiError) as refused:
             anonymous.submit(**SMALL)
         assert refused.value.status == 401 and "token" in str(refused.value)
-        with Client(base, token="room-secret", poll_interval=0.02) as api:
+        with Client(base, token="room-secret-token-1", poll_interval=0.02) as api:
             trained = api.train(progress=False, **SMALL | {"steps": 20})
             assert api.weights(trained.id)["W"].shape == (2, 2, 5)
     finally:

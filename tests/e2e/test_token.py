@@ -12,7 +12,7 @@ from playwright.sync_api import Page
 from benchmarks.serve import start_server, stop_server
 from tests.e2e.conftest import FINISHED, Console
 
-TOKEN = "room-42-secret"
+TOKEN = "room-42-secret-token"
 
 
 @pytest.fixture(scope="module")
