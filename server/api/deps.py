@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -11,6 +12,7 @@ from fastapi import Depends, HTTPException, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.requests import HTTPConnection
+from starlette.requests import Request as StarletteRequest
 
 from server.api.errors import public_errors
 from server.api.limits import limit_errors
@@ -95,14 +97,40 @@ def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dic
     return parse_text(text, ModelRequest, settings, limit_errors)
 
 
-async def train_or_503(worker: TrainingWorker, task: Task) -> Any:
+async def _disconnected(http: StarletteRequest) -> None:
+    """Return once the client has gone (its body was read already: what comes next is the
+    ``http.disconnect`` the server sends when the connection closes)."""
+    while (await http.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def train_or_503(
+    worker: TrainingWorker, task: Task, http: StarletteRequest | None = None
+) -> Any:
     """The task's result (cached or trained) for a REST call.
 
+    With ``http``, a client that disconnects first cancels its training, as a live socket's
+    does (unless another client or a job waits for the same result).
+
     Raises:
-        HTTPException: 503 if training failed, or with ``Retry-After`` if the queue is full.
+        HTTPException: 503 if training failed, or with ``Retry-After`` if the queue is full;
+            499 (never read) once the client has gone.
     """
     try:
-        return await train_or_load(worker, task)
+        if http is None:
+            return await train_or_load(worker, task)
+        training = asyncio.ensure_future(train_or_load(worker, task))
+        left = asyncio.ensure_future(_disconnected(http))
+        try:
+            await asyncio.wait({training, left}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            left.cancel()
+        if not training.done():  # the client left: leave the job (its last subscriber cancels)
+            training.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await training
+            raise HTTPException(status_code=499, detail="the client closed the connection")
+        return training.result()
     except QueueFull as exc:
         raise HTTPException(
             status_code=503, detail=str(exc), headers={"Retry-After": str(exc.retry_after_s)}

@@ -90,3 +90,25 @@ def test_a_client_leaving_mid_training_stops_its_training(server: str) -> None:
     # Not finished early either: a finished training is stored before its job ends.
     stored = httpx.get(f"{server}/api/models/{first['id']}", timeout=30)
     assert stored.status_code == 404, stored.text
+
+
+@pytest.mark.timeout(180)
+def test_a_rest_client_leaving_cancels_its_training_unless_a_job_waits(server: str) -> None:
+    """Before: 20 POSTs of 20,000 steps with a 0.5 s client timeout all trained to the end and
+    were stored."""
+    bodies = [explorer_request(0.05, seed=777 + k, steps=20_000) for k in range(4)]
+    for body in bodies:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(f"{server}/api/models", json=body, timeout=0.5)
+    deadline = time.monotonic() + 10
+    while (now := health(server))["jobs"] or now["training_runs"]:
+        assert time.monotonic() < deadline, f"still training after its clients left: {now}"
+        time.sleep(0.05)
+    # A job waiting for the same model keeps it training when the REST client leaves.
+    job = httpx.post(f"{server}/api/jobs", json={"model": bodies[0]}, timeout=30).json()
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(f"{server}/api/models", json=bodies[0], timeout=0.5)
+    time.sleep(0.5)
+    assert health(server)["training_runs"] == 1
+    assert httpx.get(f"{server}/api/jobs/{job['id']}", timeout=30).json()["status"] == "running"
+    assert httpx.delete(f"{server}/api/jobs/{job['id']}", timeout=30).status_code in (200, 202)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from server.api.deps import (
     ModelId,
@@ -37,7 +37,7 @@ GramQuery = Annotated[
 
 @router.post("", response_model=ModelResult)
 async def create_model(
-    request: ModelRequest, settings: SettingsDep, worker: WorkerDep
+    request: ModelRequest, settings: SettingsDep, worker: WorkerDep, http: Request
 ) -> ModelResult:
     """Train the requested toy model, or load it from the cache (`cached: true`).
 
@@ -45,7 +45,7 @@ async def create_model(
     a ``Retry-After`` header if the training queue is full (``max_queued_jobs``).
     """
     within_limits(request, settings)
-    result: ModelResult = await train_or_503(worker, ModelTask(request))
+    result: ModelResult = await train_or_503(worker, ModelTask(request), http)
     return result
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, WebSocket
+from fastapi import APIRouter, Path, Request, WebSocket
 
 from server.api.deps import (
     SettingsDep,
@@ -52,7 +52,7 @@ PHASE_DIAGRAMS = LiveProtocol(
 
 @router.post("", response_model=PhaseDiagramResult)
 async def create_phase_diagram(
-    request: PhaseDiagramRequest, settings: SettingsDep, worker: WorkerDep
+    request: PhaseDiagramRequest, settings: SettingsDep, worker: WorkerDep, http: Request
 ) -> PhaseDiagramResult:
     """Train the requested phase diagram in one batch, or load it from the cache.
 
@@ -60,7 +60,7 @@ async def create_phase_diagram(
     ``max_work``, …); 503 if training failed, or with ``Retry-After`` if the queue is full.
     """
     raise_for_limits(phase_limit_errors(request, settings.limits))
-    result: PhaseDiagramResult = await train_or_503(worker, PhaseDiagramTask(request))
+    result: PhaseDiagramResult = await train_or_503(worker, PhaseDiagramTask(request), http)
     return result
 
 
