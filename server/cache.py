@@ -13,10 +13,15 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 h
   recomputed from the weights on load, so a 200-feature entry stays small), and sha256 checksums
   of the weights file and of that result.
 
-An entry is first written to a temporary folder beside it and then renamed into place, so a reader
-sees a whole entry or none, even if the process is killed mid-write. An entry that does not load
-and verify is logged, removed and treated as missing, so that it is retrained; it never reaches a
-client. Only safetensors are ever loaded: no file in the cache is unpickled.
+An entry is first written to a temporary folder beside it (``.tmp-<id>-<pid>-<random>``) and then
+renamed into place, so a reader sees a whole entry or none, even if the process is killed
+mid-write. Temporary folders whose writer has died are removed when a cache is opened (at the
+server's start-up), and count towards ``max_bytes`` while they exist. Only regular files inside
+the cache folder are ever opened: a symbolic link, a FIFO or a device in an entry makes the entry
+unusable (opening a FIFO would block the reader, and every later request for that id). An entry
+that does not load and verify is logged, removed and treated as missing, so that it is
+retrained; it never reaches a client. Only safetensors are ever loaded: no file in the cache is
+unpickled.
 
 Size: with ``max_bytes`` set, each write evicts the least recently used entries (by meta.json's
 modification time, which every successful read renews) until the folder fits, except the
@@ -26,6 +31,7 @@ modification time, which every successful read renews) until the folder fits, ex
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -34,6 +40,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Callable
@@ -114,12 +121,30 @@ class ModelCache:
         root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
 
-    def _remove_stale_temporaries(self) -> None:
-        """Drop temporary folders left by a writer that died (older than an hour)."""
-        now = time.time()
-        for path in self.root.glob(f"{TMP_PREFIX}*"):
-            if now - path.stat().st_mtime > STALE_TMP_SECONDS:
-                shutil.rmtree(path, ignore_errors=True)
+    def _remove_stale_temporaries(self) -> int:
+        """Drop the temporary folders of writers that died (killed mid-write or mid-removal),
+        and any older than an hour; log how many and their size.
+
+        Returns:
+            How many were removed.
+        """
+        now, removed, freed = time.time(), 0, 0
+        for path in self._temporaries():
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if _writer_alive(path.name) and now - info.st_mtime <= STALE_TMP_SECONDS:
+                continue  # another process is writing it now
+            freed += _tree_bytes(path)
+            _delete(path)
+            removed += 1
+        if removed:
+            log.info("removed %d temporary folders (%d bytes) of writers that died", removed, freed)
+        return removed
+
+    def _temporaries(self) -> list[Path]:
+        return [p for p in self.root.iterdir() if p.name.startswith(TMP_PREFIX)]
 
     def path(self, model_id: str) -> Path:
         """The entry folder of ``model_id``; ValueError unless it is 64 lowercase hex digits."""
@@ -173,10 +198,15 @@ class ModelCache:
             ValueError: ``entry_id`` is not an id.
         """
         entry = self.path(entry_id)
-        if not entry.is_dir():
+        try:
+            mode = entry.lstat().st_mode
+        except OSError:
+            return None
+        if not stat.S_ISDIR(mode):  # a link, or a file, where an entry's folder should be
+            self._unusable(entry_id, CorruptEntry("not a folder"))
             return None
         try:
-            meta = json.loads((entry / META).read_text())
+            meta = json.loads(_read_regular(entry / META))
             if meta.get("kind", MODEL_KIND) != kind:
                 return None
             value = decode(self._verify(entry, entry_id, meta), entry_id)
@@ -195,7 +225,7 @@ class ModelCache:
 
     def _temporary(self, entry_id: str) -> Path:
         """A fresh folder name beside the entries that no reader ever looks at."""
-        return self.root / f"{TMP_PREFIX}{entry_id[:16]}-{uuid.uuid4().hex}"
+        return self.root / f"{TMP_PREFIX}{entry_id[:16]}-{os.getpid()}-{uuid.uuid4().hex}"
 
     def _unusable(self, entry_id: str, exc: Exception) -> None:
         log.warning("cache entry %s is unusable (%s); it will be retrained", entry_id, exc)
@@ -208,11 +238,14 @@ class ModelCache:
             os.rename(self.path(entry_id), doomed)
         except OSError:
             return  # gone already
-        shutil.rmtree(doomed, ignore_errors=True)
+        _delete(doomed)  # what a kill leaves here, the next start-up removes
 
     def size(self) -> int:
-        """Bytes taken by the entries now."""
-        return sum(size for _, _, size in self._entries())
+        """Bytes taken by the entries and the temporary folders now."""
+        return sum(size for _, _, size in self._entries()) + self._temporary_bytes()
+
+    def _temporary_bytes(self) -> int:
+        return sum(_tree_bytes(path) for path in self._temporaries())
 
     def _entries(self) -> list[tuple[float, str, int]]:
         """(last used, id, bytes) of every entry."""
@@ -221,8 +254,8 @@ class ModelCache:
             if not MODEL_ID.fullmatch(path.name):
                 continue
             try:
-                size = sum(f.stat().st_size for f in path.iterdir())
-                used = (path / META).stat().st_mtime
+                size = _tree_bytes(path)
+                used = (path / META).lstat().st_mtime
             except OSError:  # being written or removed
                 continue
             found.append((used, path.name, size))
@@ -240,7 +273,8 @@ class ModelCache:
         if not self.max_bytes:
             return []
         entries = sorted(self._entries())
-        total = sum(size for _, _, size in entries)
+        # Temporary folders count (a writer's, or debris a kill left) but are not evicted here.
+        total = sum(size for _, _, size in entries) + self._temporary_bytes()
         evicted = []
         for _, entry_id, size in entries:
             if total <= self.max_bytes:
@@ -257,7 +291,7 @@ class ModelCache:
     def _verify(self, entry: Path, entry_id: str, meta: dict[str, Any]) -> Stored:
         if meta.get("format") != CACHE_FORMAT_VERSION or meta.get("id") != entry_id:
             raise CorruptEntry("format or id does not match")
-        blob = (entry / WEIGHTS).read_bytes()
+        blob = _read_regular(entry / WEIGHTS)
         if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
             raise CorruptEntry("weights checksum does not match")
         if _digest(meta.get("result")) != meta.get("result_sha256"):
@@ -299,7 +333,7 @@ class ModelCache:
             _fsync_write(tmp / META, json.dumps(meta).encode())
             # A concurrent writer won (keep its entry), or a bad entry is in the way (read
             # removes it).
-            if final.exists() and self._entry_is_whole(final, entry_id):
+            if final.exists() and self._entry_is_whole(final, entry_id, kind):
                 return
             self._remove(entry_id)
             os.rename(tmp, final)
@@ -312,12 +346,78 @@ class ModelCache:
             os.close(dir_fd)
         self.evict(keep=entry_id)
 
-    def _entry_is_whole(self, entry: Path, entry_id: str) -> bool:
+    def _entry_is_whole(self, entry: Path, entry_id: str, kind: str) -> bool:
+        """Whether the entry in place verifies and is of ``kind`` (ids are content hashes of
+        request and kind, so another kind there was tampered with: it is replaced)."""
         try:
-            self._verify(entry, entry_id, json.loads((entry / META).read_text()))
+            if not stat.S_ISDIR(entry.lstat().st_mode):
+                return False
+            meta = json.loads(_read_regular(entry / META))
+            if meta.get("kind", MODEL_KIND) != kind:
+                return False
+            self._verify(entry, entry_id, meta)
         except Exception:
             return False
         return True
+
+
+def _read_regular(path: Path) -> bytes:
+    """A regular file's bytes; never follows a link, never blocks on a FIFO or device.
+
+    Raises:
+        CorruptEntry: the path is a link, FIFO, device, folder or socket.
+        OSError: it cannot be read (FileNotFoundError if it is missing).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CorruptEntry(f"{path.name} is a symbolic link") from exc
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CorruptEntry(f"{path.name} is not a regular file")
+        return f.read()
+
+
+def _writer_alive(temporary_name: str) -> bool:
+    """Whether the process named in a temporary folder's name (``.tmp-<id>-<pid>-<hex>``) runs;
+    False for names without a pid (older versions' folders)."""
+    parts = temporary_name[len(TMP_PREFIX) :].split("-")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False  # this process has just opened the cache: none of its writes is running
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the regular files in a folder, links not followed (0 if it is gone)."""
+    total = 0
+    for root, _, files in os.walk(path):  # os.walk does not follow links to folders
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(root, name))
+                total += info.st_size if stat.S_ISREG(info.st_mode) else 0
+    return total
+
+
+def _delete(path: Path) -> None:
+    """Remove a folder of the cache, or a link or file in its place, without following links."""
+    try:
+        if path.is_symlink() or not path.is_dir():
+            path.unlink()
+        else:
+            shutil.rmtree(path)
+    except OSError:
+        log.warning("could not remove %s; it is removed at the next start-up", path)
 
 
 def _decode_model(stored: Stored, model_id: str, gram: bool = True) -> ModelResult:

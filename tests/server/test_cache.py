@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from server import cache as cache_module
 from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
 from server.cache import META, WEIGHTS, ModelCache
 from server.results import instance_results
@@ -171,14 +174,89 @@ def test_a_transient_read_error_keeps_the_entry(
 ) -> None:
     cache = ModelCache(tmp_path)
     entry_id = saved(cache, 0)
-    real = Path.read_bytes
+    real = cache_module._read_regular
 
-    def busy(self: Path) -> bytes:
+    def busy(path: Path) -> bytes:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(Path, "read_bytes", busy)
+    monkeypatch.setattr(cache_module, "_read_regular", busy)
     assert cache.load(entry_id) is None  # a miss for now…
-    monkeypatch.setattr(Path, "read_bytes", real)
+    monkeypatch.setattr(cache_module, "_read_regular", real)
     assert cache.load(entry_id) is not None  # …but the entry was not thrown away
     (tmp_path / entry_id / WEIGHTS).unlink()  # a missing file, though, is a broken entry
     assert cache.load(entry_id) is None and not (tmp_path / entry_id).exists()
+
+
+def dead_pid() -> int:
+    """A pid no process has now: a child that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporary_folders_of_dead_writers_go_at_start_up_and_count_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Killed writers left .tmp-* folders with partial weights that survived restarts and
+    escaped the size limit."""
+    cache = ModelCache(tmp_path)
+    entry_id = saved(cache, 0)
+    dead = tmp_path / f".tmp-{entry_id[:16]}-{dead_pid()}-{'a' * 32}"
+    legacy = tmp_path / f".tmp-{entry_id[:16]}-{'b' * 32}"  # an older version's name, no pid
+    alive = tmp_path / f".tmp-{entry_id[:16]}-{os.getppid()}-{'c' * 32}"  # a writer still at it
+    for folder in (dead, legacy, alive):
+        folder.mkdir()
+        (folder / WEIGHTS).write_bytes(b"\0" * 10_000)
+    assert cache.size() >= entry_bytes(tmp_path, entry_id) + 30_000
+    reopened = ModelCache(tmp_path)
+    assert not dead.exists() and not legacy.exists()
+    assert alive.exists()  # another live process may be writing it
+    assert reopened.size() == entry_bytes(tmp_path, entry_id) + 10_000
+    assert reopened.load(entry_id) is not None
+
+
+def test_an_entry_whose_kind_was_tampered_with_is_replaced(tmp_path: Path) -> None:
+    """Before: the write saw a 'whole' entry, kept it, and every POST then trained again."""
+    cache = ModelCache(tmp_path)
+    result, W, b = make_result(REQUEST)
+    cache.save(result, W, b)
+    meta_path = tmp_path / result.id / META
+    meta = json.loads(meta_path.read_text())
+    meta["kind"] = "phase_diagram"
+    meta_path.write_text(json.dumps(meta))
+    assert cache.load(result.id) is None
+    cache.save(result, W, b)
+    assert json.loads(meta_path.read_text())["kind"] == "model"
+    assert cache.load(result.id) is not None
+
+
+def test_links_are_never_followed(tmp_path: Path) -> None:
+    root, outside = tmp_path / "cache", tmp_path / "outside"
+    outside.mkdir()
+    cache = ModelCache(root)
+    entry_id = saved(cache, 0)
+    secret = outside / "weights.safetensors"
+    os.replace(root / entry_id / WEIGHTS, secret)
+    os.symlink(secret, root / entry_id / WEIGHTS)
+    assert cache.load(entry_id) is None
+    assert secret.exists() and not (root / entry_id).exists()  # the link went, not its target
+    # An entry folder that is itself a link (to a whole, valid entry elsewhere).
+    other = saved(cache, 1)
+    os.replace(root / other, outside / other)
+    os.symlink(outside / other, root / other, target_is_directory=True)
+    assert cache.load(other) is None
+    assert (outside / other / META).exists() and not os.path.lexists(root / other)
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_in_an_entry_never_blocks_a_read(tmp_path: Path) -> None:
+    """Before: a FIFO as weights.safetensors hung the GET, and every POST for that id."""
+    cache = ModelCache(tmp_path)
+    entry_id = saved(cache, 0)
+    (tmp_path / entry_id / WEIGHTS).unlink()
+    os.mkfifo(tmp_path / entry_id / WEIGHTS)
+    assert cache.load(entry_id) is None
+    assert not (tmp_path / entry_id).exists()
+    result, W, b = make_result(REQUEST.model_copy(update={"seed": 0}))
+    cache.save(result, W, b)  # retrained and stored again
+    assert cache.load(entry_id) is not None
