@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from server.api.app import create_app
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(settings)  # resolves the device: fail fast, before binding the port
     except DeviceUnavailable as exc:
         sys.exit(f"error: {exc}")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -39,6 +42,28 @@ def main(argv: list[str] | None = None) -> None:
         # larger ones close the socket (1009) before they take more memory.
         ws_max_size=WS_FRAME_FACTOR * settings.limits.max_message_bytes,
     )
+    PromptServer(config, app).run()
+
+
+class PromptServer(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C also stops the training worker at once.
+
+    uvicorn waits for open requests before it shuts the app down, and a REST training could
+    hold it for minutes. Stopping the worker answers every waiting client (REST 503, live
+    sockets closed with 1012) within a step; uvicorn then closes what is left.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        worker = getattr(self.app.state, "worker", None)  # set by the app's lifespan
+        if worker is not None:
+            # Off the signal handler: it may have interrupted this thread inside the worker's
+            # lock, which is not re-entrant.
+            threading.Thread(target=worker.stop, name="stop-worker", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from server.tms.training import CheckCallback, Run, TrainingBatch, TrainResult, 
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["snapshot", "done", "error", "cancelled"]
+EventKind = Literal["snapshot", "done", "error", "cancelled", "stopping"]
 
 
 class JobCancelled(Exception):
@@ -37,6 +37,13 @@ class JobCancelled(Exception):
 
 class TrainingFailed(RuntimeError):
     """Training raised; the message is safe to show to the client."""
+
+
+class ServerStopping(TrainingFailed):
+    """The server is shutting down: the training was cancelled; the client may retry later."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is shutting down: training cancelled; retry once it is back")
 
 
 class QueueFull(RuntimeError):
@@ -170,14 +177,20 @@ class TrainingWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Cancel every job and join the thread."""
+        """Cancel every job, tell each waiting client the server is stopping, and join the
+        thread. Thread-safe and idempotent; the worker finishes its current step first (and
+        writes no entry afterwards: a cancelled job is never stored)."""
         with self._lock:
-            for job in self._active.values():
+            jobs = list(self._active.values())
+            for job in jobs:
                 job.cancelled.set()
             self._active.clear()
             self._stopping = True
             self._wake.notify()
-        self._thread.join(timeout)
+        for job in jobs:  # at once, not after the worker's current step
+            self._publish(job, Event("stopping"))
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
     @property
     def alive(self) -> bool:
@@ -442,7 +455,8 @@ async def train_or_load(
     Raises:
         TrainingFailed: training raised.
         QueueFull: the worker already holds its most jobs.
-        asyncio.CancelledError: the job was cancelled (the server is stopping).
+        ServerStopping: the server is shutting down (a :class:`TrainingFailed`).
+        asyncio.CancelledError: the job was cancelled.
     """
     if use_cache:
         cached = await asyncio.to_thread(task.load, worker.cache)
@@ -464,6 +478,8 @@ async def train_or_load(
                 return event.payload
             elif event.kind == "error":
                 raise TrainingFailed(event.payload)
+            elif event.kind == "stopping":
+                raise ServerStopping
             elif event.kind == "cancelled":
                 raise asyncio.CancelledError("training job was cancelled")
     finally:

@@ -39,8 +39,10 @@ from server.api.limits import LimitChecker
 from server.api.schemas.live import DoneMessage, ErrorMessage, SnapshotMessage
 from server.api.schemas.models import ModelResult
 from server.api.settings import Limits
-from server.jobs import QueueFull, Task, TrainingFailed, train_or_load
+from server.jobs import QueueFull, ServerStopping, Task, TrainingFailed, train_or_load
 from server.results import ModelTask, instances_without_gram, without_gram
+
+SERVICE_RESTART = 1012  # WebSocket close code: the server is stopping; try again later
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,9 @@ class LiveSession:
         try:
             use_cache = not options["retrain"]
             result = await train_or_load(self.worker, task, on_snapshot, use_cache=use_cache)
+        except ServerStopping as exc:
+            await self.websocket.close(SERVICE_RESTART, str(exc))
+            return
         except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
