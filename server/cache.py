@@ -121,13 +121,9 @@ class ModelCache:
         root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
 
-    def _remove_stale_temporaries(self) -> int:
+    def _remove_stale_temporaries(self) -> None:
         """Drop the temporary folders of writers that died (killed mid-write or mid-removal),
-        and any older than an hour; log how many and their size.
-
-        Returns:
-            How many were removed.
-        """
+        and any older than an hour; log how many and their size."""
         now, removed, freed = time.time(), 0, 0
         for path in self._temporaries():
             try:
@@ -141,7 +137,6 @@ class ModelCache:
             removed += 1
         if removed:
             log.info("removed %d temporary folders (%d bytes) of writers that died", removed, freed)
-        return removed
 
     def _temporaries(self) -> list[Path]:
         return [p for p in self.root.iterdir() if p.name.startswith(TMP_PREFIX)]
@@ -198,18 +193,13 @@ class ModelCache:
             ValueError: ``entry_id`` is not an id.
         """
         entry = self.path(entry_id)
-        try:
-            mode = entry.lstat().st_mode
-        except OSError:
-            return None
-        if not stat.S_ISDIR(mode):  # a link, or a file, where an entry's folder should be
-            self._unusable(entry_id, CorruptEntry("not a folder"))
+        if not os.path.lexists(entry):
             return None
         try:
-            meta = json.loads(_read_regular(entry / META))
-            if meta.get("kind", MODEL_KIND) != kind:
+            stored = self._stored(entry, entry_id, kind)
+            if stored is None:
                 return None
-            value = decode(self._verify(entry, entry_id, meta), entry_id)
+            value = decode(stored, entry_id)
         except OSError as exc:
             if not isinstance(exc, FileNotFoundError):  # too many open files, say: not a defect
                 log.warning("cache entry %s could not be read (%s)", entry_id, exc)
@@ -346,19 +336,27 @@ class ModelCache:
             os.close(dir_fd)
         self.evict(keep=entry_id)
 
+    def _stored(self, entry: Path, entry_id: str, kind: str) -> Stored | None:
+        """The verified entry, or None if it holds another kind.
+
+        Raises:
+            CorruptEntry: it is not a folder, or does not verify.
+            OSError: a file of it cannot be read.
+        """
+        if not stat.S_ISDIR(entry.lstat().st_mode):  # a link, or a file, in an entry's place
+            raise CorruptEntry("not a folder")
+        meta = json.loads(_read_regular(entry / META))
+        if meta.get("kind", MODEL_KIND) != kind:
+            return None
+        return self._verify(entry, entry_id, meta)
+
     def _entry_is_whole(self, entry: Path, entry_id: str, kind: str) -> bool:
         """Whether the entry in place verifies and is of ``kind`` (ids are content hashes of
         request and kind, so another kind there was tampered with: it is replaced)."""
         try:
-            if not stat.S_ISDIR(entry.lstat().st_mode):
-                return False
-            meta = json.loads(_read_regular(entry / META))
-            if meta.get("kind", MODEL_KIND) != kind:
-                return False
-            self._verify(entry, entry_id, meta)
+            return self._stored(entry, entry_id, kind) is not None
         except Exception:
             return False
-        return True
 
 
 def _read_regular(path: Path) -> bytes:
