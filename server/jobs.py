@@ -189,8 +189,7 @@ class TrainingWorker:
             self._wake.notify()
         for job in jobs:  # at once, not after the worker's current step
             self._publish(job, Event("stopping"))
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        self._thread.join(timeout)
 
     @property
     def alive(self) -> bool:

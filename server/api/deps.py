@@ -104,21 +104,17 @@ async def _disconnected(http: StarletteRequest) -> None:
         pass
 
 
-async def train_or_503(
-    worker: TrainingWorker, task: Task, http: StarletteRequest | None = None
-) -> Any:
-    """The task's result (cached or trained) for a REST call.
+async def train_or_503(worker: TrainingWorker, task: Task, http: StarletteRequest) -> Any:
+    """The task's result (cached or trained) for the REST call ``http``.
 
-    With ``http``, a client that disconnects first cancels its training, as a live socket's
-    does (unless another client or a job waits for the same result).
+    A client that disconnects first cancels its training, as a live socket's does (unless
+    another client or a job waits for the same result).
 
     Raises:
         HTTPException: 503 if training failed, or with ``Retry-After`` if the queue is full;
             499 (never read) once the client has gone.
     """
     try:
-        if http is None:
-            return await train_or_load(worker, task)
         training = asyncio.ensure_future(train_or_load(worker, task))
         left = asyncio.ensure_future(_disconnected(http))
         try:

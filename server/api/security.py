@@ -99,6 +99,8 @@ class Guard:
         token: the shared secret, or None for no token.
         origins: origins allowed besides the server's own (``cors_origins``).
         max_body: the most bytes a request body may declare (``max_message_bytes``).
+        hosts: host names a ``Host`` header may name besides IP addresses and localhost names
+            (:func:`default_hosts` and ``allowed_hosts``).
     """
 
     def __init__(
@@ -107,17 +109,16 @@ class Guard:
         token: str | None,
         origins: list[str],
         max_body: int,
-        hosts: set[str] | None = None,
+        hosts: set[str],
     ) -> None:
         self.app = app
         self.token = token.encode() if token else None
         self.origins = {o.rstrip("/") for o in origins}
         self.max_body = max_body
-        self.hosts = {"localhost"} if hosts is None else {h.lower() for h in hosts}
+        self.hosts = {h.lower() for h in hosts}
 
-    def host_allowed(self, headers: Headers) -> bool:
+    def host_allowed(self, name: str) -> bool:
         """An IP address (no rebinding names one), a localhost name, or an allowed name."""
-        name = host_name(headers.get("host", ""))
         return (
             "*" in self.hosts or name in self.hosts or name.endswith(".localhost") or _is_ip(name)
         )
@@ -140,8 +141,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not self.host_allowed(headers):
-            name = host_name(headers.get("host", ""))
+        name = host_name(headers.get("host", ""))
+        if not self.host_allowed(name):
             reason = (
                 f"this server does not answer to the host name {name!r} (the setting allowed_hosts)"
             )
