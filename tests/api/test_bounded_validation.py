@@ -42,9 +42,9 @@ def test_the_first_error_is_located_where_it_is_even_past_the_first_chunk() -> N
     (error,) = exc.errors()
     assert error["loc"] == ("feature_sets", 0, "features", 202)
     assert error["input"] == -7
-    probabilities = [0.5] * 100 + [2.0]
     (error,) = errors_of({"n_features": 5, "importance": [1.0] * 99 + ["x"]}).errors()
     assert error["loc"] == ("importance", 99)
+    probabilities = [0.5] * 100 + [2.0]
     assert errors_of({"feature_probability": probabilities}).error_count() <= 2  # the union's two
 
 
