@@ -24,9 +24,20 @@ from pydantic import BaseModel
 
 from server.cache import ModelCache
 from server.tms import ModelConfig, TrainConfig, train
-from server.tms.training import CheckCallback, Run, TrainingBatch, TrainResult, run_to_end
+from server.tms.training import (
+    CheckCallback,
+    Evaluator,
+    Run,
+    TrainingBatch,
+    TrainResult,
+    run_to_end,
+)
 
 log = logging.getLogger(__name__)
+
+# Worker time (seconds) by which one lane (a batch, or a finished run's evaluation) may run ahead
+# of the lane that has had the least, before it waits for the others to catch up.
+FAIR_SLICE_S = 0.02
 
 EventKind = Literal["snapshot", "done", "error", "cancelled", "stopping"]
 
@@ -114,7 +125,7 @@ class Task(Protocol):
         """Store the result; OSError is logged by the worker and costs only the entry."""
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: compared and hashed by identity
 class Job:
     """One task id in flight: its subscribers and, once training starts, its run."""
 
@@ -123,6 +134,7 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     run: Run | None = None
+    evaluation: Evaluator | None = None  # once training is done: the final evaluation
     retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
@@ -139,7 +151,14 @@ class TrainingWorker:
     Jobs whose runs share a training shape (``Run.shape``: model, inputs and batch size) train
     in one :class:`~server.tms.training.TrainingBatch`, joining and leaving it between steps; each
     keeps its own seed, optimiser state and step count, so its result is the one it would have
-    had alone. Batches of different shapes take turns, one step each.
+    had alone. A run that has done its steps is then evaluated on fresh inputs, one chunk at a
+    time (:class:`~server.tms.training.Evaluator`).
+
+    Batches and evaluations are lanes that share the worker's time fairly: each turn, every lane
+    whose worker time is within ``FAIR_SLICE_S`` of the least any lane has had does one step (or
+    one chunk), so a large step or a long evaluation slows a small job down by about the share of
+    the lanes, never holds it back until the large one ends. A new lane starts level with the
+    least, so neither it nor the others wait for a backlog.
 
     Args:
         cache: where results are stored and looked up.
@@ -169,6 +188,8 @@ class TrainingWorker:
         self._active: dict[str, Job] = {}
         self._stopping = False
         self._batches: list[TrainingBatch] = []
+        self._evaluating: list[Job] = []  # jobs whose run is done training, being evaluated
+        self._used: dict[TrainingBatch | Job, float] = {}  # lane → worker time had (seconds)
         self._jobs_of: dict[Run, Job] = {}  # every run in a batch → its job
         self._watched_jobs = 0  # of those, how many have a client that wants snapshots
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
@@ -206,6 +227,11 @@ class TrainingWorker:
     def training_runs(self) -> int:
         """Runs in the worker's batches now, cancelled ones included until their next step."""
         return len(self._jobs_of)  # one atomic read of a dict the worker thread owns
+
+    @property
+    def evaluating_runs(self) -> int:
+        """Runs done training whose final evaluation is under way now."""
+        return len(self._evaluating)
 
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
@@ -271,7 +297,12 @@ class TrainingWorker:
         self._warm_up()
         while True:
             with self._lock:
-                while not self._inbox and not self._batches and not self._stopping:
+                while (
+                    not self._inbox
+                    and not self._batches
+                    and not self._evaluating
+                    and not self._stopping
+                ):
                     self._wake.wait()
                 if self._stopping:
                     break
@@ -280,15 +311,33 @@ class TrainingWorker:
             for job in arrived:
                 self._admit(job)
             self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
-            for batch in list(self._batches):  # each batch one step, in turn
-                self._step(batch)
+            for lane in self._due_lanes():
+                started = time.perf_counter()
+                if isinstance(lane, TrainingBatch):
+                    self._step(lane)
+                else:
+                    self._evaluate(lane)
+                self._used[lane] += time.perf_counter() - started
         for batch in self._batches:  # stopping: every job still here is cancelled
             for run in list(batch.runs):
                 self._finish(self._jobs_of.pop(run), Event("cancelled"))
         self._batches.clear()
+        for job in self._evaluating:
+            self._finish(job, Event("cancelled"))
+        self._evaluating.clear()
 
-    def _guard(self, job: Job, action: Callable[[], None]) -> None:
-        """Run one job's action; its failure ends that job alone."""
+    def _due_lanes(self) -> list[TrainingBatch | Job]:
+        """The lanes that run this turn: those within ``FAIR_SLICE_S`` of the least-served one.
+
+        Lanes that ended are forgotten; a new lane starts at the least worker time of the others.
+        """
+        lanes: list[TrainingBatch | Job] = [*self._batches, *self._evaluating]
+        floor = min((self._used[lane] for lane in lanes if lane in self._used), default=0.0)
+        self._used = {lane: self._used.get(lane, floor) for lane in lanes}
+        return [lane for lane in lanes if self._used[lane] <= floor + FAIR_SLICE_S]
+
+    def _guard(self, job: Job, action: Callable[[], None]) -> bool:
+        """Run one job's action; its failure ends that job alone. Whether it went through."""
         try:
             action()
         except JobCancelled:
@@ -297,6 +346,9 @@ class TrainingWorker:
             log.exception("training job %s failed", job.id)
             self._recover(exc)
             self._finish(job, Event("error", failure_detail(exc)))
+        else:
+            return True
+        return False
 
     def _recover(self, exc: Exception) -> None:
         """After a failure: give a CUDA out-of-memory error's cached blocks back, so the next
@@ -367,7 +419,8 @@ class TrainingWorker:
             if run.done:
                 job = self._jobs_of.pop(run)
                 batch.remove(run)
-                self._guard(job, lambda job=job: self._complete(job))
+                job.evaluation = run.evaluator()
+                self._evaluating.append(job)
         if not batch.runs:
             self._batches.remove(batch)
 
@@ -392,13 +445,29 @@ class TrainingWorker:
         share = 4 * built * max(1, self._watched_jobs)
         job.next_snapshot = now + max(self.snapshot_interval_s, share)
 
+    def _evaluate(self, job: Job) -> None:
+        """One chunk of a finished run's evaluation; at its end, the job's result. The job
+        leaves the evaluation lanes once it is done, cancelled or failed."""
+        evaluation = job.evaluation
+        assert evaluation is not None
+
+        def advance() -> None:
+            job.raise_if_cancelled()
+            evaluation.advance()
+            if evaluation.done:
+                self._evaluating.remove(job)  # before its clients hear of the result
+                self._complete(job)
+
+        if not self._guard(job, advance) and job in self._evaluating:
+            self._evaluating.remove(job)  # cancelled, or it failed
+
     def _complete(self, job: Job) -> None:
         self._finish(job, Event("done", self._result(job)))
 
     def _result(self, job: Job) -> BaseModel:
-        """Evaluate a finished run, store it in the cache and return the result."""
-        assert job.run is not None
-        trained = job.run.result(check=job.raise_if_cancelled)
+        """Store a finished, evaluated run's result in the cache and return it."""
+        assert job.run is not None and job.evaluation is not None
+        trained = job.run.kept(job.evaluation.evaluation())
         result = finish(job.task, trained, self.device, job.started)
         try:
             job.task.save(self.cache, result, trained)
