@@ -548,10 +548,10 @@ class Run:
             snapshot_steps=list(self.snapshot_steps),
             snapshots=snapshots,
             train_loss=None if train_loss is None else train_loss[keep],
-            train_x=None if train_loss is None else self._train_points(keep.tolist()),
+            train_x=None if train_loss is None else self.train_points(keep.tolist()),
         )
 
-    def _train_points(self, rows: list[int]) -> list[Tensor]:
+    def train_points(self, rows: list[int]) -> list[Tensor]:
         """The training set of each of ``rows``, (n_features, T) each."""
         points = []
         for row in rows:

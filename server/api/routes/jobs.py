@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
 from server.api.deps import SettingsDep, not_found, raise_for_limits
-from server.api.limits import limit_errors, phase_limit_errors
+from server.api.limits import double_descent_limit_errors, limit_errors, phase_limit_errors
 from server.api.schemas.jobs import JobRequest, JobView
+from server.double_descent_results import DoubleDescentTask
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
@@ -48,17 +49,21 @@ async def create_job(
     """Start training a model or a phase diagram in the background (202), or answer from the
     cache (202 with ``status: done`` and ``result_url``).
 
-    The body is ``{"model": ModelRequest}`` or ``{"phase_diagram": PhaseDiagramRequest}``,
-    exactly one of them; 422 otherwise, and 422 naming the field and the limit (located under
-    ``model`` or ``phase_diagram``) for out-of-range requests, as POST /api/models and POST
-    /api/phase-diagrams. 503 with ``Retry-After`` if the training queue is full
-    (``max_queued_jobs``), and 503 if the worker is not running. The ``Location`` header is the
-    job's URL.
+    The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
+    ``{"double_descent": DoubleDescentRequest}``, exactly one of them; 422 otherwise, and 422
+    naming the field and the limit (located under the kind) for out-of-range requests, as POST
+    /api/models, POST /api/phase-diagrams and POST /api/double-descent. 503 with
+    ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker
+    is not running. The ``Location`` header is the job's URL.
     """
     task: Task
     if body.model is not None:
         errors = limit_errors(body.model, settings.limits)
         task, steps, prefix = ModelTask(body.model), body.model.steps, "/api/models"
+    elif body.double_descent is not None:
+        errors = double_descent_limit_errors(body.double_descent, settings.limits)
+        task = DoubleDescentTask(body.double_descent)
+        steps, prefix = body.double_descent.steps, "/api/double-descent"
     else:
         assert body.phase_diagram is not None
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
