@@ -41,7 +41,7 @@ class JobRequest(RequestModel):
     def _exactly_one(self) -> JobRequest:
         given = sum(getattr(self, name) is not None for name in JOB_KINDS)
         if given != 1:
-            got = "more than one" if given else "none"
+            got = {0: "neither", 2: "both"}.get(given, "all three")
             raise ValueError(
                 f"give exactly one of model, phase_diagram and double_descent, not {got}"
             )
