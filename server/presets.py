@@ -3,7 +3,8 @@
 A preset is data, not code: a title, the paper section it reproduces (with its link on
 transformer-circuits.pub), a few sentences of teaching text, the view the gallery opens, and the
 request or requests it trains (``requests``: model requests; ``phase_diagram``: one phase-diagram
-request). ``python -m server.precompute --all`` trains every preset into the cache, and
+request; ``double_descent``: one double-descent sweep, whose every T's model ships too).
+``python -m server.precompute --all`` trains every preset into the cache, and
 models_cache/ ships the results, so a fresh clone opens every preset without training. The cache
 never evicts shipped entries.
 """
@@ -16,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 
@@ -29,6 +31,7 @@ View = Literal[
     "dynamics",  # Dᵢ through training, with a step slider replaying the weight snapshots
     "neurons",  # stacked neuron bars, monosemantic vs polysemantic
     "phase_diagram",  # the phase-diagram page
+    "double_descent",  # the memorisation page: loss and dimensionalities against T
 ]
 
 
@@ -45,11 +48,16 @@ class Preset(BaseModel):
     view: View
     requests: list[ModelRequest] = Field(default_factory=list)
     phase_diagram: PhaseDiagramRequest | None = None
+    double_descent: DoubleDescentRequest | None = None
 
     @model_validator(mode="after")
     def _trains_something(self) -> Preset:
-        if bool(self.requests) == (self.phase_diagram is not None):
-            raise ValueError(f"preset {self.id}: give either requests or phase_diagram")
+        given = [bool(self.requests), self.phase_diagram is not None]
+        given.append(self.double_descent is not None)
+        if sum(given) != 1:
+            raise ValueError(
+                f"preset {self.id}: give one of requests, phase_diagram and double_descent"
+            )
         return self
 
 
@@ -58,6 +66,11 @@ class PresetInfo(Preset):
 
     model_ids: list[str] = Field(description="per request, its id for GET /api/models/{id}")
     diagram_id: str | None = Field(description="for GET /api/phase-diagrams/{id}, or null")
+    sweep_id: str | None = Field(None, description="for GET /api/double-descent/{id}, or null")
+    sweep_model_ids: list[str] = Field(
+        default_factory=list,
+        description="a double-descent preset: each T's model id (GET /api/models/{id})",
+    )
     cached: list[bool] = Field(
         default_factory=list,
         description="per request (or for the diagram), whether the server's cache holds it now",
@@ -92,9 +105,18 @@ def preset_infos() -> tuple[PresetInfo, ...]:
             **p.model_dump(),
             model_ids=[r.model_id() for r in p.requests],
             diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
+            **_sweep_ids(p.double_descent),
         )
         for p in presets()
     )
+
+
+def _sweep_ids(sweep: DoubleDescentRequest | None) -> dict[str, object]:
+    """A double-descent preset's ``sweep_id`` and ``sweep_model_ids`` (nothing otherwise)."""
+    if sweep is None:
+        return {}
+    models = [sweep.model_request(T).model_id() for T in sweep.normalised_sweep().n_train_values]
+    return {"sweep_id": sweep.sweep_id(), "sweep_model_ids": models}
 
 
 def shipped_ids() -> frozenset[str]:
@@ -105,4 +127,6 @@ def shipped_ids() -> frozenset[str]:
         ids |= set(info.model_ids)
         if info.diagram_id is not None:
             ids.add(info.diagram_id)
+        if info.sweep_id is not None:
+            ids |= {info.sweep_id, *info.sweep_model_ids}
     return frozenset(ids)

@@ -84,6 +84,13 @@ def card_problem(page: Page, console: Console, preset: Preset) -> str:
         assert f"n_features={preset.phase_diagram.n_features}" in href
         assert page.locator("#retrain").count() == 0
         source = view.locator(".panel").get_attribute("data-source")
+    elif preset.view == "double_descent":
+        assert preset.double_descent is not None
+        href = view.locator("a.phase-link").get_attribute("href") or ""
+        assert href.startswith("/memorisation.html#")
+        assert f"n_features={preset.double_descent.n_features}" in href
+        assert page.locator("#retrain").count() == 0
+        source = view.locator(".panel").get_attribute("data-source")
     else:
         source = view.get_attribute("data-source")
         cached = page.locator("#detail-progress .progress[data-state='cached']").count()

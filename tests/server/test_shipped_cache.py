@@ -12,6 +12,7 @@ import pytest
 
 from server.api.schemas.models import InstanceResult, ModelResult
 from server.cache import ModelCache
+from server.double_descent_results import DoubleDescentTask
 from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets, shipped_ids
 from server.results import ModelTask
@@ -51,6 +52,15 @@ def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> 
         assert diagram is not None and diagram.cached and diagram.final
         assert diagram.request == preset.phase_diagram and diagram.id == task.id
         assert diagram.agreement > 0.8  # the page opens on a diagram that shows the paper's picture
+        return
+    if preset.double_descent is not None:
+        sweep_task = DoubleDescentTask(preset.double_descent)
+        assert (SHIPPED / sweep_task.id).is_dir(), STALE.format(preset.id)
+        sweep = sweep_task.load(_copy(sweep_task.id, tmp_path))
+        assert sweep is not None and sweep.cached and sweep.final
+        for k, model_task in enumerate(sweep_task.models):  # every T's model ships too
+            model = model_task.load(_copy(model_task.id, tmp_path / str(k)))
+            assert model is not None and model.id == sweep.points[k].model_id
         return
     for k, request in enumerate(preset.requests):
         result = shipped(preset.id, tmp_path / str(k), k)
@@ -153,3 +163,20 @@ def test_learning_dynamics_ships_its_replay(tmp_path: Path) -> None:
     assert result.snapshots[0].step == 0 and result.snapshots[-1].step == result.request.steps
     final = result.snapshots[-1].dimensionality[0]
     assert final == pytest.approx(result.instances[0].dimensionality, abs=1e-6)
+
+
+def test_the_double_descent_preset_memorises_small_T_and_peaks_between(tmp_path: Path) -> None:
+    """Henighan et al. 2023 in what ships: at the smallest T the train loss is far below the
+    test loss and each point gets about 2/T of a dimension (a T-gon); the test loss peaks at an
+    intermediate T, above both ends; at the largest T train and test loss meet."""
+    sweep_task = DoubleDescentTask(PRESETS["double-descent"].double_descent)  # type: ignore[arg-type]
+    sweep = sweep_task.load(_copy(sweep_task.id, tmp_path))
+    assert sweep is not None
+    points = sweep.points
+    first, last = points[0], points[-1]
+    assert first.train_loss[0] < 0.1 * first.loss[0]  # type: ignore[index]
+    assert abs(first.data_dimensionality[0] - 2 / first.n_train) < 0.1
+    peak = max(points, key=lambda p: p.loss[0])  # type: ignore[index]
+    assert sweep.peak_n_train == peak.n_train and first.n_train < peak.n_train < last.n_train
+    assert peak.loss[0] > 1.2 * max(first.loss[0], last.loss[0])  # type: ignore[index]
+    assert last.train_loss[0] > 0.7 * last.loss[0]  # type: ignore[index]

@@ -3,6 +3,7 @@
 // called again on every live update, so it reuses its plots (Plotly.react).
 
 import { renderBasicGrid } from "./views/basic_grid.js";
+import { renderDoubleDescent } from "./views/double_descent.js";
 import { renderDynamics } from "./views/dynamics.js";
 import { renderFeatureGeometry } from "./views/feature_geometry.js";
 import { renderGeometry2d } from "./views/geometry_2d.js";
@@ -43,6 +44,7 @@ export const VIEWS = Object.freeze({
   dynamics: renderDynamics,
   neurons: renderNeurons,
   phase_diagram: renderPhaseDiagram,
+  double_descent: renderDoubleDescent,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -54,4 +56,5 @@ export const VIEW_KINDS = Object.freeze({
   dynamics: "feature dimensionality through training",
   neurons: "neurons: monosemantic vs polysemantic",
   phase_diagram: "phase diagram (opens the phase page)",
+  double_descent: "double descent: loss against T (opens the memorisation page)",
 });

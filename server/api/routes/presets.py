@@ -25,7 +25,7 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
                 update={
                     "cached": [
                         worker.cache.path(i).is_dir()
-                        for i in info.model_ids or [info.diagram_id or ""]
+                        for i in info.model_ids or [info.diagram_id or info.sweep_id or ""]
                     ]
                 }
             )
