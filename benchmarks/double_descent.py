@@ -16,25 +16,36 @@ import time
 
 import torch
 
-from server.api.schemas.double_descent import DoubleDescentRequest
+from server.api.schemas.double_descent import DoubleDescentPoint, DoubleDescentRequest
 from server.device import select_device
 from server.double_descent_results import DoubleDescentTask
 from server.jobs import train_task
 from server.tms.theory import log_spaced
 
 
+def weighted(point: DoubleDescentPoint) -> float:
+    """Σᵢ ‖Wᵢ‖² Dᵢ / Σᵢ ‖Wᵢ‖² of the first instance: the dimensionality of the features the
+    model represents (the plain mean is at most m/n whatever the geometry)."""
+    norms = [w * w for w in point.feature_norms[0]]
+    return sum(n * d for n, d in zip(norms, point.feature_dimensionality[0], strict=True)) / max(
+        sum(norms), 1e-300
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.double_descent", description=__doc__)
-    parser.add_argument("--n-features", type=int, default=200)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.double_descent", description=__doc__
+    )
+    parser.add_argument("--n-features", type=int, default=100)
     parser.add_argument("--n-hidden", type=int, default=2)
-    parser.add_argument("--feature-probability", type=float, default=0.02)
-    parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--warmup-steps", type=int, default=400)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--n-restarts", type=int, default=1)
+    parser.add_argument("--feature-probability", type=float, default=0.05)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--warmup-steps", type=int, default=600)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--n-restarts", type=int, default=2)
     parser.add_argument("--t-min", type=int, default=3)
-    parser.add_argument("--t-max", type=int, default=3000)
-    parser.add_argument("--points", type=int, default=16, help="T values, log-spaced")
+    parser.add_argument("--t-max", type=int, default=1000)
+    parser.add_argument("--points", type=int, default=14, help="T values, log-spaced")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     args = parser.parse_args(argv)
@@ -62,13 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.steps} steps (warm-up {args.warmup_steps}, lr {args.lr}), "
         f"{args.n_restarts} restart(s), seed {args.seed}: {seconds:.1f} s for {len(values)} T"
     )
-    print("| T | train loss | test loss | mean data-point D_t | mean feature Dᵢ |")
+    print("| T | train loss | test loss | mean data-point D_t | features' Dᵢ (‖Wᵢ‖²-weighted) |")
     print("|---:|---:|---:|---:|---:|")
     for p in result.points:
-        features = sum(p.feature_dimensionality[0]) / len(p.feature_dimensionality[0])
         print(
             f"| {p.n_train} | {p.train_loss[0]:.4g} | {p.loss[0]:.4g} | "
-            f"{p.data_dimensionality[0]:.4g} | {features:.4g} |"
+            f"{p.data_dimensionality[0]:.4g} | {weighted(p):.4g} |"
         )
     print(f"test-loss peak at T = {result.peak_n_train}")
 

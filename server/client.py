@@ -592,6 +592,7 @@ class DoubleDescent:
         train_loss, loss: (k, I), the loss on the T training points and on 2¹⁶ fresh samples.
         data_dimensionality: (k, I), the mean over the T points of D_t.
         feature_dimensionality: (k, I, n_features), every feature's Dᵢ.
+        feature_norms: (k, I, n_features), every feature's ‖Wᵢ‖.
         peak_n_train: the T of the highest test loss (first instance).
     """
 
@@ -606,6 +607,7 @@ class DoubleDescent:
     loss: np.ndarray
     data_dimensionality: np.ndarray
     feature_dimensionality: np.ndarray
+    feature_norms: np.ndarray
     peak_n_train: int | None
 
     @classmethod
@@ -619,6 +621,7 @@ class DoubleDescent:
             loss=_array([p["loss"] for p in points]),
             data_dimensionality=_array([p["data_dimensionality"] for p in points]),
             feature_dimensionality=_array([p["feature_dimensionality"] for p in points]),
+            feature_norms=_array([p.get("feature_norms", []) for p in points]),
             peak_n_train=body.get("peak_n_train"),
         )
 

@@ -85,6 +85,7 @@ class DoubleDescentTask:
                         W[rows], train_x[rows], task.request.hidden
                     ),
                     feature_dimensionality=metrics.dimensionality(W[rows].cpu()).tolist(),
+                    feature_norms=metrics.feature_norms(W[rows].cpu()).tolist(),
                 )
             )
         sweep = self._sweep(points, step=run.step, final=False, device=str(W.device), seconds=0)
@@ -158,6 +159,7 @@ class DoubleDescentTask:
                         for i in model.instances
                     ],
                     feature_dimensionality=[i.dimensionality for i in model.instances],
+                    feature_norms=[i.feature_norms for i in model.instances],
                 )
             )
         return self._sweep(
@@ -166,7 +168,7 @@ class DoubleDescentTask:
 
     def save(self, cache: ModelCache, result: DoubleDescentResult, trained: TrainResult) -> None:
         """Store every T's model under its own id, then the sweep (without the features'
-        dimensionalities, recomputed from the stored W on load)."""
+        dimensionalities and norms, recomputed from the stored W on load)."""
         results = self._results or [
             (task, task.result(part, torch.device(result.device), result.train_seconds), part)
             for task, part in zip(self.models, self.split(trained), strict=True)
@@ -175,7 +177,7 @@ class DoubleDescentTask:
             task.save(cache, model, part)
         body = result.model_dump(mode="json", exclude={"cached"})
         for point in body["points"]:
-            del point["feature_dimensionality"]
+            del point["feature_dimensionality"], point["feature_norms"]
         cache.write(self.id, KIND, body, {"W": trained.W, "b": trained.b})
 
 
@@ -200,7 +202,8 @@ def _decode(stored: Stored, sweep_id: str) -> DoubleDescentResult:
     points = body["points"]
     if [p["n_train"] for p in points] != request.n_train_values:
         raise ValueError("the points are not the request's n_train_values")
-    dimensionality = metrics.dimensionality(W).tolist()
+    dimensionality, norms = metrics.dimensionality(W).tolist(), metrics.feature_norms(W).tolist()
     for k, point in enumerate(points):
         point["feature_dimensionality"] = dimensionality[k * I : (k + 1) * I]
+        point["feature_norms"] = norms[k * I : (k + 1) * I]
     return DoubleDescentResult.model_validate(body | {"cached": True})

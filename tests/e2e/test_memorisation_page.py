@@ -44,7 +44,7 @@ def test_the_sweep_fills_in_live_and_a_T_opens_its_polygon(live_server: str, pag
     names = page.evaluate("document.getElementById('losses').data.map((t) => t.name)")
     assert names == ["train loss", "test loss", "peak"] and int(peak) in (3, 8, 22, 60)
     names = page.evaluate("document.getElementById('dimensions').data.map((t) => t.name)")
-    assert names == ["each feature", "features (mean Dᵢ)", "data points (mean D_t)"]
+    assert names == ["each feature", "features (‖Wᵢ‖²-weighted Dᵢ)", "data points (mean D_t)"]
     # The first T opens by itself: 3 training points, 30 features, drawn side by side.
     page.wait_for_function("document.getElementById('picked').dataset.loaded === '3'")
     assert trace_points(page, "hidden-2d", 1) == 3 and trace_points(page, "features-2d", 1) == 30

@@ -25,16 +25,16 @@
  *   int?: boolean, limit?: string}>}
  */
 export const MEMO_PROPS = Object.freeze([
-  { name: "n_features", default: 200, min: 2, max: 10000, int: true, limit: "max_features" },
+  { name: "n_features", default: 100, min: 2, max: 10000, int: true, limit: "max_features" },
   { name: "n_hidden", default: 2, min: 1, max: 256, int: true, limit: "max_hidden" },
-  { name: "p", default: 0.02, min: 1e-4, max: 1 },
+  { name: "p", default: 0.05, min: 1e-4, max: 1 },
   { name: "t_min", default: 3, min: 1, max: 10000, int: true, limit: "max_train_points" },
-  { name: "t_max", default: 3000, min: 1, max: 10000, int: true, limit: "max_train_points" },
-  { name: "points", default: 16, min: 1, max: 64, int: true, limit: "max_sweep_points" },
-  { name: "steps", default: 4000, min: 1, max: 50000, int: true, limit: "max_steps" },
-  { name: "warmup_steps", default: 400, min: 0, max: 50000, int: true },
-  { name: "lr", default: 0.01, min: 1e-5, max: 1 },
-  { name: "n_restarts", default: 1, min: 1, max: 16, int: true, limit: "max_restarts" },
+  { name: "t_max", default: 1000, min: 1, max: 10000, int: true, limit: "max_train_points" },
+  { name: "points", default: 14, min: 1, max: 64, int: true, limit: "max_sweep_points" },
+  { name: "steps", default: 6000, min: 1, max: 50000, int: true, limit: "max_steps" },
+  { name: "warmup_steps", default: 600, min: 0, max: 50000, int: true },
+  { name: "lr", default: 0.005, min: 1e-5, max: 1 },
+  { name: "n_restarts", default: 2, min: 1, max: 16, int: true, limit: "max_restarts" },
   { name: "seed", default: 0, min: 0, max: 2 ** 32 - 1, int: true },
 ]);
 

@@ -20,6 +20,7 @@ export const COLOURS = Object.freeze({
  * @property {number[]|null} loss per instance, null while training
  * @property {number[]} data_dimensionality per instance, the mean over the T points
  * @property {number[][]} feature_dimensionality per instance, per feature
+ * @property {number[][]} [feature_norms] per instance, per feature
  */
 
 /**
@@ -43,6 +44,26 @@ export function peakOf(points) {
  */
 export function mean(values) {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
+}
+
+/**
+ * The dimensionality of the features the model represents: Σᵢ ‖Wᵢ‖² Dᵢ / Σᵢ ‖Wᵢ‖² (first
+ * instance). With m ≪ n the plain mean of Dᵢ is at most m/n whatever the geometry.
+ * @param {SweepPoint} point
+ * @returns {number}
+ */
+export function weightedFeatureDimensionality(point) {
+  const D = point.feature_dimensionality[0];
+  const norms = point.feature_norms?.[0];
+  if (!norms) return mean(D);
+  let total = 0;
+  let weight = 0;
+  D.forEach((d, i) => {
+    const w = norms[i] * norms[i];
+    total += w * d;
+    weight += w;
+  });
+  return weight > 0 ? total / weight : 0;
 }
 
 /**
@@ -142,10 +163,10 @@ export function renderSweepDimensions(el, points, { selected = null, onPick } = 
       marker: { color: COLOURS.features, size: 4, opacity: 0.25 }, hoverinfo: "skip",
     },
     {
-      type: "scatter", mode: "lines+markers", name: "features (mean Dᵢ)", x: T,
-      y: points.map((p) => Math.max(mean(p.feature_dimensionality[0]), 1e-4)),
+      type: "scatter", mode: "lines+markers", name: "features (‖Wᵢ‖²-weighted Dᵢ)", x: T,
+      y: points.map((p) => Math.max(weightedFeatureDimensionality(p), 1e-4)),
       line: { color: COLOURS.features },
-      hovertemplate: "T = %{x}<br>mean feature D %{y:.3g}<extra></extra>",
+      hovertemplate: "T = %{x}<br>features' D (‖Wᵢ‖²-weighted) %{y:.3g}<extra></extra>",
     },
     {
       type: "scatter", mode: "lines+markers", name: "data points (mean D_t)", x: T,

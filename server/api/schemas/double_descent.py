@@ -103,6 +103,12 @@ class DoubleDescentPoint(BaseModel):
     feature_dimensionality: list[list[float]] = Field(
         description="Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)² of every feature, per instance (n_features each)"
     )
+    feature_norms: list[list[float]] = Field(
+        default_factory=list,
+        description="‖Wᵢ‖ of every feature, per instance: with m ≪ n the plain mean of Dᵢ is at "
+        "most m/n whatever the geometry, so the page weights each Dᵢ by ‖Wᵢ‖² (the features the "
+        "model represents)",
+    )
 
 
 class DoubleDescentResult(BaseModel):
