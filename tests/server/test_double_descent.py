@@ -37,6 +37,13 @@ def test_orthogonal_points_get_one_and_a_zero_point_gets_zero() -> None:
     torch.testing.assert_close(metrics.data_dimensionality(pair), expected)
 
 
+def test_it_is_the_feature_dimensionality_of_the_hidden_vectors() -> None:
+    # Same formula as F4 with h_t for Wᵢ, computed without the T × T Gram matrix.
+    hidden = torch.randn(3, 4, 50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    hidden[0, :, 7] = 0
+    torch.testing.assert_close(metrics.data_dimensionality(hidden), metrics.dimensionality(hidden))
+
+
 def test_the_schedule_warms_up_linearly_then_decays_to_zero() -> None:
     config = TrainConfig(steps=1000, lr=2e-3, lr_schedule="warmup_cosine", warmup_steps=100)
     assert config.lr_at(0) == 0.0

@@ -10,6 +10,7 @@ import {
   COLOURS,
   mean,
   renderSweepDimensions,
+  weightedFeatureDimensionality,
   renderSweepLosses,
   renderVectors2d,
 } from "../plots/double_descent.js";
@@ -136,12 +137,16 @@ export async function main() {
     renderVectors2d(dom.features, columns, { colour: COLOURS.features, label: "feature" });
     renderVectors2d(dom.hidden, instance.hidden_train ?? [], { colour: COLOURS.points, label: "point" });
     const dataD = mean(instance.data_dimensionality ?? []);
-    const featureD = mean(instance.dimensionality);
+    const featureD = weightedFeatureDimensionality({
+      ...point,
+      feature_dimensionality: [instance.dimensionality],
+      feature_norms: [instance.feature_norms],
+    });
     dom.picked.dataset.loaded = String(T);
     dom.pickNote.textContent =
       `T = ${T}: train loss ${formatNumber(instance.train_loss)}, test loss ${formatNumber(instance.loss)}; ` +
       `mean data-point D_t ${formatNumber(dataD)} (a regular T-gon gives 2/T = ${formatNumber(2 / T)}), ` +
-      `mean feature Dᵢ ${formatNumber(featureD)}.` +
+      `features' Dᵢ (‖Wᵢ‖²-weighted) ${formatNumber(featureD)}.` +
       (model.request.n_hidden > 2 ? " Only the first two hidden dimensions are drawn." : "");
   };
 

@@ -130,7 +130,8 @@ export function renderSweepLosses(el, points, { selected = null, onPick } = {}) 
   }
   const layout = baseLayout({
     showlegend: true,
-    legend: { orientation: "h", y: 1.12 },
+    legend: { orientation: "h", x: 0, y: -0.22 },
+    margin: { l: 52, r: 16, t: 10, b: 80 },
     xaxis: axis("training-set size T", { type: "log" }),
     yaxis: axis("loss", { type: "log" }),
     shapes: selectedShape(selected),
@@ -177,7 +178,8 @@ export function renderSweepDimensions(el, points, { selected = null, onPick } = 
   ];
   const layout = baseLayout({
     showlegend: true,
-    legend: { orientation: "h", y: 1.12 },
+    legend: { orientation: "h", x: 0, y: -0.22 },
+    margin: { l: 52, r: 16, t: 10, b: 80 },
     xaxis: axis("training-set size T", { type: "log" }),
     yaxis: axis("dimensionality", { type: "log" }),
     shapes: selectedShape(selected),
