@@ -333,7 +333,9 @@ class TrainingWorker:
                 room = self.max_batch_elements - batch.rows * run.n_features * run.config.batch_size
                 if size <= room:
                     return batch
-        batch = TrainingBatch()
+        # A run that brings its own kind of batch (an SAE's) says so; toy models train in one.
+        new_batch = getattr(run, "new_batch", None)
+        batch = new_batch() if new_batch is not None else TrainingBatch()
         self._batches.append(batch)
         return batch
 
@@ -461,6 +463,11 @@ async def train_or_load(
         cached = await asyncio.to_thread(task.load, worker.cache)
         if cached is not None:
             return cached
+    # A task that needs another result first (an SAE needs its toy model) gets it here, as a
+    # client of the worker like any other, before its own job is queued.
+    prepare = getattr(task, "prepare", None)
+    if prepare is not None:
+        await prepare(worker, on_job)
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
     job = worker.subscribe(task, subscriber, retrain=not use_cache)
     try:

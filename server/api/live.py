@@ -1,5 +1,5 @@
-"""The live protocol that WS /api/models/live and WS /api/phase-diagrams/live share: send a
-request, watch it train.
+"""The live protocol that WS /api/models/live, /api/phase-diagrams/live and /api/saes/live
+share: send a request, watch it train.
 
 Protocol. The server numbers the requests it receives on a socket 1, 2, 3, … (``seq``) and tags
 every message with the seq it answers:
@@ -55,6 +55,8 @@ class LiveProtocol:
         task: request → the worker's task for it.
         snapshot: (seq, the task's snapshot fields) → the message.
         done: (seq, result) → the message.
+        bind: (request, the server's settings) → the task, for a resource whose task needs the
+            settings (an SAE checks its limits once its model is known); None uses ``task``.
     """
 
     expects: str
@@ -62,6 +64,7 @@ class LiveProtocol:
     task: Callable[[Any], Task]
     snapshot: Callable[[int, dict[str, Any]], BaseModel]
     done: Callable[[int, Any], BaseModel]
+    bind: Callable[[Any, Any], Task] | None = None
 
 
 MODELS = LiveProtocol(
@@ -170,7 +173,10 @@ class LiveSession:
         else:
             text, options = split_options(text)
             parsed = self.protocol.parse(text, self.settings)
-        task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
+        task = None
+        if isinstance(parsed, BaseModel):
+            bind = self.protocol.bind
+            task = self.protocol.task(parsed) if bind is None else bind(parsed, self.settings)
         running = self.running is not None and not self.running.done()
         if task is not None and running and task.id == self.running_id:
             self.seq += 1  # the running job already trains this: answer as the new seq

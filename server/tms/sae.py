@@ -291,6 +291,7 @@ class SAERun:
         self.fired: collections.deque[Tensor] = collections.deque(maxlen=self.window)
         self.resample_steps: list[int] = []
         self.resampled: list[list[list[int]]] = []  # per resampling step, per restart
+        self.snapshot_samples = SNAPSHOT_SAMPLES
 
     # -- what the worker reads -------------------------------------------------------------------
     @property
@@ -305,6 +306,11 @@ class SAERun:
     def shape(self) -> tuple[object, ...]:
         """What two SAE runs must share to be stepped in one :class:`SAEBatch`."""
         return ("sae", self.n_hidden, self.config.n_latents, self.config.batch_size)
+
+    def new_batch(self) -> SAEBatch:
+        """An empty batch that can step this run (the worker asks, rather than making a
+        ``TrainingBatch``, which steps toy models)."""
+        return SAEBatch()
 
     # -- training --------------------------------------------------------------------------------
     def hidden(self, batch_size: int, generator: torch.Generator) -> Tensor:
@@ -481,9 +487,10 @@ class SAERun:
         )
 
     def snapshot(self) -> TrainedSAE:
-        """The restart of lowest latest batch loss, measured on ``SNAPSHOT_SAMPLES`` fresh
+        """The restart of lowest latest batch loss, measured on ``snapshot_samples`` fresh
         samples of the snapshot generator (the training's samples are untouched)."""
-        return self.trained(self.current(), self.measure(SNAPSHOT_SAMPLES, self.snapshot_generator))
+        measures = self.measure(self.snapshot_samples, self.snapshot_generator)
+        return self.trained(self.current(), measures)
 
     def result(self, check: CheckCallback | None = None) -> TrainedSAE:
         """Measure every restart on ``n_eval_samples`` fresh samples (the training generator,
