@@ -21,12 +21,13 @@ tensor; each restart has its own initial weights, and all see the same input bat
 training, each is scored on fresh samples and the one with the lowest loss is kept.
 
 Resampling of dead latents (ARENA's "advanced" resampling, after Anthropic's "Towards
-Monosemanticity", 2023): every ``resample_interval`` steps, the latents that fired on no sample
-of the last ``RESAMPLE_WINDOW`` steps are re-initialised towards inputs the SAE reconstructs
-badly: a fresh batch is drawn, inputs are picked with probability ∝ their squared
-reconstruction loss, a dead latent's decoder column becomes the normalised (h − b_dec) of its
-pick, its encoder row the same direction scaled to ``RESAMPLE_SCALE`` × the mean norm of the
-live encoder rows, its encoder bias 0, and its Adam moments are reset.
+Monosemanticity", 2023): every ``resample_interval`` steps, the latents that fired on (almost) no
+sample of the last ``RESAMPLE_WINDOW`` steps (fewer than ``DEAD_FREQUENCY`` of them) are
+re-initialised towards inputs the SAE reconstructs badly: a fresh batch is drawn, inputs are
+picked with probability ∝ their squared reconstruction loss, a dead latent's decoder column
+becomes the normalised (h − b_dec) of its pick, its encoder row the same direction scaled to
+``RESAMPLE_SCALE`` × the mean norm of the live encoder rows, its encoder bias 0, and its Adam
+moments are reset.
 
 Gradients come from torch autograd and the optimiser is ``torch.optim.Adam`` (the SAE is small
 and the step is dominated by sampling; nothing is hand-written here).
@@ -55,8 +56,11 @@ DEFAULT_SAE_LR = 1e-3
 DEFAULT_L1_COEFFICIENT = 0.2
 DEFAULT_K = 1  # topk: one latent per sample, as sparse as the toy data mostly is (p ≤ 0.1)
 DEFAULT_RESAMPLE_INTERVAL = 2500
-RESAMPLE_WINDOW = 500  # steps over which a latent must fire at least once not to be dead (ARENA)
-RESAMPLE_SCALE = 0.2  # a resampled encoder row's norm, × the mean norm of the live rows
+RESAMPLE_WINDOW = 500  # steps over which a latent's firing is counted (ARENA's window)
+# A latent firing on fewer than this fraction of the window's samples is dead. ARENA's 1e-8 means
+# "never"; a latent firing once in 10⁵ samples is as useless, and was seen to escape it.
+DEAD_FREQUENCY = 1e-5
+RESAMPLE_SCALE = 0.5  # a resampled encoder row's norm, × the mean norm of the live rows
 SNAPSHOT_SAMPLES = 4096  # fresh samples a live snapshot's metrics are measured on
 NORM_EPS = 1e-8
 
@@ -342,7 +346,7 @@ class SAERun:
         self.optimizer.step()
         with torch.no_grad():
             normalise_columns(self.W_dec)
-            self.fired.append((a > 0).any(dim=1))  # (R, L)
+            self.fired.append((a > 0).sum(dim=1, dtype=torch.float32))  # (R, L) counts
         self.step += 1
         self.last_loss = per_restart.detach()
         if self.step % self.history_every == 0 or self.step == self.config.steps:
@@ -353,10 +357,12 @@ class SAERun:
             self.resample()
 
     def dead(self) -> Tensor:
-        """(R, n_latents) bool: latents that fired on no sample of the last ``window`` steps."""
+        """(R, n_latents) bool: latents that fired on less than ``DEAD_FREQUENCY`` of the
+        samples of the last ``window`` steps (none before any step)."""
         if not self.fired:
             return torch.zeros((self.rows, self.config.n_latents), dtype=torch.bool)
-        return ~torch.stack(list(self.fired)).any(dim=0)
+        samples = len(self.fired) * self.config.batch_size
+        return torch.stack(list(self.fired)).sum(dim=0) < DEAD_FREQUENCY * samples
 
     @torch.no_grad()
     def resample(self) -> list[list[int]]:
