@@ -45,7 +45,7 @@ from torch import Tensor
 
 from server.tms.config import EVAL_SAMPLES, HISTORY_POINTS, ModelConfig
 from server.tms.data import FeatureDistribution, sample_features
-from server.tms.training import CheckCallback
+from server.tms.training import SINGLE_THREAD_ELEMENTS, CheckCallback
 
 SAEArchitecture = Literal["relu", "topk"]
 
@@ -63,6 +63,7 @@ DEAD_FREQUENCY = 1e-5
 RESAMPLE_SCALE = 0.5  # a resampled encoder row's norm, × the mean norm of the live rows
 SNAPSHOT_SAMPLES = 4096  # fresh samples a live snapshot's metrics are measured on
 NORM_EPS = 1e-8
+_MAX_THREADS = torch.get_num_threads()  # what larger steps use
 
 
 @dataclass(frozen=True)
@@ -335,9 +336,19 @@ class SAERun:
         loss, _ = sample_losses(h, h_hat, a, c.l1_coefficient, c.architecture)
         return a, h_hat, loss
 
+    def set_threads(self) -> None:
+        """One CPU thread for small steps, as toy models train (``training.SINGLE_THREAD_
+        ELEMENTS``): a second thread costs more than it gains, up to 5× on 2 busy cores."""
+        c = self.config
+        size = c.n_restarts * c.batch_size * max(c.n_latents, self.n_features, self.n_hidden)
+        threads = 1 if size < SINGLE_THREAD_ELEMENTS else _MAX_THREADS
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
     def advance(self) -> None:
         """One Adam step of every restart, then W_dec's columns re-normalised; resample dead
         latents when the step is a multiple of ``resample_interval`` (and not the last)."""
+        self.set_threads()
         h = self.hidden(self.config.batch_size, self.generator)
         a, _, loss = self.forward(h)
         per_restart = loss.mean(-1)  # (R,)
