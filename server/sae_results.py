@@ -37,6 +37,10 @@ class SAEModelMissing(TrainingFailed):
     """The request's ``model_id`` names no trained model in the cache."""
 
 
+class SAEDiverged(TrainingFailed):
+    """The SAE (or its model) has non-finite weights: nothing to show, nothing to store."""
+
+
 class SAERefused(TrainingFailed):
     """The request does not fit its model (instance) or a limit, found once the model was known
     (the REST routes refuse these with a 422 before; a live socket gets this message)."""
@@ -84,6 +88,10 @@ def sae_result(
 ) -> SAEResult:
     """Assemble the API's result from a (trained or training) SAE.
 
+    Raises:
+        SAEDiverged: a weight or the loss is not finite (JSON has no NaN; the job fails with a
+            message saying so).
+
     Args:
         request: the normalised request.
         trained: the SAE and its measures (``SAERun.result`` or ``SAERun.snapshot``).
@@ -91,6 +99,11 @@ def sae_result(
             measures come from.
     """
     m = trained.measures
+    tensors = (trained.features, trained.W_enc, trained.b_enc, trained.W_dec, trained.b_dec)
+    if not all(bool(t.isfinite().all()) for t in tensors) or not math.isfinite(float(m.loss)):
+        raise SAEDiverged(
+            "training diverged: the model's or the SAE's weights are not finite; try a smaller lr"
+        )
     features = trained.features.numpy()
     frequency = m.latent_frequency.tolist()
     return SAEResult(

@@ -47,7 +47,7 @@ def cosines(features: np.ndarray, W_dec: np.ndarray) -> np.ndarray:
         W_dec: (n_hidden, n_latents), the decoder (any column norms).
 
     Returns:
-        (n_features, n_latents) float64 in [−1, 1]; 0 for a zero column.
+        (n_features, n_latents) float64 in [−1, 1]; 0 for a zero or non-finite column.
     """
     f = np.asarray(features, dtype=np.float64)
     d = np.asarray(W_dec, dtype=np.float64)
@@ -55,7 +55,8 @@ def cosines(features: np.ndarray, W_dec: np.ndarray) -> np.ndarray:
     dn = np.linalg.norm(d, axis=0)
     f = f / np.where(fn > 0, fn, 1.0)
     d = d / np.where(dn > 0, dn, 1.0)
-    return np.clip(f.T @ d, -1.0, 1.0)
+    # A diverged (non-finite) column points nowhere: cosine 0, like a zero one.
+    return np.nan_to_num(np.clip(f.T @ d, -1.0, 1.0), nan=0.0)
 
 
 def represented(features: np.ndarray, threshold: float = REPRESENTED_NORM) -> list[int]:
