@@ -199,3 +199,15 @@ def test_the_overcomplete_topk_sae_fires_one_latent_at_most(tmp_path: Path) -> N
     sae = shipped_sae("sae-topk-overcomplete", tmp_path)
     assert sae.n_latents == 10 and sae.l0 <= 1.0
     assert sae.mmcs is not None and sae.mmcs > 0.95
+
+
+def test_the_sae_on_correlated_pairs_leans_each_latent_towards_the_partner(tmp_path: Path) -> None:
+    """What the preset's text says it gets wrong: four latents, one per feature, each with a
+    cosine of at least 0.3 with its feature's correlated partner, so MMCS stays below 0.95."""
+    sae = shipped_sae("sae-correlated-pairs", tmp_path)
+    partner = {0: 1, 1: 0, 2: 3, 3: 2}
+    assert len({m.latent for m in sae.matching}) == 4
+    for match in sae.matching:
+        assert 0.75 < match.cosine < 0.95
+        assert sae.cosines[partner[match.feature]][match.latent] > 0.3
+    assert sae.mmcs is not None and sae.mmcs < 0.95 and sae.explained_variance > 0.85
