@@ -91,9 +91,12 @@ class Subscriber:
 class Task(Protocol):
     """What one job trains, as the resource that asked for it defines it.
 
-    Implemented by :class:`~server.results.ModelTask` (a model) and
-    :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram). ``id`` is the cache key;
-    jobs with equal ids are one job.
+    Implemented by :class:`~server.results.ModelTask` (a model),
+    :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram) and
+    :class:`~server.sae_results.SAETask` (an SAE). ``id`` is the cache key; jobs with equal ids
+    are one job. Optional: an async ``prepare(worker, on_job)``, awaited by :func:`train_or_load`
+    before the job is queued (an SAE gets its model there); a run with ``new_batch()`` is stepped
+    in the batch that makes (an SAE's :class:`~server.tms.sae.SAEBatch`), not a TrainingBatch.
     """
 
     id: str

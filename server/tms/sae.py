@@ -371,7 +371,9 @@ class SAERun:
         """(R, n_latents) bool: latents that fired on less than ``DEAD_FREQUENCY`` of the
         samples of the last ``window`` steps (none before any step)."""
         if not self.fired:
-            return torch.zeros((self.rows, self.config.n_latents), dtype=torch.bool)
+            return torch.zeros(
+                (self.rows, self.config.n_latents), dtype=torch.bool, device=self.device
+            )
         samples = len(self.fired) * self.config.batch_size
         return torch.stack(list(self.fired)).sum(dim=0) < DEAD_FREQUENCY * samples
 
