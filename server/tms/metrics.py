@@ -63,7 +63,7 @@ def data_dimensionality(hidden: Tensor) -> Tensor:
     dimensionality (:func:`dimensionality`) of the training points' hidden vectors h_t = W x_t.
 
     Source: Henighan et al. (Anthropic, 2023), "Superposition, Memorization, and Double
-    Descent"; docs/THEORY.md F18.
+    Descent"; docs/THEORY.md F20.
 
     Args:
         hidden: (..., n_hidden, T): column t is h_t (the layout of W's columns).

@@ -1,6 +1,6 @@
 """POST /api/jobs (train in the background), GET /api/jobs/{job_id}, DELETE /api/jobs/{job_id}.
 
-A job is what POST /api/models or POST /api/phase-diagrams would train, without holding the
+A job is what POST /api/models, /api/phase-diagrams or /api/saes would train, without holding the
 request open: the answer comes at once (202) and the client polls for ``step`` of ``steps``.
 Jobs share the worker with every other client: identical trainings in flight are one training,
 and the worker's queue bound (``max_queued_jobs``) applies. Retention of finished jobs:
@@ -14,14 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
-from server.api.deps import SettingsDep, not_found, raise_for_limits
+from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
 from server.api.limits import double_descent_limit_errors, limit_errors, phase_limit_errors
+from server.api.routes.saes import sae_task
 from server.api.schemas.jobs import JobRequest, JobView
 from server.double_descent_results import DoubleDescentTask
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
-from server.results import ModelTask
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -43,6 +43,7 @@ JobRecordsDep = Annotated[JobRecords, Depends(get_job_records)]
 async def create_job(
     body: JobRequest,
     settings: SettingsDep,
+    worker: WorkerDep,
     records: JobRecordsDep,
     response: Response,
 ) -> JobView:
@@ -50,26 +51,35 @@ async def create_job(
     cache (202 with ``status: done`` and ``result_url``).
 
     The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
-    ``{"double_descent": DoubleDescentRequest}``, exactly one of them; 422 otherwise, and 422
-    naming the field and the limit (located under the kind) for out-of-range requests, as POST
-    /api/models, POST /api/phase-diagrams and POST /api/double-descent. 503 with
-    ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker
-    is not running. The ``Location`` header is the job's URL.
+    ``{"sae": SAERequest}`` or ``{"double_descent": DoubleDescentRequest}``, exactly one of them;
+    422 otherwise, and 422 naming the field and the limit (located under ``model``,
+    ``phase_diagram``, ``sae`` or ``double_descent``) for out-of-range requests, as POST
+    /api/models, /api/phase-diagrams, /api/saes and /api/double-descent. An SAE job whose model
+    is not cached trains the model first; meanwhile its ``step`` counts the model's steps. 503
+    with ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the
+    worker is not running. The ``Location`` header is the job's URL.
     """
     task: Task
     if body.model is not None:
-        errors = limit_errors(body.model, settings.limits)
-        task, steps, prefix = ModelTask(body.model), body.model.steps, "/api/models"
+        raise_for_limits(
+            [e | {"loc": [body.kind, *e["loc"]]} for e in limit_errors(body.model, settings.limits)]
+        )
+        task = await model_task(body.model, worker.cache, where=("body", body.kind))
+        steps, prefix = body.model.steps, "/api/models"
     elif body.double_descent is not None:
         errors = double_descent_limit_errors(body.double_descent, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = DoubleDescentTask(body.double_descent)
         steps, prefix = body.double_descent.steps, "/api/double-descent"
-    else:
-        assert body.phase_diagram is not None
+    elif body.phase_diagram is not None:
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
-    raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
+    else:
+        assert body.sae is not None
+        task = await sae_task(body.sae, worker, settings.limits, loc=("sae",))
+        steps, prefix = body.sae.steps, "/api/saes"
     try:
         record = await records.submit(task, body.kind, steps, prefix)
     except (QueueFull, TooManyJobs) as exc:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from server.api.schemas.ids import content_id
 from server.api.schemas.models import (
     BOUNDED_LIST,
+    ID_NEUTRAL_DEFAULTS,
     MAX_INT,
     MAX_LIST,
     ModelRequest,
@@ -63,6 +64,13 @@ class DoubleDescentRequest(ModelRequest):
             raise ValueError("a sweep takes n_train_values (a list of T), not n_train")
         return value
 
+    @field_validator("init_from")
+    @classmethod
+    def _fresh_start(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("a sweep trains every T from a fresh start: leave init_from out")
+        return value
+
     @field_validator("n_train_values")
     @classmethod
     def _sorted(cls, value: list[int]) -> list[int]:
@@ -81,8 +89,18 @@ class DoubleDescentRequest(ModelRequest):
         return DoubleDescentRequest.model_validate(fields | {"n_train_values": self.n_train_values})
 
     def sweep_id(self) -> str:
-        """sha256 of the canonical request JSON, its kind and the cache format (64 hex digits)."""
-        return content_id(self.normalised_sweep().model_dump(mode="json"), kind=KIND)
+        """sha256 of the canonical request JSON, its kind and the cache format (64 hex digits).
+
+        Model fields at their id-neutral defaults (``ID_NEUTRAL_DEFAULTS``) are left out, as a
+        model's id leaves them out, so that a field added to ``ModelRequest`` later keeps every
+        stored sweep's id.
+        """
+        request = {
+            name: value
+            for name, value in self.normalised_sweep().model_dump(mode="json").items()
+            if name not in ID_NEUTRAL_DEFAULTS or value != ID_NEUTRAL_DEFAULTS[name]
+        }
+        return content_id(request, kind=KIND)
 
 
 # -- results -------------------------------------------------------------------------------------

@@ -15,15 +15,17 @@ from server.api.schemas.bounded import RequestModel
 from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import EXAMPLE_REQUEST, ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.saes import SAERequest
 
-JobKind = Literal["model", "phase_diagram", "double_descent"]
-JOB_KINDS: tuple[str, ...] = ("model", "phase_diagram", "double_descent")
+JobKind = Literal["model", "phase_diagram", "sae", "double_descent"]
+JOB_KINDS: tuple[str, ...] = ("model", "phase_diagram", "sae", "double_descent")
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 
 class JobRequest(RequestModel):
-    """What a job trains: exactly one of ``model``, ``phase_diagram`` and ``double_descent``."""
+    """What a job trains: exactly one of ``model``, ``phase_diagram``, ``sae`` and
+    ``double_descent``."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"model": EXAMPLE_REQUEST}]}
@@ -37,13 +39,18 @@ class JobRequest(RequestModel):
         None, description="a double-descent sweep, as POST /api/double-descent takes"
     )
 
+    sae: SAERequest | None = Field(
+        None, description="a sparse autoencoder on a toy model, as POST /api/saes takes"
+    )
+
     @model_validator(mode="after")
     def _exactly_one(self) -> JobRequest:
         given = sum(getattr(self, name) is not None for name in JOB_KINDS)
         if given != 1:
-            got = {0: "neither", 2: "both"}.get(given, "all three")
+            got = ("neither", "", "both", "three", "all four")[given]
             raise ValueError(
-                f"give exactly one of model, phase_diagram and double_descent, not {got}"
+                "give exactly one of model and phase_diagram (or sae, or double_descent), "
+                f"not {got}"
             )
         return self
 
@@ -57,7 +64,7 @@ class JobView(BaseModel):
 
     id: str = Field(description="the job's own id: 32 random hex digits (not the model's id)")
     kind: JobKind = Field(
-        description="what it trains: a model, a phase diagram or a double-descent sweep"
+        description="what it trains: a model, a phase diagram, an SAE or a double-descent sweep"
     )
     status: JobStatus = Field(
         description="queued (waiting for the worker), running (training), done (result_url "
@@ -67,8 +74,8 @@ class JobView(BaseModel):
     steps: int = Field(description="the request's steps")
     result_url: str | None = Field(
         None,
-        description="once done: GET /api/models/{id}, /api/phase-diagrams/{id} or "
-        "/api/double-descent/{id}, the cached "
+        description="once done: GET /api/models/{id}, /api/phase-diagrams/{id}, /api/saes/{id} "
+        "or /api/double-descent/{id}, the cached "
         "result (the cache's id of the request, not the job id)",
     )
     detail: str | None = Field(None, description="why the job failed, or null")

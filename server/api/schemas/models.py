@@ -66,7 +66,11 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "normalize_inputs": False,
     "lr_schedule": "constant",
     "warmup_steps": 0,
+    "init_from": None,
 }
+# init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
+# "snapshot-<sha256>", what "current" becomes when those were a training's snapshot.
+INIT_FROM_PATTERN = r"^(current|[0-9a-f]{64}|snapshot-[0-9a-f]{64})$"
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
 
 
@@ -217,6 +221,17 @@ class ModelRequest(RequestModel):
         if steps is not None and value > steps:
             raise ValueError(f"warmup_steps is {value}; it must be at most steps = {steps}")
         return value
+
+    init_from: str | None = Field(
+        None,
+        pattern=INIT_FROM_PATTERN,
+        description="null: a fresh initialisation. A trained model's id: start from its final "
+        "weights (same n_features, n_hidden, activation, hidden_activation and task; a "
+        "one-instance model seeds every instance, otherwise the instance counts match); AdamW "
+        'starts fresh. On the live socket also "current": the weights of that socket\'s latest '
+        'snapshot or result (a snapshot becomes "snapshot-<sha256 of its weights>" in the '
+        "answer). The id of a warm-started model includes its starting point",
+    )
 
     @field_validator("feature_probability")
     @classmethod
@@ -493,7 +508,7 @@ class InstanceResult(InstanceMetrics):
     data_dimensionality: list[float] | None = Field(
         None,
         description="models with n_train: for each training point, D_t = ‖h_t‖² / Σ_s "
-        "(ĥ_t·h_s)² with h_t = W x_t (Henighan et al. 2023; docs/THEORY.md F18), length T; "
+        "(ĥ_t·h_s)² with h_t = W x_t (Henighan et al. 2023; docs/THEORY.md F20), length T; "
         "null otherwise",
     )
     hidden_train: list[list[float]] | None = Field(
