@@ -174,6 +174,7 @@ export async function main() {
     panels.draw(sae, highlighted);
     dom.sae.dataset.drawn = "true";
     dom.sae.dataset.step = String(sae.step);
+    dom.sae.dataset.id = sae.id;
     dom.sae.dataset.highlighted = [...highlighted].join(",");
     window.clearTimeout(flashTimer);
     if (flashes.size) {

@@ -144,7 +144,8 @@ export function fieldOfLoc(loc) {
 
 /**
  * The SAE page's URL for an SAERequest whose toy model is a plain ModelRequest (one feature
- * probability, importance by decay, no feature sets); null for one the page cannot show.
+ * probability, importance by decay, no feature sets, the API's seed, batch and lr); null for one
+ * the page cannot show.
  * @param {Record<string, any>} request
  * @returns {string|null}
  */
@@ -152,7 +153,13 @@ export function saePageUrl(request) {
   const model = request.model;
   if (!model || model.feature_sets || model.importance || model.hidden_activation) return null;
   if ((model.activation ?? "relu") !== "relu" || (model.magnitude ?? "uniform") !== "uniform") return null;
-  if (model.seed || model.task || model.batch_size || model.lr) return null;
+  // What the page does not set must be at the API's defaults (seed 0, batch 1024, lr 1e-3).
+  const atDefault = (value, fallback) => value === undefined || value === null || value === fallback;
+  if (!atDefault(model.seed, 0) || !atDefault(model.task, "reconstruct") || !atDefault(model.snapshots, 0)) return null;
+  for (const fields of [model, request]) {
+    if (!atDefault(fields.batch_size, 1024) || !atDefault(fields.lr, 0.001)) return null;
+  }
+  if (!atDefault(request.instance, 0) || request.model_id) return null;
   let p = model.feature_probability ?? 0.1;
   if (Array.isArray(p)) {
     if (p.length !== 1 || Array.isArray(p[0])) return null;

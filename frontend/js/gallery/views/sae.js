@@ -23,7 +23,7 @@ export async function renderSae(container, ctx) {
   const { preset } = ctx;
   if (container.dataset.saePreset === preset.id) return;
   container.dataset.saePreset = preset.id;
-  container.dataset.saeSource = "loading";
+  container.dataset.source = "loading";
 
   const bar = document.createElement("div");
   bar.className = "status sae-bar";
@@ -66,7 +66,7 @@ export async function renderSae(container, ctx) {
       text: result.cached ? `cached · ${steps} steps, trained in ${secs} s on ${result.device}` : `done · ${steps} steps in ${secs} s on ${result.device}`,
     });
     shown = result;
-    container.dataset.saeSource = source;
+    container.dataset.source = source;
     draw();
   };
   // Another preset opened: the gallery replaced this container; stop training.
@@ -94,7 +94,7 @@ export async function renderSae(container, ctx) {
                   for (const j of resampledBetween(msg.sae.resampled, lastStep, msg.sae.step)) flashes.set(j, performance.now() + FLASH_MS);
                   lastStep = msg.sae.step;
                   shown = msg.sae;
-                  container.dataset.saeSource = "live";
+                  container.dataset.source = "live";
                   draw();
                 } else if (msg.type === "done") {
                   done(msg.result, "live");
@@ -138,7 +138,7 @@ export async function renderSae(container, ctx) {
       ? "Not trained yet: not in the server's cache (python -m server.precompute --all ships it). “Retrain live” trains it here."
       : `Could not load the cached SAE: ${failureText(err)}`;
     setProgress(progress, /** @type {any} */ (missing ? "missing" : "error"), { text: missing ? "not trained yet" : "error" });
-    container.dataset.saeSource = missing ? "missing" : "error";
+    container.dataset.source = missing ? "missing" : "error";
     return;
   }
   if (gone() || shown) return; // another preset opened, or a retraining already drew
