@@ -38,7 +38,7 @@ export function renderSaeCosines(el, sae) {
     xgap: L <= 40 ? 1 : 0,
     ygap: n <= 40 ? 1 : 0,
   };
-  if (n * L <= 120) {
+  if (L <= 8 && n <= 12) {
     trace.texttemplate = "%{z:.2f}";
     trace.textfont = { size: 10 };
   }

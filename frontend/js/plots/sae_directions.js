@@ -169,7 +169,7 @@ export function renderSaeDirections(el, note, sae, highlighted = new Set()) {
     yaxis: axis("hidden dim 1", { range: [-r, r], scaleanchor: "x", scaleratio: 1, zeroline: true }),
     shapes: [unitCircle()],
     showlegend: true,
-    legend: { orientation: "h", x: 0, y: -0.18, font: { size: 10.5 } },
+    legend: { orientation: "h", x: 0, y: -0.18, font: { size: 10.5 }, entrywidth: 0.5, entrywidthmode: "fraction" },
   });
   Plotly.react(el, traces, layout, CONFIG);
   if (wasHidden) Plotly.Plots.resize(el);
