@@ -94,9 +94,10 @@ class Task(Protocol):
     Implemented by :class:`~server.results.ModelTask` (a model),
     :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram) and
     :class:`~server.sae_results.SAETask` (an SAE). ``id`` is the cache key; jobs with equal ids
-    are one job. Optional: an async ``prepare(worker, on_job)``, awaited by :func:`train_or_load`
-    before the job is queued (an SAE gets its model there); a run with ``new_batch()`` is stepped
-    in the batch that makes (an SAE's :class:`~server.tms.sae.SAEBatch`), not a TrainingBatch.
+    are one job. Optional: an async ``prepare(worker, on_job, on_snapshot)``, awaited by
+    :func:`train_or_load` before the job is queued (an SAE gets its model there); a run with
+    ``new_batch()`` is stepped in the batch that makes (an SAE's
+    :class:`~server.tms.sae.SAEBatch`), not a TrainingBatch.
     """
 
     id: str
@@ -470,7 +471,7 @@ async def train_or_load(
     # client of the worker like any other, before its own job is queued.
     prepare = getattr(task, "prepare", None)
     if prepare is not None:
-        await prepare(worker, on_job)
+        await prepare(worker, on_job, on_snapshot)
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
     job = worker.subscribe(task, subscriber, retrain=not use_cache)
     try:

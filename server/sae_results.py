@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -162,9 +162,19 @@ class SAETask:
         self.model = model
         self.check = check
 
-    async def prepare(self, worker: TrainingWorker, on_job: Callable[[Job], None] | None) -> None:
+    async def prepare(
+        self,
+        worker: TrainingWorker,
+        on_job: Callable[[Job], None] | None = None,
+        on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
         """Get the toy model (trained through the worker, or from the cache) and check the
         request against it.
+
+        Args:
+            on_job: passed on to the model's training (a job follows the model's steps first).
+            on_snapshot: if given, awaited with ``{"id", "step", "steps", "phase": "model",
+                "sae": None}`` (the SAE's id, the model's step and steps) while the model trains.
 
         Raises:
             SAEModelMissing: ``model_id`` is not in the cache.
@@ -173,8 +183,18 @@ class SAETask:
         """
         if self.model is None:
             if self.request.model is not None:
+                progress = None
+                if on_snapshot is not None:
+                    forward = on_snapshot
+
+                    async def progress(fields: dict[str, Any]) -> None:
+                        await forward(
+                            {"id": self.id, "step": fields["step"], "steps": fields["steps"],
+                             "phase": "model", "sae": None}
+                        )  # fmt: skip
+
                 self.model = await train_or_load(
-                    worker, ModelTask(self.request.model), on_job=on_job
+                    worker, ModelTask(self.request.model), progress, on_job=on_job
                 )
             else:
                 model_id = self.request.resolved_model_id()
@@ -209,7 +229,13 @@ class SAETask:
             id=self.id, step=run.step, final=False, device=str(run.device), seconds=0.0,
             eval_samples=run.snapshot_samples,
         )  # fmt: skip
-        return {"id": self.id, "step": run.step, "steps": self.request.steps, "sae": partial}
+        return {
+            "id": self.id,
+            "step": run.step,
+            "steps": self.request.steps,
+            "phase": "sae",
+            "sae": partial,
+        }
 
     def result(self, trained: TrainedSAE, device: torch.device, seconds: float) -> SAEResult:
         return sae_result(

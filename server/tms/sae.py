@@ -426,7 +426,8 @@ class SAERun:
     def measure(
         self, n_samples: int, generator: torch.Generator, check: CheckCallback | None = None
     ) -> SAEMeasures:
-        """Every restart's :class:`SAEMeasures` on ``n_samples`` fresh samples (in chunks)."""
+        """Every restart's :class:`SAEMeasures` on ``n_samples`` fresh samples, drawn in chunks
+        from ``generator`` (docs/THEORY.md F19: explained variance as a ratio of sums)."""
         R, L = self.rows, self.config.n_latents
         chunk = max(1, min(n_samples, (1 << 22) // (R * max(L, self.n_hidden, self.n_features))))
         totals = {

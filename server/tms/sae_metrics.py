@@ -1,4 +1,5 @@
-"""How well a learned dictionary recovers the toy model's features, which are known exactly.
+"""How well a learned dictionary recovers the toy model's features, which are known exactly
+(docs/THEORY.md F18).
 
 Every measure compares the toy model's feature directions W[:, i] (the columns of W, (n_hidden,
 n_features)) with the SAE's decoder columns W_dec[:, j] ((n_hidden, n_latents)) by cosine:

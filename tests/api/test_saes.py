@@ -175,6 +175,7 @@ def test_live_streams_the_decoder_and_its_scores(client: TestClient) -> None:
     assert snapshots, "no snapshot in 1,500 steps"
     for snapshot in snapshots:
         sae = snapshot["sae"]
+        assert snapshot["phase"] == "sae"  # the model was cached: no model phase
         assert snapshot["seq"] == 1 and snapshot["id"] == result["id"] and not sae["final"]
         assert 0 < snapshot["step"] == sae["step"] < 1500 and snapshot["steps"] == 1500
         assert len(sae["W_dec"][0]) == 6 and len(sae["latent_frequency"]) == 6
@@ -185,6 +186,24 @@ def test_live_streams_the_decoder_and_its_scores(client: TestClient) -> None:
     assert result["final"] and result["step"] == 1500
     rest = client.post("/api/saes", json=request).json()
     assert rest["cached"] and rest["W_dec"] == result["W_dec"]
+
+
+def test_live_shows_the_model_training_first(client: TestClient) -> None:
+    request = SAE | {"model": MODEL | {"steps": 3000, "seed": 12}, "steps": 400}
+    with client.websocket_connect("/api/saes/live") as ws:
+        ws.send_text(json.dumps(request))
+        snapshots = []
+        while (message := ws.receive_json())["type"] == "snapshot":
+            snapshots.append(message)
+    assert message["type"] == "done", message
+    phases = [s["phase"] for s in snapshots]
+    assert phases and phases[0] == "model" and phases == sorted(phases)  # model, …, sae, …
+    for snapshot in snapshots:
+        assert snapshot["id"] == message["result"]["id"]
+        if snapshot["phase"] == "model":
+            assert snapshot["sae"] is None and snapshot["steps"] == 3000
+        else:
+            assert snapshot["sae"]["step"] == snapshot["step"] and snapshot["steps"] == 400
 
 
 def test_live_refuses_a_bad_request_and_an_unknown_model(client: TestClient) -> None:

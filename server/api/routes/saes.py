@@ -1,10 +1,11 @@
 """POST /api/saes, GET /api/saes/{id} and WS /api/saes/live: sparse autoencoders on a toy model.
 
-The live socket speaks the models' protocol (server/api/live.py): send an SAERequest as JSON; the
-toy model is trained first if the cache does not hold it (no snapshots meanwhile), then get
-``{"type": "snapshot", "seq", "id", "step", "steps", "sae"}`` while the SAE trains (``sae`` an
-SAEResult with ``final`` false, measured on 4,096 fresh samples), then ``{"type": "done", "seq",
-"result"}``; errors as ``{"type": "error", "seq", "detail"}``.
+The live socket speaks the models' protocol (server/api/live.py): send an SAERequest as JSON; if
+the cache does not hold the toy model it trains first, with snapshots ``{"type": "snapshot",
+"seq", "id", "step", "steps", "phase": "model", "sae": null}`` (the model's step and steps); then
+``{..., "phase": "sae", "sae": SAEResult}`` while the SAE trains (``final`` false, measured on
+4,096 fresh samples), then ``{"type": "done", "seq", "result"}``; errors as ``{"type": "error",
+"seq", "detail"}``.
 """
 
 from __future__ import annotations

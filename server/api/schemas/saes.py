@@ -257,15 +257,19 @@ class SAEResult(BaseModel):
 
 
 class SAESnapshotMessage(BaseModel):
-    """A live snapshot: the SAE of lowest latest batch loss now, measured on a few fresh
-    samples (``sae.final`` false)."""
+    """A live snapshot. While the toy model trains first (it was not cached): ``phase`` "model",
+    ``step`` and ``steps`` the model's, ``sae`` null. Then ``phase`` "sae": the SAE of lowest
+    latest batch loss now, measured on 4,096 fresh samples (``sae.final`` false)."""
 
     type: Literal["snapshot"] = "snapshot"
     seq: int = Field(description="which request on this socket it answers (1 = the first)")
-    id: str
-    step: int
-    steps: int
-    sae: SAEResult
+    id: str = Field(description="the SAE's id")
+    step: int = Field(description="steps done of the phase's training")
+    steps: int = Field(description="the phase's steps (the model's, then the SAE's)")
+    phase: Literal["model", "sae"] = Field(
+        "sae", description="model: the toy model is training first; sae: the SAE is"
+    )
+    sae: SAEResult | None = Field(description="the SAE now; null in the model phase")
 
 
 class SAEDoneMessage(BaseModel):
