@@ -44,14 +44,18 @@ SMALL = {
     "seed": "0",
 }
 
-# Records every data-state #progress takes, from the page's first script on.
+# Records every data-state #progress takes (and every data-phase: model, then sae), from the
+# page's first script on.
 RECORD_STATES = """
 window.__states = [];
+window.__phases = [];
 document.addEventListener('DOMContentLoaded', () => {
   const el = document.getElementById('progress');
   if (!el) return;
-  new MutationObserver(() => window.__states.push(el.dataset.state))
-    .observe(el, {attributes: true, attributeFilter: ['data-state']});
+  new MutationObserver(() => {
+    window.__states.push(el.dataset.state);
+    if (el.dataset.phase) window.__phases.push(el.dataset.phase);
+  }).observe(el, {attributes: true, attributeFilter: ['data-state', 'data-phase']});
 });
 """
 
@@ -76,6 +80,8 @@ def test_page_trains_a_small_sae_live_and_draws_it(live_server: str, page: Page)
     page.wait_for_function(FINISHED)
     assert page.evaluate(PROGRESS) == "done"  # a fresh cache: trained here
     assert "training" in page.evaluate("window.__states")  # live snapshots came first
+    phases = page.evaluate("window.__phases")
+    assert phases[0] == "model" and phases[-1] == "sae"  # the toy model trained first, then the SAE
     assert page.locator("#progress").get_attribute("data-steps") == "300"
 
     sae_id = page.locator("#sae").get_attribute("data-id")

@@ -5,7 +5,7 @@
 import { LiveClient, liveUrl } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
-import { buildSaePanels, resampledBetween } from "./panels.js";
+import { buildSaePanels, resampledBetween, showTraining } from "./panels.js";
 import { SAE_PROPS, cleanSaeState, fieldOfLoc, parseSaeHash, serializeSaeState, toSaeRequest } from "./state.js";
 
 /** @typedef {import("./state.js").SaeState} SaeState */
@@ -217,11 +217,12 @@ export async function main() {
   const onMessage = (message) => {
     if (message.type === "snapshot") {
       showError(dom.error, "");
-      setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
-      show(message.sae);
+      showTraining(dom.progress, message);
+      if (message.sae) show(message.sae);
     } else if (message.type === "done") {
       const result = message.result;
       showError(dom.error, "");
+      dom.progress.dataset.phase = "sae";
       const secs = Number(result.train_seconds).toFixed(1);
       const steps = result.request.steps;
       setProgress(dom.progress, result.cached ? "cached" : "done", {

@@ -2,6 +2,7 @@
 // "sae" view draw the same panels from an SAEResult (a live snapshot's or a stored one).
 
 import { formatNumber } from "../format.js";
+import { setProgress } from "../status.js";
 import { renderSaeCosines } from "../plots/sae_cosines.js";
 import { renderSaeDirections } from "../plots/sae_directions.js";
 import { renderSaeFrequency } from "../plots/sae_frequency.js";
@@ -130,4 +131,24 @@ export function buildSaePanels(container, { prefix = "sae-", headingTag = "h2" }
  */
 export function resampledBetween(events, after, upTo) {
   return (events ?? []).filter((e) => e.step > after && e.step <= upTo).flatMap((e) => e.latents);
+}
+
+/**
+ * Show a live snapshot's progress: the toy model's steps while it trains first (phase "model",
+ * no SAE yet), then the SAE's. The phase is also `data-phase` on the progress element.
+ * @param {HTMLElement} el a .progress element
+ * @param {{step: number, steps: number, phase?: string}} message a snapshot
+ * @returns {void}
+ */
+export function showTraining(el, message) {
+  const phase = message.phase ?? "sae";
+  setProgress(el, "training", { step: message.step, steps: message.steps });
+  el.dataset.phase = phase;
+  if (phase === "model") {
+    /** @type {HTMLElement} */ (el.querySelector(".progress-text")).textContent =
+      `toy model first: step ${message.step} / ${message.steps}`;
+  } else {
+    /** @type {HTMLElement} */ (el.querySelector(".progress-text")).textContent =
+      `SAE: step ${message.step} / ${message.steps}`;
+  }
 }

@@ -4,7 +4,7 @@
 
 import { ApiError, LiveClient, liveUrl } from "../../api.js";
 import { appendButton } from "../../dom.js";
-import { buildSaePanels, resampledBetween } from "../../sae/panels.js";
+import { buildSaePanels, resampledBetween, showTraining } from "../../sae/panels.js";
 import { saePageUrl } from "../../sae/state.js";
 import { failureText, formatDetail, setProgress } from "../../status.js";
 
@@ -90,7 +90,8 @@ export async function renderSae(container, ctx) {
               onMessage: (msg) => {
                 if (gone()) return;
                 if (msg.type === "snapshot") {
-                  setProgress(progress, "training", { step: msg.step, steps: msg.steps });
+                  showTraining(progress, msg);
+                  if (!msg.sae) return; // the toy model trains first
                   for (const j of resampledBetween(msg.sae.resampled, lastStep, msg.sae.step)) flashes.set(j, performance.now() + FLASH_MS);
                   lastStep = msg.sae.step;
                   shown = msg.sae;
