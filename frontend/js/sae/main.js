@@ -5,7 +5,7 @@
 import { LiveClient, liveUrl } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
-import { buildSaePanels, resampledBetween, showTraining } from "./panels.js";
+import { buildSaePanels, resampledBetween, showTraining, throttledDraw } from "./panels.js";
 import { SAE_PROPS, cleanSaeState, fieldOfLoc, parseSaeHash, serializeSaeState, toSaeRequest } from "./state.js";
 
 /** @typedef {import("./state.js").SaeState} SaeState */
@@ -163,10 +163,8 @@ export async function main() {
   let lastStep = 0;
   /** @type {Map<number, number>} latent → when its highlight ends (performance.now()) */
   const flashes = new Map();
-  let frame = 0;
   let flashTimer = 0;
   const draw = () => {
-    frame = 0;
     if (!sae) return;
     const now = performance.now();
     for (const [j, until] of flashes) if (until <= now) flashes.delete(j);
@@ -182,9 +180,7 @@ export async function main() {
       flashTimer = window.setTimeout(scheduleDraw, Math.max(next, 16));
     }
   };
-  const scheduleDraw = () => {
-    if (!frame) frame = window.requestAnimationFrame(draw);
-  };
+  const scheduleDraw = throttledDraw(draw);
   /** @param {any} next an SAEResult */
   const show = (next) => {
     // Snapshots flash the latents resampled since the last one; a final (maybe cached) result
@@ -195,7 +191,8 @@ export async function main() {
     lastStep = next.step;
     sae = next;
     dom.sae.dataset.stale = "false";
-    scheduleDraw();
+    if (next.final) draw(); // at once: the plots show the result as soon as #progress says so
+    else scheduleDraw();
   };
 
   const sidebar = buildSidebar(

@@ -4,7 +4,7 @@
 
 import { ApiError, LiveClient, liveUrl } from "../../api.js";
 import { appendButton } from "../../dom.js";
-import { buildSaePanels, resampledBetween, showTraining } from "../../sae/panels.js";
+import { buildSaePanels, resampledBetween, showTraining, throttledDraw } from "../../sae/panels.js";
 import { saePageUrl } from "../../sae/state.js";
 import { failureText, formatDetail, setProgress } from "../../status.js";
 
@@ -55,8 +55,9 @@ export async function renderSae(container, ctx) {
     for (const [j, until] of flashes) if (until <= now) flashes.delete(j);
     panels.draw(shown, new Set(flashes.keys()));
     window.clearTimeout(flashTimer);
-    if (flashes.size) flashTimer = window.setTimeout(draw, Math.max(Math.min(...flashes.values()) - now, 16));
+    if (flashes.size) flashTimer = window.setTimeout(scheduleDraw, Math.max(Math.min(...flashes.values()) - now, 16));
   };
+  const scheduleDraw = throttledDraw(draw);
   const done = (result, source) => {
     const steps = result.request?.steps ?? result.step;
     const secs = Number(result.train_seconds ?? 0).toFixed(1);
@@ -96,7 +97,7 @@ export async function renderSae(container, ctx) {
                   lastStep = msg.sae.step;
                   shown = msg.sae;
                   container.dataset.source = "live";
-                  draw();
+                  scheduleDraw();
                 } else if (msg.type === "done") {
                   done(msg.result, "live");
                 } else if (msg.type === "error") {
