@@ -135,7 +135,7 @@ export function renderSaeDirections(el, note, sae, highlighted = new Set()) {
       name: "feature W[:, i]",
       legend: true,
     }),
-    latentTrace(groups.live, { color: SAE_COLOURS.latent, width: 1.8, name: "decoder W_dec[:, j]", legend: true, suffix: "" }),
+    latentTrace(groups.live, { color: SAE_COLOURS.latent, width: 1.8, name: "decoder column", legend: true, suffix: "" }),
     latentTrace(groups.dead, {
       color: SAE_COLOURS.dead,
       width: 1.5,

@@ -17,7 +17,7 @@ export const SAE_STATS = Object.freeze([
   ["mcc", "MCC", "mean cosine under a one-to-one matching of features to latents (linear_sum_assignment)", (s) => formatNumber(s.mcc, 3)],
   ["dead", "dead latents", "latents that fire on none of the fresh samples", (s) => `${s.dead_latents} / ${s.n_latents}`],
   ["l0", "L0", "mean number of latents firing per sample", (s) => formatNumber(s.l0, 3)],
-  ["explained_variance", "explained variance", "1 − Σ‖h − ĥ‖² / Σ‖h − h̄‖²", (s) => formatNumber(s.explained_variance, 3)],
+  ["explained_variance", "expl. var.", "explained variance, 1 − Σ‖h − ĥ‖² / Σ‖h − h̄‖²", (s) => formatNumber(s.explained_variance, 3)],
   ["mse", "MSE", "mean over samples of the reconstruction error, averaged over the hidden dimensions", (s) => formatNumber(s.reconstruction_mse, 3)],
 ]);
 
