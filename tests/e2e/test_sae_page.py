@@ -137,8 +137,47 @@ def test_page_trains_a_small_sae_live_and_draws_it(live_server: str, page: Page)
     assert stat(page, "l0") == fmt3(result["l0"])
     assert stat(page, "explained_variance") == fmt3(result["explained_variance"])
     assert page.locator("#error").is_hidden()
+    assert page.locator(".site-nav a[aria-current='page']").get_attribute("href") == "/sae.html"
     if os.environ.get("SAE_SCREENSHOT"):
         page.screenshot(path=os.environ["SAE_SCREENSHOT"], full_page=True)
+    console.assert_clean()
+
+
+def test_dead_and_resampled_latents_are_marked(live_server: str, page: Page) -> None:
+    """An overcomplete TopK SAE (10 latents, k = 1, five features) leaves latents dead, and
+    resampling revives some: the page flashes those, marks the dead, and lines the loss."""
+    console = Console(page)
+    page.add_init_script(
+        """window.__flashed = [];
+        document.addEventListener('DOMContentLoaded', () => {
+          const el = document.getElementById('sae');
+          new MutationObserver(() => {
+            if (el.dataset.highlighted) window.__flashed.push(el.dataset.highlighted);
+          }).observe(el, {attributes: true, attributeFilter: ['data-highlighted']});
+        });"""
+    )
+    page.goto(f"{live_server}/sae.html#{small_hash(n_latents='10', architecture='topk', k='1')}")
+    page.wait_for_function(FINISHED)
+    sae_id = page.locator("#sae").get_attribute("data-id")
+    result = page.request.get(f"{live_server}/api/saes/{sae_id}").json()
+    revived = {j for event in result["resampled"] for j in event["latents"]}
+    assert revived, result["resampled"]  # seed 0: resampling revives latents
+    flashed = {int(j) for text in page.evaluate("window.__flashed") for j in text.split(",")}
+    assert flashed and flashed <= revived
+
+    dead = [j for j, f in enumerate(result["latent_frequency"]) if f == 0]
+    assert len(dead) == result["dead_latents"] > 0
+    crosses = page.evaluate(
+        """document.getElementById('sae-frequency').data
+            .find((t) => t.name === 'dead (never fires)').x"""
+    )
+    assert crosses == dead
+    assert stat(page, "dead") == f"{len(dead)} / 10"
+    orange = page.evaluate(
+        """document.getElementById('sae-loss').data
+            .find((t) => t.name === 'resampled dead latents').x.filter((x, i) => i % 3 === 0)"""
+    )
+    assert orange == [e["step"] for e in result["resampled"] if e["latents"]]
     console.assert_clean()
 
 
@@ -221,6 +260,7 @@ def test_gallery_draws_the_shipped_pentagon_sae_and_opens_it_on_the_page(
     info = next(p for p in preset_infos() if p.id == "sae-pentagon")
     page.goto(f"{shipped_server}/gallery.html")
     page.wait_for_function("document.getElementById('cards').dataset.state === 'ready'")
+    assert page.locator(".site-nav a[href='/sae.html']").count() == 1
     card = page.locator(".card[data-preset='sae-pentagon']")
     assert "sparse autoencoder" in card.locator(".card-kind").inner_text()
     card.click()
