@@ -44,7 +44,13 @@ export function renderSaeCosines(el, sae) {
   }
   const layout = baseLayout({
     margin: { l: 52, r: 10, t: 10, b: 44 },
-    xaxis: axis("latent j (ordered by matched feature)", { type: "category", tickangle: 0, ...indexTicks(L) }),
+    // Past a few dozen latents their ids would overprint: hover names each column instead.
+    xaxis: axis(L > 24 ? "latents, ordered by matched feature (hover: ids)" : "latent j (ordered by matched feature)", {
+      type: "category",
+      tickangle: 0,
+      showticklabels: L <= 24,
+      ...indexTicks(L),
+    }),
     yaxis: axis("feature i", { type: "category", autorange: "reversed" }),
   });
   Plotly.react(el, [trace], layout, CONFIG);
