@@ -14,14 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
-from server.api.deps import SettingsDep, WorkerDep, not_found, raise_for_limits
+from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
 from server.api.limits import limit_errors, phase_limit_errors
 from server.api.routes.saes import sae_task
 from server.api.schemas.jobs import JobRequest, JobView
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
-from server.results import ModelTask
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -43,12 +42,12 @@ JobRecordsDep = Annotated[JobRecords, Depends(get_job_records)]
 async def create_job(
     body: JobRequest,
     settings: SettingsDep,
-    records: JobRecordsDep,
     worker: WorkerDep,
+    records: JobRecordsDep,
     response: Response,
 ) -> JobView:
-    """Start training a model or a phase diagram in the background (202), or answer from the
-    cache (202 with ``status: done`` and ``result_url``).
+    """Start training a model, a phase diagram or an SAE in the background (202), or answer from
+    the cache (202 with ``status: done`` and ``result_url``).
 
     The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
     ``{"sae": SAERequest}``, exactly one of them; 422 otherwise, and 422 naming the field and the
@@ -56,23 +55,24 @@ async def create_job(
     POST /api/models, /api/phase-diagrams and /api/saes. An SAE job whose model is not cached
     trains the model first; meanwhile its ``step`` counts the model's steps. 503 with
     ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker is
-    not running. The ``Location`` header is the
-    job's URL.
+    not running. The ``Location`` header is the job's URL.
     """
     task: Task
     if body.model is not None:
-        errors = limit_errors(body.model, settings.limits)
-        task, steps, prefix = ModelTask(body.model), body.model.steps, "/api/models"
+        raise_for_limits(
+            [e | {"loc": [body.kind, *e["loc"]]} for e in limit_errors(body.model, settings.limits)]
+        )
+        task = await model_task(body.model, worker.cache, where=("body", body.kind))
+        steps, prefix = body.model.steps, "/api/models"
     elif body.phase_diagram is not None:
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
     else:
-        assert body.sae is not None
-        errors = []  # sae_task raises its own 422, located under "sae"
+        assert body.sae is not None  # sae_task raises its own 422s, located under "sae"
         task = await sae_task(body.sae, worker, settings.limits, loc=("sae",))
         steps, prefix = body.sae.steps, "/api/saes"
-    raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
     try:
         record = await records.submit(task, body.kind, steps, prefix)
     except (QueueFull, TooManyJobs) as exc:
