@@ -26,7 +26,7 @@ from server.cache import ModelCache
 from server.tms import ModelConfig, TrainConfig, train
 from server.tms.training import (
     CheckCallback,
-    Evaluator,
+    FinalEvaluation,
     Run,
     TrainingBatch,
     TrainResult,
@@ -138,7 +138,7 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     run: Run | None = None
-    evaluation: Evaluator | None = None  # once training is done: the final evaluation
+    evaluation: FinalEvaluation | None = None  # once training is done: the final evaluation
     retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
@@ -363,9 +363,9 @@ class TrainingWorker:
             self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
             for lane in self._due_lanes():
                 started = time.perf_counter()
-                if isinstance(lane, Job):  # a finished run's evaluation
+                if isinstance(lane, Job):
                     self._evaluate(lane)
-                else:  # a batch: a TrainingBatch, or a run's own kind (an SAE's)
+                else:
                     self._step(lane)
                 self._used[lane] += time.perf_counter() - started
         for batch in self._batches:  # stopping: every job still here is cancelled
@@ -514,7 +514,7 @@ class TrainingWorker:
             if run.done:
                 job = self._jobs_of.pop(run)
                 batch.remove(run)
-                job.evaluation = run.evaluator()
+                job.evaluation = run.final_evaluation()
                 self._evaluating.append(job)
                 continue
             job = self._jobs_of[run]
@@ -567,8 +567,8 @@ class TrainingWorker:
 
     def _result(self, job: Job) -> BaseModel:
         """Store a finished, evaluated run's result in the cache and return it."""
-        assert job.run is not None and job.evaluation is not None
-        trained = job.run.kept(job.evaluation.evaluation())
+        assert job.evaluation is not None
+        trained = job.evaluation.result()
         result = finish(job.task, trained, self.device, job.started)
         try:
             job.task.save(self.cache, result, trained)

@@ -253,6 +253,16 @@ def sae_limit_errors(request: SAERequest, limits: Limits) -> list[dict[str, Any]
     if request.model is not None:
         model_errors = limit_errors(request.model, limits)
         limit.errors += [e | {"loc": ["model", *e["loc"]]} for e in model_errors]
+        if request.model.init_from is not None:
+            limit.errors.append(
+                {
+                    "type": "init_from",
+                    "loc": ["model", "init_from"],
+                    "msg": "an SAE's model is trained from a fresh start: train the model that "
+                    "carries on first (POST /api/models) and give its id as model_id",
+                    "input": request.model.init_from,
+                }
+            )
     if not limit.errors and request.model is not None:
         config = request.model.to_config()
         limit.errors += sae_shape_errors(request, limits, config.n_features, config.n_hidden)
@@ -264,9 +274,8 @@ def sae_shape_errors(
 ) -> list[dict[str, Any]]:
     """The bounds of an SAE on a model of ``n_features`` → ``n_hidden``: one step's memory
     (batch_size × n_restarts × max(n_features, n_latents)), the total work ((steps × batch_size +
-    evaluation samples) × n_restarts × (n_hidden × (n_features + n_latents) + the per-feature
-    sampling units)) and the output size
-    (n_features × n_latents cosines, n_hidden × n_latents decoder weights)."""
+    evaluation samples) × n_restarts × (n_hidden × (n_features + n_latents) + 128 × n_features))
+    and the output size (n_features × n_latents cosines, n_hidden × n_latents decoder weights)."""
     r = request
     limit = LimitChecker(limits)
     limit.check_training(
@@ -276,7 +285,7 @@ def sae_shape_errors(
         r.steps,
         r.batch_size,
         n_hidden * (n_features + r.n_latents),
-        n_features,
+        n_features,  # each step draws fresh toy-model inputs
     )
     limit.check(
         "n_latents",

@@ -45,7 +45,7 @@ from torch import Tensor
 
 from server.tms.config import EVAL_SAMPLES, HISTORY_POINTS, ModelConfig
 from server.tms.data import FeatureDistribution, sample_features
-from server.tms.training import CheckCallback, use_threads_for
+from server.tms.training import SINGLE_THREAD_ELEMENTS, CheckCallback
 
 SAEArchitecture = Literal["relu", "topk"]
 
@@ -63,6 +63,7 @@ DEAD_FREQUENCY = 1e-5
 RESAMPLE_SCALE = 0.5  # a resampled encoder row's norm, × the mean norm of the live rows
 SNAPSHOT_SAMPLES = 4096  # fresh samples a live snapshot's metrics are measured on
 NORM_EPS = 1e-8
+_MAX_THREADS = torch.get_num_threads()  # what larger steps use
 
 
 @dataclass(frozen=True)
@@ -339,9 +340,10 @@ class SAERun:
         """One CPU thread for small steps, as toy models train (``training.SINGLE_THREAD_
         ELEMENTS``): a second thread costs more than it gains, up to 5× on 2 busy cores."""
         c = self.config
-        use_threads_for(
-            c.n_restarts * c.batch_size * max(c.n_latents, self.n_features, self.n_hidden)
-        )
+        size = c.n_restarts * c.batch_size * max(c.n_latents, self.n_features, self.n_hidden)
+        threads = 1 if size < SINGLE_THREAD_ELEMENTS else _MAX_THREADS
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
     def advance(self) -> None:
         """One Adam step of every restart, then W_dec's columns re-normalised; resample dead
@@ -420,34 +422,49 @@ class SAERun:
         return done
 
     # -- reading it ------------------------------------------------------------------------------
-    def evaluator(
-        self, n_samples: int | None = None, generator: torch.Generator | None = None
-    ) -> SAEEvaluator:
-        """The measurement of every restart on fresh samples, to advance one chunk at a time (the
-        worker interleaves it with other runs' steps); :meth:`kept` turns it into the result.
-
-        Args:
-            n_samples: how many (None: ``config.n_eval_samples``).
-            generator: where they come from (None: the training generator, which goes on past
-                every training draw, so the samples are fresh).
-        """
-        return SAEEvaluator(
-            self,
-            self.config.n_eval_samples if n_samples is None else n_samples,
-            self.generator if generator is None else generator,
-        )
-
+    @torch.no_grad()
     def measure(
         self, n_samples: int, generator: torch.Generator, check: CheckCallback | None = None
     ) -> SAEMeasures:
         """Every restart's :class:`SAEMeasures` on ``n_samples`` fresh samples, drawn in chunks
         from ``generator`` (docs/THEORY.md F19: explained variance as a ratio of sums)."""
-        evaluator = self.evaluator(n_samples, generator)
-        while not evaluator.done:
+        R, L = self.rows, self.config.n_latents
+        chunk = max(1, min(n_samples, (1 << 22) // (R * max(L, self.n_hidden, self.n_features))))
+        totals = {
+            name: torch.zeros(R, dtype=torch.float64, device=self.device)
+            for name in ("loss", "reconstruction", "l0", "squared")
+        }
+        fired = torch.zeros((R, L), dtype=torch.float64, device=self.device)
+        h_sum = torch.zeros(self.n_hidden, dtype=torch.float64, device=self.device)
+        h_sq = torch.zeros((), dtype=torch.float64, device=self.device)
+        done = 0
+        while done < n_samples:
             if check is not None:
                 check()
-            evaluator.advance()
-        return evaluator.evaluation()
+            size = min(chunk, n_samples - done)
+            h = self.hidden(size, generator)
+            c = self.config
+            a = encode(h.unsqueeze(0), self.W_enc, self.b_enc, self.b_dec, c.architecture, c.k)
+            h_hat = decode(a, self.W_dec, self.b_dec)
+            loss, reconstruction = sample_losses(h, h_hat, a, c.l1_coefficient, c.architecture)
+            active = a > 0
+            totals["loss"] += loss.double().sum(-1)
+            totals["reconstruction"] += reconstruction.double().sum(-1)
+            totals["l0"] += active.double().sum(dim=(1, 2))
+            totals["squared"] += (h_hat - h).double().pow(2).sum(dim=(1, 2))
+            fired += active.double().sum(1)
+            h_sum += h.double().sum(0)
+            h_sq += h.double().pow(2).sum()
+            done += size
+        variance = h_sq - h_sum.pow(2).sum() / n_samples  # Σ‖h − h̄‖²
+        explained = 1 - totals["squared"] / variance if bool(variance > 0) else totals["l0"] * 0
+        return SAEMeasures(
+            loss=(totals["loss"] / n_samples).cpu(),
+            reconstruction_mse=(totals["reconstruction"] / n_samples).cpu(),
+            explained_variance=explained.cpu(),
+            latent_frequency=(fired / n_samples).cpu(),
+            l0=(totals["l0"] / n_samples).cpu(),
+        )
 
     def weights(self, restart: int) -> dict[str, Tensor]:
         """One restart's W_enc, b_enc, W_dec, b_dec, detached copies on the CPU."""
@@ -497,83 +514,35 @@ class SAERun:
 
     def result(self, check: CheckCallback | None = None) -> TrainedSAE:
         """Measure every restart on ``n_eval_samples`` fresh samples (the training generator,
-        past every training draw) and keep the one of lowest loss: the same as advancing
-        :meth:`evaluator` to its end and calling :meth:`kept`."""
-        return self.kept(self.measure(self.config.n_eval_samples, self.generator, check))
-
-    def kept(self, measures: SAEMeasures) -> TrainedSAE:
-        """The restart of lowest loss by ``measures`` (of every restart, on fresh samples)."""
+        past every training draw) and keep the one of lowest loss."""
+        measures = self.measure(self.config.n_eval_samples, self.generator, check)
         return self.trained(int(measures.loss.argmin()), measures)
 
+    def final_evaluation(self) -> SAEFinalEvaluation:
+        """The worker's handle on :meth:`result` (its protocol: ``advance``, ``done``,
+        ``result``); the SAE's evaluation is one turn of the worker."""
+        return SAEFinalEvaluation(self)
 
-class SAEEvaluator:
-    """Every restart of an :class:`SAERun` measured on fresh samples, one chunk at a time.
 
-    Chunks hold at most 2²² latent or input entries; the chunk size depends on the run alone, so
-    the measures are the same however the chunks are interleaved with other work.
+class SAEFinalEvaluation:
+    """A finished SAE run's evaluation (:meth:`SAERun.result`) in one :meth:`advance`."""
 
-    Args:
-        run: the SAE run (its weights as they are now); n_samples: how many fresh samples;
-        generator: where they come from.
-    """
-
-    def __init__(self, run: SAERun, n_samples: int, generator: torch.Generator) -> None:
-        self.run, self.n_samples, self.generator = run, n_samples, generator
-        R, L, device = run.rows, run.config.n_latents, run.device
-        width = max(L, run.n_hidden, run.n_features)
-        self.chunk = max(1, min(n_samples, (1 << 22) // (R * width)))
-        self.totals = {
-            name: torch.zeros(R, dtype=torch.float64, device=device)
-            for name in ("loss", "reconstruction", "l0", "squared")
-        }
-        self.fired = torch.zeros((R, L), dtype=torch.float64, device=device)
-        self.h_sum = torch.zeros(run.n_hidden, dtype=torch.float64, device=device)
-        self.h_sq = torch.zeros((), dtype=torch.float64, device=device)
-        self.samples_done = 0
+    def __init__(self, run: SAERun) -> None:
+        self.run = run
+        self._trained: TrainedSAE | None = None
 
     @property
     def done(self) -> bool:
-        return self.samples_done >= self.n_samples
+        return self._trained is not None
 
-    @torch.no_grad()
     def advance(self) -> None:
-        """Measure the next chunk of samples (nothing once :attr:`done`)."""
-        if self.done:
-            return
-        run, c = self.run, self.run.config
-        size = min(self.chunk, self.n_samples - self.samples_done)
-        use_threads_for(run.rows * size * max(c.n_latents, run.n_features, run.n_hidden))
-        h = run.hidden(size, self.generator)
-        a = encode(h.unsqueeze(0), run.W_enc, run.b_enc, run.b_dec, c.architecture, c.k)
-        h_hat = decode(a, run.W_dec, run.b_dec)
-        loss, reconstruction = sample_losses(h, h_hat, a, c.l1_coefficient, c.architecture)
-        active = a > 0
-        self.totals["loss"] += loss.double().sum(-1)
-        self.totals["reconstruction"] += reconstruction.double().sum(-1)
-        self.totals["l0"] += active.double().sum(dim=(1, 2))
-        self.totals["squared"] += (h_hat - h).double().pow(2).sum(dim=(1, 2))
-        self.fired += active.double().sum(1)
-        self.h_sum += h.double().sum(0)
-        self.h_sq += h.double().pow(2).sum()
-        self.samples_done += size
+        if self._trained is None:
+            self._trained = self.run.result()
 
-    def evaluation(self) -> SAEMeasures:
-        """Every restart's measures over the samples measured so far (all once :attr:`done`)."""
-        n = max(1, self.samples_done)
-        variance = self.h_sq - self.h_sum.pow(2).sum() / n  # Σ‖h − h̄‖²
-        totals = self.totals
-        explained = (
-            1 - totals["squared"] / variance
-            if bool(variance > 0)
-            else torch.zeros_like(totals["l0"])
-        )
-        return SAEMeasures(
-            loss=(totals["loss"] / n).cpu(),
-            reconstruction_mse=(totals["reconstruction"] / n).cpu(),
-            explained_variance=explained.cpu(),
-            latent_frequency=(self.fired / n).cpu(),
-            l0=(totals["l0"] / n).cpu(),
-        )
+    def result(self) -> TrainedSAE:
+        """The kept SAE; call once :attr:`done`."""
+        assert self._trained is not None, "advance() first"
+        return self._trained
 
 
 class SAEBatch:

@@ -46,8 +46,8 @@ async def create_job(
     records: JobRecordsDep,
     response: Response,
 ) -> JobView:
-    """Start training a model, a phase diagram or an SAE in the background (202), or answer from
-    the cache (202 with ``status: done`` and ``result_url``).
+    """Start training a model or a phase diagram in the background (202), or answer from the
+    cache (202 with ``status: done`` and ``result_url``).
 
     The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
     ``{"sae": SAERequest}``, exactly one of them; 422 otherwise, and 422 naming the field and the
@@ -55,7 +55,8 @@ async def create_job(
     POST /api/models, /api/phase-diagrams and /api/saes. An SAE job whose model is not cached
     trains the model first; meanwhile its ``step`` counts the model's steps. 503 with
     ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker is
-    not running. The ``Location`` header is the job's URL.
+    not running. The ``Location`` header is the
+    job's URL.
     """
     task: Task
     if body.model is not None:
@@ -70,7 +71,7 @@ async def create_job(
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
     else:
-        assert body.sae is not None  # sae_task raises its own 422s, located under "sae"
+        assert body.sae is not None
         task = await sae_task(body.sae, worker, settings.limits, loc=("sae",))
         steps, prefix = body.sae.steps, "/api/saes"
     try:
