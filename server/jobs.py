@@ -24,9 +24,20 @@ from pydantic import BaseModel
 
 from server.cache import ModelCache
 from server.tms import ModelConfig, TrainConfig, train
-from server.tms.training import CheckCallback, Run, TrainingBatch, TrainResult, run_to_end
+from server.tms.training import (
+    CheckCallback,
+    FinalEvaluation,
+    Run,
+    TrainingBatch,
+    TrainResult,
+    run_to_end,
+)
 
 log = logging.getLogger(__name__)
+
+# Worker time (seconds) by which one lane (a batch, or a finished run's evaluation) may run ahead
+# of the lane that has had the least, before it waits for the others to catch up.
+FAIR_SLICE_S = 0.02
 
 EventKind = Literal["snapshot", "done", "error", "cancelled", "stopping"]
 
@@ -118,7 +129,7 @@ class Task(Protocol):
         """Store the result; OSError is logged by the worker and costs only the entry."""
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself: compared and hashed by identity
 class Job:
     """One task id in flight: its subscribers and, once training starts, its run."""
 
@@ -127,9 +138,20 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     run: Run | None = None
+    evaluation: FinalEvaluation | None = None  # once training is done: the final evaluation
     retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
+    # Live controls (:meth:`TrainingWorker.control`): a paused job's run waits outside any batch;
+    # a step budget pauses it after that many steps; a pace spaces its steps out.
+    paused: bool = False
+    step_budget: int | None = None
+    steps_per_second: float | None = None
+    next_step_at: float = 0.0  # time.monotonic() before which a paced run does not step
+
+    def runnable(self, now: float) -> bool:
+        """Whether its run may step now: not paused, and due at its pace."""
+        return not self.paused and (self.steps_per_second is None or now >= self.next_step_at)
 
     def raise_if_cancelled(self) -> None:
         """Called from inside training: stop it once every subscriber has left."""
@@ -143,7 +165,14 @@ class TrainingWorker:
     Jobs whose runs share a training shape (``Run.shape``: model, inputs and batch size) train
     in one :class:`~server.tms.training.TrainingBatch`, joining and leaving it between steps; each
     keeps its own seed, optimiser state and step count, so its result is the one it would have
-    had alone. Batches of different shapes take turns, one step each.
+    had alone. A run that has done its steps is then evaluated on fresh inputs, one chunk at a
+    time (:class:`~server.tms.training.Evaluator`).
+
+    Batches and evaluations are lanes that share the worker's time fairly: each turn, every lane
+    whose worker time is within ``FAIR_SLICE_S`` of the least any lane has had does one step (or
+    one chunk), so a large step or a long evaluation slows a small job down by about the share of
+    the lanes, never holds it back until the large one ends. A new lane starts level with the
+    least, so neither it nor the others wait for a backlog.
 
     Args:
         cache: where results are stored and looked up.
@@ -173,7 +202,10 @@ class TrainingWorker:
         self._active: dict[str, Job] = {}
         self._stopping = False
         self._batches: list[TrainingBatch] = []
+        self._evaluating: list[Job] = []  # jobs whose run is done training, being evaluated
+        self._used: dict[TrainingBatch | Job, float] = {}  # lane → worker time had (seconds)
         self._jobs_of: dict[Run, Job] = {}  # every run in a batch → its job
+        self._held: list[Job] = []  # jobs whose run waits outside any batch: paused or paced
         self._watched_jobs = 0  # of those, how many have a client that wants snapshots
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
@@ -211,6 +243,16 @@ class TrainingWorker:
         """Runs in the worker's batches now, cancelled ones included until their next step."""
         return len(self._jobs_of)  # one atomic read of a dict the worker thread owns
 
+    @property
+    def held_runs(self) -> int:
+        """Runs that wait outside any batch: paused, or between the steps of their pace."""
+        return len(self._held)
+
+    @property
+    def evaluating_runs(self) -> int:
+        """Runs done training whose final evaluation is under way now."""
+        return len(self._evaluating)
+
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
         """Attach to the job training ``task``, creating and queueing it if there is none.
@@ -244,6 +286,34 @@ class TrainingWorker:
                 job.cancelled.set()
                 if self._active.get(job.id) is job:
                     del self._active[job.id]
+                self._wake.notify()  # a paused job's run is dropped at once
+
+    def control(
+        self,
+        job: Job,
+        paused: bool | None = None,
+        step_budget: int | None = None,
+        steps_per_second: float | Literal["keep"] | None = "keep",
+    ) -> None:
+        """Pause, resume, advance or pace a job's training (the live socket's controls).
+
+        Thread-safe; takes effect before the job's next step. Every client of the job sees it.
+
+        Args:
+            paused: True pauses (its clients get one snapshot of where it stopped), False
+                resumes; None leaves it.
+            step_budget: with ``paused=False``: take this many steps, then pause.
+            steps_per_second: the most steps a second (a positive number), None for as fast as
+                the device goes; ``"keep"`` leaves it.
+        """
+        with self._lock:
+            if paused is not None:
+                job.paused = paused
+                job.step_budget = step_budget if not paused else None
+            if steps_per_second != "keep":
+                job.steps_per_second = steps_per_second
+                job.next_step_at = 0.0
+            self._wake.notify()
 
     # -- worker thread -----------------------------------------------------------------------
     def _publish(self, job: Job, event: Event) -> None:
@@ -275,24 +345,89 @@ class TrainingWorker:
         self._warm_up()
         while True:
             with self._lock:
-                while not self._inbox and not self._batches and not self._stopping:
-                    self._wake.wait()
+                while (
+                    not self._inbox
+                    and not self._batches
+                    and not self._evaluating
+                    and not self._stopping
+                    and not self._held_due(time.monotonic())
+                ):
+                    self._wake.wait(self._next_pace())
                 if self._stopping:
                     break
                 arrived = list(self._inbox)
                 self._inbox.clear()
             for job in arrived:
                 self._admit(job)
+            self._release_held(time.monotonic())
             self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
-            for batch in list(self._batches):  # each batch one step, in turn
-                self._step(batch)
+            for lane in self._due_lanes():
+                started = time.perf_counter()
+                if isinstance(lane, Job):
+                    self._evaluate(lane)
+                else:
+                    self._step(lane)
+                self._used[lane] += time.perf_counter() - started
         for batch in self._batches:  # stopping: every job still here is cancelled
             for run in list(batch.runs):
                 self._finish(self._jobs_of.pop(run), Event("cancelled"))
         self._batches.clear()
+        for job in [*self._evaluating, *self._held]:
+            self._finish(job, Event("cancelled"))
+        self._evaluating.clear()
+        self._held.clear()
 
-    def _guard(self, job: Job, action: Callable[[], None]) -> None:
-        """Run one job's action; its failure ends that job alone."""
+    def _held_due(self, now: float) -> bool:
+        """Whether a held job needs the worker now: cancelled, resumed, or due at its pace."""
+        return any(job.cancelled.is_set() or job.runnable(now) for job in self._held)
+
+    def _next_pace(self) -> float | None:
+        """Seconds until the next paced, unpaused held job is due; None if there is none."""
+        due = [job.next_step_at for job in self._held if not job.paused and job.steps_per_second]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _release_held(self, now: float) -> None:
+        """Cancelled held jobs end; runnable ones rejoin a batch of their shape."""
+        for job in list(self._held):
+            if job.cancelled.is_set():
+                self._held.remove(job)
+                self._finish(job, Event("cancelled"))
+            elif job.runnable(now):
+                assert job.run is not None
+                self._held.remove(job)
+                self._batch_for(job.run).add(job.run)
+                self._jobs_of[job.run] = job
+
+    def _hold(self, batch: TrainingBatch, run: Run, now: float) -> None:
+        """Take a paused or paced run out of its batch; a paused one's clients get a snapshot of
+        where it stopped."""
+        batch.remove(run)
+        job = self._jobs_of.pop(run)
+        self._held.append(job)
+        if job.paused and run.last_loss is not None and self._watched(job):
+            self._guard(job, lambda: self._snapshot(job, now))
+
+    def _count_step(self, job: Job, now: float) -> None:
+        """A job's run took a step: spend its step budget (pausing at 0), space its pace."""
+        if job.step_budget is not None:
+            job.step_budget -= 1
+            if job.step_budget <= 0:
+                job.paused, job.step_budget = True, None
+        if job.steps_per_second:
+            job.next_step_at = now + 1 / job.steps_per_second
+
+    def _due_lanes(self) -> list[TrainingBatch | Job]:
+        """The lanes that run this turn: those within ``FAIR_SLICE_S`` of the least-served one.
+
+        Lanes that ended are forgotten; a new lane starts at the least worker time of the others.
+        """
+        lanes: list[TrainingBatch | Job] = [*self._batches, *self._evaluating]
+        floor = min((self._used[lane] for lane in lanes if lane in self._used), default=0.0)
+        self._used = {lane: self._used.get(lane, floor) for lane in lanes}
+        return [lane for lane in lanes if self._used[lane] <= floor + FAIR_SLICE_S]
+
+    def _guard(self, job: Job, action: Callable[[], None]) -> bool:
+        """Run one job's action; its failure ends that job alone. Whether it went through."""
         try:
             action()
         except JobCancelled:
@@ -301,6 +436,9 @@ class TrainingWorker:
             log.exception("training job %s failed", job.id)
             self._recover(exc)
             self._finish(job, Event("error", failure_detail(exc)))
+        else:
+            return True
+        return False
 
     def _recover(self, exc: Exception) -> None:
         """After a failure: give a CUDA out-of-memory error's cached blocks back, so the next
@@ -347,8 +485,11 @@ class TrainingWorker:
         """One step of every run in the batch; then snapshots, finished and cancelled runs."""
         now = time.monotonic()
         for run in list(batch.runs):
-            if self._jobs_of[run].cancelled.is_set():
+            job = self._jobs_of[run]
+            if job.cancelled.is_set():
                 self._leave(batch, run, Event("cancelled"))
+            elif not job.runnable(now):
+                self._hold(batch, run, now)
         if not batch.runs:
             self._batches.remove(batch)
             return
@@ -373,7 +514,13 @@ class TrainingWorker:
             if run.done:
                 job = self._jobs_of.pop(run)
                 batch.remove(run)
-                self._guard(job, lambda job=job: self._complete(job))
+                job.evaluation = run.final_evaluation()
+                self._evaluating.append(job)
+                continue
+            job = self._jobs_of[run]
+            self._count_step(job, now)
+            if not job.runnable(now):
+                self._hold(batch, run, now)
         if not batch.runs:
             self._batches.remove(batch)
 
@@ -393,18 +540,35 @@ class TrainingWorker:
         build time × the number of watched jobs (large models, or a room full of sliders).
         """
         assert job.run is not None
-        self._publish(job, Event("snapshot", job.task.snapshot(job.run)))
+        paused = job.paused and job in self._held
+        self._publish(job, Event("snapshot", job.task.snapshot(job.run) | {"paused": paused}))
         built = time.monotonic() - now
         share = 4 * built * max(1, self._watched_jobs)
         job.next_snapshot = now + max(self.snapshot_interval_s, share)
+
+    def _evaluate(self, job: Job) -> None:
+        """One chunk of a finished run's evaluation; at its end, the job's result. The job
+        leaves the evaluation lanes once it is done, cancelled or failed."""
+        evaluation = job.evaluation
+        assert evaluation is not None
+
+        def advance() -> None:
+            job.raise_if_cancelled()
+            evaluation.advance()
+            if evaluation.done:
+                self._evaluating.remove(job)  # before its clients hear of the result
+                self._complete(job)
+
+        if not self._guard(job, advance) and job in self._evaluating:
+            self._evaluating.remove(job)  # cancelled, or it failed
 
     def _complete(self, job: Job) -> None:
         self._finish(job, Event("done", self._result(job)))
 
     def _result(self, job: Job) -> BaseModel:
-        """Evaluate a finished run, store it in the cache and return the result."""
-        assert job.run is not None
-        trained = job.run.result(check=job.raise_if_cancelled)
+        """Store a finished, evaluated run's result in the cache and return it."""
+        assert job.evaluation is not None
+        trained = job.evaluation.result()
         result = finish(job.task, trained, self.device, job.started)
         try:
             job.task.save(self.cache, result, trained)

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from server import __version__
 from server.api.deps import LiveSockets
@@ -75,6 +76,15 @@ def openapi_with_limits(app: FastAPI, limits: Limits) -> dict[str, Any]:
 
 
 PLOTLY_JS = Path(str(importlib.resources.files("plotly") / "package_data" / "plotly.min.js"))
+# Swagger UI and ReDoc for /docs and /redoc, served by this server (no CDN): the files that the
+# fastapi-offline package ships (MIT; Swagger UI Apache-2.0, ReDoc MIT).
+DOCS_ASSETS = Path(str(importlib.resources.files("fastapi_offline") / "static"))
+VENDOR_FILES = {
+    "plotly.min.js": PLOTLY_JS,
+    "swagger-ui-bundle.js": DOCS_ASSETS / "swagger-ui-bundle.js",
+    "swagger-ui.css": DOCS_ASSETS / "swagger-ui.css",
+    "redoc.standalone.js": DOCS_ASSETS / "redoc.standalone.js",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,18 +123,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Train and inspect Toy Models of Superposition (Elhage et al., 2022).",
         lifespan=lifespan,  # bodies over max_message_bytes get 413 from server/security.py
+        docs_url=None,  # served below from local files, so that they work offline
+        redoc_url=None,
     )
     app.openapi = lambda: openapi_with_limits(app, settings.limits)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error)
     protect(app, settings)
     app.include_router(api_router)
 
-    @app.get("/vendor/plotly.min.js", include_in_schema=False)
-    async def plotly_js() -> FileResponse:
+    @app.get("/vendor/{name}", include_in_schema=False)
+    async def vendor(name: str) -> FileResponse:
+        """Plotly.js from the plotly package, Swagger UI and ReDoc from fastapi-offline."""
+        path = VENDOR_FILES.get(name)
+        if path is None:
+            raise HTTPException(status_code=404, detail=f"no vendored file {name!r}")
+        media = "text/css" if name.endswith(".css") else "text/javascript"
         return FileResponse(
-            PLOTLY_JS,
-            media_type="text/javascript",
-            headers={"Cache-Control": "public, max-age=86400"},
+            path, media_type=media, headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API (Swagger UI)",
+            swagger_js_url="/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui.css",
+            swagger_favicon_url="/favicon.svg",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API (ReDoc)",
+            redoc_js_url="/vendor/redoc.standalone.js",
+            redoc_favicon_url="/favicon.svg",
+            with_google_fonts=False,
         )
 
     app.frontend("/", directory=frontend_dir())

@@ -19,6 +19,12 @@ from server.api.schemas.saes import SAERequest
 from server.api.settings import Limits
 from server.tms.config import EVAL_SAMPLES
 
+# The work of one input entry (drawing it, masking it, the loss and gradient's element-wise terms)
+# in units of one weight's multiply-add, measured (benchmarks/work_unit.py): with it, one unit
+# of max_work costs within a factor of about 4 at every shape from 2 → 1 to 512 → 256 (0.15–0.6 ns
+# on 2 CPU cores), where counting weights alone put 3 → 2 at 100× the cost per unit of 512 → 256.
+PER_FEATURE_WORK = 128
+
 
 @dataclass(frozen=True)
 class FieldLimit:
@@ -123,15 +129,28 @@ class LimitChecker:
                 self.check(entry.field, _count(value), entry.setting, entry.what)
 
     def check_training(
-        self, field: str, rows: int, width: int, steps: int, batch_size: int, n_params: int
+        self,
+        field: str,
+        rows: int,
+        width: int,
+        steps: int,
+        batch_size: int,
+        n_params: int,
+        n_features: int,
     ) -> None:
         """The bounds shared by every training job: one step's memory and the total work.
+
+        The work counts every sample a row sees, in training and in the final evaluation on
+        ``EVAL_SAMPLES`` fresh inputs, at ``n_params + PER_FEATURE_WORK × n_features`` units
+        each: the products cost about one unit per weight, and drawing, masking and scoring an
+        input entry about ``PER_FEATURE_WORK`` (see :data:`PER_FEATURE_WORK`).
 
         Args:
             field: where the error is reported (the field that most often causes it).
             rows: models trained side by side (instances × n_restarts).
             width: max(n_features, n_hidden).
             n_params: n_features × n_hidden.
+            n_features: the inputs' width.
         """
         self.check(
             "batch_size",
@@ -139,15 +158,17 @@ class LimitChecker:
             "max_step_elements",
             "one step's batch_size × instances (or cells) × n_restarts × max(n_features, n_hidden)",
         )
-        # Training, plus the final evaluation on EVAL_SAMPLES fresh inputs.
-        work = float(steps * batch_size + EVAL_SAMPLES) * rows * n_params
+        work = (
+            float(steps * batch_size + EVAL_SAMPLES)
+            * rows
+            * (n_params + PER_FEATURE_WORK * n_features)
+        )
         self.check(
             field,
             work,
             "max_work",
             "total work (steps × batch_size + evaluation samples) × instances (or cells) × "
-            "n_restarts × "
-            "n_features × n_hidden",
+            f"n_restarts × (n_features × n_hidden + {PER_FEATURE_WORK} × n_features)",
         )
 
 
@@ -170,6 +191,7 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         r.steps,
         r.batch_size,
         r.n_features * r.n_hidden,
+        r.n_features,
     )
     limit.check(
         "n_features",
@@ -211,6 +233,7 @@ def phase_limit_errors(request: PhaseDiagramRequest, limits: Limits) -> list[dic
         r.steps,
         r.batch_size,
         r.n_features * r.n_hidden,
+        r.n_features,
     )
     return limit.errors
 
@@ -230,6 +253,16 @@ def sae_limit_errors(request: SAERequest, limits: Limits) -> list[dict[str, Any]
     if request.model is not None:
         model_errors = limit_errors(request.model, limits)
         limit.errors += [e | {"loc": ["model", *e["loc"]]} for e in model_errors]
+        if request.model.init_from is not None:
+            limit.errors.append(
+                {
+                    "type": "init_from",
+                    "loc": ["model", "init_from"],
+                    "msg": "an SAE's model is trained from a fresh start: train the model that "
+                    "carries on first (POST /api/models) and give its id as model_id",
+                    "input": request.model.init_from,
+                }
+            )
     if not limit.errors and request.model is not None:
         config = request.model.to_config()
         limit.errors += sae_shape_errors(request, limits, config.n_features, config.n_hidden)
@@ -241,8 +274,8 @@ def sae_shape_errors(
 ) -> list[dict[str, Any]]:
     """The bounds of an SAE on a model of ``n_features`` → ``n_hidden``: one step's memory
     (batch_size × n_restarts × max(n_features, n_latents)), the total work ((steps × batch_size +
-    evaluation samples) × n_restarts × n_hidden × (n_features + n_latents)) and the output size
-    (n_features × n_latents cosines, n_hidden × n_latents decoder weights)."""
+    evaluation samples) × n_restarts × (n_hidden × (n_features + n_latents) + 128 × n_features))
+    and the output size (n_features × n_latents cosines, n_hidden × n_latents decoder weights)."""
     r = request
     limit = LimitChecker(limits)
     limit.check_training(
@@ -252,6 +285,7 @@ def sae_shape_errors(
         r.steps,
         r.batch_size,
         n_hidden * (n_features + r.n_latents),
+        n_features,  # each step draws fresh toy-model inputs
     )
     limit.check(
         "n_latents",

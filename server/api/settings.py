@@ -42,10 +42,11 @@ class Limits(BaseModel):
         "bounds one step's memory",
     )
     max_work: float = Field(
-        1e12,
+        1e13,
         gt=0,
         description="largest (steps × batch_size + 2^16 evaluation samples) × instances × "
-        "n_restarts × n_features × n_hidden",
+        "n_restarts × (n_features × n_hidden + 128 × n_features): bounds one request's time "
+        "(a unit costs 0.05–0.6 ns on 2 CPU cores, benchmarks/work_unit.py)",
     )
     max_output_values: int = Field(
         1 << 22,

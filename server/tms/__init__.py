@@ -12,5 +12,6 @@ hidden layer: ``sae.train_sae``) and ``sae_metrics`` (their scores against the k
 
 from server.tms.config import FeatureSet, ModelConfig, TrainConfig
 from server.tms.trained import TrainedModel, train
+from server.tms.training import InitialWeights
 
-__all__ = ["FeatureSet", "ModelConfig", "TrainConfig", "TrainedModel", "train"]
+__all__ = ["FeatureSet", "InitialWeights", "ModelConfig", "TrainConfig", "TrainedModel", "train"]

@@ -518,6 +518,32 @@ class SAERun:
         measures = self.measure(self.config.n_eval_samples, self.generator, check)
         return self.trained(int(measures.loss.argmin()), measures)
 
+    def final_evaluation(self) -> SAEFinalEvaluation:
+        """The worker's handle on :meth:`result` (its protocol: ``advance``, ``done``,
+        ``result``); the SAE's evaluation is one turn of the worker."""
+        return SAEFinalEvaluation(self)
+
+
+class SAEFinalEvaluation:
+    """A finished SAE run's evaluation (:meth:`SAERun.result`) in one :meth:`advance`."""
+
+    def __init__(self, run: SAERun) -> None:
+        self.run = run
+        self._trained: TrainedSAE | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._trained is not None
+
+    def advance(self) -> None:
+        if self._trained is None:
+            self._trained = self.run.result()
+
+    def result(self) -> TrainedSAE:
+        """The kept SAE; call once :attr:`done`."""
+        assert self._trained is not None, "advance() first"
+        return self._trained
+
 
 class SAEBatch:
     """SAE runs stepped in turn (the worker's batch for SAEs; each run is already batched over

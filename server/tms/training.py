@@ -42,6 +42,15 @@ from server.tms.optim import AdamGroup, adamw_step
 SINGLE_THREAD_ELEMENTS = 1 << 20
 _MAX_THREADS = torch.get_num_threads()  # what larger steps use
 
+
+def use_threads_for(elements: int) -> None:
+    """Set torch's CPU threads for work that touches ``elements`` input entries: one below
+    ``SINGLE_THREAD_ELEMENTS``, else every core torch started with."""
+    threads = 1 if elements < SINGLE_THREAD_ELEMENTS else _MAX_THREADS
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 # Called between chunks of the final evaluation; it may raise to stop it.
 CheckCallback = Callable[[], None]
 
@@ -104,7 +113,99 @@ class Evaluation(NamedTuple):
     gain: Tensor  # (rows,) L̃ = mean Σᵢ Iᵢ xᵢ² − L on the same inputs: the gain over x′ = 0
 
 
-@torch.no_grad()
+class Evaluator:
+    """The final evaluation of every row on fresh inputs, one chunk at a time, so that a worker
+    can interleave it with other runs' steps (:meth:`advance`) instead of being held by it.
+
+    Chunks hold at most 2²² input entries, so one chunk costs about what one step of a large
+    batch does; the chunk size depends on the rows alone, so a run's evaluation draws the same
+    inputs (and gives the same loss) whether it is advanced in a loop or between other work.
+
+    Args:
+        W: (rows, m, n); b: (rows, n).
+        arch: the model (``model.Architecture``).
+        distribution: the inputs' magnitude, sign and feature sets, as in training.
+        feature_probability, importance: (rows, n_features).
+        n_samples: how many fresh inputs.
+        generator: where the inputs come from; it goes on from where training left it.
+        W_out: untied output weights (rows, n, m) of the absolute-value model, whose target is
+            |x|; else None.
+    """
+
+    def __init__(
+        self,
+        W: Tensor,
+        b: Tensor,
+        arch: Architecture,
+        distribution: FeatureDistribution,
+        feature_probability: Tensor,
+        importance: Tensor,
+        n_samples: int,
+        generator: torch.Generator,
+        W_out: Tensor | None = None,
+    ) -> None:
+        self.W, self.b, self.W_out = W, b, W_out
+        self.arch, self.distribution = arch, distribution
+        self.feature_probability, self.importance = feature_probability, importance
+        self.n_samples, self.generator = n_samples, generator
+        n_rows, n_features = importance.shape
+        self.chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
+        self.total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
+        self.zero = torch.zeros_like(self.total)  # Σ of the loss of x′ = 0
+        self.samples_done = 0
+
+    @property
+    def done(self) -> bool:
+        return self.samples_done >= self.n_samples
+
+    @property
+    def chunks(self) -> int:
+        """How many chunks the whole evaluation takes."""
+        return -(-self.n_samples // self.chunk)
+
+    @torch.no_grad()
+    def advance(self) -> None:
+        """Measure the next chunk of inputs (nothing once :attr:`done`)."""
+        if self.done:
+            return
+        size = min(self.chunk, self.n_samples - self.samples_done)
+        use_threads_for(self.total.numel() * self.importance.shape[1] * size)
+        x = sample_features(self.feature_probability, size, self.generator, self.distribution)
+        x_hat = forward(self.W, self.b, x, self.arch, self.W_out)  # (rows, n, size)
+        y = target(x, self.W_out is not None)
+        self.total += reconstruction_loss(y, x_hat, self.importance).double() * size
+        self.zero += reconstruction_loss(y, torch.zeros_like(y), self.importance).double() * size
+        self.samples_done += size
+
+    def evaluation(self) -> Evaluation:
+        """L and L̃ per row over the inputs measured so far (all of them once :attr:`done`)."""
+        n = max(1, self.samples_done)
+        return Evaluation(self.total / n, (self.zero - self.total) / n)
+
+
+class FinalEvaluation:
+    """A finished run's evaluation on fresh inputs, advanced one chunk at a time (by a worker,
+    between other runs' steps), then its result: each instance's best restart.
+
+    The worker's protocol for every kind of run: ``advance()``, ``done``, ``result()``.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.evaluator = run.evaluator()
+
+    @property
+    def done(self) -> bool:
+        return self.evaluator.done
+
+    def advance(self) -> None:
+        self.evaluator.advance()
+
+    def result(self) -> TrainResult:
+        """The run's result; call once :attr:`done`."""
+        return self.run.kept(self.evaluator.evaluation())
+
+
 def evaluate(
     W: Tensor,
     b: Tensor,
@@ -117,7 +218,8 @@ def evaluate(
     check: CheckCallback | None = None,
     W_out: Tensor | None = None,
 ) -> Evaluation:
-    """L and the gain L̃ per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory.
+    """L and the gain L̃ per row on ``n_samples`` fresh inputs, drawn in chunks to bound memory
+    (an :class:`Evaluator` advanced to its end).
 
     The gain is measured on the same inputs as the loss rather than taken from the exact loss of
     x′ = 0: at small p the loss is mostly Σ Iᵢ xᵢ² and its sampling noise, which cancels here
@@ -135,22 +237,45 @@ def evaluate(
     Returns:
         :class:`Evaluation`: L = mean of Σᵢ Iᵢ (xᵢ − x′ᵢ)² and L̃, each (rows,) float64.
     """
-    n_rows, n_features = importance.shape
-    chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
-    total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
-    zero = torch.zeros_like(total)  # Σ of the loss of x′ = 0
-    done = 0
-    while done < n_samples:
+    evaluator = Evaluator(
+        W, b, arch, distribution, feature_probability, importance, n_samples, generator, W_out
+    )
+    while not evaluator.done:
         if check is not None:
             check()
-        size = min(chunk, n_samples - done)
-        x = sample_features(feature_probability, size, generator, distribution)  # (rows, n, size)
-        x_hat = forward(W, b, x, arch, W_out)
-        y = target(x, W_out is not None)
-        total += reconstruction_loss(y, x_hat, importance).double() * size
-        zero += reconstruction_loss(y, torch.zeros_like(y), importance).double() * size
-        done += size
-    return Evaluation(total / n_samples, (zero - total) / n_samples)
+        evaluator.advance()
+    return evaluator.evaluation()
+
+
+@dataclass(frozen=True)
+class InitialWeights:
+    """Weights a run starts from instead of a fresh initialisation (training that carries on).
+
+    Attributes:
+        W: (k, n_hidden, n_features); b: (k, n_features); W_out: (k, n_features, n_hidden) for
+            the absolute-value model, else None. k is 1 (it seeds every instance) or the run's
+            n_instances; every restart of an instance starts from that instance's weights.
+    """
+
+    W: Tensor
+    b: Tensor
+    W_out: Tensor | None = None
+
+    def rows(self, n_instances: int, n_restarts: int, device: torch.device | str) -> list[Tensor]:
+        """W, b (and W_out) for every row of a run: (n_instances × n_restarts, …) copies.
+
+        Raises:
+            ValueError: k is neither 1 nor ``n_instances``.
+        """
+        k = len(self.W)
+        if k not in (1, n_instances):
+            raise ValueError(f"initial weights of {k} instances cannot seed {n_instances}")
+        tensors = [self.W, self.b] if self.W_out is None else [self.W, self.b, self.W_out]
+        return [
+            t.detach().to(device, torch.float32).expand(n_instances, *t.shape[1:])
+            .repeat_interleave(n_restarts, dim=0).contiguous()
+            for t in tensors
+        ]  # fmt: skip
 
 
 class Run:
@@ -162,6 +287,12 @@ class Run:
         device: where it trains.
         importance: (n_instances, n_features) importances that differ between instances (a
             phase diagram's cells); None gives every instance ``model.importances``.
+        init: weights to start from (:class:`InitialWeights`); None initialises afresh. The
+            optimiser starts fresh either way, and the generator draws a fresh initialisation
+            first in both cases, so the data a run sees does not depend on where it starts.
+
+    Raises:
+        ValueError: ``init`` does not fit the model (its shape or instance count).
     """
 
     def __init__(
@@ -170,6 +301,7 @@ class Run:
         config: TrainConfig,
         device: torch.device | str = "cpu",
         importance: Tensor | None = None,
+        init: InitialWeights | None = None,
     ) -> None:
         n_instances, n_features, n_hidden = model.n_instances, model.n_features, model.n_hidden
         restarts = config.n_restarts
@@ -192,6 +324,8 @@ class Run:
             if model.absolute_value
             else None
         )
+        if init is not None:
+            self._start_from(init, n_instances, restarts, device)
         # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
         # step counter per parameter tensor, as torch's kernels want them.
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
@@ -206,6 +340,16 @@ class Run:
         self.snapshot_steps = snapshot_steps(config.steps, config.snapshots)
         self.snapshots: list[dict[str, Tensor]] = []
         self._keep_snapshot()
+
+    def _start_from(
+        self, init: InitialWeights, n_instances: int, restarts: int, device: torch.device | str
+    ) -> None:
+        expected = [tuple(p.shape[1:]) for p in self.params]
+        given = [tuple(t.shape[1:]) for t in (init.W, init.b, init.W_out) if t is not None]
+        if given != expected:
+            raise ValueError(f"initial weights of shapes {given} do not fit {expected}")
+        for param, start in zip(self.params, init.rows(n_instances, restarts, device), strict=True):
+            param.copy_(start)
 
     @property
     def params(self) -> list[Tensor]:
@@ -267,10 +411,32 @@ class Run:
         W_out = None if self.W_out is None else self.W_out[keep].clone()
         return self.W[keep].clone(), self.b[keep].clone(), self.last_loss[keep].clone(), W_out
 
+    def evaluator(self) -> Evaluator:
+        """The final evaluation of every row, to advance one chunk at a time (the worker
+        interleaves it with other runs' steps); :meth:`kept` turns it into the result.
+
+        The generator goes on past every training draw, so the evaluation inputs are fresh.
+        """
+        return Evaluator(
+            self.W,
+            self.b,
+            self.architecture,
+            self.distribution,
+            self.probability,
+            self.importance,
+            self.config.n_eval_samples,
+            self.generator,
+            self.W_out,
+        )
+
+    def final_evaluation(self) -> FinalEvaluation:
+        """This run's evaluation, to advance a chunk at a time, then its result."""
+        return FinalEvaluation(self)
+
     def result(self, check: CheckCallback | None = None) -> TrainResult:
         """Evaluate every restart on fresh samples and keep each instance's best.
 
-        The generator goes on past every training draw, so the evaluation inputs are fresh.
+        The same as advancing :meth:`evaluator` to its end and calling :meth:`kept`.
         """
         final = evaluate(
             self.W,
@@ -284,6 +450,10 @@ class Run:
             check,
             self.W_out,
         )
+        return self.kept(final)
+
+    def kept(self, final: Evaluation) -> TrainResult:
+        """Each instance's best restart by its evaluated loss ``final`` (per row)."""
         keep = best_restarts(final.loss, self.config.n_restarts)  # (I,)
         history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
         snapshots = {
@@ -393,9 +563,7 @@ class TrainingBatch:
             self._layout = self._build()
         layout = self._layout
         x = layout.x
-        threads = 1 if x.numel() < SINGLE_THREAD_ELEMENTS else _MAX_THREADS
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        use_threads_for(x.numel())
 
         single = len(layout.runs) == 1
         for run, rows in zip(layout.runs, layout.slices, strict=True):

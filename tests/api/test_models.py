@@ -97,7 +97,11 @@ BAD_BODIES = [
     ({"batch_size": 10**6}, "batch_size", "4096"),
     ({"n_features": "five"}, "n_features", None),
     ({"feature_probability": [0.1] * 65}, "feature_probability", "64"),
-    ({"n_features": 512, "n_hidden": 64, "steps": 20_000, "batch_size": 4096}, "steps", "max_work"),
+    (
+        {"n_features": 512, "n_hidden": 64, "steps": 20_000, "batch_size": 4096, "n_restarts": 2},
+        "steps",
+        "max_work",
+    ),
     ({"seed": -1}, "seed", None),
     ({"seed": 2**32}, "seed", None),
     ({"lr": 0}, "lr", None),
@@ -253,6 +257,8 @@ def test_health_and_limits(client: TestClient) -> None:
         "plotly_js": get_plotlyjs_version(),
         "jobs": 0,
         "training_runs": 0,
+        "evaluating_runs": 0,
+        "held_runs": 0,
         "live_sockets": 0,
     }
     assert health["torch"].startswith("2.13.0")

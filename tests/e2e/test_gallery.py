@@ -175,9 +175,9 @@ def test_untrained_preset_says_so(gallery_server: str, page: Page) -> None:
 
 def test_refused_request_is_shown_as_text(gallery_server: str, page: Page) -> None:
     console = Console(page)
-    # 50000 steps × 1024 × 16 restarts × 5 × 256 is over the server's max_work.
+    # 50000 steps × 1024 × 10 instances × 16 restarts × (5 × 256 + 128 × 5) is over max_work.
     page.goto(
-        f"{gallery_server}/gallery.html#preset=pentagon&n_hidden=256&steps=50000&n_restarts=16"
+        f"{gallery_server}/gallery.html#preset=intro-2d&n_hidden=256&steps=50000&n_restarts=16"
     )
     page.wait_for_function(f"{STATE} === 'error'")
     error = page.locator("#detail-error")

@@ -204,3 +204,87 @@ def test_a_stopped_worker_refuses_at_once(tmp_path: Path) -> None:
     assert not worker.alive
     with pytest.raises(TrainingFailed, match="not running"):
         asyncio.run(train_or_load(worker, ModelTask(SMALL)))
+
+
+# Issue 22, fault 2: no admitted request holds the worker. 64 probabilities × 16 restarts of
+# 3 → 2 trained one step: 1,024 rows whose evaluation on 2¹⁶ fresh samples takes 49 chunks of 2²²
+# input entries (10 s on 2 cores), while SMALL's training and evaluation take 0.03 s alone.
+LONG_EVALUATION = ModelRequest(
+    n_features=3,
+    n_hidden=2,
+    feature_probability=[0.01 * k for k in range(1, 65)],
+    n_restarts=16,
+    steps=1,
+    batch_size=64,
+)
+
+
+def test_a_small_job_finishes_while_a_long_evaluation_goes_on(tmp_path: Path) -> None:
+    async def scenario() -> tuple[ModelResult, bool]:
+        long = asyncio.create_task(train_or_load(worker, ModelTask(LONG_EVALUATION)))
+        await until(lambda: worker.evaluating_runs == 1)
+        small = await train_or_load(worker, ModelTask(SMALL))
+        still_evaluating = not long.done() and worker.evaluating_runs == 1
+        long.cancel()
+        await asyncio.gather(long, return_exceptions=True)
+        await until(lambda: worker.jobs == 0 and worker.evaluating_runs == 0)
+        return small, still_evaluating
+
+    worker, trained = recording_worker(tmp_path)
+    small, still_evaluating = run_with(worker, scenario)
+    assert trained == [LONG_EVALUATION.model_id(), SMALL.model_id()]
+    assert still_evaluating  # SMALL trained and was evaluated between the long one's chunks
+    W = torch.tensor([instance.W for instance in small.instances])
+    torch.testing.assert_close(W, alone(SMALL), rtol=0, atol=1e-6)
+    assert worker.cache.load(LONG_EVALUATION.model_id()) is None  # cancelled mid-evaluation
+
+
+def test_an_evaluation_between_other_work_gives_the_loss_it_gives_alone(tmp_path: Path) -> None:
+    # The evaluation's chunks depend on its rows alone: advanced between SMALL's steps, the
+    # long-evaluation model reports exactly the loss that training it by itself reports.
+    request = LONG_EVALUATION.model_copy(update={"feature_probability": [0.1, 0.5]})
+
+    async def scenario() -> ModelResult:
+        long = asyncio.create_task(train_or_load(worker, ModelTask(request)))
+        await until(lambda: worker.evaluating_runs == 1)
+        await train_or_load(worker, ModelTask(SMALL))
+        return await long
+
+    worker, _ = recording_worker(tmp_path)
+    result = run_with(worker, scenario)
+    request = request.normalised()
+    alone_model = train(request.to_config(), request.train_config())
+    assert [instance.loss for instance in result.instances] == alone_model.loss.tolist()
+
+
+def test_a_small_job_is_not_held_back_by_a_batch_of_large_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One step of 200 → 20 at batch 4,096 costs tens of small steps. Taking turns one step each,
+    # the large batch stepped once per small step (200 times while SMALL trained); sharing the
+    # worker's time, it steps only about as often as its share of the time allows.
+    large = ModelRequest(n_features=200, n_hidden=20, steps=50_000, batch_size=4096)
+    steps_of: dict[int, int] = {}
+    step = TrainingBatch.step
+
+    def counting_step(self: TrainingBatch, with_loss: bool = False) -> None:
+        n_features = self.runs[0].n_features
+        steps_of[n_features] = steps_of.get(n_features, 0) + 1
+        step(self, with_loss)
+
+    monkeypatch.setattr(TrainingBatch, "step", counting_step)
+
+    async def scenario() -> tuple[int, int]:
+        big = asyncio.create_task(train_or_load(worker, ModelTask(large)))
+        await until(lambda: steps_of.get(200, 0) >= 3)
+        before = steps_of[200]
+        await train_or_load(worker, ModelTask(SMALL))
+        during = steps_of[200] - before
+        big.cancel()
+        await asyncio.gather(big, return_exceptions=True)
+        return during, steps_of[SMALL.n_features]
+
+    worker, _ = recording_worker(tmp_path)
+    large_steps, small_steps = run_with(worker, scenario)
+    assert small_steps >= SMALL.steps
+    assert large_steps < SMALL.steps / 2, (large_steps, small_steps)

@@ -107,6 +107,19 @@ def test_limits_name_the_setting() -> None:
     assert [e["ctx"]["setting"] for e in errors] == ["max_work"]
 
 
+def test_the_work_bound_counts_every_input_entry() -> None:
+    # 65,536 rows of 2 → 1 for 5,000 steps of 256: 1.8e11 weight-units, under the old bound of
+    # 1e12, but over an hour on 2 cores, since drawing and scoring each input entry costs ~128 of
+    # those units (benchmarks/work_unit.py). The bound counts them, and refuses it.
+    request = PhaseDiagramRequest(n_features=2, n_hidden=1, grid_size=64, n_restarts=16)
+    (error,) = phase_limit_errors(request.model_copy(update={"steps": 5000}), Limits())
+    assert error["loc"] == ["grid_size"] and error["ctx"]["setting"] == "max_work"
+    rows, samples = 64 * 64 * 16, 5000 * request.batch_size + 2**16
+    assert error["input"] == samples * rows * (2 * 1 + 128 * 2)
+    # The same diagram at 1,000 steps is 5.4e12 units: admitted.
+    assert phase_limit_errors(request.model_copy(update={"steps": 1000}), Limits()) == []
+
+
 def train(request: PhaseDiagramRequest):  # type: ignore[no-untyped-def]
     task = PhaseDiagramTask(request)
     run = task.start(torch.device("cpu"))

@@ -60,7 +60,7 @@ def test_limits_name_field_and_limit() -> None:
 
 
 def test_total_work_is_bounded() -> None:
-    limits = Limits(max_work=1e9)
+    limits = Limits(max_work=1e10)  # the default 5 → 2 request is 2.0e9 units, 100 → 20 1.5e11
     request = ModelRequest(n_features=100, n_hidden=20, steps=10_000, batch_size=1024)
     (error,) = limit_errors(request, limits)
     assert "total work" in error["msg"] and "max_work" in error["msg"]

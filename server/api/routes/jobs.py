@@ -14,14 +14,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
-from server.api.deps import SettingsDep, WorkerDep, not_found, raise_for_limits
+from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
 from server.api.limits import limit_errors, phase_limit_errors
 from server.api.routes.saes import sae_task
 from server.api.schemas.jobs import JobRequest, JobView
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
-from server.results import ModelTask
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -43,8 +42,8 @@ JobRecordsDep = Annotated[JobRecords, Depends(get_job_records)]
 async def create_job(
     body: JobRequest,
     settings: SettingsDep,
-    records: JobRecordsDep,
     worker: WorkerDep,
+    records: JobRecordsDep,
     response: Response,
 ) -> JobView:
     """Start training a model or a phase diagram in the background (202), or answer from the
@@ -61,18 +60,20 @@ async def create_job(
     """
     task: Task
     if body.model is not None:
-        errors = limit_errors(body.model, settings.limits)
-        task, steps, prefix = ModelTask(body.model), body.model.steps, "/api/models"
+        raise_for_limits(
+            [e | {"loc": [body.kind, *e["loc"]]} for e in limit_errors(body.model, settings.limits)]
+        )
+        task = await model_task(body.model, worker.cache, where=("body", body.kind))
+        steps, prefix = body.model.steps, "/api/models"
     elif body.phase_diagram is not None:
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
     else:
         assert body.sae is not None
-        errors = []  # sae_task raises its own 422, located under "sae"
         task = await sae_task(body.sae, worker, settings.limits, loc=("sae",))
         steps, prefix = body.sae.steps, "/api/saes"
-    raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
     try:
         record = await records.submit(task, body.kind, steps, prefix)
     except (QueueFull, TooManyJobs) as exc:

@@ -40,6 +40,8 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
         plotly_js=get_plotlyjs_version(),
         jobs=worker.jobs,
         training_runs=worker.training_runs,
+        evaluating_runs=worker.evaluating_runs,
+        held_runs=worker.held_runs,
         live_sockets=live_sockets.open,
         tasks=len(asyncio.all_tasks()),
         threads=threading.active_count(),
