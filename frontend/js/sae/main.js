@@ -260,6 +260,7 @@ export async function main() {
     window.clearTimeout(timer);
     timer = 0;
     sidebar.fieldErrors(new Map());
+    sidebar.set(state); // a field shown only for its error hides again if unused
     lastStep = 0;
     flashes.clear();
     const request = toSaeRequest(state);
