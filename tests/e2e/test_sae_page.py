@@ -181,6 +181,29 @@ def test_dead_and_resampled_latents_are_marked(live_server: str, page: Page) -> 
     console.assert_clean()
 
 
+def test_pause_holds_the_training_and_resume_finishes_it(live_server: str, page: Page) -> None:
+    console = Console(page)
+    page.goto(f"{live_server}/sae.html#{small_hash(steps='4000', seed='5')}")
+    page.wait_for_function(
+        "document.getElementById('progress').dataset.phase === 'sae'"
+        " && Number(document.getElementById('progress').dataset.step) > 0"
+    )
+    page.locator("#pause").click()
+    page.wait_for_function("document.getElementById('progress').dataset.paused === 'true'")
+    assert page.locator("#pause").inner_text() == "Resume"
+    assert page.locator("#progress").inner_text().endswith("(paused)")
+    held = page.locator("#progress").get_attribute("data-step")
+    page.wait_for_timeout(1500)
+    assert page.locator("#progress").get_attribute("data-step") == held
+    assert page.evaluate(PROGRESS) == "training"
+    page.locator("#pause").click()
+    page.wait_for_function(FINISHED)
+    assert page.evaluate(PROGRESS) == "done"
+    assert page.locator("#progress").get_attribute("data-steps") == "4000"
+    assert page.locator("#pause").is_disabled()  # nothing trains now
+    console.assert_clean()
+
+
 def test_refused_fields_show_the_servers_message_and_nothing_trains(
     live_server: str, page: Page
 ) -> None:

@@ -210,15 +210,48 @@ export async function main() {
     },
   );
   appendButton(dom.status, { id: "train", className: "reset train", text: "Retrain live", onClick: () => send(true) });
+  // Pause / resume the training on the socket (the live protocol's controls; WS /api/saes/live
+  // applies them to the toy model's or the SAE's training, whichever runs).
+  let paused = false;
+  const pauseButton = appendButton(dom.status, {
+    id: "pause",
+    className: "reset train",
+    text: "Pause",
+    onClick: () => {
+      const socket = client.socket;
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: paused ? "resume" : "pause" }));
+    },
+  });
+  /** @param {boolean} now whether the training is paused */
+  const showPaused = (now) => {
+    paused = now;
+    pauseButton.textContent = now ? "Resume" : "Pause";
+    dom.progress.dataset.paused = String(now);
+    if (now) {
+      const text = /** @type {HTMLElement} */ (dom.progress.querySelector(".progress-text"));
+      if (!text.textContent?.endsWith("(paused)")) text.textContent = `${text.textContent} (paused)`;
+    }
+  };
+  /** @param {boolean} training whether a training runs (the button applies) */
+  const enablePause = (training) => {
+    pauseButton.disabled = !training;
+    if (!training) showPaused(false);
+  };
+  enablePause(false);
 
   const onMessage = (message) => {
     if (message.type === "snapshot") {
       showError(dom.error, "");
       showTraining(dom.progress, message);
+      enablePause(true);
+      showPaused(Boolean(message.paused));
       if (message.sae) show(message.sae);
+    } else if (message.type === "control") {
+      if (message.applied) showPaused(Boolean(message.paused));
     } else if (message.type === "done") {
       const result = message.result;
       showError(dom.error, "");
+      enablePause(false);
       dom.progress.dataset.phase = "sae";
       const secs = Number(result.train_seconds).toFixed(1);
       const steps = result.request.steps;
@@ -240,6 +273,7 @@ export async function main() {
         }
       }
       sidebar.fieldErrors(fields);
+      enablePause(false);
       showError(dom.error, `The server refused this SAE: ${formatDetail(message.detail)}`);
       setProgress(dom.progress, "error", { text: "refused: nothing trained" });
       dom.sae.dataset.stale = String(sae !== null);
@@ -261,6 +295,7 @@ export async function main() {
     timer = 0;
     sidebar.fieldErrors(new Map());
     sidebar.set(state); // a field shown only for its error hides again if unused
+    enablePause(false); // until the new training's first snapshot
     lastStep = 0;
     flashes.clear();
     const request = toSaeRequest(state);
