@@ -206,6 +206,35 @@ def test_live_shows_the_model_training_first(client: TestClient) -> None:
             assert snapshot["sae"]["step"] == snapshot["step"] and snapshot["steps"] == 400
 
 
+def test_live_controls_pause_and_step_an_sae(client: TestClient, trained: dict) -> None:
+    """The live controls act on the SAE's training: paused, it stands still; a step of 5 takes
+    5 steps and pauses again, with a snapshot of where it stopped."""
+
+    def next_of(ws: Any, kind: str) -> dict[str, Any]:
+        while (message := ws.receive_json())["type"] != kind:
+            assert message["type"] in ("snapshot", "control"), message
+        return message
+
+    by_id = {k: v for k, v in SAE.items() if k != "model"}
+    with client.websocket_connect("/api/saes/live") as ws:
+        ws.send_text(
+            json.dumps(by_id | {"model_id": trained["model_id"], "steps": 5000, "seed": 21})
+        )
+        assert next_of(ws, "snapshot")["phase"] == "sae"
+        ws.send_text(json.dumps({"type": "pause"}))
+        assert next_of(ws, "control")["paused"]
+        stopped = next_of(ws, "snapshot")
+        while not stopped["paused"]:
+            stopped = next_of(ws, "snapshot")
+        assert stopped["sae"]["step"] == stopped["step"]
+        ws.send_text(json.dumps({"type": "step", "steps": 5}))
+        assert next_of(ws, "control")["applied"]
+        stepped = next_of(ws, "snapshot")
+        while not stepped["paused"]:
+            stepped = next_of(ws, "snapshot")
+        assert stepped["step"] == stopped["step"] + 5
+
+
 def test_live_refuses_a_bad_request_and_an_unknown_model(client: TestClient) -> None:
     with client.websocket_connect("/api/saes/live") as ws:
         ws.send_text(json.dumps(SAE | {"n_latents": 0}))

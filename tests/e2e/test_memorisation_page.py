@@ -63,6 +63,6 @@ def test_the_sweep_fills_in_live_and_a_T_opens_its_polygon(live_server: str, pag
 
 
 def test_every_page_links_to_the_memorisation_page(live_server: str, page: Page) -> None:
-    for path in ("/", "/phase.html", "/power.html", "/gallery.html"):
+    for path in ("/", "/phase.html", "/power.html", "/sae.html", "/gallery.html"):
         page.goto(f"{live_server}{path}")
         assert page.locator(".site-nav a[href='/memorisation.html']").count() == 1, path

@@ -270,6 +270,9 @@ class SAESnapshotMessage(BaseModel):
         "sae", description="model: the toy model is training first; sae: the SAE is"
     )
     sae: SAEResult | None = Field(description="the SAE now; null in the model phase")
+    paused: bool = Field(
+        False, description="true when training is paused here (pause, or the end of a step)"
+    )
 
 
 class SAEDoneMessage(BaseModel):
