@@ -10,17 +10,17 @@ dimensionalities so far, ``sweep.final`` false, test losses null), then ``{"type
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 
 from server.api.deps import (
+    ContentId,
     SettingsDep,
     WorkerDep,
-    not_found,
     parse_text,
     raise_for_limits,
+    stored_or_404,
     train_or_503,
 )
 from server.api.limits import double_descent_limit_errors
@@ -35,8 +35,6 @@ from server.api.settings import Settings
 from server.double_descent_results import DoubleDescentTask, load_sweep
 
 router = APIRouter(prefix="/double-descent", tags=["double descent"])
-
-SweepId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
 
 
 def _parse(text: str, settings: Settings) -> DoubleDescentRequest | list[dict[str, Any]]:
@@ -69,12 +67,9 @@ async def create_double_descent(
 
 
 @router.get("/{sweep_id}", response_model=DoubleDescentResult)
-async def read_double_descent(sweep_id: SweepId, worker: WorkerDep) -> DoubleDescentResult:
+async def read_double_descent(sweep_id: ContentId, worker: WorkerDep) -> DoubleDescentResult:
     """A stored sweep by id; 404 if it was never trained (or its entry was unusable)."""
-    result = await asyncio.to_thread(load_sweep, worker.cache, sweep_id)
-    if result is None:
-        raise not_found(f"double-descent sweep {sweep_id}")
-    return result
+    return await stored_or_404(load_sweep, worker.cache, sweep_id, "double-descent sweep")
 
 
 @router.websocket("/live")
