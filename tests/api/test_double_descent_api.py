@@ -227,3 +227,12 @@ def test_a_job_and_the_client_train_a_sweep(live_server: str) -> None:
         instance = model.instances[0]
         assert instance.hidden_train is not None and instance.hidden_train.shape == (4, 2)
         assert instance.train_loss == sweep.train_loss[0, 0]
+
+
+def test_a_sweep_with_snapshots_is_a_422_not_a_failed_training(client: TestClient) -> None:
+    # Found by the schemathesis fuzz: the joined run keeps no snapshots, so the request must be
+    # refused at validation, never accepted and then failed in the worker (503).
+    response = client.post("/api/double-descent", json={"snapshots": 1, "steps": 1})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "snapshots"] and "snapshots" in error["msg"]

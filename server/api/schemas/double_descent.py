@@ -71,6 +71,16 @@ class DoubleDescentRequest(ModelRequest):
             raise ValueError("a sweep trains every T from a fresh start: leave init_from out")
         return value
 
+    @field_validator("snapshots")
+    @classmethod
+    def _no_snapshots(cls, value: int) -> int:
+        if value:
+            raise ValueError(
+                "a sweep keeps no weight snapshots (its T models train joined in one run): leave "
+                "snapshots at 0, and train one T with snapshots through POST /api/models"
+            )
+        return value
+
     @field_validator("n_train_values")
     @classmethod
     def _sorted(cls, value: list[int]) -> list[int]:
