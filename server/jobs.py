@@ -148,6 +148,7 @@ class Job:
     step_budget: int | None = None
     steps_per_second: float | None = None
     next_step_at: float = 0.0  # time.monotonic() before which a paced run does not step
+    announce_pause: bool = False  # paused, and its clients are owed a snapshot of where
 
     def runnable(self, now: float) -> bool:
         """Whether its run may step now: not paused, and due at its pace."""
@@ -308,7 +309,7 @@ class TrainingWorker:
         """
         with self._lock:
             if paused is not None:
-                job.paused = paused
+                job.paused, job.announce_pause = paused, paused
                 job.step_budget = step_budget if not paused else None
             if steps_per_second != "keep":
                 job.steps_per_second = steps_per_second
@@ -379,7 +380,9 @@ class TrainingWorker:
 
     def _held_due(self, now: float) -> bool:
         """Whether a held job needs the worker now: cancelled, resumed, or due at its pace."""
-        return any(job.cancelled.is_set() or job.runnable(now) for job in self._held)
+        return any(
+            job.cancelled.is_set() or job.runnable(now) or job.announce_pause for job in self._held
+        )
 
     def _next_pace(self) -> float | None:
         """Seconds until the next paced, unpaused held job is due; None if there is none."""
@@ -387,11 +390,14 @@ class TrainingWorker:
         return max(0.0, min(due) - time.monotonic()) if due else None
 
     def _release_held(self, now: float) -> None:
-        """Cancelled held jobs end; runnable ones rejoin a batch of their shape."""
+        """Cancelled held jobs end; runnable ones rejoin a batch of their shape; one paused while
+        it waited for its pace tells its clients where it stopped."""
         for job in list(self._held):
             if job.cancelled.is_set():
                 self._held.remove(job)
                 self._finish(job, Event("cancelled"))
+            elif job.announce_pause:
+                self._announce_pause(job, now)
             elif job.runnable(now):
                 assert job.run is not None
                 self._held.remove(job)
@@ -404,15 +410,24 @@ class TrainingWorker:
         batch.remove(run)
         job = self._jobs_of.pop(run)
         self._held.append(job)
-        if job.paused and run.last_loss is not None and self._watched(job):
-            self._guard(job, lambda: self._snapshot(job, now))
+        self._announce_pause(job, now)
+
+    def _announce_pause(self, job: Job, now: float) -> None:
+        """Once per pause: a snapshot of where a paused, held job stopped (if it has a loss yet
+        and somebody watches)."""
+        if not (job.paused and job.announce_pause):
+            return
+        job.announce_pause = False
+        if job.run is not None and job.run.last_loss is not None and self._watched(job):
+            if not self._guard(job, lambda: self._snapshot(job, now)):
+                self._held.remove(job)  # the job failed: it waits for nothing any more
 
     def _count_step(self, job: Job, now: float) -> None:
         """A job's run took a step: spend its step budget (pausing at 0), space its pace."""
         if job.step_budget is not None:
             job.step_budget -= 1
             if job.step_budget <= 0:
-                job.paused, job.step_budget = True, None
+                job.paused, job.announce_pause, job.step_budget = True, True, None
         if job.steps_per_second:
             job.next_step_at = now + 1 / job.steps_per_second
 

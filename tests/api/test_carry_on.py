@@ -224,3 +224,25 @@ def test_controls_with_nothing_training_and_bad_controls(live_server: str) -> No
         ws.send(json.dumps(BASE | {"seed": 41}))  # the socket still works
         _, done = until_done(ws, 1)
     assert done["type"] == "done"
+
+
+def test_pausing_a_paced_training_sends_where_it_stopped(live_server: str) -> None:
+    # A paced run spends most of its time waiting outside the batch for its next step; a pause
+    # that lands then must still send the snapshot of where it stopped (issue 16's e2e found it).
+    with connect(ws_url(live_server), max_size=None) as ws:
+        ws.send(json.dumps({"type": "speed", "steps_per_second": 4}))
+        next_of(ws, "control")
+        ws.send(json.dumps(LONG | {"seed": 51}))
+        next_of(ws, "snapshot")
+        time.sleep(0.6)  # between two paced steps, held
+        ws.send(json.dumps({"type": "pause"}))
+        assert next_of(ws, "control")["paused"]
+        stopped = next_of(ws, "snapshot")
+        while not stopped["paused"]:
+            stopped = next_of(ws, "snapshot")
+        ws.send(json.dumps({"type": "step", "steps": 3}))
+        next_of(ws, "control")
+        stepped = next_of(ws, "snapshot")
+        while not stepped["paused"]:
+            stepped = next_of(ws, "snapshot")
+    assert stepped["step"] == stopped["step"] + 3
