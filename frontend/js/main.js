@@ -2,6 +2,7 @@
 
 import { LiveClient, TokenRequired, fetchLimits, weightsUrl } from "./api.js";
 import { buildControls } from "./controls.js";
+import { Plotly, setFontScale } from "./plots/common.js";
 import { byId } from "./dom.js";
 import { createInterferencePanel } from "./interference.js";
 import { renderBias } from "./plots/bias.js";
@@ -13,9 +14,27 @@ import { renderNorms } from "./plots/norms.js";
 import { DEFAULT_LIMITS, clampState, parseHash, serializeState, toRequest, writeStateToUrl }
   from "./state.js";
 import { describe, formatDetail, setHeadline, setLossNote, setProgress, showError } from "./status.js";
+import { buildTransport } from "./transport.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 export const DEBOUNCE_MS = 100;
+
+/** The request fields a warm start must share with the model it starts from (issue 16). */
+export const SHAPE_FIELDS = Object.freeze(["n_features", "n_hidden", "activation"]);
+
+/**
+ * Whether a model trained by `from` can seed a training of `to` (`init_from`): the same n, m and
+ * activation (the explorer's models all reconstruct, with no hidden activation).
+ * @param {Record<string, unknown>|null} from
+ * @param {Record<string, unknown>} to
+ * @returns {boolean}
+ */
+export function canCarry(from, to) {
+  return !!from && SHAPE_FIELDS.every((name) => from[name] === to[name]);
+}
+
+/** How many loss points the curve keeps across carried-on runs (older ones are thinned). */
+const MAX_LOSS_POINTS = 4000;
 
 
 /**
@@ -39,6 +58,7 @@ export async function main() {
     features: byId("features-body"),
     featuresNote: byId("features-note"),
     download: /** @type {HTMLAnchorElement} */ (byId("download-weights")),
+    plots: /** @type {HTMLElement} */ (document.querySelector(".plots")),
   };
   /** Offer the stored model's weights file, or (no id: it is not stored yet) hide the link. */
   const offerWeights = (/** @type {string} */ id) => {
@@ -99,21 +119,65 @@ export async function main() {
     /** The model's activation and k, and whether it is finished (its `done` came). */
     model: { activation: state.activation, power: state.power },
     final: false,
+    /** The feature hovered in any view (linked highlighting), −1 for none. */
+    highlight: -1,
+    /** Whether the server paused the running model (its snapshots say). */
+    paused: false,
   };
+  /** The loss curve of the runs this one carried on from, on one step axis. */
+  let carried = { steps: /** @type {number[]} */ ([]), values: /** @type {number[]} */ ([]), offset: 0 };
+  /** The request whose weights the socket holds (its latest snapshot or result), or null. */
+  let heldModel = /** @type {Record<string, unknown>|null} */ (null);
+  /** The request of the running or latest run. */
+  let runRequest = /** @type {Record<string, unknown>|null} */ (null);
+  /** The id of the latest finished model: a warm start's seed on a new socket. */
+  let finishedId = "";
   let frame = 0;
   const draw = () => {
     frame = 0;
     const inst = view.instance;
     if (!inst) return;
-    renderGram(dom.gram, inst.gram);
-    renderGeometry(dom.geometry, dom.geometryNote, inst.W, inst.importance);
-    renderNorms(dom.norms, inst);
+    const lit = view.highlight;
+    renderGram(dom.gram, inst.gram, lit);
+    renderGeometry(dom.geometry, dom.geometryNote, inst.W, inst.importance, lit);
+    renderNorms(dom.norms, inst, lit);
     renderBias(dom.bias, inst.b);
     renderLoss(dom.loss, view.lossSteps.slice(), view.lossValues.slice(), inst.theory_loss);
     setLossNote(dom.lossNote, inst, view.model, view.final);
-    renderFeatureTable(/** @type {HTMLTableSectionElement} */ (dom.features), dom.featuresNote, inst);
+    renderFeatureTable(
+      /** @type {HTMLTableSectionElement} */ (dom.features), dom.featuresNote, inst, lit,
+    );
     setHeadline(dom.headline, inst, view.nHidden);
+    dom.plots.dataset.highlight = String(lit);
+    hookHover();
   };
+
+  // -- linked highlighting: hovering feature i anywhere marks it everywhere --------------------
+  const highlight = (/** @type {number} */ i) => {
+    const next = Number.isInteger(i) && i >= 0 ? i : -1;
+    if (next === view.highlight) return;
+    view.highlight = next;
+    scheduleDraw();
+  };
+  let hooked = false;
+  /** Listen to the plots' hover events once they exist (after their first draw). */
+  const hookHover = () => {
+    if (hooked || typeof (/** @type {any} */ (dom.gram)).on !== "function") return;
+    hooked = true;
+    const on = (/** @type {any} */ el, /** @type {(pt: any) => number} */ featureOf) => {
+      if (typeof el.on !== "function") return;
+      el.on("plotly_hover", (event) => highlight(featureOf(event.points?.[0])));
+      el.on("plotly_unhover", () => highlight(-1));
+    };
+    on(dom.gram, (pt) => Number(pt?.y));
+    on(dom.norms, (pt) => (pt?.curveNumber === 0 ? Number(pt.pointNumber) : -1));
+    on(dom.geometry, (pt) => (Array.isArray(pt?.customdata) ? Number(pt.customdata[0]) : -1));
+  };
+  dom.features.addEventListener("mouseover", (event) => {
+    const row = /** @type {HTMLElement} */ (event.target).closest?.("tr[data-feature]");
+    if (row) highlight(Number(/** @type {HTMLElement} */ (row).dataset.feature));
+  });
+  dom.features.addEventListener("mouseleave", () => highlight(-1));
   const scheduleDraw = () => {
     if (!frame) frame = window.requestAnimationFrame(draw);
   };
@@ -128,21 +192,26 @@ export async function main() {
       if (!inst) return;
       if (errorKind !== "limits") setError("", "");
       const last = view.lossSteps.length ? view.lossSteps[view.lossSteps.length - 1] : -1;
-      if (message.id !== view.runId || message.step < last) {
+      if (message.id !== view.runId) {
         view.runId = message.id;
-        view.lossSteps = [];
-        view.lossValues = [];
+        view.lossSteps = carried.steps.slice();
+        view.lossValues = carried.values.slice();
       }
-      if (message.step !== last) {
-        view.lossSteps.push(message.step);
+      const at = carried.offset + message.step;
+      if (at !== last) {
+        view.lossSteps.push(at);
         view.lossValues.push(inst.loss);
       }
       view.instance = inst;
       view.nHidden = inst.W.length;
       view.model = sentModel;
       view.final = false;
+      view.paused = message.paused === true;
+      heldModel = runRequest;
       offerWeights("");
-      setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
+      const progress = { step: message.step, steps: message.steps };
+      setProgress(dom.progress, view.paused ? "paused" : "training", progress);
+      transport.show({ paused: view.paused, running: true });
       scheduleDraw();
     } else if (message.type === "done") {
       const result = message.result;
@@ -150,27 +219,35 @@ export async function main() {
       if (!inst) return;
       if (errorKind !== "limits") setError("", "");
       view.runId = result.id;
-      view.lossSteps = result.loss_history.map((point) => point.step);
-      view.lossValues = result.loss_history.map((point) => point.loss[0]);
+      view.lossSteps = carried.steps.concat(
+        result.loss_history.map((point) => carried.offset + point.step),
+      );
+      view.lossValues = carried.values.concat(result.loss_history.map((point) => point.loss[0]));
       view.instance = inst;
       view.nHidden = inst.W.length;
       view.model = result.request ?? sentModel;
       view.final = true;
+      view.paused = false;
+      heldModel = runRequest;
+      finishedId = result.id;
       offerWeights(result.id);
       const steps = result.request?.steps ?? 0;
       const secs = Number(result.train_seconds ?? 0).toFixed(1);
+      const warm = result.request?.init_from ? ", carried on from the weights before" : "";
       setProgress(dom.progress, result.cached ? "cached" : "done", {
         step: steps,
         steps,
         text: result.cached
-          ? `cached · ${steps} steps, trained earlier in ${secs} s on ${result.device}`
-          : `done · ${steps} steps in ${secs} s on ${result.device}`,
+          ? `cached · ${steps} steps${warm}, trained earlier in ${secs} s on ${result.device}`
+          : `done · ${steps} steps${warm} in ${secs} s on ${result.device}`,
       });
+      transport.show({ paused: false, running: false });
       scheduleDraw();
       interference.show(result);
     } else if (message.type === "error") {
       setError("server", `The server refused this model: ${formatDetail(message.detail)}`);
       setProgress(dom.progress, "error", { text: "error" });
+      transport.show({ paused: false, running: false });
       interference.refused();
     }
   };
@@ -181,6 +258,7 @@ export async function main() {
       if (status === "closed") {
         setError("connection", "Lost the connection to the server; reconnecting…");
         setProgress(dom.progress, "offline", { text: "offline" });
+        heldModel = null; // the next socket has no "current" weights
       } else if (status === "open") {
         if (errorKind === "connection") setError("", "");
         if (client.pending) setProgress(dom.progress, "queued", { text: "starting…" });
@@ -189,19 +267,109 @@ export async function main() {
   });
 
   // -- state → request -------------------------------------------------------------------------
-  const sendNow = () => {
+  /**
+   * The request for the current state: a warm start from the weights shown when carrying on and
+   * they fit (same n, m, activation), else a fresh initialisation.
+   * @param {{fresh?: boolean, steps?: number, goOn?: boolean}} [options] fresh: never carry on
+   *   (Reset weights); steps: train this many steps instead of the state's (Step on a finished
+   *   model); goOn: carry on whatever the toggle says (Play or Step on a finished model)
+   * @returns {Record<string, unknown>}
+   */
+  const requestFor = ({ fresh = false, steps = 0, goOn = false } = {}) => {
+    /** @type {Record<string, unknown>} */
+    const request = toRequest(state);
+    if (steps) request.steps = steps;
+    const wanted = goOn || state.carry === "on";
+    const carry = !fresh && wanted && canCarry(heldModel, request);
+    // The socket's own latest weights when it has them; after a reconnect, the stored model.
+    const from = carry ? (client.hasModel ? "current" : finishedId) : "";
+    if (from) request.init_from = from;
+    if (fresh) request.retrain = true; // watch it train from noise, even when it is cached
+    return request;
+  };
+  /** Send a request now: the loss curve goes on from where the weights came from. */
+  const start = (/** @type {Record<string, unknown>} */ request) => {
+    window.clearTimeout(sendTimer);
     sendTimer = 0;
+    if (request.init_from) {
+      const lastStep = view.lossSteps.length ? view.lossSteps[view.lossSteps.length - 1] : 0;
+      const keep = Math.max(0, view.lossSteps.length - MAX_LOSS_POINTS);
+      carried = {
+        steps: view.lossSteps.slice(keep),
+        values: view.lossValues.slice(keep),
+        offset: lastStep,
+      };
+    } else {
+      carried = { steps: [], values: [], offset: 0 };
+    }
+    view.runId = ""; // the next snapshot starts its own stretch of the curve
     sentModel = { activation: state.activation, power: state.power };
-    client.send(toRequest(state));
-    setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+    runRequest = request;
+    client.send(request);
+    setProgress(dom.progress, "queued", { steps: Number(request.steps), text: "starting…" });
+    transport.show({ paused: false, running: true });
     interference.waiting();
   };
+  const sendNow = () => start(requestFor());
   const sendSoon = () => {
     window.clearTimeout(sendTimer);
     sendTimer = window.setTimeout(sendNow, DEBOUNCE_MS);
     setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
     interference.waiting();
   };
+
+  /** Show presentation mode (or not) as the state says, and redraw at its font size. */
+  const applyPresentation = () => {
+    if (state.present) {
+      document.body.dataset.present = state.present;
+      document.body.dataset.presentFigures = state.present.replace(/-/g, " ");
+    } else {
+      delete document.body.dataset.present;
+      delete document.body.dataset.presentFigures;
+    }
+    if (!state.present) document.body.classList.remove("controls-open");
+    setFontScale(state.present ? 1.6 : 1);
+    for (const el of [dom.gram, dom.geometry, dom.norms, dom.bias, dom.loss]) {
+      if (/** @type {any} */ (el).data) Plotly.purge(el);
+    }
+    hooked = false;
+    scheduleDraw();
+  };
+  /** Change view-only settings: written to the URL, never a new request. */
+  const setView = (/** @type {Partial<import("./state.js").State>} */ patch) => {
+    const present = state.present;
+    state = clampState({ ...state, ...patch }, limits);
+    writeStateToUrl(state);
+    transport.set(state);
+    if (state.present !== present) applyPresentation();
+  };
+  const speedMessage = () => ({
+    type: "speed",
+    steps_per_second: state.speed === "max" ? null : Number(state.speed),
+  });
+
+  const transport = buildTransport({
+    onPause: () => client.control({ type: "pause" }),
+    onPlay: () => {
+      // A paused run goes on; a finished (or refused) one trains another round from its weights.
+      if (view.paused && client.pending) client.control({ type: "resume" });
+      else start(requestFor({ goOn: true }));
+    },
+    onStep: (k) => {
+      if (client.pending && client.hasModel) client.control({ type: "step", steps: k });
+      else start(requestFor({ steps: k, goOn: true }));
+    },
+    onSpeed: (speed) => {
+      setView({ speed });
+      client.control(speedMessage(), { sticky: true });
+    },
+    onCarry: (carry) => setView({ carry: carry ? "on" : "off" }),
+    onReset: () => start(requestFor({ fresh: true })),
+    onPresent: (present) => setView({ present }),
+  });
+  transport.set(state);
+  if (state.speed !== "max") client.control(speedMessage(), { sticky: true });
+  if (state.present) applyPresentation();
 
   const controls = buildControls(dom.controls, limits, (patch) => {
     const next = clampState({ ...state, ...patch }, limits);
@@ -221,10 +389,15 @@ export async function main() {
     const next = parseHash(window.location.hash, limits);
     writeStateToUrl(next); // show the clamped form
     if (serializeState(next) === serializeState(state)) return;
+    const request = JSON.stringify(toRequest(next)) !== JSON.stringify(toRequest(state));
+    const view = ["speed", "present", "carry"].filter((name) => next[name] !== state[name]);
     state = next;
     controls.set(state);
+    transport.set(state);
+    if (view.includes("present")) applyPresentation();
+    if (view.includes("speed")) client.control(speedMessage(), { sticky: true });
     dom.description.textContent = describe(state);
-    sendSoon();
+    if (request) sendSoon();
   });
 
   setProgress(dom.progress, "connecting", { text: "connecting…" });

@@ -18,6 +18,12 @@
  * @property {number} steps training steps
  * @property {number} seed random seed
  * @property {number} n_restarts seeds trained at once; the best is kept
+ * @property {"on"|"off"} carry view only: a changed control trains on from the current weights
+ *   (`init_from: "current"`) instead of a fresh initialisation
+ * @property {"max"|number} speed view only: training steps per second ("max": as fast as the
+ *   device goes), the live socket's `speed` message
+ * @property {string} present view only: presentation mode, the one or two figures shown screen
+ *   wide ("gram-geometry", …; "" is off)
  */
 
 /**
@@ -38,7 +44,28 @@
  * @property {keyof Limits} [limit] the `/api/limits` field that bounds it from above
  * @property {ReadonlyArray<string|number>} [values] the allowed values of an enum (numbers for a
  *   numeric choice such as k)
+ * @property {boolean} [view] a view setting kept in the URL but never sent as a request field
  */
+
+/**
+ * The speeds offered, in steps per second; "max" sends `steps_per_second: null`.
+ * @type {ReadonlyArray<"max"|number>}
+ */
+export const SPEEDS = Object.freeze(["max", 1000, 300, 100, 30, 10, 3]);
+
+/**
+ * The presentation layouts: "" (off), or the one or two figures shown the width of the screen.
+ * @type {ReadonlyArray<string>}
+ */
+export const PRESENTATIONS = Object.freeze([
+  "",
+  "gram-geometry",
+  "gram",
+  "geometry",
+  "geometry-norms",
+  "gram-norms",
+  "loss",
+]);
 
 /**
  * Every field of the view state, with its type, default and bounds. Defaults live here only.
@@ -56,6 +83,9 @@ export const PROPS = Object.freeze([
   { name: "steps", type: "int", default: 3000, min: 1, max: 50000, limit: "max_steps" },
   { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
   { name: "n_restarts", type: "int", default: 1, min: 1, max: 16, limit: "max_restarts" },
+  { name: "carry", type: "enum", default: "on", values: ["on", "off"], view: true },
+  { name: "speed", type: "enum", default: "max", values: SPEEDS, view: true },
+  { name: "present", type: "enum", default: "", values: PRESENTATIONS, view: true },
 ]);
 
 /**
@@ -140,6 +170,7 @@ export function clampState(state, limits = DEFAULT_LIMITS) {
  */
 export function parseHash(hash, limits = DEFAULT_LIMITS) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+  if (params.has("present") && params.get("present") === "1") params.set("present", "gram-geometry");
   /** @type {Record<string, string>} */
   const raw = {};
   for (const prop of PROPS) {
@@ -183,7 +214,9 @@ export function writeStateToUrl(state) {
  */
 export function toRequest(state) {
   /** @type {Record<string, number|string|number[]>} */
-  const request = Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+  const request = Object.fromEntries(
+    PROPS.filter((p) => !p.view).map((p) => [p.name, state[p.name]]),
+  );
   if (state.activation !== "power") delete request.power;
   const importance = explicitImportance(state);
   if (importance) {

@@ -22,6 +22,18 @@ export const DIVERGING = Object.freeze([
 ]);
 
 /**
+ * The fixed colour range of every WᵀW heatmap (explorer and gallery): colours span
+ * −GRAM_RANGE … +GRAM_RANGE at every step and in every cell, so the same brightness means the same
+ * overlap. 1 is a unit feature's squared norm (the diagonal of a trained feature, the overlap of
+ * two antipodal unit features); entries beyond it saturate, and the hover gives the exact value.
+ * @type {number}
+ */
+export const GRAM_RANGE = 1;
+
+/** The colour bar's title of every WᵀW heatmap, naming the fixed range. */
+export const GRAM_COLORBAR_TITLE = "W<sub>i</sub>·W<sub>j</sub><br>(fixed ±1)";
+
+/**
  * The largest |entry| of a matrix, at least 1e-6, so that the colour range is never empty.
  * @param {number[][]} matrix
  * @returns {number}
@@ -33,14 +45,30 @@ export function maxAbs(matrix) {
 }
 
 /**
- * Draw (or redraw) WᵀW into `el`, colours symmetric about 0, feature 0 at the top, square cells.
+ * Outlines of row i and column i of an n × n heatmap (the linked highlight of feature i), as
+ * Plotly shapes; none when i is not a feature.
+ * @param {number} n
+ * @param {number} i the highlighted feature, or −1
+ * @returns {object[]}
+ */
+export function rowColumnOutline(n, i) {
+  if (!(i >= 0 && i < n)) return [];
+  const line = { color: "#111111", width: 2 };
+  const box = (x0, x1, y0, y1) => ({ type: "rect", xref: "x", yref: "y", x0, x1, y0, y1, line });
+  return [box(-0.5, n - 0.5, i - 0.5, i + 0.5), box(i - 0.5, i + 0.5, -0.5, n - 0.5)];
+}
+
+/**
+ * Draw (or redraw) WᵀW into `el` on the fixed colour range ±GRAM_RANGE (white at 0), feature 0
+ * at the top, square cells; feature `highlight`'s row and column outlined.
  * @param {HTMLElement} el the #gram div
  * @param {number[][]} gram n × n
+ * @param {number} [highlight] the feature to outline, −1 for none
  * @returns {void}
  */
-export function renderGram(el, gram) {
+export function renderGram(el, gram, highlight = -1) {
   const n = gram.length;
-  const zmax = maxAbs(gram);
+  const zmax = GRAM_RANGE;
   const idx = range(n);
   const trace = {
     type: "heatmap",
@@ -53,7 +81,7 @@ export function renderGram(el, gram) {
     colorscale: DIVERGING,
     xgap: n <= 32 ? 1 : 0,
     ygap: n <= 32 ? 1 : 0,
-    colorbar: { thickness: 12, len: 0.9, title: { text: "W<sub>i</sub>·W<sub>j</sub>", side: "right" } },
+    colorbar: { thickness: 12, len: 0.9, title: { text: GRAM_COLORBAR_TITLE, side: "right" } },
     hovertemplate: "(WᵀW)<sub>%{y},%{x}</sub> = %{z:.3f}<extra></extra>",
   };
   const layout = baseLayout({
@@ -68,6 +96,8 @@ export function renderGram(el, gram) {
       zeroline: false,
       ...indexTicks(n),
     }),
+    shapes: rowColumnOutline(n, highlight),
   });
+  el.dataset.highlight = String(highlight);
   Plotly.react(el, [trace], layout, CONFIG);
 }
