@@ -1,27 +1,33 @@
 // The sidebar's controls: built from a table, bounded by the server's limits, reporting changes.
 
 import { formatSparsity } from "./format.js";
+import { probabilityToSlider, sliderToProbability } from "./maths.js";
 import { PROPS, boundsOf, clampState, defaultState } from "./state.js";
 
 /** @typedef {import("./state.js").State} State */
 /** @typedef {import("./state.js").Limits} Limits */
 
-/**
- * Map a log-slider position (log10 p, in [-3, 0]) to a probability, to 3 significant digits.
- * @param {number|string} position
- * @returns {number}
- */
-export function sliderToProbability(position) {
-  return Number((10 ** Number(position)).toPrecision(3));
-}
+export { probabilityToSlider, sliderToProbability };
 
 /**
- * Map a probability to its log-slider position, log10 p.
- * @param {number} p
- * @returns {number}
+ * Why a typed number cannot be used for a prop, or "" when it can: the limit it breaks, in
+ * words ("at most 512: the server's limit max_features"). Nothing is clamped silently.
+ * @param {import("./state.js").Prop} prop
+ * @param {string} text the field's value
+ * @param {Partial<Limits>} limits
+ * @returns {string}
  */
-export function probabilityToSlider(p) {
-  return Math.log10(p);
+export function rangeProblem(prop, text, limits) {
+  const { min, max } = boundsOf(prop, limits);
+  const value = Number(text);
+  if (String(text).trim() === "" || !Number.isFinite(value)) return `enter a number, ${min} – ${max}`;
+  if (prop.type === "int" && !Number.isInteger(value)) return `a whole number, ${min} – ${max}`;
+  if (value > max) {
+    const whose = prop.limit && limits[prop.limit] !== undefined ? `the server's limit ${prop.limit}` : "the largest allowed";
+    return `at most ${max} (${whose}); not sent`;
+  }
+  if (value < min) return `at least ${min}; not sent`;
+  return "";
 }
 
 /**
@@ -151,7 +157,7 @@ function h(tag, attrs = {}, children = []) {
 /**
  * Build the controls into `container`; numeric bounds come from the PROPS table and the server's
  * limits. Sliders report while dragged, number inputs when committed (Enter, blur or the arrows);
- * out-of-range numbers are clamped and written back.
+ * an out-of-range number is not used: the limit shows beside the field and nothing is reported.
  * @param {HTMLElement} container the sidebar
  * @param {Partial<Limits>} limits `GET /api/limits`
  * @param {(patch: Partial<State>) => void} onChange called with the changed fields
@@ -219,25 +225,48 @@ export function buildControls(container, limits, onChange) {
         };
       } else if (spec.kind === "number" || spec.kind === "text") {
         let input;
+        /** @type {HTMLElement|null} */
+        let limitNote = null;
         if (spec.kind === "number") {
           const { min, max } = boundsOf(prop, limits);
           input = h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" });
           wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
+          limitNote = h("p", { class: "limit-note", id: `${spec.name}-limit`, role: "alert" });
+          limitNote.hidden = true;
+          wrap.append(limitNote);
         } else {
           input = h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false });
         }
         const field = /** @type {HTMLInputElement} */ (input);
         head.append(field);
+        /** Show (or, with "", clear) why the field's entry was not used. */
+        const refuse = (/** @type {string} */ text) => {
+          if (!limitNote) return;
+          limitNote.textContent = text;
+          limitNote.hidden = !text;
+          if (text) field.setAttribute("aria-invalid", "true");
+          else field.removeAttribute("aria-invalid");
+        };
         field.addEventListener("change", () => {
+          if (spec.kind === "number") {
+            // Out of range or not a whole number: say the limit beside the field, send nothing.
+            const problem = rangeProblem(prop, field.value, limits);
+            if (problem) {
+              refuse(problem);
+              return;
+            }
+            refuse("");
+          }
           const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
             spec.name
           ];
-          // An unparsable entry falls back to the default; show what will be trained.
+          // An unparsable importance list falls back to the decay; show what will be trained.
           field.value = String(value);
           onChange({ [spec.name]: value });
         });
         setters[spec.name] = (state) => {
           field.value = String(state[spec.name]);
+          refuse("");
         };
       } else if (spec.kind === "select") {
         const select = /** @type {HTMLSelectElement} */ (h("select", { id: spec.name }));
