@@ -138,6 +138,16 @@ class Job:
     retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
+    # Live controls (:meth:`TrainingWorker.control`): a paused job's run waits outside any batch;
+    # a step budget pauses it after that many steps; a pace spaces its steps out.
+    paused: bool = False
+    step_budget: int | None = None
+    steps_per_second: float | None = None
+    next_step_at: float = 0.0  # time.monotonic() before which a paced run does not step
+
+    def runnable(self, now: float) -> bool:
+        """Whether its run may step now: not paused, and due at its pace."""
+        return not self.paused and (self.steps_per_second is None or now >= self.next_step_at)
 
     def raise_if_cancelled(self) -> None:
         """Called from inside training: stop it once every subscriber has left."""
@@ -191,6 +201,7 @@ class TrainingWorker:
         self._evaluating: list[Job] = []  # jobs whose run is done training, being evaluated
         self._used: dict[TrainingBatch | Job, float] = {}  # lane → worker time had (seconds)
         self._jobs_of: dict[Run, Job] = {}  # every run in a batch → its job
+        self._held: list[Job] = []  # jobs whose run waits outside any batch: paused or paced
         self._watched_jobs = 0  # of those, how many have a client that wants snapshots
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
@@ -227,6 +238,11 @@ class TrainingWorker:
     def training_runs(self) -> int:
         """Runs in the worker's batches now, cancelled ones included until their next step."""
         return len(self._jobs_of)  # one atomic read of a dict the worker thread owns
+
+    @property
+    def held_runs(self) -> int:
+        """Runs that wait outside any batch: paused, or between the steps of their pace."""
+        return len(self._held)
 
     @property
     def evaluating_runs(self) -> int:
@@ -266,6 +282,34 @@ class TrainingWorker:
                 job.cancelled.set()
                 if self._active.get(job.id) is job:
                     del self._active[job.id]
+                self._wake.notify()  # a paused job's run is dropped at once
+
+    def control(
+        self,
+        job: Job,
+        paused: bool | None = None,
+        step_budget: int | None = None,
+        steps_per_second: float | Literal["keep"] | None = "keep",
+    ) -> None:
+        """Pause, resume, advance or pace a job's training (the live socket's controls).
+
+        Thread-safe; takes effect before the job's next step. Every client of the job sees it.
+
+        Args:
+            paused: True pauses (its clients get one snapshot of where it stopped), False
+                resumes; None leaves it.
+            step_budget: with ``paused=False``: take this many steps, then pause.
+            steps_per_second: the most steps a second (a positive number), None for as fast as
+                the device goes; ``"keep"`` leaves it.
+        """
+        with self._lock:
+            if paused is not None:
+                job.paused = paused
+                job.step_budget = step_budget if not paused else None
+            if steps_per_second != "keep":
+                job.steps_per_second = steps_per_second
+                job.next_step_at = 0.0
+            self._wake.notify()
 
     # -- worker thread -----------------------------------------------------------------------
     def _publish(self, job: Job, event: Event) -> None:
@@ -302,14 +346,16 @@ class TrainingWorker:
                     and not self._batches
                     and not self._evaluating
                     and not self._stopping
+                    and not self._held_due(time.monotonic())
                 ):
-                    self._wake.wait()
+                    self._wake.wait(self._next_pace())
                 if self._stopping:
                     break
                 arrived = list(self._inbox)
                 self._inbox.clear()
             for job in arrived:
                 self._admit(job)
+            self._release_held(time.monotonic())
             self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
             for lane in self._due_lanes():
                 started = time.perf_counter()
@@ -322,9 +368,49 @@ class TrainingWorker:
             for run in list(batch.runs):
                 self._finish(self._jobs_of.pop(run), Event("cancelled"))
         self._batches.clear()
-        for job in self._evaluating:
+        for job in [*self._evaluating, *self._held]:
             self._finish(job, Event("cancelled"))
         self._evaluating.clear()
+        self._held.clear()
+
+    def _held_due(self, now: float) -> bool:
+        """Whether a held job needs the worker now: cancelled, resumed, or due at its pace."""
+        return any(job.cancelled.is_set() or job.runnable(now) for job in self._held)
+
+    def _next_pace(self) -> float | None:
+        """Seconds until the next paced, unpaused held job is due; None if there is none."""
+        due = [job.next_step_at for job in self._held if not job.paused and job.steps_per_second]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _release_held(self, now: float) -> None:
+        """Cancelled held jobs end; runnable ones rejoin a batch of their shape."""
+        for job in list(self._held):
+            if job.cancelled.is_set():
+                self._held.remove(job)
+                self._finish(job, Event("cancelled"))
+            elif job.runnable(now):
+                assert job.run is not None
+                self._held.remove(job)
+                self._batch_for(job.run).add(job.run)
+                self._jobs_of[job.run] = job
+
+    def _hold(self, batch: TrainingBatch, run: Run, now: float) -> None:
+        """Take a paused or paced run out of its batch; a paused one's clients get a snapshot of
+        where it stopped."""
+        batch.remove(run)
+        job = self._jobs_of.pop(run)
+        self._held.append(job)
+        if job.paused and run.last_loss is not None and self._watched(job):
+            self._guard(job, lambda: self._snapshot(job, now))
+
+    def _count_step(self, job: Job, now: float) -> None:
+        """A job's run took a step: spend its step budget (pausing at 0), space its pace."""
+        if job.step_budget is not None:
+            job.step_budget -= 1
+            if job.step_budget <= 0:
+                job.paused, job.step_budget = True, None
+        if job.steps_per_second:
+            job.next_step_at = now + 1 / job.steps_per_second
 
     def _due_lanes(self) -> list[TrainingBatch | Job]:
         """The lanes that run this turn: those within ``FAIR_SLICE_S`` of the least-served one.
@@ -393,8 +479,11 @@ class TrainingWorker:
         """One step of every run in the batch; then snapshots, finished and cancelled runs."""
         now = time.monotonic()
         for run in list(batch.runs):
-            if self._jobs_of[run].cancelled.is_set():
+            job = self._jobs_of[run]
+            if job.cancelled.is_set():
                 self._leave(batch, run, Event("cancelled"))
+            elif not job.runnable(now):
+                self._hold(batch, run, now)
         if not batch.runs:
             self._batches.remove(batch)
             return
@@ -421,6 +510,11 @@ class TrainingWorker:
                 batch.remove(run)
                 job.evaluation = run.evaluator()
                 self._evaluating.append(job)
+                continue
+            job = self._jobs_of[run]
+            self._count_step(job, now)
+            if not job.runnable(now):
+                self._hold(batch, run, now)
         if not batch.runs:
             self._batches.remove(batch)
 
@@ -440,7 +534,8 @@ class TrainingWorker:
         build time × the number of watched jobs (large models, or a room full of sliders).
         """
         assert job.run is not None
-        self._publish(job, Event("snapshot", job.task.snapshot(job.run)))
+        paused = job.paused and job in self._held
+        self._publish(job, Event("snapshot", job.task.snapshot(job.run) | {"paused": paused}))
         built = time.monotonic() - now
         share = 4 * built * max(1, self._watched_jobs)
         job.next_snapshot = now + max(self.snapshot_interval_s, share)

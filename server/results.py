@@ -21,10 +21,10 @@ from server.api.schemas.models import (
     NeuronView,
     SnapshotSummary,
 )
-from server.cache import ModelCache
+from server.cache import MODEL_KIND, ModelCache
 from server.tms import measures, metrics
 from server.tms.config import ModelConfig
-from server.tms.training import Run, TrainResult
+from server.tms.training import InitialWeights, Run, TrainResult
 
 
 def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
@@ -133,23 +133,83 @@ def without_gram(result: ModelResult) -> ModelResult:
     return result.model_copy(update={"instances": instances_without_gram(result.instances)})
 
 
+class StartingPointError(ValueError):
+    """``init_from`` names no usable starting point; the message says why (a 422 names it)."""
+
+
+# What a starting point must share with the model that carries on from it.
+MUST_MATCH = ("n_features", "n_hidden", "activation", "hidden_activation", "task")
+
+
+def check_starting_point(request: ModelRequest, start: ModelRequest) -> None:
+    """Whether a model trained for ``start`` can seed ``request`` (both normalised).
+
+    Raises:
+        StartingPointError: a field of :data:`MUST_MATCH` differs, or the instance counts do
+            (a one-instance model seeds any count); the message lists every difference.
+    """
+    differences = [
+        f"{name} {getattr(start, name)} ≠ {getattr(request, name)}"
+        for name in MUST_MATCH
+        if getattr(start, name) != getattr(request, name)
+    ]
+    if start.n_instances not in (1, request.n_instances):
+        differences.append(f"instances {start.n_instances} ≠ {request.n_instances}")
+    if differences:
+        raise StartingPointError(
+            "init_from's model does not fit this request: " + "; ".join(differences)
+        )
+
+
+def stored_starting_point(request: ModelRequest, cache: ModelCache) -> InitialWeights | None:
+    """The weights ``request.init_from`` names in the cache (None for a fresh start). Reads
+    the disk: call it off the event loop.
+
+    Raises:
+        StartingPointError: init_from is "current" or a snapshot's (those exist only on the live
+            socket that made them), no such model is stored, or it does not fit the request.
+    """
+    name = request.init_from
+    if name is None:
+        return None
+    if name == "current" or name.startswith("snapshot-"):
+        raise StartingPointError(
+            f'init_from "{name}" exists only on a live socket (WS /api/models/live): send '
+            "there, or give a trained model's id"
+        )
+    start = cache.load(name, gram=False)
+    tensors = cache.read(name, MODEL_KIND, lambda stored, _: stored.tensors)
+    if start is None or tensors is None:
+        raise StartingPointError(f"init_from: no trained model {name} is stored on this server")
+    check_starting_point(request.normalised(), start.request)
+    return InitialWeights(tensors["W"], tensors["b"], tensors.get("W_out"))
+
+
 class ModelTask:
     """What the worker needs to train a :class:`ModelRequest`: its run, snapshots and result.
 
     Args:
         request: any request; it is normalised, so equal models share one id.
+        init: the weights ``request.init_from`` names (:func:`stored_starting_point`, or the
+            live socket's own); required when it names any.
+
+    Raises:
+        ValueError: ``init`` is missing for an ``init_from``, or given without one.
     """
 
-    def __init__(self, request: ModelRequest) -> None:
+    def __init__(self, request: ModelRequest, init: InitialWeights | None = None) -> None:
         self.request = request.normalised()
         self.id = self.request.model_id()
+        if (init is None) != (self.request.init_from is None):
+            raise ValueError("a ModelTask takes initial weights exactly when init_from is set")
+        self.init = init
 
     def load(self, cache: ModelCache) -> ModelResult | None:
         return cache.load(self.id)
 
     def start(self, device: torch.device) -> Run:
         """The request's run: the same one ``server.tms.train`` trains for its configs."""
-        return Run(self.request.to_config(), self.request.train_config(), device)
+        return Run(self.request.to_config(), self.request.train_config(), device, init=self.init)
 
     def snapshot(self, run: Run) -> dict[str, Any]:
         """The live message's fields: id, step, steps and the best restarts' metrics now."""

@@ -20,6 +20,7 @@ from server.api.schemas.models import ModelRequest, ModelResult
 from server.api.settings import Limits, Settings
 from server.cache import ModelCache
 from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
+from server.results import ModelTask, StartingPointError, stored_starting_point
 
 
 def settings_of(connection: HTTPConnection) -> Settings:
@@ -72,6 +73,34 @@ def raise_for_limits(errors: list[dict[str, Any]]) -> None:
     validation errors; nothing if ``errors`` is empty."""
     if errors:
         raise RequestValidationError([e | {"loc": ["body", *e["loc"]]} for e in errors])
+
+
+def starting_point_error(request: ModelRequest, exc: StartingPointError) -> dict[str, Any]:
+    """A refused ``init_from`` as one error in pydantic's shape (``loc`` ["init_from"])."""
+    return {
+        "type": "init_from",
+        "loc": ["init_from"],
+        "msg": str(exc),
+        "input": request.init_from,
+    }
+
+
+async def model_task(
+    request: ModelRequest, cache: ModelCache, where: tuple[str, ...] = ("body",)
+) -> ModelTask:
+    """The worker's task for a REST request, with the weights its ``init_from`` names (read
+    off the event loop).
+
+    Raises:
+        RequestValidationError: 422 located at ``where`` + ``init_from`` when it names no usable
+            starting point (unknown id, a live-only value, a model that does not fit).
+    """
+    try:
+        init = await asyncio.to_thread(stored_starting_point, request, cache)
+    except StartingPointError as exc:
+        error = starting_point_error(request, exc)
+        raise RequestValidationError([error | {"loc": [*where, *error["loc"]]}]) from exc
+    return ModelTask(request, init)
 
 
 def within_limits(request: ModelRequest, settings: Settings) -> ModelRequest:

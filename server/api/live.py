@@ -20,27 +20,74 @@ does, for its 200-feature presets, and computes WᵀW from W where it draws it).
 A new message cancels the request still running on the socket, within one snapshot interval;
 a message that asks for the very model already training joins it instead (its messages then carry
 the new seq).
+
+Training that carries on: a model request's ``"init_from": "current"`` starts from the weights
+of the socket's latest snapshot or result (what the page shows), so a slider dragged while the
+model trains morphs it from one geometry into the next. A result's request then names that
+start: the result's id, or ``"snapshot-<sha256 of the weights>"`` for a snapshot.
+
+Controls, beside requests (each answered by ``{"type": "control", "seq", "control", "applied",
+"paused", "steps_per_second", "detail"}``; ``applied`` is false when nothing was training):
+
+- ``{"type": "pause"}``: the training stops where it is, and one snapshot of that point
+  (``"paused": true``) follows;
+- ``{"type": "resume"}``: it goes on;
+- ``{"type": "step", "steps": k}``: it trains k more steps, then pauses (and sends a snapshot);
+- ``{"type": "speed", "steps_per_second": s}``: at most s steps a second for this request and the
+  socket's later ones; ``null``: as fast as the device goes.
+
+A new request starts running (never paused). A paused training keeps its place in the queue
+(``max_queued_jobs``) until it ends, the socket moves on or closes; every client of that same
+training sees the pause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from fastapi import WebSocket, WebSocketDisconnect
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from server.api.deps import live_sockets_of, parse_request_text, settings_of, worker_of
+from server.api.deps import (
+    live_sockets_of,
+    parse_request_text,
+    settings_of,
+    starting_point_error,
+    worker_of,
+)
+from server.api.errors import public_errors
 from server.api.limits import LimitChecker
-from server.api.schemas.live import DoneMessage, ErrorMessage, SnapshotMessage
-from server.api.schemas.models import ModelResult
+from server.api.schemas.live import (
+    CONTROL,
+    CONTROL_TYPES,
+    Control,
+    ControlMessage,
+    DoneMessage,
+    ErrorMessage,
+    PauseControl,
+    ResumeControl,
+    SnapshotMessage,
+    StepControl,
+)
+from server.api.schemas.models import InstanceResult, ModelRequest, ModelResult
 from server.api.settings import Limits
-from server.jobs import QueueFull, ServerStopping, Task, TrainingFailed, train_or_load
-from server.results import ModelTask, instances_without_gram, without_gram
+from server.jobs import Job, QueueFull, ServerStopping, Task, TrainingFailed, train_or_load
+from server.results import (
+    ModelTask,
+    StartingPointError,
+    check_starting_point,
+    instances_without_gram,
+    stored_starting_point,
+    without_gram,
+)
+from server.tms.training import InitialWeights
 
 SERVICE_RESTART = 1012  # WebSocket close code: the server is stopping; try again later
 
@@ -86,6 +133,53 @@ def message_size_errors(text: str, limits: Limits) -> list[dict[str, Any]]:
 OPTIONS = {"retrain": False, "gram": True}
 
 
+def control_of(text: str) -> Control | list[dict[str, Any]] | None:
+    """The control a message holds (or its errors), or None if it is no control (a request)."""
+    if not any(f'"{name}"' in text for name in CONTROL_TYPES):  # a request: no parse at all
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("type") not in CONTROL_TYPES:
+        return None
+    try:
+        return CONTROL.validate_python(body)
+    except ValidationError as exc:
+        return public_errors(json.loads(exc.json(include_url=False)))
+
+
+@dataclass(frozen=True)
+class Latest:
+    """The weights a socket last showed: "current" for its next request.
+
+    Attributes:
+        request: the (normalised) request they were trained for.
+        instances: each instance's weights and metrics, as sent.
+        result_id: the model's id when these are a finished result's weights, else None.
+    """
+
+    request: ModelRequest
+    instances: list[InstanceResult]
+    result_id: str | None
+
+    def weights(self) -> tuple[str, InitialWeights]:
+        """(the start's name, its weights)."""
+        W = torch.tensor([i.W for i in self.instances], dtype=torch.float32)
+        b = torch.tensor([i.b for i in self.instances], dtype=torch.float32)
+        W_out = (
+            torch.tensor([i.W_out for i in self.instances], dtype=torch.float32)
+            if self.instances and self.instances[0].W_out is not None
+            else None
+        )
+        if self.result_id is not None:
+            return self.result_id, InitialWeights(W, b, W_out)
+        digest = hashlib.sha256()
+        for tensor in (W, b) if W_out is None else (W, b, W_out):
+            digest.update(tensor.numpy().tobytes())
+        return f"snapshot-{digest.hexdigest()}", InitialWeights(W, b, W_out)
+
+
 def split_options(text: str) -> tuple[str, dict[str, bool]]:
     """Take the optional ``"retrain"`` and ``"gram"`` flags out of a request's JSON text.
 
@@ -125,6 +219,9 @@ class LiveSession:
         self.seq = 0
         self.running: asyncio.Task[None] | None = None  # the request being answered
         self.running_id = ""
+        self.job: Job | None = None  # the worker's job of the running request, once it has one
+        self.steps_per_second: float | None = None  # the socket's pace (speed control)
+        self.latest: Latest | None = None  # the model weights last sent: "current"
 
     async def send(self, message: BaseModel) -> None:
         async with self._send_lock:
@@ -137,26 +234,90 @@ class LiveSession:
                 await self.running
             self.running = None
 
+    def _on_job(self, job: Job) -> None:
+        """The running request's worker job: controls act on it; the socket's pace applies."""
+        self.job = job
+        if self.steps_per_second is not None:
+            self.worker.control(job, steps_per_second=self.steps_per_second)
+
     async def run(self, task: Task, options: dict[str, bool]) -> None:
         gram = options["gram"]
+        model = task.request if isinstance(task, ModelTask) else None
 
         async def on_snapshot(fields: dict[str, Any]) -> None:
+            if model is not None and "instances" in fields:
+                self.latest = Latest(model, fields["instances"], None)
             if not gram and "instances" in fields:
                 fields = fields | {"instances": instances_without_gram(fields["instances"])}
             await self.send(self.protocol.snapshot(self.seq, fields))
 
         try:
             use_cache = not options["retrain"]
-            result = await train_or_load(self.worker, task, on_snapshot, use_cache=use_cache)
+            result = await train_or_load(
+                self.worker, task, on_snapshot, use_cache=use_cache, on_job=self._on_job
+            )
         except ServerStopping as exc:
             await self.websocket.close(SERVICE_RESTART, str(exc))
             return
         except (TrainingFailed, QueueFull) as exc:
             await self.send(ErrorMessage(seq=self.seq, detail=str(exc)))
             return
+        finally:
+            self.job = None
+        if model is not None and isinstance(result, ModelResult):
+            self.latest = Latest(model, result.instances, result.id)
         if not gram and isinstance(result, ModelResult):
             result = without_gram(result)
         await self.send(self.protocol.done(self.seq, result))
+
+    async def control(self, control: Control) -> None:
+        """Apply a control to the running training (and the socket's pace), and answer it."""
+        job = self.job if self.running is not None and not self.running.done() else None
+        if control.type == "speed":
+            self.steps_per_second = control.steps_per_second
+            if job is not None:
+                self.worker.control(job, steps_per_second=control.steps_per_second)
+        elif job is not None:
+            if isinstance(control, PauseControl):
+                self.worker.control(job, paused=True)
+            elif isinstance(control, ResumeControl):
+                self.worker.control(job, paused=False)
+            elif isinstance(control, StepControl):
+                self.worker.control(job, paused=False, step_budget=control.steps)
+        applied = job is not None or control.type == "speed"
+        await self.send(
+            ControlMessage(
+                seq=self.seq,
+                control=control.type,
+                applied=applied,
+                paused=job is not None and job.paused,
+                steps_per_second=self.steps_per_second,
+                detail=None if applied else "nothing is training on this socket",
+            )
+        )
+
+    async def task_for(self, request: BaseModel) -> Task | list[dict[str, Any]]:
+        """The worker's task for a parsed request, with the weights its ``init_from`` names (the
+        socket's latest for "current"), or the error that refuses it."""
+        if not isinstance(request, ModelRequest) or request.init_from is None:
+            return self.protocol.task(request)
+        latest, asked = self.latest, request.init_from
+        try:
+            if asked == "current" or asked.startswith("snapshot-"):
+                if latest is None:
+                    raise StartingPointError(f"init_from {asked}: nothing trained here yet")
+                name, init = latest.weights()
+                if asked not in ("current", name):
+                    raise StartingPointError(
+                        f'init_from {asked}: not this socket\'s latest weights; send "current"'
+                    )
+                request = request.model_copy(update={"init_from": name})
+                check_starting_point(request.normalised(), latest.request)
+            else:
+                init = await asyncio.to_thread(stored_starting_point, request, self.worker.cache)
+        except StartingPointError as exc:
+            return [starting_point_error(request, exc)]
+        return ModelTask(request, init)
 
     async def handle(self, message: Mapping[str, Any]) -> None:
         """Answer one client message: the latest message always wins."""
@@ -167,10 +328,23 @@ class LiveSession:
             parsed = f"send a {self.protocol.expects} as a JSON text frame"
         elif oversize := message_size_errors(text, self.settings.limits):
             parsed = oversize
+        elif (control := control_of(text)) is not None:
+            if not isinstance(control, list):
+                await self.control(control)
+                return
+            parsed = control  # a control's errors (the running request goes on)
+            await self.send(ErrorMessage(seq=self.seq, detail=parsed))
+            return
         else:
             text, options = split_options(text)
             parsed = self.protocol.parse(text, self.settings)
-        task = self.protocol.task(parsed) if isinstance(parsed, BaseModel) else None
+        task: Task | None = None
+        if isinstance(parsed, BaseModel):
+            made = await self.task_for(parsed)
+            if isinstance(made, list):
+                parsed = made
+            else:
+                task = made
         running = self.running is not None and not self.running.done()
         if task is not None and running and task.id == self.running_id:
             self.seq += 1  # the running job already trains this: answer as the new seq

@@ -11,5 +11,6 @@ trained model), ``phase_diagram``, ``interference`` and the closed forms in ``th
 
 from server.tms.config import FeatureSet, ModelConfig, TrainConfig
 from server.tms.trained import TrainedModel, train
+from server.tms.training import InitialWeights
 
-__all__ = ["FeatureSet", "ModelConfig", "TrainConfig", "TrainedModel", "train"]
+__all__ = ["FeatureSet", "InitialWeights", "ModelConfig", "TrainConfig", "TrainedModel", "train"]

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from server.tms import measures, metrics
 from server.tms.config import ModelConfig, TrainConfig
-from server.tms.training import CheckCallback, Run, TrainResult, run_to_end
+from server.tms.training import CheckCallback, InitialWeights, Run, TrainResult, run_to_end
 
 
 @dataclass
@@ -99,6 +99,7 @@ def train(
     config: TrainConfig | None = None,
     device: torch.device | str = "cpu",
     check: CheckCallback | None = None,
+    init: InitialWeights | None = None,
 ) -> TrainedModel:
     """Train every instance of ``model`` (n_restarts seeds each, side by side in one batch) and
     keep each instance's restart with the lowest loss on fresh samples.
@@ -108,6 +109,8 @@ def train(
         config: how to train it; None gives the defaults (3,000 steps of the paper's AdamW).
         device: where to train ("cpu", "cuda", …).
         check: called between steps and evaluation chunks; may raise to stop training.
+        init: weights to carry on from (a trained model's ``W``, ``b``, ``W_out``, one instance
+            or one per instance); None starts from a fresh initialisation. AdamW starts fresh.
 
     Returns:
         :class:`TrainedModel`, its tensors on the CPU.
@@ -117,4 +120,4 @@ def train(
         Whatever ``check`` raises.
     """
     config = TrainConfig() if config is None else config
-    return TrainedModel.of(model, config, run_to_end(Run(model, config, device), check))
+    return TrainedModel.of(model, config, run_to_end(Run(model, config, device, init=init), check))

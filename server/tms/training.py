@@ -224,6 +224,37 @@ def evaluate(
     return evaluator.evaluation()
 
 
+@dataclass(frozen=True)
+class InitialWeights:
+    """Weights a run starts from instead of a fresh initialisation (training that carries on).
+
+    Attributes:
+        W: (k, n_hidden, n_features); b: (k, n_features); W_out: (k, n_features, n_hidden) for
+            the absolute-value model, else None. k is 1 (it seeds every instance) or the run's
+            n_instances; every restart of an instance starts from that instance's weights.
+    """
+
+    W: Tensor
+    b: Tensor
+    W_out: Tensor | None = None
+
+    def rows(self, n_instances: int, n_restarts: int, device: torch.device | str) -> list[Tensor]:
+        """W, b (and W_out) for every row of a run: (n_instances × n_restarts, …) copies.
+
+        Raises:
+            ValueError: k is neither 1 nor ``n_instances``.
+        """
+        k = len(self.W)
+        if k not in (1, n_instances):
+            raise ValueError(f"initial weights of {k} instances cannot seed {n_instances}")
+        tensors = [self.W, self.b] if self.W_out is None else [self.W, self.b, self.W_out]
+        return [
+            t.detach().to(device, torch.float32).expand(n_instances, *t.shape[1:])
+            .repeat_interleave(n_restarts, dim=0).contiguous()
+            for t in tensors
+        ]  # fmt: skip
+
+
 class Run:
     """One model config's instances in training: n_instances × n_restarts rows.
 
@@ -233,6 +264,12 @@ class Run:
         device: where it trains.
         importance: (n_instances, n_features) importances that differ between instances (a
             phase diagram's cells); None gives every instance ``model.importances``.
+        init: weights to start from (:class:`InitialWeights`); None initialises afresh. The
+            optimiser starts fresh either way, and the generator draws a fresh initialisation
+            first in both cases, so the data a run sees does not depend on where it starts.
+
+    Raises:
+        ValueError: ``init`` does not fit the model (its shape or instance count).
     """
 
     def __init__(
@@ -241,6 +278,7 @@ class Run:
         config: TrainConfig,
         device: torch.device | str = "cpu",
         importance: Tensor | None = None,
+        init: InitialWeights | None = None,
     ) -> None:
         n_instances, n_features, n_hidden = model.n_instances, model.n_features, model.n_hidden
         restarts = config.n_restarts
@@ -263,6 +301,8 @@ class Run:
             if model.absolute_value
             else None
         )
+        if init is not None:
+            self._start_from(init, n_instances, restarts, device)
         # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
         # step counter per parameter tensor, as torch's kernels want them.
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
@@ -277,6 +317,16 @@ class Run:
         self.snapshot_steps = snapshot_steps(config.steps, config.snapshots)
         self.snapshots: list[dict[str, Tensor]] = []
         self._keep_snapshot()
+
+    def _start_from(
+        self, init: InitialWeights, n_instances: int, restarts: int, device: torch.device | str
+    ) -> None:
+        expected = [tuple(p.shape[1:]) for p in self.params]
+        given = [tuple(t.shape[1:]) for t in (init.W, init.b, init.W_out) if t is not None]
+        if given != expected:
+            raise ValueError(f"initial weights of shapes {given} do not fit {expected}")
+        for param, start in zip(self.params, init.rows(n_instances, restarts, device), strict=True):
+            param.copy_(start)
 
     @property
     def params(self) -> list[Tensor]:

@@ -258,6 +258,7 @@ def test_health_and_limits(client: TestClient) -> None:
         "jobs": 0,
         "training_runs": 0,
         "evaluating_runs": 0,
+        "held_runs": 0,
         "live_sockets": 0,
     }
     assert health["torch"].startswith("2.13.0")

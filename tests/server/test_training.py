@@ -122,3 +122,34 @@ def test_evaluation_does_not_replay_the_training_stream() -> None:
     ).loss
     assert replay.item() != result.loss.item()
     assert replay.item() == pytest.approx(result.loss.item(), rel=0.2)  # same distribution
+
+
+def test_a_run_carries_on_from_initial_weights() -> None:
+    from server.tms import InitialWeights, ModelConfig
+    from server.tms import train as train_model
+
+    model = ModelConfig(n_features=5, n_hidden=2, feature_probability=[0.1, 0.01])
+    start = train_model(model, TrainConfig(steps=200, seed=1))
+    one = train_model(model, TrainConfig(steps=1, seed=2), init=InitialWeights(start.W, start.b))
+    for new, old in ((one.W, start.W), (one.b, start.b)):
+        # AdamW's first step moves every weight by lr (Adam's m/√v = ±1) plus the decay lr·wd·w.
+        assert ((new - old).abs() <= 1e-3 * (1 + 0.01 * old.abs()) + 1e-7).all()
+    fresh = train_model(model, TrainConfig(steps=1, seed=2))
+    assert (fresh.W - start.W).abs().max() > 0.1
+    # The data a run sees does not depend on where it starts: same seed, same batch stream.
+    assert one.history_steps == fresh.history_steps
+
+
+def test_initial_weights_must_fit_the_run() -> None:
+    from server.tms import InitialWeights, ModelConfig
+
+    model = ModelConfig(n_features=5, n_hidden=2, feature_probability=[0.1, 0.2, 0.3])
+    two = InitialWeights(torch.zeros(2, 2, 5), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="2 instances cannot seed 3"):
+        training.Run(model, TrainConfig(), init=two)
+    wide = InitialWeights(torch.zeros(1, 3, 5), torch.zeros(1, 5))
+    with pytest.raises(ValueError, match="do not fit"):
+        training.Run(model, TrainConfig(), init=wide)
+    one = InitialWeights(torch.ones(1, 2, 5), torch.zeros(1, 5))
+    run = training.Run(model, TrainConfig(n_restarts=2), init=one)
+    assert run.W.shape == (6, 2, 5) and bool((run.W == 1).all())

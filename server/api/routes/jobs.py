@@ -14,13 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
-from server.api.deps import SettingsDep, not_found, raise_for_limits
+from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
 from server.api.limits import limit_errors, phase_limit_errors
 from server.api.schemas.jobs import JobRequest, JobView
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
-from server.results import ModelTask
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -42,6 +41,7 @@ JobRecordsDep = Annotated[JobRecords, Depends(get_job_records)]
 async def create_job(
     body: JobRequest,
     settings: SettingsDep,
+    worker: WorkerDep,
     records: JobRecordsDep,
     response: Response,
 ) -> JobView:
@@ -57,14 +57,17 @@ async def create_job(
     """
     task: Task
     if body.model is not None:
-        errors = limit_errors(body.model, settings.limits)
-        task, steps, prefix = ModelTask(body.model), body.model.steps, "/api/models"
+        raise_for_limits(
+            [e | {"loc": [body.kind, *e["loc"]]} for e in limit_errors(body.model, settings.limits)]
+        )
+        task = await model_task(body.model, worker.cache, where=("body", body.kind))
+        steps, prefix = body.model.steps, "/api/models"
     else:
         assert body.phase_diagram is not None
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
-    raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
     try:
         record = await records.submit(task, body.kind, steps, prefix)
     except (QueueFull, TooManyJobs) as exc:

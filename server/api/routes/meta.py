@@ -41,6 +41,7 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
         jobs=worker.jobs,
         training_runs=worker.training_runs,
         evaluating_runs=worker.evaluating_runs,
+        held_runs=worker.held_runs,
         live_sockets=live_sockets.open,
         tasks=len(asyncio.all_tasks()),
         threads=threading.active_count(),

@@ -12,6 +12,7 @@ from server.api.deps import (
     SettingsDep,
     WorkerDep,
     load_model,
+    model_task,
     not_found,
     query_error,
     train_or_503,
@@ -25,7 +26,7 @@ from server.api.schemas.models import (
     WeightSnapshot,
 )
 from server.cache import MODEL_KIND
-from server.results import ModelTask, weight_metrics
+from server.results import weight_metrics
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -41,11 +42,15 @@ async def create_model(
 ) -> ModelResult:
     """Train the requested toy model, or load it from the cache (`cached: true`).
 
-    422 names the field and the limit for out-of-range requests; 503 if training failed, or with
+    With ``init_from`` a trained model's id, training carries on from that model's weights.
+
+    422 names the field and the limit for out-of-range requests, and ``init_from`` when it names
+    no stored model or one that does not fit; 503 if training failed, or with
     a ``Retry-After`` header if the training queue is full (``max_queued_jobs``).
     """
     within_limits(request, settings)
-    result: ModelResult = await train_or_503(worker, ModelTask(request), http)
+    task = await model_task(request, worker.cache)
+    result: ModelResult = await train_or_503(worker, task, http)
     return result
 
 

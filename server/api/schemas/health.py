@@ -21,6 +21,9 @@ class Health(BaseModel):
     evaluating_runs: int = Field(
         0, description="runs done training whose final evaluation on fresh inputs is under way"
     )
+    held_runs: int = Field(
+        0, description="runs waiting outside the batches: paused, or between paced steps"
+    )
     live_sockets: int = Field(0, description="open live WebSockets")
     tasks: int = Field(0, description="asyncio tasks on the server's event loop")
     threads: int = Field(0, description="threads of the server process")

@@ -61,7 +61,11 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "hidden_activation": "none",
     "feature_sets": None,
     "snapshots": 0,
+    "init_from": None,
 }
+# init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
+# "snapshot-<sha256>", what "current" becomes when those were a training's snapshot.
+INIT_FROM_PATTERN = r"^(current|[0-9a-f]{64}|snapshot-[0-9a-f]{64})$"
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
 
 
@@ -176,6 +180,17 @@ class ModelRequest(RequestModel):
         le=MAX_SNAPSHOTS,
         description="weight snapshots kept through training (the initial weights, then evenly "
         "spaced steps) for replay: GET /api/models/{id}/snapshots/{index}",
+    )
+
+    init_from: str | None = Field(
+        None,
+        pattern=INIT_FROM_PATTERN,
+        description="null: a fresh initialisation. A trained model's id: start from its final "
+        "weights (same n_features, n_hidden, activation, hidden_activation and task; a "
+        "one-instance model seeds every instance, otherwise the instance counts match); AdamW "
+        'starts fresh. On the live socket also "current": the weights of that socket\'s latest '
+        'snapshot or result (a snapshot becomes "snapshot-<sha256 of its weights>" in the '
+        "answer). The id of a warm-started model includes its starting point",
     )
 
     @field_validator("feature_probability")
