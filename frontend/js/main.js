@@ -244,6 +244,18 @@ export async function main() {
       transport.show({ paused: false, running: false });
       scheduleDraw();
       interference.show(result);
+    } else if (message.type === "control") {
+      // The server's answer to pause / resume / step / speed: a pause shows at once (its
+      // snapshot of where the model stopped follows); a control that found nothing training
+      // leaves the page as it is.
+      if (!message.applied || view.final || !view.instance) return;
+      if (message.paused !== view.paused) {
+        view.paused = message.paused === true;
+        const dataset = dom.progress.dataset;
+        const progress = { step: Number(dataset.step), steps: Number(dataset.steps) };
+        setProgress(dom.progress, view.paused ? "paused" : "training", progress);
+        transport.show({ paused: view.paused, running: true });
+      }
     } else if (message.type === "error") {
       setError("server", `The server refused this model: ${formatDetail(message.detail)}`);
       setProgress(dom.progress, "error", { text: "error" });
