@@ -80,3 +80,30 @@ export function sliderToProbability(position) {
 export function probabilityToSlider(p) {
   return Math.log10(p);
 }
+
+/**
+ * W (2 × n) turned into a common orientation, so that the 2-D plots of one figure can be compared:
+ * rotated so that the first represented feature (‖Wᵢ‖ > 0.5, else the longest) points along +x,
+ * and mirrored so that the next represented one lies in the upper half plane. A rotation or a
+ * mirror image leaves WᵀW, and so the model's loss, unchanged.
+ * @param {number[][]} W two rows of n columns
+ * @returns {number[][]} a new W
+ */
+export function alignPlane(W) {
+  const [wx, wy] = W;
+  const n = wx.length;
+  const norms = wx.map((x, i) => Math.hypot(x, wy[i]));
+  let ref = norms.findIndex((v) => v > 0.5);
+  if (ref < 0) ref = norms.indexOf(Math.max(...norms, 0));
+  if (ref < 0 || !(norms[ref] > 0)) return [wx.slice(), wy.slice()];
+  const angle = Math.atan2(wy[ref], wx[ref]);
+  const cos = Math.cos(-angle);
+  const sin = Math.sin(-angle);
+  const x = wx.map((v, i) => cos * v - sin * wy[i]);
+  let y = wx.map((v, i) => sin * v + cos * wy[i]);
+  const next = Array.from({ length: n }, (_, i) => i).find(
+    (i) => i !== ref && norms[i] > 0.5 && Math.abs(y[i]) > 1e-6,
+  );
+  if (next !== undefined && y[next] < 0) y = y.map((v) => -v);
+  return [x, y];
+}
