@@ -2,33 +2,13 @@
 
 import { formatSparsity } from "./format.js";
 import { probabilityToSlider, sliderToProbability } from "./maths.js";
+import { checkedNumber } from "./page.js";
 import { PROPS, boundsOf, clampState, defaultState } from "./state.js";
 
 /** @typedef {import("./state.js").State} State */
 /** @typedef {import("./state.js").Limits} Limits */
 
 export { probabilityToSlider, sliderToProbability };
-
-/**
- * Why a typed number cannot be used for a prop, or "" when it can: the limit it breaks, in
- * words ("at most 512: the server's limit max_features"). Nothing is clamped silently.
- * @param {import("./state.js").Prop} prop
- * @param {string} text the field's value
- * @param {Partial<Limits>} limits
- * @returns {string}
- */
-export function rangeProblem(prop, text, limits) {
-  const { min, max } = boundsOf(prop, limits);
-  const value = Number(text);
-  if (String(text).trim() === "" || !Number.isFinite(value)) return `enter a number, ${min} – ${max}`;
-  if (prop.type === "int" && !Number.isInteger(value)) return `a whole number, ${min} – ${max}`;
-  if (value > max) {
-    const whose = prop.limit && limits[prop.limit] !== undefined ? `the server's limit ${prop.limit}` : "the largest allowed";
-    return `at most ${max} (${whose}); not sent`;
-  }
-  if (value < min) return `at least ${min}; not sent`;
-  return "";
-}
 
 /**
  * @typedef {object} ControlSpec How one prop is shown.
@@ -224,50 +204,38 @@ export function buildControls(container, limits, onChange) {
           readout.textContent = Number(state[spec.name]).toFixed(2);
         };
       } else if (spec.kind === "number" || spec.kind === "text") {
-        let input;
-        /** @type {HTMLElement|null} */
-        let limitNote = null;
         if (spec.kind === "number") {
+          // Out of range or not a whole number: the limit shows beside the field (page.js) and
+          // nothing is reported, so nothing is sent.
           const { min, max } = boundsOf(prop, limits);
-          input = h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" });
+          const field = /** @type {HTMLInputElement} */ (
+            h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" })
+          );
+          head.append(field);
           wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
-          limitNote = h("p", { class: "limit-note", id: `${spec.name}-limit`, role: "alert" });
-          limitNote.hidden = true;
-          wrap.append(limitNote);
+          const check = checkedNumber(field, prop, /** @type {any} */ (limits), wrap, (value) =>
+            onChange({ [spec.name]: value }));
+          setters[spec.name] = (state) => {
+            field.value = String(state[spec.name]);
+            check.clear();
+          };
         } else {
-          input = h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false });
+          const field = /** @type {HTMLInputElement} */ (
+            h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false })
+          );
+          head.append(field);
+          field.addEventListener("change", () => {
+            const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
+              spec.name
+            ];
+            // An unparsable importance list falls back to the decay; show what will be trained.
+            field.value = String(value);
+            onChange({ [spec.name]: value });
+          });
+          setters[spec.name] = (state) => {
+            field.value = String(state[spec.name]);
+          };
         }
-        const field = /** @type {HTMLInputElement} */ (input);
-        head.append(field);
-        /** Show (or, with "", clear) why the field's entry was not used. */
-        const refuse = (/** @type {string} */ text) => {
-          if (!limitNote) return;
-          limitNote.textContent = text;
-          limitNote.hidden = !text;
-          if (text) field.setAttribute("aria-invalid", "true");
-          else field.removeAttribute("aria-invalid");
-        };
-        field.addEventListener("change", () => {
-          if (spec.kind === "number") {
-            // Out of range or not a whole number: say the limit beside the field, send nothing.
-            const problem = rangeProblem(prop, field.value, limits);
-            if (problem) {
-              refuse(problem);
-              return;
-            }
-            refuse("");
-          }
-          const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
-            spec.name
-          ];
-          // An unparsable importance list falls back to the decay; show what will be trained.
-          field.value = String(value);
-          onChange({ [spec.name]: value });
-        });
-        setters[spec.name] = (state) => {
-          field.value = String(state[spec.name]);
-          refuse("");
-        };
       } else if (spec.kind === "select") {
         const select = /** @type {HTMLSelectElement} */ (h("select", { id: spec.name }));
         for (const [value, text] of spec.options ?? []) {

@@ -1,6 +1,6 @@
 // The controller: URL ⇄ state ⇄ controls, state → request over the live socket, messages → plots.
 
-import { LiveClient, TokenRequired, fetchLimits, weightsUrl } from "./api.js";
+import { LiveClient, weightsUrl } from "./api.js";
 import { buildControls } from "./controls.js";
 import { Plotly, setFontScale } from "./plots/common.js";
 import { byId } from "./dom.js";
@@ -11,13 +11,16 @@ import { renderGeometry } from "./plots/geometry.js";
 import { renderGram } from "./plots/gram.js";
 import { renderLoss } from "./plots/loss.js";
 import { renderNorms } from "./plots/norms.js";
-import { DEFAULT_LIMITS, clampState, parseHash, serializeState, toRequest, writeStateToUrl }
-  from "./state.js";
+import { createPage, loadServerConfig } from "./page.js";
+import { DEFAULT_LIMITS, PROPS, parseHash, toRequest, useServerDefaults } from "./state.js";
 import { describe, formatDetail, setHeadline, setLossNote, setProgress, showError } from "./status.js";
 import { buildTransport } from "./transport.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 export const DEBOUNCE_MS = 100;
+
+/** The state's view-only fields: changing them never sends a request. */
+const VIEW_FIELDS = Object.freeze(PROPS.filter((p) => p.view).map((p) => p.name));
 
 /** The request fields a warm start must share with the model it starts from (issue 16). */
 export const SHAPE_FIELDS = Object.freeze(["n_features", "n_hidden", "activation"]);
@@ -75,19 +78,15 @@ export async function main() {
     showError(dom.error, message);
   };
 
-  let limits = { ...DEFAULT_LIMITS };
-  try {
-    limits = { ...limits, ...(await fetchLimits()) };
-  } catch (err) {
-    if (err instanceof TokenRequired) {
-      setError("token", err.message);
-      return; // every request would be refused: do not open the live socket
-    }
-    setError("limits", `Could not read the server's limits (${err.message}); assuming defaults.`);
-  }
+  // The server's limits and defaults (page.js): its ModelRequest schema is their one source.
+  const config = await loadServerConfig(dom.error);
+  if (config === null) return; // every request would be refused: do not open the live socket
+  if (!dom.error.hidden) errorKind = "limits";
+  const limits = { ...DEFAULT_LIMITS, ...config.limits };
+  useServerDefaults(config.defaults.ModelRequest);
 
+  /** The page's state: `page.state` (URL hash, limits, debounce: page.js). */
   let state = parseHash(window.location.hash, limits);
-  writeStateToUrl(state);
 
   const interference = createInterferencePanel({
     section: byId("interference"),
@@ -183,10 +182,9 @@ export async function main() {
   };
 
   // -- messages from the server ---------------------------------------------------------------
-  let sendTimer = 0;
   const onMessage = (message) => {
     // A control changed and its request waits out the debounce: the running one is superseded.
-    if (sendTimer) return;
+    if (page.pending()) return;
     if (message.type === "snapshot") {
       const inst = message.instances?.[0];
       if (!inst) return;
@@ -301,8 +299,6 @@ export async function main() {
   };
   /** Send a request now: the loss curve goes on from where the weights came from. */
   const start = (/** @type {Record<string, unknown>} */ request) => {
-    window.clearTimeout(sendTimer);
-    sendTimer = 0;
     if (request.init_from) {
       const lastStep = view.lossSteps.length ? view.lossSteps[view.lossSteps.length - 1] : 0;
       const keep = Math.max(0, view.lossSteps.length - MAX_LOSS_POINTS);
@@ -323,12 +319,6 @@ export async function main() {
     interference.waiting();
   };
   const sendNow = () => start(requestFor());
-  const sendSoon = () => {
-    window.clearTimeout(sendTimer);
-    sendTimer = window.setTimeout(sendNow, DEBOUNCE_MS);
-    setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
-    interference.waiting();
-  };
 
   /** Show presentation mode (or not) as the state says, and redraw at its font size. */
   const applyPresentation = () => {
@@ -347,14 +337,8 @@ export async function main() {
     hooked = false;
     scheduleDraw();
   };
-  /** Change view-only settings: written to the URL, never a new request. */
-  const setView = (/** @type {Partial<import("./state.js").State>} */ patch) => {
-    const present = state.present;
-    state = clampState({ ...state, ...patch }, limits);
-    writeStateToUrl(state);
-    transport.set(state);
-    if (state.present !== present) applyPresentation();
-  };
+  /** Change view-only settings: written to the URL, never a new request (page.js knows). */
+  const setView = (/** @type {Partial<import("./state.js").State>} */ patch) => page.change(patch);
   const speedMessage = () => ({
     type: "speed",
     steps_per_second: state.speed === "max" ? null : Number(state.speed),
@@ -371,50 +355,45 @@ export async function main() {
       if (client.pending && client.hasModel) client.control({ type: "step", steps: k });
       else start(requestFor({ steps: k, goOn: true }));
     },
-    onSpeed: (speed) => {
-      setView({ speed });
-      client.control(speedMessage(), { sticky: true });
-    },
+    onSpeed: (speed) => setView({ speed }), // the speed message goes out from onShow
     onCarry: (carry) => setView({ carry: carry ? "on" : "off" }),
     onReset: () => start(requestFor({ fresh: true })),
     onPresent: (present) => setView({ present }),
   });
+  const controls = buildControls(dom.controls, limits, (patch) => page.change(patch));
+
+  // -- the page controller: URL hash ⇄ state, debounce, run (page.js) --------------------------
+  const page = createPage({
+    fields: PROPS,
+    limits,
+    debounceMs: DEBOUNCE_MS,
+    onShow: (next, changed) => {
+      state = /** @type {import("./state.js").State} */ (next);
+      controls.set(state);
+      transport.set(state);
+      dom.description.textContent = describe(state);
+      if (changed.includes("present")) applyPresentation();
+      if (changed.includes("speed")) client.control(speedMessage(), { sticky: true });
+      if (changed.some((name) => !VIEW_FIELDS.includes(name))) {
+        setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+        interference.waiting();
+      }
+    },
+    onRun: (next) => {
+      state = /** @type {import("./state.js").State} */ (next);
+      sendNow();
+    },
+  });
+  state = /** @type {import("./state.js").State} */ (page.state);
+  controls.set(state);
   transport.set(state);
+  dom.description.textContent = describe(state);
   if (state.speed !== "max") client.control(speedMessage(), { sticky: true });
   if (state.present) applyPresentation();
 
-  const controls = buildControls(dom.controls, limits, (patch) => {
-    const next = clampState({ ...state, ...patch }, limits);
-    if (serializeState(next) === serializeState(state)) return;
-    state = next;
-    if (Object.keys(patch).length > 1) controls.set(state); // a reset changes every control
-    else controls.reveal(state); // e.g. k shows only with the power activation
-    writeStateToUrl(state);
-    dom.description.textContent = describe(state);
-    sendSoon();
-  });
-  controls.set(state);
-  dom.description.textContent = describe(state);
-
-  // A link edited by hand (or pasted) while the page is open.
-  window.addEventListener("hashchange", () => {
-    const next = parseHash(window.location.hash, limits);
-    writeStateToUrl(next); // show the clamped form
-    if (serializeState(next) === serializeState(state)) return;
-    const request = JSON.stringify(toRequest(next)) !== JSON.stringify(toRequest(state));
-    const view = ["speed", "present", "carry"].filter((name) => next[name] !== state[name]);
-    state = next;
-    controls.set(state);
-    transport.set(state);
-    if (view.includes("present")) applyPresentation();
-    if (view.includes("speed")) client.control(speedMessage(), { sticky: true });
-    dom.description.textContent = describe(state);
-    if (request) sendSoon();
-  });
-
   setProgress(dom.progress, "connecting", { text: "connecting…" });
   client.connect();
-  sendNow();
+  page.runNow();
 }
 
 main().catch((err) => {

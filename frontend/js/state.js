@@ -2,6 +2,14 @@
 // hash (#n_features=5&n_hidden=2&feature_probability=0.1&...). The keys are exactly the fields of
 // the API's ModelRequest, so the state *is* the request the page trains.
 
+import {
+  boundsOf as fieldBounds,
+  clampFields,
+  parseHashFields,
+  serializeFields,
+  withServerDefaults,
+} from "./page.js";
+
 /**
  * @typedef {object} State
  * @property {number} n_features n, the number of input features
@@ -68,14 +76,16 @@ export const PRESENTATIONS = Object.freeze([
 ]);
 
 /**
- * Every field of the view state, with its type, default and bounds. Defaults live here only.
+ * Every field of the view state, with its type, default and bounds. The request fields' defaults
+ * are the server's (its ModelRequest schema, via `useServerDefaults`); these are the same values,
+ * for when the schema cannot be read. importance_decay's 1 is the API's (its null means 1).
  * @type {readonly Prop[]}
  */
-export const PROPS = Object.freeze([
+export let PROPS = Object.freeze([
   { name: "n_features", type: "int", default: 5, min: 1, max: 512, limit: "max_features" },
   { name: "n_hidden", type: "int", default: 2, min: 1, max: 256, limit: "max_hidden" },
   { name: "feature_probability", type: "float", default: 0.1, min: 0.001, max: 1 },
-  { name: "importance_decay", type: "float", default: 0.9, min: 0.5, max: 1 },
+  { name: "importance_decay", type: "float", default: 1, min: 0.5, max: 1 },
   { name: "importance", type: "list", default: "" },
   { name: "activation", type: "enum", default: "relu", values: ["relu", "linear", "power"] },
   { name: "power", type: "enum", default: 3, values: [1, 3, 5] },
@@ -108,37 +118,23 @@ export function defaultState() {
 }
 
 /**
+ * Take the request fields' defaults from the server's ModelRequest schema (the one source of
+ * defaults for the API, the README and this page); fields it gives none for keep theirs.
+ * @param {Record<string, unknown>|undefined} schemaDefaults
+ * @returns {void}
+ */
+export function useServerDefaults(schemaDefaults) {
+  PROPS = Object.freeze(/** @type {Prop[]} */ (withServerDefaults(PROPS, schemaDefaults)));
+}
+
+/**
  * The bounds of a numeric prop under the given server limits.
  * @param {Prop} prop
  * @param {Partial<Limits>} [limits]
  * @returns {{min: number, max: number}}
  */
 export function boundsOf(prop, limits = DEFAULT_LIMITS) {
-  const fromServer = prop.limit && limits ? Number(limits[prop.limit]) : NaN;
-  const max = Number.isFinite(fromServer) ? fromServer : /** @type {number} */ (prop.max);
-  return { min: /** @type {number} */ (prop.min), max: Math.max(max, /** @type {number} */ (prop.min)) };
-}
-
-/**
- * Parse one raw value for a prop; `undefined` when it does not parse.
- * @param {Prop} prop
- * @param {string|number|null|undefined} raw
- * @returns {number|string|undefined}
- */
-function parseValue(prop, raw) {
-  if (raw === null || raw === undefined || raw === "") return undefined;
-  if (prop.type === "list") {
-    const items = String(raw).split(",").map((item) => Number(item.trim()));
-    if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
-    return items.map((v) => Number(v.toPrecision(6))).join(",");
-  }
-  if (prop.type === "enum") {
-    const text = String(raw).trim().toLowerCase();
-    return (prop.values ?? []).find((value) => String(value) === text);
-  }
-  const num = Number(raw);
-  if (!Number.isFinite(num)) return undefined;
-  return prop.type === "int" ? Math.round(num) : num;
+  return fieldBounds(prop, /** @type {Record<string, number>} */ (limits));
 }
 
 /**
@@ -149,35 +145,22 @@ function parseValue(prop, raw) {
  * @returns {State}
  */
 export function clampState(state, limits = DEFAULT_LIMITS) {
-  const out = /** @type {Record<string, number|string>} */ ({});
-  for (const prop of PROPS) {
-    let value = parseValue(prop, /** @type {any} */ (state[prop.name]));
-    if (value === undefined) value = prop.default;
-    if (prop.type === "int" || prop.type === "float") {
-      const { min, max } = boundsOf(prop, limits);
-      value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
-    }
-    out[prop.name] = value;
-  }
+  const out = clampFields(PROPS, /** @type {any} */ (state), /** @type {any} */ (limits));
   return /** @type {State} */ (/** @type {unknown} */ (out));
 }
 
 /**
  * Read a state from a URL hash ("#n_features=5&..."); missing or bad keys take their defaults.
+ * `present=1` is short for the two-figure presentation.
  * @param {string} hash location.hash, with or without the leading "#"
  * @param {Partial<Limits>} [limits]
  * @returns {State}
  */
 export function parseHash(hash, limits = DEFAULT_LIMITS) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  if (params.has("present") && params.get("present") === "1") params.set("present", "gram-geometry");
-  /** @type {Record<string, string>} */
-  const raw = {};
-  for (const prop of PROPS) {
-    const value = params.get(prop.name);
-    if (value !== null) raw[prop.name] = value;
-  }
-  return clampState(raw, limits);
+  if (params.get("present") === "1") params.set("present", "gram-geometry");
+  const out = parseHashFields(PROPS, params.toString(), /** @type {any} */ (limits));
+  return /** @type {State} */ (/** @type {unknown} */ (out));
 }
 
 /**
@@ -187,12 +170,7 @@ export function parseHash(hash, limits = DEFAULT_LIMITS) {
  * @returns {string}
  */
 export function serializeState(state) {
-  const params = new URLSearchParams();
-  for (const prop of PROPS) {
-    const value = state[prop.name];
-    params.set(prop.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : value);
-  }
-  return params.toString();
+  return serializeFields(PROPS, /** @type {any} */ (state));
 }
 
 /**
