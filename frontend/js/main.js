@@ -78,6 +78,9 @@ export async function main() {
     showError(dom.error, message);
   };
 
+  // Inside the comparison page's frame: no site header (styles.css).
+  if (window.top !== window) document.body.classList.add("embedded");
+
   // The server's limits and defaults (page.js): its ModelRequest schema is their one source.
   const config = await loadServerConfig(dom.error);
   if (config === null) return; // every request would be refused: do not open the live socket
@@ -330,7 +333,9 @@ export async function main() {
       delete document.body.dataset.presentFigures;
     }
     if (!state.present) document.body.classList.remove("controls-open");
-    setFontScale(state.present ? 1.6 : 1);
+    // Large type for a room; a comparison frame is half a screen, so less.
+    const embedded = document.body.classList.contains("embedded");
+    setFontScale(state.present ? (embedded ? 1.15 : 1.6) : 1);
     for (const el of [dom.gram, dom.geometry, dom.norms, dom.bias, dom.loss]) {
       if (/** @type {any} */ (el).data) Plotly.purge(el);
     }

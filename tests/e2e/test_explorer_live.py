@@ -3,7 +3,7 @@ the current weights while the slider moves, pause / step / resume, linked highli
 presentation mode and an out-of-range field.
 
 The socket's frames are recorded from Playwright's side (`page.on("websocket")`), so the tests see
-the weights the server sent, not only what the page drew. Models are tiny (5 → 2) and slowed down
+the weights the server sent, not only what the page drew. Also the side-by-side comparison page. Models are tiny (5 → 2) and slowed down
 with the speed control, so each test takes a few seconds on two cores.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, WebSocket
@@ -262,4 +263,29 @@ def test_out_of_range_field_shows_its_limit_and_sends_nothing(live_server: str, 
     note.wait_for(state="hidden")
     wait_for(page, lambda: len(frames.requests()) > 1)
     assert frames.requests()[-1]["n_features"] == 6
+    console.assert_clean()
+
+
+def test_side_by_side_comparison(live_server: str, page: Page) -> None:
+    """compare.html: two explorers, each with its own URL state, kept in the page's link."""
+    console = Console(page)
+    left = f"{SMALL}&seed=26&present=geometry"
+    right = "n_features=5&n_hidden=2&feature_probability=0.02&steps=1500&seed=26&present=geometry"
+    quoted = {"left": left, "right": right}
+    page.goto(f"{live_server}/compare.html#{urlencode(quoted)}")
+    frames = {side: page.frame_locator(f"#{side}") for side in ("left", "right")}
+    for side in frames:
+        frames[side].locator(
+            "#progress[data-state='done'], #progress[data-state='cached']"
+        ).wait_for()
+        assert frames[side].locator("#geometry").is_visible()
+    left_frame = page.frame(url=lambda url: "feature_probability=0.1" in url)
+    right_frame = page.frame(url=lambda url: "feature_probability=0.02" in url)
+    assert left_frame and right_frame and left_frame != right_frame
+
+    # A change in one frame changes that frame's state only, and the page's link follows.
+    left_frame.evaluate("location.hash = location.hash.replace('seed=26', 'seed=27')")
+    page.wait_for_function("decodeURIComponent(location.hash).includes('seed=27')", polling=100)
+    params = hash_params(page.url)
+    assert "seed=27" in params["left"] and "seed=26" in params["right"]
     console.assert_clean()
