@@ -1,9 +1,9 @@
 """The explorer's issue-16 controls in headless Chromium against a real server: carrying on from
 the current weights while the slider moves, pause / step / resume, linked highlighting,
-presentation mode and an out-of-range field.
+presentation mode, an out-of-range field and the side-by-side comparison page.
 
 The socket's frames are recorded from Playwright's side (`page.on("websocket")`), so the tests see
-the weights the server sent, not only what the page drew. Also the side-by-side comparison page. Models are tiny (5 → 2) and slowed down
+the weights the server sent, not only what the page drew. Models are tiny (5 → 2) and slowed down
 with the speed control, so each test takes a few seconds on two cores.
 """
 
