@@ -30,6 +30,8 @@ export { setProgress };
  * @property {boolean} [view] a view setting kept in the URL but never sent in a request
  * @property {string} [schema] the request schema's property whose default this field takes
  *   (when it differs from `name`); "" for none
+ * @property {boolean} [auto] the field may be "auto": the server chooses (an empty input, and
+ *   the legacy 0 of old links, mean it); said so, never a hidden 0
  */
 
 /**
@@ -115,6 +117,7 @@ export function boundsOf(field, limits = {}) {
  * @returns {number|string|undefined}
  */
 export function parseValue(field, raw) {
+  if (field.auto && (raw === "auto" || raw === "0" || raw === 0)) return "auto";
   if (raw === null || raw === undefined || raw === "") return undefined;
   if (field.type === "list") {
     const items = String(raw).split(",").map((item) => Number(item.trim()));
@@ -145,7 +148,7 @@ export function clampFields(fields, raw, limits = {}) {
   for (const field of fields) {
     let value = parseValue(field, /** @type {any} */ (raw[field.name]));
     if (value === undefined) value = field.default;
-    if (field.type === "int" || field.type === "float") {
+    if ((field.type === "int" || field.type === "float") && value !== "auto") {
       const { min, max } = boundsOf(field, limits);
       value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
     }
@@ -197,6 +200,7 @@ export function serializeFields(fields, state) {
  * @returns {string}
  */
 export function rangeProblem(field, text, limits) {
+  if (field.auto && String(text).trim() === "") return ""; // empty: automatic
   const { min, max } = boundsOf(field, limits);
   const value = Number(text);
   if (String(text).trim() === "" || !Number.isFinite(value)) return `enter a number, ${min} – ${max}`;
@@ -217,7 +221,7 @@ export function rangeProblem(field, text, limits) {
  * @param {Field} field
  * @param {Record<string, number>} limits
  * @param {HTMLElement} after the element the note follows (the control's wrapper gets it last)
- * @param {(value: number) => void} onValue
+ * @param {(value: number|string) => void} onValue a number, or "auto" (an empty auto field)
  * @returns {{clear: () => void}} clear the note (when the state is set from elsewhere)
  */
 export function checkedNumber(input, field, limits, after, onValue) {
@@ -236,7 +240,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
   input.addEventListener("change", () => {
     const problem = rangeProblem(field, input.value, limits);
     show(problem);
-    if (!problem) onValue(/** @type {number} */ (parseValue(field, input.value)));
+    if (problem) return;
+    onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
   });
   return { clear: () => show("") };
 }
