@@ -7,7 +7,9 @@ Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 h
   n_features) and b (n_instances, n_features); the absolute-value model's W_out (n_instances,
   n_features, n_hidden); with snapshots, ``snapshot_W`` (snapshots, n_instances, n_hidden,
   n_features), ``snapshot_b`` (and ``snapshot_W_out``). Never pickle.
-- ``meta.json``: the format version, the kind (``model`` or ``phase_diagram``), the id, the
+- For an SAE (kind ``sae``, ``server/sae_results.py``): W_enc, b_enc, W_dec, b_dec and the
+  model instance's ``features``; its scores against them are recomputed on load.
+- ``meta.json``: the format version, the kind (``model``, ``phase_diagram`` or ``sae``), the id, the
   library versions, the result without its tensors (for a model, the :class:`ModelResult`
   without W, b, W_out and the n × n ``gram``, and with only the steps of its snapshots: these are
   recomputed from the weights on load, so a 200-feature entry stays small), and sha256 checksums

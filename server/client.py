@@ -1,4 +1,4 @@
-"""A Python client of the explorer's API: train models and phase diagrams, get numpy back.
+"""A Python client of the explorer's API: train models, phase diagrams and SAEs, get numpy back.
 
 >>> from server.client import Client
 >>> client = Client("http://127.0.0.1:8000")           # token="…" for a server that has one
@@ -138,7 +138,7 @@ class JobStatus:
     """A job as ``GET /api/jobs/{id}`` shows it."""
 
     id: str
-    kind: Literal["model", "phase_diagram"]
+    kind: Literal["model", "phase_diagram", "sae"]
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     step: int
     steps: int
@@ -465,6 +465,95 @@ class PhaseDiagram:
         )
 
 
+@dataclass(frozen=True)
+class SAE:
+    """A sparse autoencoder on a toy model's hidden layer (``GET /api/saes/{id}``), with numpy
+    arrays. Shapes: n = n_features, m = n_hidden, L = n_latents.
+
+    Attributes:
+        model_id, instance: the toy model (``Client.model(model_id)``) and its instance.
+        features: (m, n), the instance's W; feature_norms, feature_probability: (n,).
+        W_enc: (L, m); b_enc: (L,); W_dec: (m, L), unit-norm columns; b_dec: (m,).
+        latent_frequency: (L,), the fraction of fresh samples on which each latent fires.
+        dead_latents, l0, reconstruction_mse, explained_variance, loss: on those samples.
+        cosines: (n, L), cos(W[:, i], W_dec[:, j]).
+        mmcs, mcc: the mean max cosine and the one-to-one matched mean cosine over the
+            represented features (``represented``; None if there are none).
+        feature_matches, matching: (feature, latent, cosine) triples: each represented feature's
+            best latent, and the one-to-one matching.
+        latent_order: the latents in the order of the features they match.
+        history_steps, loss_history: the training-batch loss; resampled: (step, latents) pairs.
+    """
+
+    id: str
+    cached: bool
+    request: dict[str, Any]
+    device: str
+    train_seconds: float
+    model_id: str
+    instance: int
+    features: np.ndarray
+    feature_norms: np.ndarray
+    feature_probability: np.ndarray
+    represented: list[int]
+    W_enc: np.ndarray
+    b_enc: np.ndarray
+    W_dec: np.ndarray
+    b_dec: np.ndarray
+    latent_frequency: np.ndarray
+    dead_latents: int
+    l0: float
+    reconstruction_mse: float
+    explained_variance: float
+    loss: float
+    cosines: np.ndarray
+    mmcs: float | None
+    mcc: float | None
+    feature_matches: list[tuple[int, int, float]]
+    matching: list[tuple[int, int, float]]
+    latent_order: list[int]
+    history_steps: np.ndarray
+    loss_history: np.ndarray
+    resampled: list[tuple[int, list[int]]]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> SAE:
+        def triples(matches: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
+            return [(m["feature"], m["latent"], float(m["cosine"])) for m in matches]
+
+        def number(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        return cls(
+            **_provenance(body),
+            model_id=body["model_id"],
+            instance=int(body["instance"]),
+            features=_array(body["features"]),
+            feature_norms=_array(body["feature_norms"]),
+            feature_probability=_array(body["feature_probability"]),
+            represented=list(body["represented"]),
+            W_enc=_array(body["W_enc"]),
+            b_enc=_array(body["b_enc"]),
+            W_dec=_array(body["W_dec"]),
+            b_dec=_array(body["b_dec"]),
+            latent_frequency=_array(body["latent_frequency"]),
+            dead_latents=int(body["dead_latents"]),
+            l0=float(body["l0"]),
+            reconstruction_mse=float(body["reconstruction_mse"]),
+            explained_variance=float(body["explained_variance"]),
+            loss=float(body["loss"]),
+            cosines=_array(body["cosines"]),
+            mmcs=number(body["mmcs"]),
+            mcc=number(body["mcc"]),
+            feature_matches=triples(body["feature_matches"]),
+            matching=triples(body["matching"]),
+            latent_order=list(body["latent_order"]),
+            history_steps=_array(body["history_steps"], np.int64),
+            loss_history=_array(body["loss_history"]),
+            resampled=[(e["step"], list(e["latents"])) for e in body["resampled"]],
+        )
+
+
 # -- jobs ----------------------------------------------------------------------------------------
 class Job:
     """A job on the server (``POST /api/jobs``): poll it, wait for it, cancel it, read its result.
@@ -522,7 +611,7 @@ class Job:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         status = self.last
-        what = "model" if self.kind == "model" else "phase diagram"
+        what = {"model": "model", "phase_diagram": "phase diagram", "sae": "SAE"}[self.kind]
         with tqdm(
             total=status.steps, unit="step", desc=f"{what} {self.id[:8]}", disable=not progress
         ) as bar:
@@ -548,7 +637,7 @@ class Job:
 
     def result(
         self, progress: bool = False, timeout: float | None = None
-    ) -> ModelResult | PhaseDiagram:
+    ) -> ModelResult | PhaseDiagram | SAE:
         """The job's result (waiting for it first if it is not done).
 
         Raises:
@@ -562,6 +651,8 @@ class Job:
         body["cached"] = self.from_cache
         if self.kind == "model":
             return ModelResult.from_json(body)
+        if self.kind == "sae":
+            return SAE.from_json(body)
         return PhaseDiagram.from_json(body)
 
 
@@ -634,6 +725,11 @@ class Client:
         """Start training a phase diagram (PhaseDiagramRequest's fields); as :meth:`submit`."""
         return self._submit({"phase_diagram": fields})
 
+    def submit_sae(self, **fields: Any) -> Job:
+        """Start training an SAE (SAERequest's fields: ``model`` (a dict of ModelRequest's
+        fields) or ``model_id``, ``n_latents``, ``architecture``, …); as :meth:`submit`."""
+        return self._submit({"sae": fields})
+
     def _submit(self, body: dict[str, Any]) -> Job:
         return Job(self, JobStatus.from_json(self._json("POST", "/api/jobs", json=body)))
 
@@ -677,6 +773,33 @@ class Client:
         result = job.result()
         assert isinstance(result, PhaseDiagram)
         return result
+
+    def sae(self, *, progress: bool = True, timeout: float | None = None, **fields: Any) -> SAE:
+        """Train a sparse autoencoder on a toy model's hidden layer (the model first, if the
+        server has not trained it) through a job, and return it with numpy arrays.
+
+        >>> sae = client.sae(model={"n_features": 5, "n_hidden": 2, "feature_probability": 0.05},
+        ...                  n_latents=5)
+        >>> sae.mmcs, sae.mcc, sae.dead_latents
+
+        Args:
+            fields: SAERequest's fields: ``model`` (ModelRequest's fields, as a dict) or
+                ``model_id``, and ``instance``, ``n_latents``, ``architecture``,
+                ``l1_coefficient``, ``k``, ``steps``, ``batch_size``, ``lr``, ``seed``,
+                ``resample_interval``, ``n_restarts``.
+
+        Raises:
+            ApiError, JobFailed, JobCancelled, TimeoutError: as :meth:`train`.
+        """
+        job = self.submit_sae(**fields)
+        job.wait(progress=progress, timeout=timeout)
+        result = job.result()
+        assert isinstance(result, SAE)
+        return result
+
+    def get_sae(self, sae_id: str) -> SAE:
+        """A stored SAE by its id (``GET /api/saes/{id}``); ApiError 404 if absent."""
+        return SAE.from_json(self._json("GET", f"/api/saes/{sae_id}"))
 
     def model(self, model_id: str) -> ModelResult:
         """A stored model by its id (``GET /api/models/{id}``); ApiError 404 if absent."""

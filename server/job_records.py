@@ -54,10 +54,10 @@ class JobRecord:
 
     Attributes:
         id: 32 random hex digits (uuid4), distinct from the cache ids of what it trains.
-        kind: "model" or "phase_diagram".
+        kind: "model", "phase_diagram" or "sae".
         steps: the request's steps.
-        result_prefix: ``/api/models`` or ``/api/phase-diagrams``; ``result_url`` is it plus
-            the result's id.
+        result_prefix: ``/api/models``, ``/api/phase-diagrams`` or ``/api/saes``;
+            ``result_url`` is it plus the result's id.
         worker_job: the worker's job while this one follows it (None before subscribing, for a
             cache hit, and once finished, so that a kept record does not keep a run alive).
     """

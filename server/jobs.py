@@ -26,7 +26,7 @@ from server.cache import ModelCache
 from server.tms import ModelConfig, TrainConfig, train
 from server.tms.training import (
     CheckCallback,
-    Evaluator,
+    FinalEvaluation,
     Run,
     TrainingBatch,
     TrainResult,
@@ -102,9 +102,13 @@ class Subscriber:
 class Task(Protocol):
     """What one job trains, as the resource that asked for it defines it.
 
-    Implemented by :class:`~server.results.ModelTask` (a model) and
-    :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram). ``id`` is the cache key;
-    jobs with equal ids are one job.
+    Implemented by :class:`~server.results.ModelTask` (a model),
+    :class:`~server.phase_results.PhaseDiagramTask` (a phase diagram) and
+    :class:`~server.sae_results.SAETask` (an SAE). ``id`` is the cache key; jobs with equal ids
+    are one job. Optional: an async ``prepare(worker, on_job, on_snapshot)``, awaited by
+    :func:`train_or_load` before the job is queued (an SAE gets its model there); a run with
+    ``new_batch()`` is stepped in the batch that makes (an SAE's
+    :class:`~server.tms.sae.SAEBatch`), not a TrainingBatch.
     """
 
     id: str
@@ -134,7 +138,7 @@ class Job:
     subscribers: list[Subscriber] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=threading.Event)
     run: Run | None = None
-    evaluation: Evaluator | None = None  # once training is done: the final evaluation
+    evaluation: FinalEvaluation | None = None  # once training is done: the final evaluation
     retrain: bool = False  # train even if the cache holds the result
     started: float = 0.0  # time.perf_counter() when training started
     next_snapshot: float = 0.0  # time.monotonic() before which no snapshot is sent
@@ -359,10 +363,10 @@ class TrainingWorker:
             self._watched_jobs = sum(self._watched(job) for job in self._jobs_of.values())
             for lane in self._due_lanes():
                 started = time.perf_counter()
-                if isinstance(lane, TrainingBatch):
-                    self._step(lane)
-                else:
+                if isinstance(lane, Job):
                     self._evaluate(lane)
+                else:
+                    self._step(lane)
                 self._used[lane] += time.perf_counter() - started
         for batch in self._batches:  # stopping: every job still here is cancelled
             for run in list(batch.runs):
@@ -471,7 +475,9 @@ class TrainingWorker:
                 room = self.max_batch_elements - batch.rows * run.n_features * run.config.batch_size
                 if size <= room:
                     return batch
-        batch = TrainingBatch()
+        # A run that brings its own kind of batch (an SAE's) says so; toy models train in one.
+        new_batch = getattr(run, "new_batch", None)
+        batch = new_batch() if new_batch is not None else TrainingBatch()
         self._batches.append(batch)
         return batch
 
@@ -508,7 +514,7 @@ class TrainingWorker:
             if run.done:
                 job = self._jobs_of.pop(run)
                 batch.remove(run)
-                job.evaluation = run.evaluator()
+                job.evaluation = run.final_evaluation()
                 self._evaluating.append(job)
                 continue
             job = self._jobs_of[run]
@@ -561,8 +567,8 @@ class TrainingWorker:
 
     def _result(self, job: Job) -> BaseModel:
         """Store a finished, evaluated run's result in the cache and return it."""
-        assert job.run is not None and job.evaluation is not None
-        trained = job.run.kept(job.evaluation.evaluation())
+        assert job.evaluation is not None
+        trained = job.evaluation.result()
         result = finish(job.task, trained, self.device, job.started)
         try:
             job.task.save(self.cache, result, trained)
@@ -625,6 +631,11 @@ async def train_or_load(
         cached = await asyncio.to_thread(task.load, worker.cache)
         if cached is not None:
             return cached
+    # A task that needs another result first (an SAE needs its toy model) gets it here, as a
+    # client of the worker like any other, before its own job is queued.
+    prepare = getattr(task, "prepare", None)
+    if prepare is not None:
+        await prepare(worker, on_job, on_snapshot)
     subscriber = Subscriber(wants_snapshots=on_snapshot is not None)
     job = worker.subscribe(task, subscriber, retrain=not use_cache)
     try:

@@ -1,11 +1,11 @@
 """``python -m server.precompute``: train the gallery's presets into the cache, with progress.
 
 ``--all`` trains every preset of ``server/presets.json``, ``--preset NAME`` (repeatable) the
-named ones, ``--phase-diagrams`` the two phase-diagram presets (the phase page's defaults). What
-models_cache/ ships is ``--all``'s output, so that a fresh clone opens every preset without
-training. Entries already in the cache are kept. The training is the server's own: the same
-worker and tasks, on ``--device``; presets train one after another, each request's instances and
-restarts batched.
+named ones (an SAE preset trains its model first if it is not cached), ``--phase-diagrams`` the
+two phase-diagram presets (the phase page's defaults). What models_cache/ ships is ``--all``'s
+output, so that a fresh clone opens every preset without training. Entries already in the cache
+are kept. The training is the server's own: the same worker and tasks, on ``--device``; presets
+train one after another, each request's instances and restarts batched.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from server.jobs import Task, TrainingWorker, train_or_load
 from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets
 from server.results import ModelTask
+from server.sae_results import SAETask
 
 
 def _say(text: str) -> None:
@@ -60,6 +61,8 @@ def preset_tasks(chosen: list[Preset]) -> list[tuple[str, Task]]:
     for preset in chosen:
         if preset.phase_diagram is not None:
             tasks.append((preset.id, PhaseDiagramTask(preset.phase_diagram)))
+        if preset.sae is not None:  # its model trains first (and is stored) if not cached
+            tasks.append((preset.id, SAETask(preset.sae)))
         count = len(preset.requests)
         for k, request in enumerate(preset.requests):
             name = preset.id if count == 1 else f"{preset.id} [{k + 1}/{count}]"

@@ -3,9 +3,10 @@
 A preset is data, not code: a title, the paper section it reproduces (with its link on
 transformer-circuits.pub), a few sentences of teaching text, the view the gallery opens, and the
 request or requests it trains (``requests``: model requests; ``phase_diagram``: one phase-diagram
-request). ``python -m server.precompute --all`` trains every preset into the cache, and
-models_cache/ ships the results, so a fresh clone opens every preset without training. The cache
-never evicts shipped entries.
+request; ``sae``: one sparse autoencoder, on a model given as a request). ``python -m
+server.precompute --all`` trains every preset into the cache, and models_cache/ ships the results
+(an SAE's and its model's), so a fresh clone opens every preset without training. The cache never
+evicts shipped entries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.saes import SAERequest
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 
@@ -29,6 +31,7 @@ View = Literal[
     "dynamics",  # Dᵢ through training, with a step slider replaying the weight snapshots
     "neurons",  # stacked neuron bars, monosemantic vs polysemantic
     "phase_diagram",  # the phase-diagram page
+    "sae",  # the SAE page: decoder directions over the features (m = 2), |cos| matrix, scores
 ]
 
 
@@ -45,11 +48,17 @@ class Preset(BaseModel):
     view: View
     requests: list[ModelRequest] = Field(default_factory=list)
     phase_diagram: PhaseDiagramRequest | None = None
+    sae: SAERequest | None = Field(
+        None, description="an SAE on a toy model; its `model` is a request, so that it ships"
+    )
 
     @model_validator(mode="after")
     def _trains_something(self) -> Preset:
-        if bool(self.requests) == (self.phase_diagram is not None):
-            raise ValueError(f"preset {self.id}: give either requests or phase_diagram")
+        given = [bool(self.requests), self.phase_diagram is not None, self.sae is not None]
+        if sum(given) != 1:
+            raise ValueError(f"preset {self.id}: give exactly one of requests, phase_diagram, sae")
+        if self.sae is not None and self.sae.model is None:
+            raise ValueError(f"preset {self.id}: an SAE preset gives its model as a request")
         return self
 
 
@@ -58,6 +67,9 @@ class PresetInfo(Preset):
 
     model_ids: list[str] = Field(description="per request, its id for GET /api/models/{id}")
     diagram_id: str | None = Field(description="for GET /api/phase-diagrams/{id}, or null")
+    sae_id: str | None = Field(
+        None, description="for GET /api/saes/{id} (its result names its model_id), or null"
+    )
     cached: list[bool] = Field(
         default_factory=list,
         description="per request (or for the diagram), whether the server's cache holds it now",
@@ -92,17 +104,19 @@ def preset_infos() -> tuple[PresetInfo, ...]:
             **p.model_dump(),
             model_ids=[r.model_id() for r in p.requests],
             diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
+            sae_id=None if p.sae is None else p.sae.sae_id(),
         )
         for p in presets()
     )
 
 
 def shipped_ids() -> frozenset[str]:
-    """Cache ids (64 hex digits) of every shipped entry: every preset's results;
-    :class:`~server.cache.ModelCache` keeps them whatever its size limit."""
+    """Cache ids (64 hex digits) of every shipped entry: every preset's results (an SAE's and
+    its model's); :class:`~server.cache.ModelCache` keeps them whatever its size limit."""
     ids = set()
     for info in preset_infos():
         ids |= set(info.model_ids)
-        if info.diagram_id is not None:
-            ids.add(info.diagram_id)
+        ids |= {i for i in (info.diagram_id, info.sae_id) if i is not None}
+        if info.sae is not None:
+            ids.add(info.sae.resolved_model_id())
     return frozenset(ids)

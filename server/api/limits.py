@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.saes import SAERequest
 from server.api.settings import Limits
 from server.tms.config import EVAL_SAMPLES
 
@@ -58,6 +59,12 @@ FIELD_LIMITS: dict[str, tuple[FieldLimit, ...]] = {
     ),
     "PhaseDiagramRequest": (
         FieldLimit("grid_size", "max_grid_size"),
+        FieldLimit("n_restarts", "max_restarts"),
+        FieldLimit("steps", "max_steps"),
+        FieldLimit("batch_size", "max_batch_size"),
+    ),
+    "SAERequest": (
+        FieldLimit("n_latents", "max_latents"),
         FieldLimit("n_restarts", "max_restarts"),
         FieldLimit("steps", "max_steps"),
         FieldLimit("batch_size", "max_batch_size"),
@@ -227,5 +234,63 @@ def phase_limit_errors(request: PhaseDiagramRequest, limits: Limits) -> list[dic
         r.batch_size,
         r.n_features * r.n_hidden,
         r.n_features,
+    )
+    return limit.errors
+
+
+def sae_limit_errors(request: SAERequest, limits: Limits) -> list[dict[str, Any]]:
+    """Check an SAE request's own fields, and its ``model`` request if it has one (errors
+    located under ``model``), against the configured limits.
+
+    The products that need the model's shape (one step's memory, the total work, the output
+    size) are :func:`sae_model_limit_errors`, once the model is known.
+
+    Returns:
+        Errors in pydantic's shape; empty if the request is within every limit.
+    """
+    limit = LimitChecker(limits)
+    limit.check_fields("SAERequest", request)
+    if request.model is not None:
+        model_errors = limit_errors(request.model, limits)
+        limit.errors += [e | {"loc": ["model", *e["loc"]]} for e in model_errors]
+        if request.model.init_from is not None:
+            limit.errors.append(
+                {
+                    "type": "init_from",
+                    "loc": ["model", "init_from"],
+                    "msg": "an SAE's model is trained from a fresh start: train the model that "
+                    "carries on first (POST /api/models) and give its id as model_id",
+                    "input": request.model.init_from,
+                }
+            )
+    if not limit.errors and request.model is not None:
+        config = request.model.to_config()
+        limit.errors += sae_shape_errors(request, limits, config.n_features, config.n_hidden)
+    return limit.errors
+
+
+def sae_shape_errors(
+    request: SAERequest, limits: Limits, n_features: int, n_hidden: int
+) -> list[dict[str, Any]]:
+    """The bounds of an SAE on a model of ``n_features`` → ``n_hidden``: one step's memory
+    (batch_size × n_restarts × max(n_features, n_latents)), the total work ((steps × batch_size +
+    evaluation samples) × n_restarts × (n_hidden × (n_features + n_latents) + 128 × n_features))
+    and the output size (n_features × n_latents cosines, n_hidden × n_latents decoder weights)."""
+    r = request
+    limit = LimitChecker(limits)
+    limit.check_training(
+        "steps",
+        r.n_restarts,
+        max(n_features, r.n_latents, n_hidden),
+        r.steps,
+        r.batch_size,
+        n_hidden * (n_features + r.n_latents),
+        n_features,  # each step draws fresh toy-model inputs
+    )
+    limit.check(
+        "n_latents",
+        (n_features + n_hidden) * r.n_latents,
+        "max_output_values",
+        "output size (n_features + n_hidden) × n_latents",
     )
     return limit.errors

@@ -1,5 +1,5 @@
-"""The live protocol that WS /api/models/live and WS /api/phase-diagrams/live share: send a
-request, watch it train.
+"""The live protocol that WS /api/models/live, /api/phase-diagrams/live and /api/saes/live
+share: send a request, watch it train.
 
 Protocol. The server numbers the requests it receives on a socket 1, 2, 3, … (``seq``) and tags
 every message with the seq it answers:
@@ -102,6 +102,8 @@ class LiveProtocol:
         task: request → the worker's task for it.
         snapshot: (seq, the task's snapshot fields) → the message.
         done: (seq, result) → the message.
+        bind: (request, the server's settings) → the task, for a resource whose task needs the
+            settings (an SAE checks its limits once its model is known); None uses ``task``.
     """
 
     expects: str
@@ -109,6 +111,7 @@ class LiveProtocol:
     task: Callable[[Any], Task]
     snapshot: Callable[[int, dict[str, Any]], BaseModel]
     done: Callable[[int, Any], BaseModel]
+    bind: Callable[[Any, Any], Task] | None = None
 
 
 MODELS = LiveProtocol(
@@ -300,7 +303,8 @@ class LiveSession:
         """The worker's task for a parsed request, with the weights its ``init_from`` names (the
         socket's latest for "current"), or the error that refuses it."""
         if not isinstance(request, ModelRequest) or request.init_from is None:
-            return self.protocol.task(request)
+            bind = self.protocol.bind
+            return self.protocol.task(request) if bind is None else bind(request, self.settings)
         latest, asked = self.latest, request.init_from
         try:
             if asked == "current" or asked.startswith("snapshot-"):

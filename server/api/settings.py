@@ -34,6 +34,7 @@ class Limits(BaseModel):
     max_restarts: int = Field(16, ge=1, description="largest n_restarts")
     max_steps: int = Field(50_000, ge=1, description="largest number of training steps")
     max_batch_size: int = Field(8192, ge=1, description="largest batch_size")
+    max_latents: int = Field(4096, ge=1, description="largest n_latents of an SAE")
     max_step_elements: int = Field(
         1 << 26,
         ge=1,

@@ -6,7 +6,8 @@ features), ``model`` (the toy model and its exact gradient), ``optim`` (the batc
 ``training`` (runs and batches), ``metrics`` (WᵀW, norms, superposition, dimensionality),
 ``measures`` (closed-form comparisons, exact loss, neurons), ``trained`` (``train`` and the
 trained model), ``phase_diagram``, ``interference`` and the closed forms in ``theory``,
-``theory_power`` and ``theory_interference``.
+``theory_power`` and ``theory_interference``; ``sae`` (sparse autoencoders on a trained model's
+hidden layer: ``sae.train_sae``) and ``sae_metrics`` (their scores against the known features).
 """
 
 from server.tms.config import FeatureSet, ModelConfig, TrainConfig

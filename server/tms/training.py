@@ -183,6 +183,29 @@ class Evaluator:
         return Evaluation(self.total / n, (self.zero - self.total) / n)
 
 
+class FinalEvaluation:
+    """A finished run's evaluation on fresh inputs, advanced one chunk at a time (by a worker,
+    between other runs' steps), then its result: each instance's best restart.
+
+    The worker's protocol for every kind of run: ``advance()``, ``done``, ``result()``.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.evaluator = run.evaluator()
+
+    @property
+    def done(self) -> bool:
+        return self.evaluator.done
+
+    def advance(self) -> None:
+        self.evaluator.advance()
+
+    def result(self) -> TrainResult:
+        """The run's result; call once :attr:`done`."""
+        return self.run.kept(self.evaluator.evaluation())
+
+
 def evaluate(
     W: Tensor,
     b: Tensor,
@@ -405,6 +428,10 @@ class Run:
             self.generator,
             self.W_out,
         )
+
+    def final_evaluation(self) -> FinalEvaluation:
+        """This run's evaluation, to advance a chunk at a time, then its result."""
+        return FinalEvaluation(self)
 
     def result(self, check: CheckCallback | None = None) -> TrainResult:
         """Evaluate every restart on fresh samples and keep each instance's best.

@@ -29,6 +29,7 @@ SMALL_LIMITS = [
     *("--limits.max-restarts", "2"),
     *("--limits.max-steps", "20"),
     *("--limits.max-batch-size", "64"),
+    *("--limits.max-latents", "8"),
 ]
 CASES_PER_OPERATION_AND_MODE = 150
 MIN_CASES = 2000

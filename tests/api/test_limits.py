@@ -39,6 +39,7 @@ def refused(path: str, base: dict[str, Any]) -> Callable[[dict[str, Any]], Check
 
 model = refused("/api/models", BASE)
 diagram = refused("/api/phase-diagrams", DIAGRAM)
+sae = refused("/api/saes", {"model": BASE, "steps": 10, "batch_size": 32})
 
 
 def full_queue(client: TestClient) -> str:
@@ -80,6 +81,7 @@ CASES: dict[str, tuple[Any, Check]] = {
     "max_restarts": (1, model({"n_restarts": 2})),
     "max_steps": (19, model({})),
     "max_batch_size": (31, model({})),
+    "max_latents": (4, sae({"n_latents": 5})),
     "max_step_elements": (100, model({})),  # 32 × 1 × 5
     "max_work": (1e5, model({})),  # (20 × 32 + 2¹⁶) × 1 × 10 ≈ 6.6e5
     "max_output_values": (24, model({})),  # 1 × 5²

@@ -13,11 +13,21 @@ from server.api.limits import FIELD_LIMITS, field_settings
 from server.api.settings import Limits, Settings
 
 SMALL = Limits(max_features=7, max_hidden=3, max_instances=2, max_grid_size=4, max_restarts=2,
-               max_steps=30, max_batch_size=64)  # fmt: skip
-PATHS = {"ModelRequest": "/api/models", "PhaseDiagramRequest": "/api/phase-diagrams"}
+               max_steps=30, max_batch_size=64, max_latents=6)  # fmt: skip
+PATHS = {
+    "ModelRequest": "/api/models",
+    "PhaseDiagramRequest": "/api/phase-diagrams",
+    "SAERequest": "/api/saes",
+}
 BASES = {
     "ModelRequest": {"n_features": 5, "n_hidden": 2, "steps": 10, "batch_size": 32},
     "PhaseDiagramRequest": {"grid_size": 2, "steps": 10, "batch_size": 32, "n_restarts": 1},
+    "SAERequest": {
+        "model": {"n_features": 5, "n_hidden": 2, "steps": 10, "batch_size": 32},
+        "n_latents": 3,
+        "steps": 10,
+        "batch_size": 32,
+    },
 }
 
 

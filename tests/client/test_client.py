@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks.serve import start_server, stop_server
 from server.client import (
+    SAE,
     ApiError,
     Client,
     Instance,
@@ -237,6 +238,30 @@ def test_phase_diagram_grids_and_legend(client: Client) -> None:
     assert all(grid.shape == (3, 3) for grid in diagram.candidate_losses.values())
     assert diagram.W.shape == (3, 3, 1, 2) and diagram.b.shape == (3, 3, 2)
     np.testing.assert_allclose(diagram.extra_norm, np.abs(diagram.W[..., 0, 1]), rtol=1e-5)
+
+
+def test_an_sae_through_a_job(client: Client, result: ModelResult) -> None:
+    """Client.sae on a model trained earlier (by its id): numpy arrays, the scores, the job's
+    kind, and the same SAE again by id from the cache."""
+    fields = {"model_id": result.id, "instance": 1, "n_latents": 6, "steps": 200,
+              "batch_size": 128, "resample_interval": 100}  # fmt: skip
+    sae = client.sae(progress=False, **fields)
+    assert isinstance(sae, SAE) and not sae.cached and sae.model_id == result.id
+    assert sae.W_dec.shape == (2, 6) and sae.W_enc.shape == (6, 2) and sae.cosines.shape == (5, 6)
+    np.testing.assert_allclose(np.linalg.norm(sae.W_dec, axis=0), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(sae.features, result.instances[1].W)
+    assert sae.feature_probability.tolist() == [0.05] * 5
+    assert [step for step, _ in sae.resampled] == [100]
+    if sae.represented:
+        best = sae.cosines[sae.represented].max(axis=1).mean()
+        assert sae.mmcs == pytest.approx(best, abs=1e-9)
+    assert sae.dead_latents == int((sae.latent_frequency == 0).sum())
+    assert client.get_sae(sae.id).W_dec.tolist() == sae.W_dec.tolist()
+    job = client.submit_sae(**fields)
+    assert job.kind == "sae" and job.from_cache
+    with pytest.raises(ApiError) as refused:
+        client.sae(progress=False, **fields | {"instance": 2})
+    assert refused.value.detail[0]["loc"] == ["body", "sae", "instance"]
 
 
 def test_the_token_is_sent(tmp_path: Path) -> None:

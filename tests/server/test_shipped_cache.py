@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from server.api.schemas.models import InstanceResult, ModelResult
+from server.api.schemas.saes import SAEResult
 from server.cache import ModelCache
 from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets, shipped_ids
 from server.results import ModelTask
+from server.sae_results import SAETask
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models_cache"
 STALE = "run python -m server.precompute --preset {} and git add -f the new entry"
@@ -40,6 +42,18 @@ def shipped(preset_id: str, tmp_path: Path, index: int = 0) -> ModelResult:
     return result
 
 
+def shipped_sae(preset_id: str, tmp_path: Path) -> SAEResult:
+    """An SAE preset's shipped result, loaded and verified against its request."""
+    request = PRESETS[preset_id].sae
+    assert request is not None
+    task = SAETask(request)
+    assert (SHIPPED / task.id).is_dir(), STALE.format(preset_id)
+    result = task.load(_copy(task.id, tmp_path))
+    assert result is not None and result.cached and result.final, f"{preset_id}: no load"
+    assert result.id == task.id and result.request == request.normalised()
+    return result
+
+
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.id)
 def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> None:
     """Every entry loads, matches its key (the id of the preset's request as it is now, so an
@@ -51,6 +65,12 @@ def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> 
         assert diagram is not None and diagram.cached and diagram.final
         assert diagram.request == preset.phase_diagram and diagram.id == task.id
         assert diagram.agreement > 0.8  # the page opens on a diagram that shows the paper's picture
+        return
+    if preset.sae is not None:
+        sae = shipped_sae(preset.id, tmp_path)
+        assert preset.sae.model is not None
+        model = ModelTask(preset.sae.model)
+        assert sae.model_id == model.id and (SHIPPED / model.id).is_dir(), STALE.format(preset.id)
         return
     for k, request in enumerate(preset.requests):
         result = shipped(preset.id, tmp_path / str(k), k)
@@ -153,3 +173,41 @@ def test_learning_dynamics_ships_its_replay(tmp_path: Path) -> None:
     assert result.snapshots[0].step == 0 and result.snapshots[-1].step == result.request.steps
     final = result.snapshots[-1].dimensionality[0]
     assert final == pytest.approx(result.instances[0].dimensionality, abs=1e-6)
+
+
+# -- SAEs on the toy model (issue 18) -------------------------------------------------------------
+def test_the_sae_recovers_every_pentagon_feature_with_resampling(tmp_path: Path) -> None:
+    """ARENA's toy-SAE defaults, seed 0: each of the 5 features has its own latent (cos > 0.97),
+    no latent is dead, and resampling revived at least one latent on the way."""
+    sae = shipped_sae("sae-pentagon", tmp_path)
+    assert sae.represented == [0, 1, 2, 3, 4] and sae.dead_latents == 0
+    assert len({m.latent for m in sae.matching}) == 5
+    assert min(m.cosine for m in sae.matching) > 0.97
+    assert sae.mmcs is not None and sae.mcc is not None and sae.mcc > 0.98
+    assert any(event.latents for event in sae.resampled)
+
+
+def test_without_resampling_latents_die_and_features_are_lost(tmp_path: Path) -> None:
+    sae = shipped_sae("sae-pentagon-no-resampling", tmp_path)
+    assert sae.resample_steps == [] and sae.dead_latents >= 1
+    with_resampling = shipped_sae("sae-pentagon", tmp_path / "with")
+    assert sae.mcc is not None and with_resampling.mcc is not None
+    assert sae.mcc < with_resampling.mcc - 0.1
+
+
+def test_the_overcomplete_topk_sae_fires_one_latent_at_most(tmp_path: Path) -> None:
+    sae = shipped_sae("sae-topk-overcomplete", tmp_path)
+    assert sae.n_latents == 10 and sae.l0 <= 1.0
+    assert sae.mmcs is not None and sae.mmcs > 0.95
+
+
+def test_the_sae_on_correlated_pairs_leans_each_latent_towards_the_partner(tmp_path: Path) -> None:
+    """What the preset's text says it gets wrong: four latents, one per feature, each with a
+    cosine of at least 0.3 with its feature's correlated partner, so MMCS stays below 0.95."""
+    sae = shipped_sae("sae-correlated-pairs", tmp_path)
+    partner = {0: 1, 1: 0, 2: 3, 3: 2}
+    assert len({m.latent for m in sae.matching}) == 4
+    for match in sae.matching:
+        assert 0.75 < match.cosine < 0.95
+        assert sae.cosines[partner[match.feature]][match.latent] > 0.3
+    assert sae.mmcs is not None and sae.mmcs < 0.95 and sae.explained_variance > 0.85

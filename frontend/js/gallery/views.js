@@ -8,6 +8,7 @@ import { renderFeatureGeometry } from "./views/feature_geometry.js";
 import { renderGeometry2d } from "./views/geometry_2d.js";
 import { renderNeurons } from "./views/neurons.js";
 import { renderPhaseDiagram } from "./views/phase_diagram.js";
+import { renderSae } from "./views/sae.js";
 import { renderSparsitySweep } from "./views/sparsity_sweep.js";
 
 /**
@@ -43,6 +44,7 @@ export const VIEWS = Object.freeze({
   dynamics: renderDynamics,
   neurons: renderNeurons,
   phase_diagram: renderPhaseDiagram,
+  sae: renderSae,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -54,4 +56,5 @@ export const VIEW_KINDS = Object.freeze({
   dynamics: "feature dimensionality through training",
   neurons: "neurons: monosemantic vs polysemantic",
   phase_diagram: "phase diagram (opens the phase page)",
+  sae: "sparse autoencoder: decoder vs features",
 });

@@ -10,6 +10,7 @@ from server.api.routes import (
     models,
     phase_diagrams,
     presets,
+    saes,
     theory,
     weights,
 )
@@ -22,5 +23,6 @@ api_router.include_router(phase_diagrams.router)
 api_router.include_router(interference.router)
 api_router.include_router(theory.router)
 api_router.include_router(presets.router)
+api_router.include_router(saes.router)
 api_router.include_router(jobs.router)
 api_router.include_router(weights.router)

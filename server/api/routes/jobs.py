@@ -1,6 +1,6 @@
 """POST /api/jobs (train in the background), GET /api/jobs/{job_id}, DELETE /api/jobs/{job_id}.
 
-A job is what POST /api/models or POST /api/phase-diagrams would train, without holding the
+A job is what POST /api/models, /api/phase-diagrams or /api/saes would train, without holding the
 request open: the answer comes at once (202) and the client polls for ``step`` of ``steps``.
 Jobs share the worker with every other client: identical trainings in flight are one training,
 and the worker's queue bound (``max_queued_jobs``) applies. Retention of finished jobs:
@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
 from server.api.limits import limit_errors, phase_limit_errors
+from server.api.routes.saes import sae_task
 from server.api.schemas.jobs import JobRequest, JobView
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
@@ -48,11 +49,13 @@ async def create_job(
     """Start training a model or a phase diagram in the background (202), or answer from the
     cache (202 with ``status: done`` and ``result_url``).
 
-    The body is ``{"model": ModelRequest}`` or ``{"phase_diagram": PhaseDiagramRequest}``,
-    exactly one of them; 422 otherwise, and 422 naming the field and the limit (located under
-    ``model`` or ``phase_diagram``) for out-of-range requests, as POST /api/models and POST
-    /api/phase-diagrams. 503 with ``Retry-After`` if the training queue is full
-    (``max_queued_jobs``), and 503 if the worker is not running. The ``Location`` header is the
+    The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
+    ``{"sae": SAERequest}``, exactly one of them; 422 otherwise, and 422 naming the field and the
+    limit (located under ``model``, ``phase_diagram`` or ``sae``) for out-of-range requests, as
+    POST /api/models, /api/phase-diagrams and /api/saes. An SAE job whose model is not cached
+    trains the model first; meanwhile its ``step`` counts the model's steps. 503 with
+    ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker is
+    not running. The ``Location`` header is the
     job's URL.
     """
     task: Task
@@ -62,12 +65,15 @@ async def create_job(
         )
         task = await model_task(body.model, worker.cache, where=("body", body.kind))
         steps, prefix = body.model.steps, "/api/models"
-    else:
-        assert body.phase_diagram is not None
+    elif body.phase_diagram is not None:
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
         raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
         task = PhaseDiagramTask(body.phase_diagram)
         steps, prefix = body.phase_diagram.steps, "/api/phase-diagrams"
+    else:
+        assert body.sae is not None
+        task = await sae_task(body.sae, worker, settings.limits, loc=("sae",))
+        steps, prefix = body.sae.steps, "/api/saes"
     try:
         record = await records.submit(task, body.kind, steps, prefix)
     except (QueueFull, TooManyJobs) as exc:

@@ -15,9 +15,9 @@ router = APIRouter(tags=["presets"])
 @router.get("/presets", response_model=list[PresetInfo])
 async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
     """Every preset of ``server/presets.json`` in the gallery's order: its title, paper section
-    and link, teaching text, view, requests, ``model_ids`` (or ``diagram_id``) to open its
-    result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id}), and whether
-    each is ``cached`` now."""
+    and link, teaching text, view, requests, ``model_ids`` (or ``diagram_id``, or ``sae_id``) to
+    open its result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id}, or
+    /api/saes/{id}), and whether each is ``cached`` now."""
 
     def with_cached() -> list[PresetInfo]:
         return [
@@ -25,7 +25,8 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
                 update={
                     "cached": [
                         worker.cache.path(i).is_dir()
-                        for i in info.model_ids or [info.diagram_id or ""]
+                        for i in info.model_ids
+                        + [i for i in (info.diagram_id, info.sae_id) if i is not None]
                     ]
                 }
             )

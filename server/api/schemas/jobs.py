@@ -14,14 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from server.api.schemas.bounded import RequestModel
 from server.api.schemas.models import EXAMPLE_REQUEST, ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.saes import SAERequest
 
-JobKind = Literal["model", "phase_diagram"]
+JobKind = Literal["model", "phase_diagram", "sae"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 
 class JobRequest(RequestModel):
-    """What a job trains: exactly one of ``model`` and ``phase_diagram``."""
+    """What a job trains: exactly one of ``model``, ``phase_diagram`` and ``sae``."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"model": EXAMPLE_REQUEST}]}
@@ -32,24 +33,30 @@ class JobRequest(RequestModel):
         None, description="a phase diagram, as POST /api/phase-diagrams takes"
     )
 
+    sae: SAERequest | None = Field(
+        None, description="a sparse autoencoder on a toy model, as POST /api/saes takes"
+    )
+
     @model_validator(mode="after")
     def _exactly_one(self) -> JobRequest:
-        given = sum(getattr(self, name) is not None for name in ("model", "phase_diagram"))
+        given = sum(getattr(self, name) is not None for name in ("model", "phase_diagram", "sae"))
         if given != 1:
-            got = "both" if given else "neither"
-            raise ValueError(f"give exactly one of model and phase_diagram, not {got}")
+            got = ("neither", "", "both", "all three")[given]
+            raise ValueError(f"give exactly one of model and phase_diagram (or sae), not {got}")
         return self
 
     @property
     def kind(self) -> JobKind:
-        return "model" if self.model is not None else "phase_diagram"
+        if self.model is not None:
+            return "model"
+        return "phase_diagram" if self.phase_diagram is not None else "sae"
 
 
 class JobView(BaseModel):
     """A job as the API shows it: what it trains, where it stands, and where its result is."""
 
     id: str = Field(description="the job's own id: 32 random hex digits (not the model's id)")
-    kind: JobKind = Field(description="what it trains: a model or a phase diagram")
+    kind: JobKind = Field(description="what it trains: a model, a phase diagram or an SAE")
     status: JobStatus = Field(
         description="queued (waiting for the worker), running (training), done (result_url "
         "holds the result), failed (detail says why) or cancelled (DELETE, or the server stopped)"
@@ -58,7 +65,8 @@ class JobView(BaseModel):
     steps: int = Field(description="the request's steps")
     result_url: str | None = Field(
         None,
-        description="once done: GET /api/models/{id} or /api/phase-diagrams/{id}, the cached "
+        description="once done: GET /api/models/{id}, /api/phase-diagrams/{id} or /api/saes/{id}, "
+        "the cached "
         "result (the cache's id of the request, not the job id)",
     )
     detail: str | None = Field(None, description="why the job failed, or null")
