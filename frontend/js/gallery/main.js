@@ -430,7 +430,13 @@ export async function main() {
   };
   const showControls = () => {
     const own = presetValues(open?.preset ?? { requests: [] });
-    for (const [name, input] of Object.entries(inputs)) input.value = String(state.overrides[name] ?? own[name]);
+    for (const [name, input] of Object.entries(inputs)) {
+      input.value = String(state.overrides[name] ?? own[name]);
+      // The values shown are the ones trained: no limit to show any more.
+      input.removeAttribute("aria-invalid");
+      const note = document.getElementById(`${input.id}-limit`);
+      if (note) note.hidden = true;
+    }
   };
   /** Read the inputs; on a change, write the URL and show those results. */
   const applyControls = () => {
