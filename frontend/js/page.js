@@ -5,7 +5,8 @@
 // - a table of fields (Field) → the page's state, clamped to those limits, round-tripped through
 //   the URL hash;
 // - a typed number out of range is not used: `rangeProblem` says the limit beside the field;
-// - changes → a debounced run; `hashchange` (a pasted link) → the same path;
+// - changes → a run at most every debounceMs, the latest state last (a dragged slider trains as
+//   it moves); `hashchange` (a pasted link) → the same path;
 // - a `seq` per run, so that a page drops answers to runs it has superseded (the live sockets
 //   count theirs in LiveClient);
 // - the progress line (`setProgress`, re-exported).
@@ -250,7 +251,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @typedef {object} PageOptions
  * @property {readonly Field[]} fields
  * @property {Record<string, number>} limits
- * @property {number} [debounceMs] quiet time after the last change before the run (default 100)
+ * @property {number} [debounceMs] the least time between two runs while changes come (default
+ *   100); the latest state always runs
  * @property {(state: Record<string, any>) => Record<string, any>} [normalise] the page's own
  *   rules after clamping (e.g. p_first > p_last swapped)
  * @property {(state: Record<string, any>, changed: string[]) => void} onShow show a state in the
@@ -285,9 +287,11 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
   };
   let timer = 0;
   let seq = 0;
+  let lastRun = 0;
   const runNow = () => {
     window.clearTimeout(timer);
     timer = 0;
+    lastRun = Date.now();
     seq += 1;
     onRun(page.state, seq);
   };
@@ -300,9 +304,16 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
     writeUrl();
     onShow(page.state, changed);
     if (!rerun) return;
-    window.clearTimeout(timer);
-    if (debounced) timer = window.setTimeout(runNow, debounceMs);
-    else runNow();
+    if (!debounced) {
+      runNow();
+      return;
+    }
+    // Throttled, not only debounced: a slider dragged without a pause still trains every
+    // debounceMs (from the weights shown, when the page carries on), and the last position always
+    // runs.
+    if (timer) return; // the pending run will take the latest state
+    const wait = Math.max(0, lastRun + debounceMs - Date.now());
+    timer = window.setTimeout(runNow, wait);
   };
   /** @type {Page} */
   const page = {
