@@ -165,6 +165,11 @@ def test_linked_highlight(live_server: str, page: Page) -> None:
     page.goto(f"{live_server}/#{SMALL}&seed=23")
     page.wait_for_function(FINISHED)
 
+    # WᵀW's colours are fixed (±1, documented in the colour bar), not rescaled per frame.
+    gram = page.evaluate("document.getElementById('gram').data[0]")
+    assert (gram["zmin"], gram["zmax"]) == (-1, 1)
+    assert "fixed" in gram["colorbar"]["title"]["text"]
+
     page.locator("#features-body tr[data-feature='3']").hover()
     page.wait_for_function("document.querySelector('.plots').dataset.highlight === '3'")
     page.wait_for_function("document.getElementById('gram').dataset.highlight === '3'")

@@ -45,6 +45,25 @@ export function maxAbs(matrix) {
 }
 
 /**
+ * The WᵀW heatmap trace on the fixed colour range ±GRAM_RANGE (white at 0): the explorer's and
+ * every gallery view's, so that the same colour means the same overlap everywhere.
+ * @param {number[][]} gram n × n
+ * @param {object} [extra] fields to merge in (colour bar, gaps, hover)
+ * @returns {object} a Plotly heatmap trace
+ */
+export function gramTrace(gram, extra = {}) {
+  return {
+    type: "heatmap",
+    z: gram,
+    zmin: -GRAM_RANGE,
+    zmax: GRAM_RANGE,
+    zmid: 0,
+    colorscale: DIVERGING,
+    ...extra,
+  };
+}
+
+/**
  * Outlines of row i and column i of an n × n heatmap (the linked highlight of feature i), as
  * Plotly shapes; none when i is not a feature.
  * @param {number} n
@@ -68,22 +87,15 @@ export function rowColumnOutline(n, i) {
  */
 export function renderGram(el, gram, highlight = -1) {
   const n = gram.length;
-  const zmax = GRAM_RANGE;
   const idx = range(n);
-  const trace = {
-    type: "heatmap",
-    z: gram,
+  const trace = gramTrace(gram, {
     x: idx,
     y: idx,
-    zmin: -zmax,
-    zmax,
-    zmid: 0,
-    colorscale: DIVERGING,
     xgap: n <= 32 ? 1 : 0,
     ygap: n <= 32 ? 1 : 0,
     colorbar: { thickness: 12, len: 0.9, title: { text: GRAM_COLORBAR_TITLE, side: "right" } },
     hovertemplate: "(WᵀW)<sub>%{y},%{x}</sub> = %{z:.3f}<extra></extra>",
-  };
+  });
   const layout = baseLayout({
     margin: { l: 48, r: 8, t: 10, b: 44 },
     xaxis: axis("feature j", { constrain: "domain", showgrid: false, zeroline: false, ...indexTicks(n) }),

@@ -3,7 +3,7 @@
 // cell) above a small ‖Wᵢ‖ bar chart coloured by superposition. Clicking a cell opens it.
 
 import { Plotly, colourAt, range } from "../../plots/common.js";
-import { DIVERGING, GRAM_RANGE } from "../../plots/gram.js";
+import { GRAM_RANGE, gramTrace } from "../../plots/gram.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
 import { SMALL_CONFIG, probabilityLabel, purgePlots, requestLabel, superpositionGradient } from "../common.js";
@@ -104,15 +104,7 @@ export function renderBasicGrid(container, ctx) {
       if (!cell) return;
       cell.setAttribute("aria-label", `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}: open`);
       const n = gramOf(inst).length;
-      const heat = {
-        type: "heatmap",
-        z: gramOf(inst),
-        zmin: -zmax,
-        zmax,
-        zmid: 0,
-        colorscale: DIVERGING,
-        showscale: false,
-      };
+      const heat = gramTrace(gramOf(inst), { showscale: false }); // plots/gram.js: fixed ±1
       Plotly.react(
         cell.querySelector(".grid-gram"),
         [heat],
