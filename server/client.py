@@ -117,6 +117,10 @@ def _array(values: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(values, dtype=dtype)
 
 
+def _optional_array(values: Any) -> np.ndarray | None:
+    return None if values is None else _array(values)
+
+
 def _scalar(value: Any) -> np.float64 | None:
     return None if value is None else np.float64(value)
 
@@ -138,7 +142,7 @@ class JobStatus:
     """A job as ``GET /api/jobs/{id}`` shows it."""
 
     id: str
-    kind: Literal["model", "phase_diagram", "sae"]
+    kind: Literal["model", "phase_diagram", "sae", "double_descent"]
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     step: int
     steps: int
@@ -202,6 +206,10 @@ class Instance:
         feature_probability: p (a numpy scalar), or (n,) for per-feature sparsity.
         theory_loss: name → closed-form loss (numpy scalars).
         neurons: for a ReLU hidden layer, else None.
+        train_loss: a model with ``n_train``: the loss on its T training points (``loss`` is
+            then the test loss), else None.
+        data_dimensionality: (T,) each training point's D_t, else None.
+        hidden_train: (T, m) the training points' hidden vectors h_t = W x_t, else None.
     """
 
     W: np.ndarray
@@ -219,6 +227,9 @@ class Instance:
     exact_loss: np.float64 | None = None
     W_out: np.ndarray | None = None
     neurons: Neurons | None = None
+    train_loss: np.float64 | None = None
+    data_dimensionality: np.ndarray | None = None
+    hidden_train: np.ndarray | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Instance:
@@ -241,6 +252,9 @@ class Instance:
             exact_loss=_scalar(body.get("exact_loss")),
             W_out=None if body.get("W_out") is None else _array(body["W_out"]),
             neurons=None if body.get("neurons") is None else Neurons.from_json(body["neurons"]),
+            train_loss=_scalar(body.get("train_loss")),
+            data_dimensionality=_optional_array(body.get("data_dimensionality")),
+            hidden_train=_optional_array(body.get("hidden_train")),
         )
 
 
@@ -611,7 +625,12 @@ class Job:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         status = self.last
-        what = {"model": "model", "phase_diagram": "phase diagram", "sae": "SAE"}[self.kind]
+        what = {
+            "model": "model",
+            "phase_diagram": "phase diagram",
+            "sae": "SAE",
+            "double_descent": "double descent",
+        }[self.kind]
         with tqdm(
             total=status.steps, unit="step", desc=f"{what} {self.id[:8]}", disable=not progress
         ) as bar:
@@ -637,7 +656,7 @@ class Job:
 
     def result(
         self, progress: bool = False, timeout: float | None = None
-    ) -> ModelResult | PhaseDiagram | SAE:
+    ) -> ModelResult | PhaseDiagram | SAE | DoubleDescent:
         """The job's result (waiting for it first if it is not done).
 
         Raises:
@@ -653,7 +672,54 @@ class Job:
             return ModelResult.from_json(body)
         if self.kind == "sae":
             return SAE.from_json(body)
+        if self.kind == "double_descent":
+            return DoubleDescent.from_json(body)
         return PhaseDiagram.from_json(body)
+
+
+@dataclass(frozen=True)
+class DoubleDescent:
+    """A double-descent sweep (``GET /api/double-descent/{id}``) as numpy arrays, one row per T
+    (k of them, increasing) and one column per instance (I).
+
+    Attributes:
+        n_train: (k,) the training-set sizes T.
+        model_ids: each T's model, for :meth:`Client.model` (W, hidden_train, …).
+        train_loss, loss: (k, I), the loss on the T training points and on 2¹⁶ fresh samples.
+        data_dimensionality: (k, I), the mean over the T points of D_t.
+        feature_dimensionality: (k, I, n_features), every feature's Dᵢ.
+        feature_norms: (k, I, n_features), every feature's ‖Wᵢ‖.
+        peak_n_train: the T of the highest test loss (first instance).
+    """
+
+    id: str
+    cached: bool
+    request: dict[str, Any]
+    device: str
+    train_seconds: float
+    n_train: np.ndarray
+    model_ids: list[str]
+    train_loss: np.ndarray
+    loss: np.ndarray
+    data_dimensionality: np.ndarray
+    feature_dimensionality: np.ndarray
+    feature_norms: np.ndarray
+    peak_n_train: int | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> DoubleDescent:
+        points = body["points"]
+        return cls(
+            **_provenance(body),
+            n_train=_array([p["n_train"] for p in points], np.int64),
+            model_ids=[p["model_id"] for p in points],
+            train_loss=_array([p["train_loss"] for p in points]),
+            loss=_array([p["loss"] for p in points]),
+            data_dimensionality=_array([p["data_dimensionality"] for p in points]),
+            feature_dimensionality=_array([p["feature_dimensionality"] for p in points]),
+            feature_norms=_array([p.get("feature_norms", []) for p in points]),
+            peak_n_train=body.get("peak_n_train"),
+        )
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -730,6 +796,11 @@ class Client:
         fields) or ``model_id``, ``n_latents``, ``architecture``, …); as :meth:`submit`."""
         return self._submit({"sae": fields})
 
+    def submit_double_descent(self, **fields: Any) -> Job:
+        """Start training a double-descent sweep (DoubleDescentRequest's fields: the model's and
+        ``n_train_values``); as :meth:`submit`."""
+        return self._submit({"double_descent": fields})
+
     def _submit(self, body: dict[str, Any]) -> Job:
         return Job(self, JobStatus.from_json(self._json("POST", "/api/jobs", json=body)))
 
@@ -800,6 +871,18 @@ class Client:
     def get_sae(self, sae_id: str) -> SAE:
         """A stored SAE by its id (``GET /api/saes/{id}``); ApiError 404 if absent."""
         return SAE.from_json(self._json("GET", f"/api/saes/{sae_id}"))
+
+    def double_descent(
+        self, *, progress: bool = True, timeout: float | None = None, **fields: Any
+    ) -> DoubleDescent:
+        """Train a double-descent sweep (the model's fields and ``n_train_values``) through a
+        job and return it as numpy arrays; each T's model is ``client.model(sweep.model_ids[k])``.
+        Errors as :meth:`train`."""
+        job = self.submit_double_descent(**fields)
+        job.wait(progress=progress, timeout=timeout)
+        result = job.result()
+        assert isinstance(result, DoubleDescent)
+        return result
 
     def model(self, model_id: str) -> ModelResult:
         """A stored model by its id (``GET /api/models/{id}``); ApiError 404 if absent."""

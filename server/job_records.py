@@ -54,7 +54,7 @@ class JobRecord:
 
     Attributes:
         id: 32 random hex digits (uuid4), distinct from the cache ids of what it trains.
-        kind: "model", "phase_diagram" or "sae".
+        kind: "model", "phase_diagram", "sae" or "double_descent".
         steps: the request's steps.
         result_prefix: ``/api/models``, ``/api/phase-diagrams`` or ``/api/saes``;
             ``result_url`` is it plus the result's id.
@@ -149,7 +149,7 @@ class JobRecords:
 
         Args:
             task: what to train (:class:`~server.results.ModelTask`, a phase diagram's task).
-            kind: "model" or "phase_diagram".
+            kind: "model", "phase_diagram" or "double_descent".
             steps: the request's steps.
             result_prefix: where its results are read, e.g. ``/api/models``.
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from server.cache import ModelCache
 from server.device import DeviceUnavailable, select_device
+from server.double_descent_results import DoubleDescentTask
 from server.jobs import Task, TrainingWorker, train_or_load
 from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets
@@ -63,6 +64,8 @@ def preset_tasks(chosen: list[Preset]) -> list[tuple[str, Task]]:
             tasks.append((preset.id, PhaseDiagramTask(preset.phase_diagram)))
         if preset.sae is not None:  # its model trains first (and is stored) if not cached
             tasks.append((preset.id, SAETask(preset.sae)))
+        if preset.double_descent is not None:
+            tasks.append((preset.id, DoubleDescentTask(preset.double_descent)))
         count = len(preset.requests)
         for k, request in enumerate(preset.requests):
             name = preset.id if count == 1 else f"{preset.id} [{k + 1}/{count}]"

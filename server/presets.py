@@ -3,10 +3,11 @@
 A preset is data, not code: a title, the paper section it reproduces (with its link on
 transformer-circuits.pub), a few sentences of teaching text, the view the gallery opens, and the
 request or requests it trains (``requests``: model requests; ``phase_diagram``: one phase-diagram
-request; ``sae``: one sparse autoencoder, on a model given as a request). ``python -m
-server.precompute --all`` trains every preset into the cache, and models_cache/ ships the results
-(an SAE's and its model's), so a fresh clone opens every preset without training. The cache never
-evicts shipped entries.
+request; ``sae``: one sparse autoencoder, on a model given as a request; ``double_descent``: one
+double-descent sweep, whose every T's model ships too). ``python -m server.precompute --all``
+trains every preset into the cache, and models_cache/ ships the results (an SAE's and its
+model's), so a fresh clone opens every preset without training. The cache never evicts shipped
+entries.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.saes import SAERequest
@@ -32,6 +34,7 @@ View = Literal[
     "neurons",  # stacked neuron bars, monosemantic vs polysemantic
     "phase_diagram",  # the phase-diagram page
     "sae",  # the SAE page: decoder directions over the features (m = 2), |cos| matrix, scores
+    "double_descent",  # the memorisation page: loss and dimensionalities against T
 ]
 
 
@@ -51,12 +54,17 @@ class Preset(BaseModel):
     sae: SAERequest | None = Field(
         None, description="an SAE on a toy model; its `model` is a request, so that it ships"
     )
+    double_descent: DoubleDescentRequest | None = None
 
     @model_validator(mode="after")
     def _trains_something(self) -> Preset:
         given = [bool(self.requests), self.phase_diagram is not None, self.sae is not None]
+        given.append(self.double_descent is not None)
         if sum(given) != 1:
-            raise ValueError(f"preset {self.id}: give exactly one of requests, phase_diagram, sae")
+            raise ValueError(
+                f"preset {self.id}: give exactly one of requests, phase_diagram, sae, "
+                "double_descent"
+            )
         if self.sae is not None and self.sae.model is None:
             raise ValueError(f"preset {self.id}: an SAE preset gives its model as a request")
         return self
@@ -69,6 +77,11 @@ class PresetInfo(Preset):
     diagram_id: str | None = Field(description="for GET /api/phase-diagrams/{id}, or null")
     sae_id: str | None = Field(
         None, description="for GET /api/saes/{id} (its result names its model_id), or null"
+    )
+    sweep_id: str | None = Field(None, description="for GET /api/double-descent/{id}, or null")
+    sweep_model_ids: list[str] = Field(
+        default_factory=list,
+        description="a double-descent preset: each T's model id (GET /api/models/{id})",
     )
     cached: list[bool] = Field(
         default_factory=list,
@@ -105,9 +118,18 @@ def preset_infos() -> tuple[PresetInfo, ...]:
             model_ids=[r.model_id() for r in p.requests],
             diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
             sae_id=None if p.sae is None else p.sae.sae_id(),
+            **_sweep_ids(p.double_descent),
         )
         for p in presets()
     )
+
+
+def _sweep_ids(sweep: DoubleDescentRequest | None) -> dict[str, object]:
+    """A double-descent preset's ``sweep_id`` and ``sweep_model_ids`` (nothing otherwise)."""
+    if sweep is None:
+        return {}
+    models = [sweep.model_request(T).model_id() for T in sweep.normalised_sweep().n_train_values]
+    return {"sweep_id": sweep.sweep_id(), "sweep_model_ids": models}
 
 
 def shipped_ids() -> frozenset[str]:
@@ -119,4 +141,6 @@ def shipped_ids() -> frozenset[str]:
         ids |= {i for i in (info.diagram_id, info.sae_id) if i is not None}
         if info.sae is not None:
             ids.add(info.sae.resolved_model_id())
+        if info.sweep_id is not None:
+            ids |= {info.sweep_id, *info.sweep_model_ids}
     return frozenset(ids)

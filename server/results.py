@@ -24,7 +24,7 @@ from server.api.schemas.models import (
 from server.cache import MODEL_KIND, ModelCache
 from server.tms import measures, metrics
 from server.tms.config import ModelConfig
-from server.tms.training import InitialWeights, Run, TrainResult
+from server.tms.training import InitialWeights, Run, TrainResult, best_restarts
 
 
 def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
@@ -74,6 +74,8 @@ def instance_results(
     loss: Tensor,
     gain: Tensor | None = None,
     W_out: Tensor | None = None,
+    train_loss: Tensor | None = None,
+    train_x: list[Tensor] | None = None,
 ) -> list[InstanceResult]:
     """Measure every instance (the paper's metrics, theory losses and the exact loss).
 
@@ -83,8 +85,12 @@ def instance_results(
         loss: (n_instances,), L of each instance.
         gain: (n_instances,), L̃ measured with the loss (final results), or None (snapshots).
         W_out: (n_instances, n_features, n_hidden) of the absolute-value model, else None.
+        train_loss: (n_instances,), L on each instance's training set (``n_train``), else None.
+        train_x: each instance's training points (n_features, T) (``n_train``), else None:
+            they give ``hidden_train`` and ``data_dimensionality``.
     """
     config = request.to_config()
+    finite = finite_fields(config, W, train_loss, train_x)
     exact = measures.exact_linear_losses(config, W, b)
     losses = loss.detach().double().cpu().tolist()
     gains = [None] * len(W) if gain is None else gain.detach().double().cpu().tolist()
@@ -97,12 +103,41 @@ def instance_results(
             loss=losses[k],
             exact_loss=exact[k],
             gain=gains[k],
+            **finite[k],
             **fields,
         )
         for k, (p, fields) in enumerate(
             zip(config.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
         )
     ]
+
+
+@torch.no_grad()
+def finite_fields(
+    config: ModelConfig, W: Tensor, train_loss: Tensor | None, train_x: list[Tensor] | None
+) -> list[dict[str, Any]]:
+    """Each instance's ``train_loss``, ``hidden_train`` [T][m] and ``data_dimensionality`` [T]
+    (Henighan et al. 2023), or nothing (empty dicts) for a model without a training set.
+
+    Args:
+        W: (n_instances, n_hidden, n_features); train_loss: (n_instances,); train_x: per
+            instance (n_features, T).
+    """
+    if train_x is None or train_loss is None:
+        return [{} for _ in range(len(W))]
+    W = W.detach().cpu()
+    losses = train_loss.detach().double().cpu().tolist()
+    fields = []
+    for k, x in enumerate(train_x):
+        h = measures.hidden_vectors(W[k], x.detach().cpu(), config.hidden)  # (m, T)
+        fields.append(
+            {
+                "train_loss": losses[k],
+                "hidden_train": h.T.tolist(),
+                "data_dimensionality": metrics.data_dimensionality(h).tolist(),
+            }
+        )
+    return fields
 
 
 @torch.no_grad()
@@ -214,11 +249,17 @@ class ModelTask:
     def snapshot(self, run: Run) -> dict[str, Any]:
         """The live message's fields: id, step, steps and the best restarts' metrics now."""
         W, b, loss, W_out = run.current()
+        train_x = None
+        if run.finite:  # the batch loss is the loss on the training set
+            assert run.last_loss is not None
+            train_x = run.train_points(best_restarts(run.last_loss, run.config.n_restarts).tolist())
         return {
             "id": self.id,
             "step": run.step,
             "steps": self.request.steps,
-            "instances": instance_results(self.request, W, b, loss, W_out=W_out),
+            "instances": instance_results(
+                self.request, W, b, loss, W_out=W_out, train_loss=loss, train_x=train_x
+            ),
         }
 
     def result(self, trained: TrainResult, device: torch.device, seconds: float) -> ModelResult:
@@ -235,7 +276,14 @@ class ModelTask:
                 )
             ],
             instances=instance_results(
-                self.request, trained.W, trained.b, trained.loss, trained.gain, trained.W_out
+                self.request,
+                trained.W,
+                trained.b,
+                trained.loss,
+                trained.gain,
+                trained.W_out,
+                trained.train_loss,
+                trained.train_x,
             ),
             snapshots=snapshot_summaries(trained.snapshot_steps, trained.snapshots["W"])
             if trained.snapshots

@@ -177,12 +177,23 @@ def query_error(
     )
 
 
-ModelId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
+# A stored result's id in a path: every resource's id is the sha256 of its request.
+ContentId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
+ModelId = ContentId
+
+Stored = TypeVar("Stored")
+
+
+async def stored_or_404(
+    load: Callable[[ModelCache, str], Stored | None], cache: ModelCache, entry_id: str, what: str
+) -> Stored:
+    """``load(cache, entry_id)`` read off the event loop; 404 naming ``what`` if absent."""
+    result = await asyncio.to_thread(load, cache, entry_id)
+    if result is None:
+        raise not_found(f"{what} {entry_id}")
+    return result
 
 
 async def load_model(cache: ModelCache, model_id: str, gram: bool = True) -> ModelResult:
     """The stored result (with every instance's WᵀW unless ``gram`` is false); 404 if absent."""
-    result = await asyncio.to_thread(cache.load, model_id, gram)
-    if result is None:
-        raise not_found(f"model {model_id}")
-    return result
+    return await stored_or_404(lambda c, i: c.load(i, gram), cache, model_id, "model")

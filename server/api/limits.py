@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.saes import SAERequest
@@ -56,6 +57,7 @@ FIELD_LIMITS: dict[str, tuple[FieldLimit, ...]] = {
         FieldLimit("n_restarts", "max_restarts"),
         FieldLimit("steps", "max_steps"),
         FieldLimit("batch_size", "max_batch_size"),
+        FieldLimit("n_train", "max_train_points"),
     ),
     "PhaseDiagramRequest": (
         FieldLimit("grid_size", "max_grid_size"),
@@ -68,6 +70,17 @@ FIELD_LIMITS: dict[str, tuple[FieldLimit, ...]] = {
         FieldLimit("n_restarts", "max_restarts"),
         FieldLimit("steps", "max_steps"),
         FieldLimit("batch_size", "max_batch_size"),
+    ),
+    "DoubleDescentRequest": (
+        FieldLimit("n_features", "max_features"),
+        FieldLimit("n_hidden", "max_hidden"),
+        FieldLimit(
+            "feature_probability", "max_instances", "number of feature probabilities (instances)"
+        ),
+        FieldLimit("importance", "max_features", checked=False),
+        FieldLimit("n_restarts", "max_restarts"),
+        FieldLimit("steps", "max_steps"),
+        FieldLimit("n_train_values", "max_sweep_points", "number of n_train_values"),
     ),
 }
 
@@ -189,7 +202,7 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         r.n_instances * r.n_restarts,
         max(r.n_features, r.n_hidden),
         r.steps,
-        r.batch_size,
+        r.step_batch,  # a finite training set is the whole batch: T
         r.n_features * r.n_hidden,
         r.n_features,
     )
@@ -199,6 +212,14 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         "max_output_values",
         "output size instances × n_features²",
     )
+    if r.n_train is not None:
+        limit.check(
+            "n_train",
+            r.n_instances * r.n_train * (r.n_hidden + 1),
+            "max_output_values",
+            "output size instances × n_train × (n_hidden + 1) (hidden_train and "
+            "data_dimensionality)",
+        )
     limit.check(
         "snapshots",
         r.snapshots
@@ -292,5 +313,64 @@ def sae_shape_errors(
         (n_features + n_hidden) * r.n_latents,
         "max_output_values",
         "output size (n_features + n_hidden) × n_latents",
+    )
+    return limit.errors
+
+
+def double_descent_limit_errors(
+    request: DoubleDescentRequest, limits: Limits
+) -> list[dict[str, Any]]:
+    """Check a structurally valid sweep against the configured limits: each field as a model
+    request's, every T against ``max_train_points``, and the products over the whole sweep
+    (every T trains in one run: its work is the sum of every T's, one step holds every T's
+    training set).
+
+    Returns:
+        Errors in pydantic's shape, each naming the field, the limit and its setting; empty if
+        the sweep is within every limit.
+    """
+    r = request
+    limit = LimitChecker(limits)
+    limit.check_fields("DoubleDescentRequest", r)
+    limit.check(
+        "n_train_values", max(r.n_train_values), "max_train_points", "largest n_train_values"
+    )
+    if limit.errors:
+        return limit.errors
+    rows = r.n_instances * r.n_restarts
+    points = sum(r.n_train_values)
+    width = max(r.n_features, r.n_hidden)
+    limit.check(
+        "n_train_values",
+        points * rows * width,
+        "max_step_elements",
+        "one step's sum of n_train_values × instances × n_restarts × max(n_features, n_hidden)",
+    )
+    per_sample = r.n_features * r.n_hidden + PER_FEATURE_WORK * r.n_features
+    work = float(r.steps * points + EVAL_SAMPLES * len(r.n_train_values)) * rows * per_sample
+    limit.check(
+        "steps",
+        work,
+        "max_work",
+        "total work (steps × sum of n_train_values + evaluation samples × len(n_train_values)) "
+        f"× instances × n_restarts × (n_features × n_hidden + {PER_FEATURE_WORK} × n_features)",
+    )
+    limit.check(
+        "n_features",
+        r.n_instances * r.n_features**2,
+        "max_output_values",
+        "output size instances × n_features² (each T's model)",
+    )
+    limit.check(
+        "n_train_values",
+        r.n_instances * max(r.n_train_values) * (r.n_hidden + 1),
+        "max_output_values",
+        "output size instances × n_train × (n_hidden + 1) of the largest T's model",
+    )
+    limit.check(
+        "n_train_values",
+        len(r.n_train_values) * r.n_instances * r.n_features,
+        "max_output_values",
+        "output size len(n_train_values) × instances × n_features (the features' dimensionalities)",
     )
     return limit.errors

@@ -25,7 +25,12 @@ MIN_TOKEN_LENGTH = 16  # characters; secrets.token_urlsafe(12) makes 16
 class Limits(BaseModel):
     """Upper bounds on what one request may ask for (served at ``GET /api/limits``)."""
 
-    max_features: int = Field(512, ge=1, description="largest n_features")
+    max_features: int = Field(
+        10_000,
+        ge=1,
+        description="largest n_features (the double-descent papers' 1,000 and 10,000; the work "
+        "and output bounds still apply: 10,000 features' n² WᵀW is over max_output_values)",
+    )
     max_hidden: int = Field(256, ge=1, description="largest n_hidden")
     max_instances: int = Field(64, ge=1, description="most feature probabilities in one request")
     max_grid_size: int = Field(
@@ -54,6 +59,15 @@ class Limits(BaseModel):
         description="largest instances × n_features² (the Gram matrices returned), and largest "
         "snapshots × instances × n_restarts × n_features × n_hidden (× 2 untied) of kept weight "
         "snapshots",
+    )
+    max_train_points: int = Field(
+        10_000,
+        ge=1,
+        description="largest n_train (T, a finite training set), and largest entry of a "
+        "double-descent sweep's n_train_values",
+    )
+    max_sweep_points: int = Field(
+        64, ge=1, description="most n_train_values (training-set sizes) in one double-descent sweep"
     )
     max_queued_jobs: int = Field(
         128,

@@ -20,6 +20,7 @@ Hidden = Literal["none", "relu"]  # the hidden layer's: h = W x, or ReLU(W x) (p
 Magnitude = Literal["uniform", "boolean"]  # an active feature's size: U[0, 1], or exactly 1
 ModelTask = Literal["reconstruct", "absolute_value"]  # the target: x, or |x| (untied W_out)
 SetKind = Literal["correlated", "anticorrelated"]
+LrSchedule = Literal["constant", "warmup_cosine"]  # lr: fixed, or linear warm-up then cosine to 0
 
 # -- the defaults ---------------------------------------------------------------------------------
 POWERS = (1, 3, 5)  # the odd k of the power model that is offered
@@ -73,6 +74,9 @@ class ModelConfig:
             for the absolute-value task and "none" otherwise.
         task: "reconstruct" (target x) or "absolute_value" (TMS §"Computation in
             Superposition": untied W_out, target |x|, signed inputs).
+        normalize_inputs: scale every data vector to unit length (all-zero ones stay zero), in
+            training and in the fresh test samples alike (Henighan et al. 2023, "Superposition,
+            Memorization, and Double Descent", as ARENA 3.0 reproduces it).
 
     Raises:
         ValueError: a value out of its range, or a list of the wrong length.
@@ -89,6 +93,7 @@ class ModelConfig:
     feature_sets: tuple[FeatureSet, ...] = ()
     hidden_activation: Hidden | None = None
     task: ModelTask = "reconstruct"
+    normalize_inputs: bool = False
 
     def __post_init__(self) -> None:
         if self.n_features < 1 or self.n_hidden < 1:
@@ -186,6 +191,14 @@ class TrainConfig:
         snapshots: weight snapshots kept through training for replay (0: none).
         n_eval_samples: fresh inputs on which the reported loss is measured.
         history_points: about this many (step, loss) points are kept.
+        n_train: T, a finite training set: T points drawn once from ``seed`` (after the initial
+            weights; every restart of an instance shares them) and used as the whole batch every
+            step, so ``batch_size`` is not used; the restart with the lowest loss on its T points
+            is kept. None: fresh samples every step (Henighan et al. 2023).
+        lr_schedule: "constant" (``lr`` every step) or "warmup_cosine": a linear warm-up from 0
+            to ``lr`` over ``warmup_steps``, then a cosine decay to 0 at ``steps``
+            (:meth:`lr_at`).
+        warmup_steps: the warm-up's length, in steps (0 ≤ warmup_steps ≤ steps).
     """
 
     steps: int = DEFAULT_STEPS
@@ -197,6 +210,9 @@ class TrainConfig:
     snapshots: int = 0
     n_eval_samples: int = EVAL_SAMPLES
     history_points: int = HISTORY_POINTS
+    n_train: int | None = None
+    lr_schedule: LrSchedule = "constant"
+    warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_restarts", "n_eval_samples", "history_points"):
@@ -206,3 +222,25 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, not {self.lr}")
         if self.snapshots < 0:
             raise ValueError("snapshots must be at least 0")
+        if self.n_train is not None and self.n_train < 1:
+            raise ValueError("n_train must be at least 1 (or None for fresh samples)")
+        if self.lr_schedule not in ("constant", "warmup_cosine"):
+            raise ValueError(f"lr_schedule must be constant or warmup_cosine: {self.lr_schedule}")
+        if not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"warmup_steps must be in [0, steps = {self.steps}]")
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the update that step ``step`` (0-based: 0 is the first) makes.
+
+        "constant": ``lr``. "warmup_cosine": ``lr · step / warmup_steps`` while step <
+        ``warmup_steps`` (0 at step 0), then ``lr · ½ (1 + cos(π (step − warmup_steps) /
+        (steps − warmup_steps)))``: ``lr`` at the end of the warm-up, 0 at ``steps``. The shape
+        ARENA 3.0's double-descent exercise uses.
+        """
+        if self.lr_schedule == "constant":
+            return self.lr
+        if step < self.warmup_steps:
+            return self.lr * step / self.warmup_steps
+        decay = max(1, self.steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / decay)
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -38,16 +38,18 @@ MIN_PROBABILITY = 1e-30  # the least p the float32 sampler uses: k/p stays far b
 @dataclass(frozen=True)
 class FeatureDistribution:
     """How an active feature's value is drawn: its ``magnitude``, whether it gets a random sign
-    (the power and absolute-value models' symmetric inputs), and linked feature ``sets``."""
+    (the power and absolute-value models' symmetric inputs), and linked feature ``sets``; with
+    ``normalize``, each whole vector is then scaled to unit length (zero stays zero)."""
 
     magnitude: Magnitude = "uniform"
     signed: bool = False
     sets: tuple[FeatureSet, ...] = ()
+    normalize: bool = False
 
     @classmethod
     def of(cls, config: ModelConfig) -> FeatureDistribution:
         """The inputs a :class:`~server.tms.config.ModelConfig` describes."""
-        return cls(config.magnitude, config.signed, config.feature_sets)
+        return cls(config.magnitude, config.signed, config.feature_sets, config.normalize_inputs)
 
     def probability_term(self, feature_probability: Tensor) -> Tensor:
         """What :meth:`features_from_uniform_` needs of p, computed once per batch layout.
@@ -76,14 +78,22 @@ class FeatureDistribution:
             u itself, now x.
         """
         if not self.sets:
-            return self._independent_(u, term)
+            return self._normalized_(self._independent_(u, term))
         members = [list(s.features) for s in self.sets]
         raw = [u[:, index, :].clone() for index in members]  # (rows, k, B) each, before u changes
         self._independent_(u, term)
         for feature_set, index, draws in zip(self.sets, members, raw, strict=True):
             p = self._probability(term[:, index[:1], :])  # (rows, 1, 1): the set's p
             u[:, index, :] = self._linked(feature_set.kind, draws, p)
-        return u
+        return self._normalized_(u)
+
+    def _normalized_(self, x: Tensor) -> Tensor:
+        """x (rows, n_features, B) with each vector x[r, :, s] scaled to unit length when
+        ``normalize`` (an all-zero vector stays zero), in place; else x unchanged."""
+        if not self.normalize:
+            return x
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)  # (rows, 1, B)
+        return x.div_(norm.clamp_min_(1e-30))
 
     def _probability(self, term: Tensor) -> Tensor:
         """p back from :meth:`probability_term`."""

@@ -33,9 +33,15 @@ def theory_losses(config: ModelConfig, instance: int) -> dict[str, float]:
     feature, |x| = ReLU(x) + ReLU(−x), and the mean of |x| on the rest). Correlated sets change
     the covariance the formulas assume, so they get ``zero_output`` only.
 
+    Inputs scaled to unit length (``normalize_inputs``) change every moment the formulas use, so
+    they get none (an empty dict).
+
     Raises:
         IndexError: ``instance`` is not one of the config's instances.
     """
+    if config.normalize_inputs:
+        _ = config.probability_rows[instance]  # IndexError for an instance that is not there
+        return {}
     importance = config.importances
     row = config.probability_rows[instance]
     p = config.feature_probabilities[instance]
@@ -75,7 +81,8 @@ def exact_linear_losses(config: ModelConfig, W: Tensor, b: Tensor) -> list[float
         W: (n_instances, n_hidden, n_features); b: (n_instances, n_features).
     """
     rows = config.probability_rows
-    if config.activation != "linear" or config.hidden != "none" or config.feature_sets:
+    linear = config.activation == "linear" and config.hidden == "none"
+    if not linear or config.feature_sets or config.normalize_inputs:
         return [None] * len(rows)
     p = torch.tensor(rows, dtype=torch.float64)  # (I, n)
     variance = torch.tensor([[theory.variance(q, config.magnitude) for q in row] for row in rows])
@@ -83,6 +90,19 @@ def exact_linear_losses(config: ModelConfig, W: Tensor, b: Tensor) -> list[float
     mean = p * theory.moment(1, config.magnitude)
     W, b = W.detach().cpu(), b.detach().cpu()
     return metrics.linear_model_loss(W, b, importance, mean, variance).tolist()
+
+
+def hidden_vectors(W: Tensor, x: Tensor, hidden: str = "none") -> Tensor:
+    """The hidden vectors h = W x of data points x (ReLU'd for ``hidden="relu"``).
+
+    Args:
+        W: (..., n_hidden, n_features); x: (..., n_features, T), one point per column.
+
+    Returns:
+        (..., n_hidden, T) float64.
+    """
+    h = W.detach().double() @ x.detach().double()
+    return h.relu() if hidden == "relu" else h
 
 
 @dataclass(frozen=True)

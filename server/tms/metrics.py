@@ -58,6 +58,32 @@ def dimensionality(W: Tensor) -> Tensor:
     return torch.where(total > 0, sq_norms / safe, torch.zeros_like(total))
 
 
+def data_dimensionality(hidden: Tensor) -> Tensor:
+    """Data-point dimensionality D_t = ‖h_t‖² / Σ_s (ĥ_t · h_s)², s including t: the feature
+    dimensionality (:func:`dimensionality`) of the training points' hidden vectors h_t = W x_t.
+
+    Source: Henighan et al. (Anthropic, 2023), "Superposition, Memorization, and Double
+    Descent"; docs/THEORY.md F20.
+
+    Args:
+        hidden: (..., n_hidden, T): column t is h_t (the layout of W's columns).
+
+    Computed through the m × m second-moment matrix G = Σ_s h_s h_sᵀ, as D_t = ‖h_t‖⁴ /
+    (h_tᵀ G h_t), never the T × T Gram matrix: O(T m²) time and memory, so T = 10,000 points
+    cost 80 KB, not 800 MB.
+
+    Returns:
+        (..., T), in [0, 1]: 1 for a vector orthogonal to every other, 2/T for each vertex of a
+        regular T-gon (T ≥ 3) in 2-D, 0 for h_t = 0.
+    """
+    H = hidden.double()  # (..., m, T)
+    G = H @ H.mT  # (..., m, m)
+    sq_norms = (H * H).sum(dim=-2)  # (..., T)
+    total = (H * (G @ H)).sum(dim=-2)  # h_tᵀ G h_t = Σ_s (h_t·h_s)²
+    safe = torch.where(total > 0, total, torch.ones_like(total))
+    return torch.where(total > 0, sq_norms**2 / safe, torch.zeros_like(total))
+
+
 def dimensions_per_feature(W: Tensor) -> Tensor:
     """D* = n_hidden / ‖W‖²_F (TMS §"Uniform Superposition"), shape (...); 0 when W = 0."""
     frobenius_sq = (W.double() ** 2).sum(dim=(-2, -1))

@@ -46,6 +46,10 @@ class TrainedModel(TrainResult):
         values = {f.name: getattr(result, f.name) for f in fields(TrainResult)}
         cpu = {k: v.detach().cpu() for k, v in values.items() if isinstance(v, Tensor)}
         cpu["loss"], cpu["gain"] = cpu["loss"].double(), cpu["gain"].double()
+        if result.train_loss is not None:
+            cpu["train_loss"] = cpu["train_loss"].double()
+        if result.train_x is not None:
+            cpu["train_x"] = [x.detach().cpu() for x in result.train_x]
         snapshots = {k: v.detach().cpu() for k, v in result.snapshots.items()}
         return cls(**(values | cpu | {"snapshots": snapshots}), model=model, config=config)
 
@@ -85,6 +89,24 @@ class TrainedModel(TrainResult):
     def exact_loss(self) -> list[float | None]:
         """Per instance, the exact loss of a linear model (no sampling error), else None."""
         return measures.exact_linear_losses(self.model, self.W, self.b)
+
+    @property
+    def hidden_train(self) -> list[Tensor] | None:
+        """Per instance, its training points' hidden vectors h_t = W x_t (ReLU'd with a ReLU
+        hidden layer), (n_hidden, T) each; None without ``n_train``."""
+        if self.train_x is None:
+            return None
+        return [
+            measures.hidden_vectors(W, x, self.model.hidden)
+            for W, x in zip(self.W, self.train_x, strict=True)
+        ]
+
+    @property
+    def data_dimensionality(self) -> list[Tensor] | None:
+        """Per instance, D_t = ‖h_t‖² / Σ_s (ĥ_t·h_s)² of each training point, (T,) each
+        (Henighan et al. 2023); None without ``n_train``."""
+        hidden = self.hidden_train
+        return None if hidden is None else [metrics.data_dimensionality(h) for h in hidden]
 
     @property
     def neurons(self) -> list[measures.NeuronCounts] | None:

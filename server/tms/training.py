@@ -17,6 +17,7 @@ kept, as the paper does for its 2-D models.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -79,6 +80,10 @@ class TrainResult:
         W_out: (n_instances, n_features, n_hidden) of an untied model, else None.
         snapshot_steps: the steps of the kept weight snapshots (empty if none were asked for).
         snapshots: name → (len(snapshot_steps), n_instances, …): "W", "b" (and "W_out").
+        train_loss: (n_instances,) float64, L on each instance's T training points (runs with
+            ``n_train``; the kept restart is the one with the lowest), else None.
+        train_x: each instance's training points, (n_features, T) each (runs with ``n_train``),
+            else None.
     """
 
     W: Tensor
@@ -90,6 +95,8 @@ class TrainResult:
     W_out: Tensor | None = None
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: dict[str, Tensor] = field(default_factory=dict)
+    train_loss: Tensor | None = None
+    train_x: list[Tensor] | None = None
 
 
 def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
@@ -247,6 +254,59 @@ def evaluate(
     return evaluator.evaluation()
 
 
+class JointEvaluator:
+    """The evaluations of a joined run's parts (:meth:`Run.joined`), one after the other, each
+    on its own rows with its own generator: every part measures exactly what it would alone.
+
+    Args:
+        parts: (rows of the joined run, that part's :class:`Evaluator`), in row order.
+    """
+
+    def __init__(self, parts: list[tuple[slice, Evaluator]]) -> None:
+        self.parts = parts
+
+    @property
+    def done(self) -> bool:
+        return all(evaluator.done for _, evaluator in self.parts)
+
+    @property
+    def chunks(self) -> int:
+        return sum(evaluator.chunks for _, evaluator in self.parts)
+
+    def advance(self) -> None:
+        """Measure the next chunk of the first part not yet done."""
+        for _, evaluator in self.parts:
+            if not evaluator.done:
+                evaluator.advance()
+                return
+
+    def evaluation(self) -> Evaluation:
+        """L and L̃ of every row of the joined run, in its row order."""
+        measured = [evaluator.evaluation() for _, evaluator in self.parts]
+        return Evaluation(
+            torch.cat([m.loss for m in measured]), torch.cat([m.gain for m in measured])
+        )
+
+
+@dataclass
+class RunPart:
+    """Rows of a run that share a generator (and a training set): a run has one part, a joined
+    run (:meth:`Run.joined`) one per run it was made of.
+
+    Attributes:
+        rows: the part's rows within the run.
+        generator: draws its initial weights, training set and evaluation inputs.
+        adam_steps: AdamW's step counters of its parameter slices (one per parameter tensor).
+        train_x: (part rows, n_features, T), the finite training set repeated over restarts
+            (``TrainConfig.n_train``), or None for fresh samples every step.
+    """
+
+    rows: slice
+    generator: torch.Generator
+    adam_steps: list[Tensor]
+    train_x: Tensor | None = None
+
+
 @dataclass(frozen=True)
 class InitialWeights:
     """Weights a run starts from instead of a fresh initialisation (training that carries on).
@@ -326,11 +386,19 @@ class Run:
         )
         if init is not None:
             self._start_from(init, n_instances, restarts, device)
+        train_x = None
+        if config.n_train is not None:
+            # Drawn once, after the weights: (I, n, T), shared by an instance's restarts. The run's
+            # batch is the T points: batch_size says so for whoever sizes batches by it.
+            drawn = sample_features(probability, config.n_train, self.generator, self.distribution)
+            train_x = drawn.repeat_interleave(restarts, dim=0).contiguous()
+            self.config = config = dataclasses.replace(config, batch_size=config.n_train)
         # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
         # step counter per parameter tensor, as torch's kernels want them.
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.adam_steps = [torch.zeros((), device=device) for _ in self.params]
+        self.parts = [RunPart(slice(0, self.rows), self.generator, self.adam_steps, train_x)]
         self.step = 0
         # (rows,), the training-batch L of the latest step that computed one
         self.last_loss: Tensor | None = None
@@ -361,15 +429,70 @@ class Run:
         return self.step >= self.config.steps
 
     @property
+    def finite(self) -> bool:
+        """Whether it trains on a fixed training set (``TrainConfig.n_train``)."""
+        return self.parts[0].train_x is not None
+
+    @property
     def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int]:
-        """What must match for two runs to share a batch."""
+        """What must match for two runs to share a batch: runs on finite training sets share
+        one whatever their T (batch size 0 stands for them)."""
         return (
             self.architecture,
             self.distribution,
             self.n_features,
             self.n_hidden,
-            self.config.batch_size,
+            0 if self.finite else self.config.batch_size,
         )
+
+    @classmethod
+    def joined(cls, runs: list[Run]) -> Run:
+        """One run made of several fresh runs of one shape, steps, schedule and restarts (a
+        double-descent sweep: one run per T), stepped as one.
+
+        Each keeps its own rows, generator, training set, AdamW step counters and evaluation,
+        so each trains and measures exactly what it would alone (``TrainingBatch.step``
+        computes every training set's gradients on its own rows, and AdamW updates each part's
+        slices as their own tensors). The joined run's ``config`` is the first's, with
+        ``batch_size`` the largest of theirs.
+
+        Raises:
+            ValueError: no runs, a run that has stepped, keeps snapshots, or differs from the
+                first in shape, steps, schedule, AdamW settings or restarts.
+        """
+        if not runs:
+            raise ValueError("joined needs at least one run")
+        first = runs[0]
+
+        def training(run: Run) -> tuple[object, ...]:
+            c = run.config
+            return (run.shape, c.steps, c.lr, c.weight_decay, c.lr_schedule, c.warmup_steps,
+                    c.n_restarts, c.history_points, c.n_eval_samples)  # fmt: skip
+
+        for run in runs:
+            if run.step or run.snapshot_steps or training(run) != training(first):
+                raise ValueError("only fresh runs of one shape and training, without snapshots")
+        joined = cls.__new__(cls)
+        joined.__dict__.update(first.__dict__)
+        joined.config = dataclasses.replace(
+            first.config, batch_size=max(run.config.batch_size for run in runs)
+        )
+        joined.rows = sum(run.rows for run in runs)
+        for name in ("W", "b", "W_out", "probability", "importance"):
+            tensors = [getattr(run, name) for run in runs]
+            setattr(joined, name, None if tensors[0] is None else torch.cat(tensors).contiguous())
+        joined.exp_avg = [torch.zeros_like(p) for p in joined.params]
+        joined.exp_avg_sq = [torch.zeros_like(p) for p in joined.params]
+        joined.adam_steps = first.adam_steps
+        joined.parts, start = [], 0
+        for run in runs:
+            part = run.parts[0]
+            rows = slice(start, start + run.rows)
+            joined.parts.append(RunPart(rows, part.generator, part.adam_steps, part.train_x))
+            start += run.rows
+        joined.history_steps, joined.history, joined.snapshots = [], [], []
+        joined.last_loss = None
+        return joined
 
     def _keep_snapshot(self) -> None:
         kept = len(self.snapshots)
@@ -416,18 +539,39 @@ class Run:
         interleaves it with other runs' steps); :meth:`kept` turns it into the result.
 
         The generator goes on past every training draw, so the evaluation inputs are fresh.
+        A joined run gives a :class:`JointEvaluator`, each part with its own generator.
         """
+        evaluators = [(part.rows, self._part_evaluator(part)) for part in self.parts]
+        return evaluators[0][1] if len(evaluators) == 1 else JointEvaluator(evaluators)
+
+    def _part_evaluator(self, part: RunPart) -> Evaluator:
+        rows = part.rows
         return Evaluator(
-            self.W,
-            self.b,
+            self.W[rows],
+            self.b[rows],
             self.architecture,
             self.distribution,
-            self.probability,
-            self.importance,
+            self.probability[rows],
+            self.importance[rows],
             self.config.n_eval_samples,
-            self.generator,
-            self.W_out,
+            part.generator,
+            None if self.W_out is None else self.W_out[rows],
         )
+
+    @torch.no_grad()
+    def train_losses(self) -> Tensor | None:
+        """L of every row on its training set now, (rows,) float64; None for fresh samples."""
+        if not self.finite:
+            return None
+        losses = []
+        for part in self.parts:
+            rows, x = part.rows, part.train_x
+            assert x is not None
+            W_out = None if self.W_out is None else self.W_out[rows]
+            x_hat = forward(self.W[rows], self.b[rows], x, self.architecture, W_out)
+            y = target(x, self.architecture.absolute_value)
+            losses.append(reconstruction_loss(y, x_hat, self.importance[rows]).double())
+        return torch.cat(losses)
 
     def final_evaluation(self) -> FinalEvaluation:
         """This run's evaluation, to advance a chunk at a time, then its result."""
@@ -438,23 +582,33 @@ class Run:
 
         The same as advancing :meth:`evaluator` to its end and calling :meth:`kept`.
         """
-        final = evaluate(
-            self.W,
-            self.b,
-            self.architecture,
-            self.distribution,
-            self.probability,
-            self.importance,
-            self.config.n_eval_samples,
-            self.generator,
-            check,
-            self.W_out,
-        )
-        return self.kept(final)
+        if len(self.parts) == 1:
+            final = evaluate(
+                self.W,
+                self.b,
+                self.architecture,
+                self.distribution,
+                self.probability,
+                self.importance,
+                self.config.n_eval_samples,
+                self.generator,
+                check,
+                self.W_out,
+            )
+            return self.kept(final)
+        evaluator = self.evaluator()
+        while not evaluator.done:
+            if check is not None:
+                check()
+            evaluator.advance()
+        return self.kept(evaluator.evaluation())
 
     def kept(self, final: Evaluation) -> TrainResult:
-        """Each instance's best restart by its evaluated loss ``final`` (per row)."""
-        keep = best_restarts(final.loss, self.config.n_restarts)  # (I,)
+        """Each instance's best restart: by its evaluated loss ``final`` (per row), or by its
+        loss on its training set for a run with ``n_train``."""
+        train_loss = self.train_losses()
+        ranked = final.loss if train_loss is None else train_loss
+        keep = best_restarts(ranked, self.config.n_restarts)  # (I,)
         history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
         snapshots = {
             name: torch.stack([kept[name][keep] for kept in self.snapshots])
@@ -470,7 +624,18 @@ class Run:
             W_out=None if self.W_out is None else self.W_out[keep].clone(),
             snapshot_steps=list(self.snapshot_steps),
             snapshots=snapshots,
+            train_loss=None if train_loss is None else train_loss[keep],
+            train_x=None if train_loss is None else self.train_points(keep.tolist()),
         )
+
+    def train_points(self, rows: list[int]) -> list[Tensor]:
+        """The training set of each of ``rows``, (n_features, T) each."""
+        points = []
+        for row in rows:
+            part = next(p for p in self.parts if p.rows.start <= row < p.rows.stop)
+            assert part.train_x is not None
+            points.append(part.train_x[row - part.rows.start].clone())
+        return points
 
 
 @dataclass
@@ -483,7 +648,9 @@ class _Layout:
     importance: Tensor  # (rows, n)
     grads: tuple[Tensor, ...]  # gradient buffers in Run.params' order: dW, db (and dW_out)
     slices: list[slice] = field(default_factory=list)
-    adam: list[AdamGroup] = field(default_factory=list)
+    adam: list[AdamGroup] = field(default_factory=list)  # by (lr, weight decay), constant lr
+    per_run: list[AdamGroup] = field(default_factory=list)  # each run's, for scheduled lr
+    scheduled: bool = False  # some run's lr changes per step: regroup every step
 
 
 class TrainingBatch:
@@ -526,12 +693,14 @@ class TrainingBatch:
         first = runs[0]
         probability = torch.cat([run.probability for run in runs])
         rows, device = len(probability), probability.device
+        batch = 0 if first.finite else first.config.batch_size  # finite runs bring their own x
         layout = _Layout(
             runs=runs,
-            x=torch.empty((rows, first.n_features, first.config.batch_size), device=device),
+            x=torch.empty((rows, first.n_features, batch), device=device),
             probability_term=first.distribution.probability_term(probability),
             importance=torch.cat([run.importance for run in runs]),
             grads=tuple(torch.empty((rows, *p.shape[1:]), device=device) for p in first.params),
+            scheduled=any(run.config.lr_schedule != "constant" for run in runs),
         )
         groups: dict[tuple[float, float], AdamGroup] = {}
         start = 0
@@ -539,15 +708,54 @@ class TrainingBatch:
             rows_of_run = slice(start, start + run.rows)
             layout.slices.append(rows_of_run)
             start += run.rows
-            key = (run.config.lr, run.config.weight_decay)
-            group = groups.setdefault(key, AdamGroup(*key))
-            group.params += run.params
-            group.grads += [buffer[rows_of_run] for buffer in layout.grads]
-            group.exp_avgs += run.exp_avg
-            group.exp_avg_sqs += run.exp_avg_sq
-            group.steps += run.adam_steps
+            mine = AdamGroup(run.config.lr, run.config.weight_decay)
+            if len(run.parts) == 1:  # the run's whole tensors
+                mine.params += run.params
+                mine.grads += [buffer[rows_of_run] for buffer in layout.grads]
+                mine.exp_avgs += run.exp_avg
+                mine.exp_avg_sqs += run.exp_avg_sq
+                mine.steps += run.adam_steps
+            else:  # a joined run: each part's slices, as the tensors it would have alone
+                for part in run.parts:
+                    r = slice(start - run.rows + part.rows.start, start - run.rows + part.rows.stop)
+                    mine.params += [p[part.rows] for p in run.params]
+                    mine.grads += [buffer[r] for buffer in layout.grads]
+                    mine.exp_avgs += [e[part.rows] for e in run.exp_avg]
+                    mine.exp_avg_sqs += [e[part.rows] for e in run.exp_avg_sq]
+                    mine.steps += part.adam_steps
+            layout.per_run.append(mine)
+            _merge(groups, mine, mine.lr)
         layout.adam = list(groups.values())
         return layout
+
+    def _adam_groups(self, layout: _Layout) -> list[AdamGroup]:
+        """This step's AdamW calls: one per (lr, weight decay), each run at its lr now."""
+        if not layout.scheduled:
+            return layout.adam
+        groups: dict[tuple[float, float], AdamGroup] = {}
+        for run, mine in zip(layout.runs, layout.per_run, strict=True):
+            _merge(groups, mine, run.config.lr_at(run.step))
+        return list(groups.values())
+
+    def _finite_gradients(self, layout: _Layout, with_loss: bool) -> Tensor | None:
+        """Every run's gradients on its own training sets, into the layout's buffers; the loss
+        per row (batch order) if ``with_loss``."""
+        arch = layout.runs[0].architecture
+        losses = []
+        for run, rows in zip(layout.runs, layout.slices, strict=True):
+            for part in run.parts:
+                mine = part.rows
+                r = slice(rows.start + mine.start, rows.start + mine.stop)
+                x = part.train_x
+                assert x is not None
+                loss = loss_gradients(
+                    run.W[mine], run.b[mine], x, run.importance[mine], arch, with_loss,
+                    into=tuple(buffer[r] for buffer in layout.grads),
+                    W_out=None if run.W_out is None else run.W_out[mine],
+                    y=target(x, arch.absolute_value) if arch.absolute_value else None,
+                ).loss  # fmt: skip
+                losses.append(loss)
+        return torch.cat(losses) if with_loss else None  # type: ignore[arg-type]
 
     @torch.no_grad()
     def step(self, with_loss: bool = False) -> None:
@@ -562,6 +770,16 @@ class TrainingBatch:
         if self._layout is None:
             self._layout = self._build()
         layout = self._layout
+        first = layout.runs[0]
+        if first.finite:
+            with_loss = with_loss or any(run.history_due() for run in layout.runs)
+            use_threads_for(sum(p.train_x.numel() for r in layout.runs for p in r.parts))
+            finite_loss = self._finite_gradients(layout, with_loss)
+            for group in self._adam_groups(layout):
+                adamw_step(group)
+            for run, rows in zip(layout.runs, layout.slices, strict=True):
+                run.record(None if finite_loss is None else finite_loss[rows].clone())
+            return
         x = layout.x
         use_threads_for(x.numel())
 
@@ -569,7 +787,6 @@ class TrainingBatch:
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             part = x if single else x[rows]
             torch.rand(part.shape, generator=run.generator, out=part)
-        first = layout.runs[0]
         first.distribution.features_from_uniform_(x, layout.probability_term)
         W = first.W if single else torch.cat([run.W for run in layout.runs])
         b = first.b if single else torch.cat([run.b for run in layout.runs])
@@ -582,10 +799,21 @@ class TrainingBatch:
             W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out,
             y=target(x, arch.absolute_value) if arch.absolute_value else None,
         ).loss  # fmt: skip
-        for group in layout.adam:  # every run's own parameters and state, in one call per group
+        for group in self._adam_groups(layout):  # every run's own parameters and state
             adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             run.record(None if loss is None else loss[rows].clone())
+
+
+def _merge(groups: dict[tuple[float, float], AdamGroup], mine: AdamGroup, lr: float) -> None:
+    """Add a run's AdamW lists to the group of (``lr``, its weight decay)."""
+    key = (lr, mine.weight_decay)
+    group = groups.setdefault(key, AdamGroup(*key))
+    group.params += mine.params
+    group.grads += mine.grads
+    group.exp_avgs += mine.exp_avgs
+    group.exp_avg_sqs += mine.exp_avg_sqs
+    group.steps += mine.steps
 
 
 def run_to_end(run: Run, check: CheckCallback | None = None) -> TrainResult:

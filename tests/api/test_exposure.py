@@ -209,6 +209,7 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
         "/api/phase-diagrams": {"grid_size": 2, "steps": 10, "n_restarts": 1},
         "/api/jobs": {"model": SMALL},
         "/api/saes": {"model": SMALL, "n_latents": 3, "steps": 10, "batch_size": 32},
+        "/api/double-descent": {"n_features": 5, "steps": 10, "n_train_values": [3]},
     }
     queries = {  # the operations with required query parameters
         "/api/interference/bounds": "n_features=5&n_hidden=2",
@@ -235,7 +236,12 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
                 202,
                 404,
             )
-        for path in ("/api/models/live", "/api/phase-diagrams/live", "/api/saes/live"):
+        for path in (
+            "/api/models/live",
+            "/api/phase-diagrams/live",
+            "/api/saes/live",
+            "/api/double-descent/live",
+        ):
             refused = refusal(client, path)
             assert refused.code == 1008 and "token" in refused.reason
         with client.websocket_connect(f"/api/models/live?token={TOKEN}") as ws:

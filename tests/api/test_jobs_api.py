@@ -198,6 +198,7 @@ def test_bad_bodies_are_422_naming_the_field_and_the_limit(client: TestClient) -
     for body, got in (({}, "neither"), ({"model": SMALL, "phase_diagram": DIAGRAM}, "both")):
         (error,) = refusal(body)
         assert "exactly one of model and phase_diagram" in error["msg"] and got in error["msg"]
+        assert "double_descent" in error["msg"]
     (error,) = refusal({"model": SMALL | {"steps": 60_000}})
     assert error["loc"] == ["body", "model", "steps"]
     assert "max_steps = 50000" in error["msg"] and "SUPERPOSITION_LIMITS__MAX_STEPS" in error["msg"]

@@ -40,6 +40,7 @@ def refused(path: str, base: dict[str, Any]) -> Callable[[dict[str, Any]], Check
 model = refused("/api/models", BASE)
 diagram = refused("/api/phase-diagrams", DIAGRAM)
 sae = refused("/api/saes", {"model": BASE, "steps": 10, "batch_size": 32})
+sweep = refused("/api/double-descent", {"n_features": 5, "steps": 10, "n_train_values": [3, 4]})
 
 
 def full_queue(client: TestClient) -> str:
@@ -87,6 +88,8 @@ CASES: dict[str, tuple[Any, Check]] = {
     "max_output_values": (24, model({})),  # 1 × 5²
     "max_queued_jobs": (1, full_queue),
     "max_message_bytes": (1024, big_body),
+    "max_train_points": (3, model({"n_train": 4})),
+    "max_sweep_points": (1, sweep({})),
 }
 
 

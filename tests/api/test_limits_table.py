@@ -13,11 +13,13 @@ from server.api.limits import FIELD_LIMITS, field_settings
 from server.api.settings import Limits, Settings
 
 SMALL = Limits(max_features=7, max_hidden=3, max_instances=2, max_grid_size=4, max_restarts=2,
-               max_steps=30, max_batch_size=64, max_latents=6)  # fmt: skip
+               max_steps=30, max_batch_size=64, max_latents=6, max_train_points=40,
+               max_sweep_points=3)  # fmt: skip
 PATHS = {
     "ModelRequest": "/api/models",
     "PhaseDiagramRequest": "/api/phase-diagrams",
     "SAERequest": "/api/saes",
+    "DoubleDescentRequest": "/api/double-descent",
 }
 BASES = {
     "ModelRequest": {"n_features": 5, "n_hidden": 2, "steps": 10, "batch_size": 32},
@@ -28,6 +30,12 @@ BASES = {
         "steps": 10,
         "batch_size": 32,
     },
+    "DoubleDescentRequest": {"n_features": 5, "n_hidden": 2, "steps": 10, "n_train_values": [3]},
+}
+# Fields whose limit counts entries: ``count`` entries of each (a sweep's T are distinct).
+LIST_VALUES = {
+    "feature_probability": lambda count: [0.1] * count,
+    "n_train_values": lambda count: list(range(1, count + 1)),
 }
 
 
@@ -62,7 +70,7 @@ def test_every_checked_field_is_refused_past_its_limit(
 ) -> None:
     setting = field_settings()[model][field]
     over = getattr(SMALL, setting) + 1
-    value: object = [0.1] * over if field == "feature_probability" else over
+    value: object = LIST_VALUES[field](over) if field in LIST_VALUES else over
     response = client.post(PATHS[model], json=BASES[model] | {field: value})
     assert response.status_code == 422, response.text
     errors = response.json()["detail"]

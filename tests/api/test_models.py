@@ -92,7 +92,7 @@ BAD_BODIES = [
     ({"feature_probability": 0}, "feature_probability", None),
     ({"feature_probability": 1.5}, "feature_probability", None),
     ({"n_features": 3, "importance": [1, 1]}, "importance", None),
-    ({"n_features": 10**6}, "n_features", "512"),
+    ({"n_features": 10**6}, "n_features", "10000"),
     ({"steps": 20_001}, "steps", "20000"),
     ({"batch_size": 10**6}, "batch_size", "4096"),
     ({"n_features": "five"}, "n_features", None),

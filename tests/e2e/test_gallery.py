@@ -84,6 +84,13 @@ def card_problem(page: Page, console: Console, preset: Preset) -> str:
         assert f"n_features={preset.phase_diagram.n_features}" in href
         assert page.locator("#retrain").count() == 0
         source = view.locator(".panel").get_attribute("data-source")
+    elif preset.view == "double_descent":
+        assert preset.double_descent is not None
+        href = view.locator("a.phase-link").get_attribute("href") or ""
+        assert href.startswith("/memorisation.html#")
+        assert f"n_features={preset.double_descent.n_features}" in href
+        assert page.locator("#retrain").count() == 0
+        source = view.locator(".panel").get_attribute("data-source")
     else:
         source = view.get_attribute("data-source")
         cached = page.locator("#detail-progress .progress[data-state='cached']").count()
@@ -195,4 +202,25 @@ def test_refused_request_is_shown_as_text(gallery_server: str, page: Page) -> No
     error = page.locator("#detail-error")
     assert error.is_visible() and "max_work" in error.inner_text()
     assert page.locator("#progress-0").get_attribute("data-state") == "error"
+    console.assert_clean()
+
+
+def test_the_double_descent_card_opens_the_memorisation_page_from_the_cache(
+    gallery_server: str, page: Page
+) -> None:
+    """The card's link carries the preset's sweep; the page's defaults are that sweep too, so
+    both open from the shipped cache at once, with the peak marked and the smallest T's T-gon."""
+    console = Console(page)
+    page.goto(f"{gallery_server}/gallery.html#preset=double-descent")
+    link = page.locator("#view a.phase-link")
+    link.wait_for()
+    page.wait_for_function("document.querySelector('#view .panel')?.dataset.source === 'cache'")
+    link.click()
+    page.wait_for_function("document.getElementById('progress').dataset.state === 'cached'")
+    peak = int(page.locator("[data-stat=peak]").inner_text())
+    page.wait_for_function("document.getElementById('picked').dataset.loaded === '3'")
+    hidden = page.evaluate("document.getElementById('hidden-2d').data[1].x.length")
+    assert hidden == 3 and 3 < peak < 1000
+    page.goto(f"{gallery_server}/memorisation.html")  # no hash: the defaults, the same sweep
+    page.wait_for_function("document.getElementById('progress').dataset.state === 'cached'")
     console.assert_clean()

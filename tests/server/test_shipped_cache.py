@@ -13,6 +13,7 @@ import pytest
 from server.api.schemas.models import InstanceResult, ModelResult
 from server.api.schemas.saes import SAEResult
 from server.cache import ModelCache
+from server.double_descent_results import DoubleDescentTask
 from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets, shipped_ids
 from server.results import ModelTask
@@ -71,6 +72,15 @@ def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> 
         assert preset.sae.model is not None
         model = ModelTask(preset.sae.model)
         assert sae.model_id == model.id and (SHIPPED / model.id).is_dir(), STALE.format(preset.id)
+        return
+    if preset.double_descent is not None:
+        sweep_task = DoubleDescentTask(preset.double_descent)
+        assert (SHIPPED / sweep_task.id).is_dir(), STALE.format(preset.id)
+        sweep = sweep_task.load(_copy(sweep_task.id, tmp_path))
+        assert sweep is not None and sweep.cached and sweep.final
+        for k, model_task in enumerate(sweep_task.models):  # every T's model ships too
+            model = model_task.load(_copy(model_task.id, tmp_path / str(k)))
+            assert model is not None and model.id == sweep.points[k].model_id
         return
     for k, request in enumerate(preset.requests):
         result = shipped(preset.id, tmp_path / str(k), k)
@@ -211,3 +221,20 @@ def test_the_sae_on_correlated_pairs_leans_each_latent_towards_the_partner(tmp_p
         assert 0.75 < match.cosine < 0.95
         assert sae.cosines[partner[match.feature]][match.latent] > 0.3
     assert sae.mmcs is not None and sae.mmcs < 0.95 and sae.explained_variance > 0.85
+
+
+def test_the_double_descent_preset_memorises_small_T_and_peaks_between(tmp_path: Path) -> None:
+    """Henighan et al. 2023 in what ships: at the smallest T the train loss is far below the
+    test loss and each point gets about 2/T of a dimension (a T-gon); the test loss peaks at an
+    intermediate T, above both ends; at the largest T train and test loss meet."""
+    sweep_task = DoubleDescentTask(PRESETS["double-descent"].double_descent)  # type: ignore[arg-type]
+    sweep = sweep_task.load(_copy(sweep_task.id, tmp_path))
+    assert sweep is not None
+    points = sweep.points
+    first, last = points[0], points[-1]
+    assert first.train_loss[0] < 0.1 * first.loss[0]  # type: ignore[index]
+    assert abs(first.data_dimensionality[0] - 2 / first.n_train) < 0.1
+    peak = max(points, key=lambda p: p.loss[0])  # type: ignore[index]
+    assert sweep.peak_n_train == peak.n_train and first.n_train < peak.n_train < last.n_train
+    assert peak.loss[0] > 1.2 * max(first.loss[0], last.loss[0])  # type: ignore[index]
+    assert last.train_loss[0] > 0.7 * last.loss[0]  # type: ignore[index]

@@ -3,6 +3,7 @@
 // called again on every live update, so it reuses its plots (Plotly.react).
 
 import { renderBasicGrid } from "./views/basic_grid.js";
+import { renderDoubleDescent } from "./views/double_descent.js";
 import { renderDynamics } from "./views/dynamics.js";
 import { renderFeatureGeometry } from "./views/feature_geometry.js";
 import { renderGeometry2d } from "./views/geometry_2d.js";
@@ -45,6 +46,7 @@ export const VIEWS = Object.freeze({
   neurons: renderNeurons,
   phase_diagram: renderPhaseDiagram,
   sae: renderSae,
+  double_descent: renderDoubleDescent,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -57,4 +59,5 @@ export const VIEW_KINDS = Object.freeze({
   neurons: "neurons: monosemantic vs polysemantic",
   phase_diagram: "phase diagram (opens the phase page)",
   sae: "sparse autoencoder: decoder vs features",
+  double_descent: "double descent: loss against T (opens the memorisation page)",
 });

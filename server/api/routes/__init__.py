@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.api.routes import (
+    double_descent,
     interference,
     jobs,
     live,
@@ -26,3 +27,4 @@ api_router.include_router(presets.router)
 api_router.include_router(saes.router)
 api_router.include_router(jobs.router)
 api_router.include_router(weights.router)
+api_router.include_router(double_descent.router)

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from starlette.requests import HTTPConnection
 
 from server.api.deps import SettingsDep, WorkerDep, model_task, not_found, raise_for_limits
-from server.api.limits import limit_errors, phase_limit_errors
+from server.api.limits import double_descent_limit_errors, limit_errors, phase_limit_errors
 from server.api.routes.saes import sae_task
 from server.api.schemas.jobs import JobRequest, JobView
+from server.double_descent_results import DoubleDescentTask
 from server.job_records import JobRecords, TooManyJobs
 from server.jobs import QueueFull, Task, TrainingFailed
 from server.phase_results import PhaseDiagramTask
@@ -50,13 +51,13 @@ async def create_job(
     cache (202 with ``status: done`` and ``result_url``).
 
     The body is ``{"model": ModelRequest}``, ``{"phase_diagram": PhaseDiagramRequest}`` or
-    ``{"sae": SAERequest}``, exactly one of them; 422 otherwise, and 422 naming the field and the
-    limit (located under ``model``, ``phase_diagram`` or ``sae``) for out-of-range requests, as
-    POST /api/models, /api/phase-diagrams and /api/saes. An SAE job whose model is not cached
-    trains the model first; meanwhile its ``step`` counts the model's steps. 503 with
-    ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the worker is
-    not running. The ``Location`` header is the
-    job's URL.
+    ``{"sae": SAERequest}`` or ``{"double_descent": DoubleDescentRequest}``, exactly one of them;
+    422 otherwise, and 422 naming the field and the limit (located under ``model``,
+    ``phase_diagram``, ``sae`` or ``double_descent``) for out-of-range requests, as POST
+    /api/models, /api/phase-diagrams, /api/saes and /api/double-descent. An SAE job whose model
+    is not cached trains the model first; meanwhile its ``step`` counts the model's steps. 503
+    with ``Retry-After`` if the training queue is full (``max_queued_jobs``), and 503 if the
+    worker is not running. The ``Location`` header is the job's URL.
     """
     task: Task
     if body.model is not None:
@@ -65,6 +66,11 @@ async def create_job(
         )
         task = await model_task(body.model, worker.cache, where=("body", body.kind))
         steps, prefix = body.model.steps, "/api/models"
+    elif body.double_descent is not None:
+        errors = double_descent_limit_errors(body.double_descent, settings.limits)
+        raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])
+        task = DoubleDescentTask(body.double_descent)
+        steps, prefix = body.double_descent.steps, "/api/double-descent"
     elif body.phase_diagram is not None:
         errors = phase_limit_errors(body.phase_diagram, settings.limits)
         raise_for_limits([e | {"loc": [body.kind, *e["loc"]]} for e in errors])

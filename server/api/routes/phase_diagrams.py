@@ -8,17 +8,17 @@ as JSON; get ``{"type": "snapshot", "seq", "id", "step", "steps", "diagram"}`` w
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 
 from server.api.deps import (
+    ContentId,
     SettingsDep,
     WorkerDep,
-    not_found,
     parse_text,
     raise_for_limits,
+    stored_or_404,
     train_or_503,
 )
 from server.api.limits import phase_limit_errors
@@ -33,8 +33,6 @@ from server.api.settings import Settings
 from server.phase_results import PhaseDiagramTask, load_diagram
 
 router = APIRouter(prefix="/phase-diagrams", tags=["phase diagrams"])
-
-DiagramId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
 
 
 def _parse(text: str, settings: Settings) -> PhaseDiagramRequest | list[dict[str, Any]]:
@@ -65,12 +63,9 @@ async def create_phase_diagram(
 
 
 @router.get("/{diagram_id}", response_model=PhaseDiagramResult)
-async def read_phase_diagram(diagram_id: DiagramId, worker: WorkerDep) -> PhaseDiagramResult:
+async def read_phase_diagram(diagram_id: ContentId, worker: WorkerDep) -> PhaseDiagramResult:
     """A stored diagram by id; 404 if it was never trained (or its entry was unusable)."""
-    result = await asyncio.to_thread(load_diagram, worker.cache, diagram_id)
-    if result is None:
-        raise not_found(f"phase diagram {diagram_id}")
-    return result
+    return await stored_or_404(load_diagram, worker.cache, diagram_id, "phase diagram")
 
 
 @router.websocket("/live")

@@ -26,7 +26,11 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
                     "cached": [
                         worker.cache.path(i).is_dir()
                         for i in info.model_ids
-                        + [i for i in (info.diagram_id, info.sae_id) if i is not None]
+                        + [
+                            i
+                            for i in (info.diagram_id, info.sae_id, info.sweep_id)
+                            if i is not None
+                        ]
                     ]
                 }
             )

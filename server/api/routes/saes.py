@@ -11,16 +11,17 @@ the cache does not hold the toy model it trains first, with snapshots ``{"type":
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 
 from server.api.deps import (
+    ContentId,
     SettingsDep,
     WorkerDep,
-    not_found,
     parse_text,
     raise_for_limits,
+    stored_or_404,
     train_or_503,
 )
 from server.api.limits import sae_limit_errors, sae_shape_errors
@@ -32,8 +33,6 @@ from server.jobs import TrainingWorker
 from server.sae_results import SAETask, instance_errors, load_sae
 
 router = APIRouter(prefix="/saes", tags=["sparse autoencoders"])
-
-SAEId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the request")]
 
 
 def model_checks(limits: Limits) -> Any:
@@ -111,12 +110,9 @@ async def create_sae(
 
 
 @router.get("/{sae_id}", response_model=SAEResult)
-async def read_sae(sae_id: SAEId, worker: WorkerDep) -> SAEResult:
+async def read_sae(sae_id: ContentId, worker: WorkerDep) -> SAEResult:
     """A stored SAE by id; 404 if it was never trained (or its entry was unusable)."""
-    result = await asyncio.to_thread(load_sae, worker.cache, sae_id)
-    if result is None:
-        raise not_found(f"SAE {sae_id}")
-    return result
+    return await stored_or_404(load_sae, worker.cache, sae_id, "SAE")
 
 
 @router.websocket("/live")

@@ -12,17 +12,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.api.schemas.bounded import RequestModel
+from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import EXAMPLE_REQUEST, ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.saes import SAERequest
 
-JobKind = Literal["model", "phase_diagram", "sae"]
+JobKind = Literal["model", "phase_diagram", "sae", "double_descent"]
+JOB_KINDS: tuple[str, ...] = ("model", "phase_diagram", "sae", "double_descent")
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 
 
 class JobRequest(RequestModel):
-    """What a job trains: exactly one of ``model``, ``phase_diagram`` and ``sae``."""
+    """What a job trains: exactly one of ``model``, ``phase_diagram``, ``sae`` and
+    ``double_descent``."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"model": EXAMPLE_REQUEST}]}
@@ -32,6 +35,9 @@ class JobRequest(RequestModel):
     phase_diagram: PhaseDiagramRequest | None = Field(
         None, description="a phase diagram, as POST /api/phase-diagrams takes"
     )
+    double_descent: DoubleDescentRequest | None = Field(
+        None, description="a double-descent sweep, as POST /api/double-descent takes"
+    )
 
     sae: SAERequest | None = Field(
         None, description="a sparse autoencoder on a toy model, as POST /api/saes takes"
@@ -39,24 +45,27 @@ class JobRequest(RequestModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> JobRequest:
-        given = sum(getattr(self, name) is not None for name in ("model", "phase_diagram", "sae"))
+        given = sum(getattr(self, name) is not None for name in JOB_KINDS)
         if given != 1:
-            got = ("neither", "", "both", "all three")[given]
-            raise ValueError(f"give exactly one of model and phase_diagram (or sae), not {got}")
+            got = ("neither", "", "both", "three", "all four")[given]
+            raise ValueError(
+                "give exactly one of model and phase_diagram (or sae, or double_descent), "
+                f"not {got}"
+            )
         return self
 
     @property
     def kind(self) -> JobKind:
-        if self.model is not None:
-            return "model"
-        return "phase_diagram" if self.phase_diagram is not None else "sae"
+        return next(name for name in JOB_KINDS if getattr(self, name) is not None)  # type: ignore[return-value]
 
 
 class JobView(BaseModel):
     """A job as the API shows it: what it trains, where it stands, and where its result is."""
 
     id: str = Field(description="the job's own id: 32 random hex digits (not the model's id)")
-    kind: JobKind = Field(description="what it trains: a model, a phase diagram or an SAE")
+    kind: JobKind = Field(
+        description="what it trains: a model, a phase diagram, an SAE or a double-descent sweep"
+    )
     status: JobStatus = Field(
         description="queued (waiting for the worker), running (training), done (result_url "
         "holds the result), failed (detail says why) or cancelled (DELETE, or the server stopped)"
@@ -65,8 +74,8 @@ class JobView(BaseModel):
     steps: int = Field(description="the request's steps")
     result_url: str | None = Field(
         None,
-        description="once done: GET /api/models/{id}, /api/phase-diagrams/{id} or /api/saes/{id}, "
-        "the cached "
+        description="once done: GET /api/models/{id}, /api/phase-diagrams/{id}, /api/saes/{id} "
+        "or /api/double-descent/{id}, the cached "
         "result (the cache's id of the request, not the job id)",
     )
     detail: str | None = Field(None, description="why the job failed, or null")

@@ -21,6 +21,7 @@ from server.tms.config import (
     Activation,
     FeatureSet,
     Hidden,
+    LrSchedule,
     Magnitude,
     ModelConfig,
     ModelTask,
@@ -61,6 +62,10 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "hidden_activation": "none",
     "feature_sets": None,
     "snapshots": 0,
+    "n_train": None,
+    "normalize_inputs": False,
+    "lr_schedule": "constant",
+    "warmup_steps": 0,
     "init_from": None,
 }
 # init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
@@ -181,6 +186,41 @@ class ModelRequest(RequestModel):
         description="weight snapshots kept through training (the initial weights, then evenly "
         "spaced steps) for replay: GET /api/models/{id}/snapshots/{index}",
     )
+    n_train: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_INT,
+        description="T, a finite training set (Henighan et al. 2023): T points drawn once from "
+        "the seed and used as the whole batch every step (batch_size then reads T); each "
+        "instance then carries train_loss, data_dimensionality and hidden_train, and with "
+        "n_restarts the lowest train loss is kept. null: fresh samples every step",
+    )
+    normalize_inputs: bool = Field(
+        False,
+        description="scale each data vector to unit length (all-zero vectors stay zero), in the "
+        "training set and the fresh test samples alike",
+    )
+    lr_schedule: LrSchedule = Field(
+        "constant",
+        description="constant: lr every step; warmup_cosine: a linear warm-up from 0 to lr over "
+        "warmup_steps, then a cosine decay to 0 at steps",
+    )
+    warmup_steps: int = Field(
+        0,
+        ge=0,
+        le=MAX_INT,
+        description="the warm-up's steps (at most steps); only with lr_schedule 'warmup_cosine'",
+    )
+
+    @field_validator("warmup_steps")
+    @classmethod
+    def _warmup_fits(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("lr_schedule", "constant") != "warmup_cosine":
+            raise ValueError("warmup_steps applies only to lr_schedule 'warmup_cosine'")
+        steps = info.data.get("steps")
+        if steps is not None and value > steps:
+            raise ValueError(f"warmup_steps is {value}; it must be at most steps = {steps}")
+        return value
 
     init_from: str | None = Field(
         None,
@@ -302,6 +342,7 @@ class ModelRequest(RequestModel):
             ),
             hidden_activation=self.hidden_activation,
             task=self.task,
+            normalize_inputs=self.normalize_inputs,
         )
 
     def train_config(self) -> TrainConfig:
@@ -313,7 +354,15 @@ class ModelRequest(RequestModel):
             seed=self.seed,
             n_restarts=self.n_restarts,
             snapshots=self.snapshots,
+            n_train=self.n_train,
+            lr_schedule=self.lr_schedule,
+            warmup_steps=self.warmup_steps,
         )
+
+    @property
+    def step_batch(self) -> int:
+        """Samples each step trains on: T with ``n_train``, else ``batch_size``."""
+        return self.batch_size if self.n_train is None else self.n_train
 
     @property
     def feature_probabilities(self) -> list[float | list[float]]:
@@ -348,7 +397,8 @@ class ModelRequest(RequestModel):
         """The canonical form: probabilities and importances as explicit lists.
 
         Two requests that train the same model (``importance_decay=1`` and no importance, say)
-        normalise to the same value and so share one cache entry.
+        normalise to the same value and so share one cache entry. With ``n_train`` the batch is
+        the T training points, so ``batch_size`` reads T.
         """
         power = self.power if self.power is not None else DEFAULT_POWER
         return ModelRequest.model_validate(
@@ -360,6 +410,7 @@ class ModelRequest(RequestModel):
                 "power": power if self.activation == "power" else None,
                 "hidden_activation": self.hidden,
                 "feature_sets": self.feature_sets or None,
+                "batch_size": self.step_batch,
             }
         )
 
@@ -448,6 +499,22 @@ class InstanceResult(InstanceMetrics):
         "uniform magnitudes when every importance is equal and n_features ≥ 2 n_hidden. Power "
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
+    )
+    train_loss: float | None = Field(
+        None,
+        description="models with n_train: L on the T training points (then `loss`, on 2¹⁶ "
+        "fresh samples, is the test loss); null otherwise",
+    )
+    data_dimensionality: list[float] | None = Field(
+        None,
+        description="models with n_train: for each training point, D_t = ‖h_t‖² / Σ_s "
+        "(ĥ_t·h_s)² with h_t = W x_t (Henighan et al. 2023; docs/THEORY.md F20), length T; "
+        "null otherwise",
+    )
+    hidden_train: list[list[float]] | None = Field(
+        None,
+        description="models with n_train: the training points' hidden vectors h_t = W x_t, "
+        "shape (T, n_hidden); null otherwise",
     )
 
 
