@@ -5,6 +5,13 @@
 // on one socket 1, 2, 3, … and tags every message with the number (`seq`) of the request it
 // answers; a new request cancels the running one. So the client counts its own sends (from 0 on
 // each new socket) and drops every message whose seq is not the latest.
+//
+// Beside requests, the models' socket takes control messages that are not numbered (issue 16):
+// `{"type": "pause"}`, `{"type": "resume"}`, `{"type": "step", "steps": k}` (k steps, then
+// pause) and `{"type": "speed", "steps_per_second": s}` (null: as fast as the device goes). Their
+// answers carry the running request's seq; snapshots carry `"paused": true|false`. A request may
+// say `"init_from": "current"`: train on from the weights of the socket's latest snapshot or
+// result.
 
 /**
  * The server's shared token, if it needs one (the setting `token`). A page opened as
@@ -135,6 +142,10 @@ export class LiveClient {
     this.retryMs = 500;
     this.retryTimer = 0;
     this.closed = false;
+    /** Whether this socket has sent a snapshot or result: `init_from: "current"` has weights. */
+    this.hasModel = false;
+    /** @type {Map<string, object>} control messages re-sent after every request (e.g. speed) */
+    this.sticky = new Map();
   }
 
   /**
@@ -148,6 +159,7 @@ export class LiveClient {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     this.seq = 0; // the server numbers the requests of each socket from 1
+    this.hasModel = false; // a new socket has no "current" weights
     socket.addEventListener("open", () => {
       if (socket !== this.socket) return;
       this.retryMs = 500;
@@ -182,6 +194,22 @@ export class LiveClient {
   }
 
   /**
+   * Send a control message (pause, resume, step, speed) on the open socket. It is not a request:
+   * it is not numbered and cancels nothing.
+   * @param {{type: string}} message
+   * @param {object} [options]
+   * @param {boolean} [options.sticky] also send it again after every later request and on every
+   *   new socket (a setting of the socket such as the speed), keyed by its type
+   * @returns {boolean} whether it went out now
+   */
+  control(message, { sticky = false } = {}) {
+    if (sticky) this.sticky.set(message.type, message);
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  /**
    * Stop for good: close the socket and never reconnect.
    * @returns {void}
    */
@@ -199,7 +227,9 @@ export class LiveClient {
    */
   transmit(request) {
     this.seq += 1;
-    /** @type {WebSocket} */ (this.socket).send(JSON.stringify(request));
+    const socket = /** @type {WebSocket} */ (this.socket);
+    socket.send(JSON.stringify(request));
+    for (const message of this.sticky.values()) socket.send(JSON.stringify(message));
   }
 
   /**
@@ -217,6 +247,7 @@ export class LiveClient {
     }
     if (!message || message.seq !== this.seq) return; // answers an older request: stale
     if (message.type === "done" || message.type === "error") this.pending = false;
+    if (message.type === "done" || message.type === "snapshot") this.hasModel = true;
     this.handlers.onMessage(message);
   }
 }

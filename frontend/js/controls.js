@@ -1,28 +1,14 @@
 // The sidebar's controls: built from a table, bounded by the server's limits, reporting changes.
 
 import { formatSparsity } from "./format.js";
+import { probabilityToSlider, sliderToProbability } from "./maths.js";
+import { checkedNumber } from "./page.js";
 import { PROPS, boundsOf, clampState, defaultState } from "./state.js";
 
 /** @typedef {import("./state.js").State} State */
 /** @typedef {import("./state.js").Limits} Limits */
 
-/**
- * Map a log-slider position (log10 p, in [-3, 0]) to a probability, to 3 significant digits.
- * @param {number|string} position
- * @returns {number}
- */
-export function sliderToProbability(position) {
-  return Number((10 ** Number(position)).toPrecision(3));
-}
-
-/**
- * Map a probability to its log-slider position, log10 p.
- * @param {number} p
- * @returns {number}
- */
-export function probabilityToSlider(p) {
-  return Math.log10(p);
-}
+export { probabilityToSlider, sliderToProbability };
 
 /**
  * @typedef {object} ControlSpec How one prop is shown.
@@ -151,7 +137,7 @@ function h(tag, attrs = {}, children = []) {
 /**
  * Build the controls into `container`; numeric bounds come from the PROPS table and the server's
  * limits. Sliders report while dragged, number inputs when committed (Enter, blur or the arrows);
- * out-of-range numbers are clamped and written back.
+ * an out-of-range number is not used: the limit shows beside the field and nothing is reported.
  * @param {HTMLElement} container the sidebar
  * @param {Partial<Limits>} limits `GET /api/limits`
  * @param {(patch: Partial<State>) => void} onChange called with the changed fields
@@ -218,27 +204,38 @@ export function buildControls(container, limits, onChange) {
           readout.textContent = Number(state[spec.name]).toFixed(2);
         };
       } else if (spec.kind === "number" || spec.kind === "text") {
-        let input;
         if (spec.kind === "number") {
+          // Out of range or not a whole number: the limit shows beside the field (page.js) and
+          // nothing is reported, so nothing is sent.
           const { min, max } = boundsOf(prop, limits);
-          input = h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" });
+          const field = /** @type {HTMLInputElement} */ (
+            h("input", { id: spec.name, type: "number", min, max, step: 1, inputmode: "numeric" })
+          );
+          head.append(field);
           wrap.append(h("div", { class: "bounds" }, [`${min} – ${max}`]));
+          const check = checkedNumber(field, prop, /** @type {any} */ (limits), wrap, (value) =>
+            onChange({ [spec.name]: value }));
+          setters[spec.name] = (state) => {
+            field.value = String(state[spec.name]);
+            check.clear();
+          };
         } else {
-          input = h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false });
+          const field = /** @type {HTMLInputElement} */ (
+            h("input", { id: spec.name, type: "text", placeholder: "decay", spellcheck: false })
+          );
+          head.append(field);
+          field.addEventListener("change", () => {
+            const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
+              spec.name
+            ];
+            // An unparsable importance list falls back to the decay; show what will be trained.
+            field.value = String(value);
+            onChange({ [spec.name]: value });
+          });
+          setters[spec.name] = (state) => {
+            field.value = String(state[spec.name]);
+          };
         }
-        const field = /** @type {HTMLInputElement} */ (input);
-        head.append(field);
-        field.addEventListener("change", () => {
-          const value = clampState({ ...defaultState(), [spec.name]: field.value }, limits)[
-            spec.name
-          ];
-          // An unparsable entry falls back to the default; show what will be trained.
-          field.value = String(value);
-          onChange({ [spec.name]: value });
-        });
-        setters[spec.name] = (state) => {
-          field.value = String(state[spec.name]);
-        };
       } else if (spec.kind === "select") {
         const select = /** @type {HTMLSelectElement} */ (h("select", { id: spec.name }));
         for (const [value, text] of spec.options ?? []) {

@@ -2,6 +2,14 @@
 // hash (#n_features=5&n_hidden=2&feature_probability=0.1&...). The keys are exactly the fields of
 // the API's ModelRequest, so the state *is* the request the page trains.
 
+import {
+  boundsOf as fieldBounds,
+  clampFields,
+  parseHashFields,
+  serializeFields,
+  withServerDefaults,
+} from "./page.js";
+
 /**
  * @typedef {object} State
  * @property {number} n_features n, the number of input features
@@ -18,6 +26,12 @@
  * @property {number} steps training steps
  * @property {number} seed random seed
  * @property {number} n_restarts seeds trained at once; the best is kept
+ * @property {"on"|"off"} carry view only: a changed control trains on from the current weights
+ *   (`init_from: "current"`) instead of a fresh initialisation
+ * @property {"max"|number} speed view only: training steps per second ("max": as fast as the
+ *   device goes), the live socket's `speed` message
+ * @property {string} present view only: presentation mode, the one or two figures shown screen
+ *   wide ("gram-geometry", …; "" is off)
  */
 
 /**
@@ -38,17 +52,40 @@
  * @property {keyof Limits} [limit] the `/api/limits` field that bounds it from above
  * @property {ReadonlyArray<string|number>} [values] the allowed values of an enum (numbers for a
  *   numeric choice such as k)
+ * @property {boolean} [view] a view setting kept in the URL but never sent as a request field
  */
 
 /**
- * Every field of the view state, with its type, default and bounds. Defaults live here only.
+ * The speeds offered, in steps per second; "max" sends `steps_per_second: null`.
+ * @type {ReadonlyArray<"max"|number>}
+ */
+export const SPEEDS = Object.freeze(["max", 1000, 300, 100, 30, 10, 3]);
+
+/**
+ * The presentation layouts: "" (off), or the one or two figures shown the width of the screen.
+ * @type {ReadonlyArray<string>}
+ */
+export const PRESENTATIONS = Object.freeze([
+  "",
+  "gram-geometry",
+  "gram",
+  "geometry",
+  "geometry-norms",
+  "gram-norms",
+  "loss",
+]);
+
+/**
+ * Every field of the view state, with its type, default and bounds. The request fields' defaults
+ * are the server's (its ModelRequest schema, via `useServerDefaults`); these are the same values,
+ * for when the schema cannot be read. importance_decay's 1 is the API's (its null means 1).
  * @type {readonly Prop[]}
  */
-export const PROPS = Object.freeze([
+export let PROPS = Object.freeze([
   { name: "n_features", type: "int", default: 5, min: 1, max: 512, limit: "max_features" },
   { name: "n_hidden", type: "int", default: 2, min: 1, max: 256, limit: "max_hidden" },
   { name: "feature_probability", type: "float", default: 0.1, min: 0.001, max: 1 },
-  { name: "importance_decay", type: "float", default: 0.9, min: 0.5, max: 1 },
+  { name: "importance_decay", type: "float", default: 1, min: 0.5, max: 1 },
   { name: "importance", type: "list", default: "" },
   { name: "activation", type: "enum", default: "relu", values: ["relu", "linear", "power"] },
   { name: "power", type: "enum", default: 3, values: [1, 3, 5] },
@@ -56,6 +93,9 @@ export const PROPS = Object.freeze([
   { name: "steps", type: "int", default: 3000, min: 1, max: 50000, limit: "max_steps" },
   { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
   { name: "n_restarts", type: "int", default: 1, min: 1, max: 16, limit: "max_restarts" },
+  { name: "carry", type: "enum", default: "on", values: ["on", "off"], view: true },
+  { name: "speed", type: "enum", default: "max", values: SPEEDS, view: true },
+  { name: "present", type: "enum", default: "", values: PRESENTATIONS, view: true },
 ]);
 
 /**
@@ -78,37 +118,23 @@ export function defaultState() {
 }
 
 /**
+ * Take the request fields' defaults from the server's ModelRequest schema (the one source of
+ * defaults for the API, the README and this page); fields it gives none for keep theirs.
+ * @param {Record<string, unknown>|undefined} schemaDefaults
+ * @returns {void}
+ */
+export function useServerDefaults(schemaDefaults) {
+  PROPS = Object.freeze(/** @type {Prop[]} */ (withServerDefaults(PROPS, schemaDefaults)));
+}
+
+/**
  * The bounds of a numeric prop under the given server limits.
  * @param {Prop} prop
  * @param {Partial<Limits>} [limits]
  * @returns {{min: number, max: number}}
  */
 export function boundsOf(prop, limits = DEFAULT_LIMITS) {
-  const fromServer = prop.limit && limits ? Number(limits[prop.limit]) : NaN;
-  const max = Number.isFinite(fromServer) ? fromServer : /** @type {number} */ (prop.max);
-  return { min: /** @type {number} */ (prop.min), max: Math.max(max, /** @type {number} */ (prop.min)) };
-}
-
-/**
- * Parse one raw value for a prop; `undefined` when it does not parse.
- * @param {Prop} prop
- * @param {string|number|null|undefined} raw
- * @returns {number|string|undefined}
- */
-function parseValue(prop, raw) {
-  if (raw === null || raw === undefined || raw === "") return undefined;
-  if (prop.type === "list") {
-    const items = String(raw).split(",").map((item) => Number(item.trim()));
-    if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
-    return items.map((v) => Number(v.toPrecision(6))).join(",");
-  }
-  if (prop.type === "enum") {
-    const text = String(raw).trim().toLowerCase();
-    return (prop.values ?? []).find((value) => String(value) === text);
-  }
-  const num = Number(raw);
-  if (!Number.isFinite(num)) return undefined;
-  return prop.type === "int" ? Math.round(num) : num;
+  return fieldBounds(prop, /** @type {Record<string, number>} */ (limits));
 }
 
 /**
@@ -119,34 +145,22 @@ function parseValue(prop, raw) {
  * @returns {State}
  */
 export function clampState(state, limits = DEFAULT_LIMITS) {
-  const out = /** @type {Record<string, number|string>} */ ({});
-  for (const prop of PROPS) {
-    let value = parseValue(prop, /** @type {any} */ (state[prop.name]));
-    if (value === undefined) value = prop.default;
-    if (prop.type === "int" || prop.type === "float") {
-      const { min, max } = boundsOf(prop, limits);
-      value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
-    }
-    out[prop.name] = value;
-  }
+  const out = clampFields(PROPS, /** @type {any} */ (state), /** @type {any} */ (limits));
   return /** @type {State} */ (/** @type {unknown} */ (out));
 }
 
 /**
  * Read a state from a URL hash ("#n_features=5&..."); missing or bad keys take their defaults.
+ * `present=1` is short for the two-figure presentation.
  * @param {string} hash location.hash, with or without the leading "#"
  * @param {Partial<Limits>} [limits]
  * @returns {State}
  */
 export function parseHash(hash, limits = DEFAULT_LIMITS) {
   const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  /** @type {Record<string, string>} */
-  const raw = {};
-  for (const prop of PROPS) {
-    const value = params.get(prop.name);
-    if (value !== null) raw[prop.name] = value;
-  }
-  return clampState(raw, limits);
+  if (params.get("present") === "1") params.set("present", "gram-geometry");
+  const out = parseHashFields(PROPS, params.toString(), /** @type {any} */ (limits));
+  return /** @type {State} */ (/** @type {unknown} */ (out));
 }
 
 /**
@@ -156,12 +170,7 @@ export function parseHash(hash, limits = DEFAULT_LIMITS) {
  * @returns {string}
  */
 export function serializeState(state) {
-  const params = new URLSearchParams();
-  for (const prop of PROPS) {
-    const value = state[prop.name];
-    params.set(prop.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : value);
-  }
-  return params.toString();
+  return serializeFields(PROPS, /** @type {any} */ (state));
 }
 
 /**
@@ -183,7 +192,9 @@ export function writeStateToUrl(state) {
  */
 export function toRequest(state) {
   /** @type {Record<string, number|string|number[]>} */
-  const request = Object.fromEntries(PROPS.map((p) => [p.name, state[p.name]]));
+  const request = Object.fromEntries(
+    PROPS.filter((p) => !p.view).map((p) => [p.name, state[p.name]]),
+  );
   if (state.activation !== "power") delete request.power;
   const importance = explicitImportance(state);
   if (importance) {

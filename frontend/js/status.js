@@ -7,7 +7,7 @@ import { explicitImportance } from "./state.js";
 /** @typedef {import("./state.js").State} State */
 
 /**
- * @typedef {"connecting"|"queued"|"training"|"done"|"cached"|"error"|"offline"} Phase
+ * @typedef {"connecting"|"queued"|"training"|"paused"|"done"|"cached"|"error"|"offline"} Phase
  */
 
 /**
@@ -27,6 +27,9 @@ export function setProgress(el, phase, info = {}) {
   if (phase === "training") {
     fraction = steps > 0 ? step / steps : 0;
     label = `step ${step} / ${steps}`;
+  } else if (phase === "paused") {
+    fraction = steps > 0 ? step / steps : 0;
+    label = `paused at step ${step} / ${steps}`;
   } else if (phase === "done" || phase === "cached") {
     fraction = 1;
   }

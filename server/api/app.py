@@ -36,6 +36,14 @@ def frontend_dir() -> Path:
     return packaged if packaged.is_dir() else package.parent / "frontend"
 
 
+def theory_path() -> Path:
+    """docs/THEORY.md, the formulas the pages cite: inside the installed package, or in the
+    checkout."""
+    package = Path(__file__).resolve().parents[1]  # server/
+    packaged = package / "docs" / "THEORY.md"
+    return packaged if packaged.is_file() else package.parent / "docs" / "THEORY.md"
+
+
 def json_safe(value: Any) -> Any:
     """Replace NaN and ±Inf (not JSON numbers) by their names, recursively."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -161,6 +169,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redoc_favicon_url="/favicon.svg",
             with_google_fonts=False,
         )
+
+    @app.get("/THEORY.md", include_in_schema=False)
+    async def theory() -> FileResponse:
+        """The project's theory sheet (docs/THEORY.md), which the pages link to, as plain text."""
+        path = theory_path()
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail="docs/THEORY.md is not installed")
+        return FileResponse(path, media_type="text/plain; charset=utf-8")
 
     app.frontend("/", directory=frontend_dir())
     return app

@@ -156,10 +156,22 @@ def test_controls_round_trip_through_the_url(gallery_server: str, page: Page) ->
         "document.getElementById('progress-0').dataset.steps === '200' && " + DRAWN
     )
 
+    # Out of range: the limit beside the field, and nothing trains or enters the URL.
+    url = page.url
+    page.locator("#ctl-n_hidden").fill("999")
+    page.locator("#ctl-n_hidden").press("Enter")
+    note = page.locator("#ctl-n_hidden-limit")
+    note.wait_for(state="visible")
+    assert "max_hidden" in note.inner_text()
+    page.wait_for_timeout(600)  # past the debounce
+    assert page.url == url
+    assert page.locator("#progress-0").get_attribute("data-steps") == "200"
+
     # Reset: the preset's own values, and its cached result (or "not trained yet").
     page.locator("#reset").click()
     assert hash_params(page.url) == {"preset": "pentagon"}
     assert page.locator("#ctl-steps").input_value() == "10000"
+    assert page.locator("#ctl-n_hidden").input_value() == "2" and not note.is_visible()
     page.wait_for_function(SETTLED)
     drop_not_found(console)
     console.assert_clean()

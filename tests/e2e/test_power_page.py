@@ -25,7 +25,9 @@ SMALL = (
 SWEEP = [0.003, 0.01392, 0.06463, 0.3]  # logSpaced(0.003, 0.3, 4), four significant digits
 MU2, PER_FEATURE = 1 / 3, 0.2**2 / (1 / 7)  # ξ ~ U[−1, 1]: μ₂ and μ₄²/μ₆ = 0.28
 
-TRACES = """() => (document.getElementById('gain-plot').data || []).map((t) => ({
+# The plotted traces (legend-only entries, which carry no meta, left out).
+TRACES = """() => (document.getElementById('gain-plot').data || []).filter((t) => t.meta)
+    .map((t) => ({
     kind: t.meta && t.meta.kind, m: t.meta && t.meta.m, name: t.name,
     x: Array.from(t.x), y: Array.from(t.y)}))"""
 
@@ -65,6 +67,11 @@ def test_sweep_draws_trained_gains_beside_the_theory(live_server: str, page: Pag
     expected = {"empirical", "unsuperposed_gain", "zero_output_loss", "shape_sparse", "shape_dense"}
     assert expected <= set(kinds)
     assert "linear_ceiling" not in kinds  # k = 3
+    # A short legend: one entry for the m, four for the line styles (k = 3).
+    legend = page.evaluate(
+        "document.getElementById('gain-plot').data.filter((t) => t.showlegend).map((t) => t.name)"
+    )
+    assert legend[0] == "m = 2, n = 9" and len(legend) == 5, legend
     assert all(t["m"] == 2 for t in traces)
 
     # Trained: L̃ = zero_output − loss at the sweep's p; the points with L̃ ≤ 0 are counted.

@@ -7,6 +7,7 @@ import { appendButton, appendControl, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { renderGram } from "../plots/gram.js";
 import { renderNorms } from "../plots/norms.js";
+import { rangeProblem } from "../page.js";
 import { failureText, formatDetail, loadLimits, setProgress, showError } from "../status.js";
 import { frobeniusSquared, probabilityLabel, purgePlots, requestLabel } from "./common.js";
 import { CONTROL_PROPS, cleanOverrides, effectiveRequests, parseGalleryHash, presetValues, serializeGalleryState }
@@ -429,13 +430,21 @@ export async function main() {
   };
   const showControls = () => {
     const own = presetValues(open?.preset ?? { requests: [] });
-    for (const [name, input] of Object.entries(inputs)) input.value = String(state.overrides[name] ?? own[name]);
+    for (const [name, input] of Object.entries(inputs)) {
+      input.value = String(state.overrides[name] ?? own[name]);
+      // The values shown are the ones trained: no limit to show any more.
+      input.removeAttribute("aria-invalid");
+      const note = document.getElementById(`${input.id}-limit`);
+      if (note) note.hidden = true;
+    }
   };
   /** Read the inputs; on a change, write the URL and show those results. */
   const applyControls = () => {
     window.clearTimeout(timer);
     timer = 0;
     if (!open) return false;
+    // A field out of range (its limit shown beside it) holds everything back.
+    if (Object.values(inputs).some((input) => input.getAttribute("aria-invalid") === "true")) return false;
     const raw = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value]));
     const overrides = cleanOverrides(raw, open.preset, limits);
     const changed = serializeGalleryState({ ...state, overrides }) !== serializeGalleryState(state);
@@ -459,15 +468,36 @@ export async function main() {
       input.step = prop.step;
       input.min = String(prop.min);
       input.max = String(Math.min(prop.max, prop.limit && Number.isFinite(limits[prop.limit]) ? limits[prop.limit] : prop.max));
+      appendControl(dom.controls, prop.label, input);
+      // Out of range: the limit beside the field and nothing trains (page.js), never a silent clamp.
+      const field = /** @type {import("../page.js").Field} */ ({
+        name: prop.name, type: prop.int ? "int" : "float", default: prop.min, min: prop.min,
+        max: prop.max, limit: prop.limit,
+      });
+      const note = document.createElement("p");
+      note.className = "limit-note";
+      note.id = `ctl-${prop.name}-limit`;
+      note.hidden = true;
+      /** @type {HTMLElement} */ (input.closest(".control") ?? dom.controls).append(note);
+      /** Whether the field can be used; if not, say its limit. */
+      const usable = () => {
+        const problem = rangeProblem(field, input.value, limits);
+        note.textContent = problem;
+        note.hidden = !problem;
+        if (problem) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+        return !problem;
+      };
       input.addEventListener("input", () => {
         window.clearTimeout(timer);
-        timer = window.setTimeout(applyControls, DEBOUNCE_MS);
+        timer = 0;
+        if (usable()) timer = window.setTimeout(applyControls, DEBOUNCE_MS);
       });
       input.addEventListener("change", () => {
+        if (!usable()) return;
         applyControls();
-        showControls(); // the clamped values
+        showControls(); // the values trained
       });
-      appendControl(dom.controls, prop.label, input);
       inputs[prop.name] = input;
     }
     if (preset.requests.length === 0) return; // the phase page trains phase diagrams

@@ -4,15 +4,9 @@
 import { LiveClient, liveUrl } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
-import { formatDetail, loadLimits, setProgress, showError } from "../status.js";
-import {
-  PHASE_PROPS,
-  clampPhaseState,
-  explorerUrl,
-  parsePhaseHash,
-  serializePhaseState,
-  toPhaseRequest,
-} from "./state.js";
+import { boundsOf, checkedNumber, createPage, loadServerConfig } from "../page.js";
+import { formatDetail, setProgress, showError } from "../status.js";
+import { PHASE_PROPS, explorerUrl, toPhaseRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 const DEBOUNCE_MS = 300;
@@ -25,7 +19,7 @@ const CONTROLS = [
   ["p_last", "p, last column", ""],
   ["r_first", "r, first row", "The extra feature's importance (log axis)."],
   ["r_last", "r, last row", ""],
-  ["n_restarts", "Restarts", "Seeds per cell, best kept; 0: the default (3, or 8 for n = 3)."],
+  ["n_restarts", "Restarts", "Seeds per cell, best kept; empty: automatic, the server's 3 (8 for n = 3)."],
   ["steps", "Steps", "AdamW steps (lr 0.01, batch 256)."],
   ["seed", "Seed", ""],
 ];
@@ -34,31 +28,44 @@ const CONTROLS = [
 /**
  * Build the sidebar's inputs; `onChange` gets the changed field.
  * @param {HTMLElement} container
- * @param {(patch: Record<string, number>) => void} onChange
+ * @param {Record<string, number>} limits
+ * @param {(patch: Record<string, number|string>) => void} onChange
  * @param {() => void} onRecompute
  * @returns {(state: import("./state.js").PhaseState) => void} shows a state in the inputs
  */
-function buildControls(container, onChange, onRecompute) {
+function buildControls(container, limits, onChange, onRecompute) {
+  /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
   const inputs = {};
+  /** @type {Array<() => void>} */
+  const clears = [];
   const fieldset = document.createElement("fieldset");
   fieldset.className = "group";
   fieldset.innerHTML = "<legend>Diagram</legend>";
   for (const [name, label, help] of CONTROLS) {
+    const field = /** @type {import("../page.js").Field} */ (PHASE_PROPS.find((p) => p.name === name));
     let input;
     if (name === "n_features") {
       input = document.createElement("select");
       input.innerHTML = '<option value="2">2 → 1</option><option value="3">3 → 2</option>';
+      input.id = name;
+      const select = input;
+      select.addEventListener("change", () => onChange({ [name]: Number(select.value) }));
+      appendControl(fieldset, label, input, help);
     } else {
       input = document.createElement("input");
       input.type = "number";
       input.step = "any";
-      const prop = PHASE_PROPS.find((p) => p.name === name);
-      input.min = String(prop?.min);
-      input.max = String(prop?.max);
+      const { min, max } = boundsOf(field, limits);
+      input.min = String(min);
+      input.max = String(max);
+      if (field.auto) input.placeholder = "auto";
+      input.id = name;
+      appendControl(fieldset, label, input, help);
+      // Out of range: the limit beside the field, nothing sent (page.js).
+      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
+      const check = checkedNumber(input, field, limits, wrap, (value) => onChange({ [name]: value }));
+      clears.push(check.clear);
     }
-    input.id = name;
-    input.addEventListener("change", () => onChange({ [name]: Number(input.value) }));
-    appendControl(fieldset, label, input, help);
     inputs[name] = input;
   }
   container.append(fieldset);
@@ -69,7 +76,10 @@ function buildControls(container, onChange, onRecompute) {
     onClick: onRecompute,
   });
   return (state) => {
-    for (const [name, input] of Object.entries(inputs)) input.value = String(state[name]);
+    for (const [name, input] of Object.entries(inputs)) {
+      input.value = state[name] === "auto" ? "" : String(state[name]);
+    }
+    for (const clear of clears) clear();
   };
 }
 
@@ -90,14 +100,9 @@ export async function main() {
     norm: byId("extra-norm"),
     superposition: byId("extra-superposition"),
   };
-  const limits = await loadLimits(dom.error);
-  if (limits === null) return; // every request would be refused: do not open the live socket
-  let state = parsePhaseHash(window.location.hash, limits);
-  const writeUrl = () => {
-    const hash = `#${serializePhaseState(state)}`;
-    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
-  };
-  writeUrl();
+  const config = await loadServerConfig(dom.error);
+  if (config === null) return; // every request would be refused: do not open the live socket
+  const { limits } = config;
 
   /** @type {any} the diagram drawn now */
   let diagram = null;
@@ -175,43 +180,35 @@ export async function main() {
       `importances (${n === 3 ? "1, 1" : "1"}, r); ${state.grid_size} × ${state.grid_size} cells, ` +
       `${state.steps} steps, seed ${state.seed}.`;
   };
-  let timer = 0;
-  const send = (retrain) => {
-    window.clearTimeout(timer);
-    timer = 0;
-    const request = toPhaseRequest(state);
+  /** Send the state's request (or, retrain, train it afresh although it is cached). */
+  const send = (/** @type {boolean} */ retrain) => {
+    const request = toPhaseRequest(page.state);
     client.send(retrain ? { ...request, retrain: true } : request);
-    setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
+    setProgress(dom.progress, "queued", { steps: page.state.steps, text: "starting…" });
   };
-  const showState = buildControls(
-    dom.controls,
-    (patch) => {
-      const next = clampPhaseState({ ...state, ...patch }, limits);
-      showState(next);
-      if (serializePhaseState(next) === serializePhaseState(state)) return;
-      state = next;
-      writeUrl();
+  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce.
+  const page = createPage({
+    fields: PHASE_PROPS,
+    limits,
+    debounceMs: DEBOUNCE_MS,
+    onShow: (next) => {
+      state = /** @type {any} */ (next);
+      showState(state);
       describe();
-      window.clearTimeout(timer);
-      timer = window.setTimeout(() => send(false), DEBOUNCE_MS);
     },
-    () => send(true),
-  );
+    onRun: (next) => {
+      state = /** @type {any} */ (next);
+      send(false);
+    },
+  });
+  let state = /** @type {import("./state.js").PhaseState} */ (/** @type {unknown} */ (page.state));
+  const showState = buildControls(dom.controls, limits, (patch) => page.change(patch), () => send(true));
   showState(state);
   describe();
-  window.addEventListener("hashchange", () => {
-    const next = parsePhaseHash(window.location.hash, limits);
-    if (serializePhaseState(next) === serializePhaseState(state)) return;
-    state = next;
-    showState(state);
-    writeUrl();
-    describe();
-    send(false);
-  });
 
   setProgress(dom.progress, "connecting", { text: "connecting…" });
   client.connect();
-  send(false);
+  page.runNow();
 }
 
 main().catch((err) => {

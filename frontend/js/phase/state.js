@@ -2,6 +2,8 @@
 // (#n_features=2&grid_size=32&...). Its keys are the API's PhaseDiagramRequest fields, with the
 // two ranges split into first/last ends.
 
+import { clampFields, parseHashFields, serializeFields } from "../page.js";
+
 /**
  * @typedef {object} PhaseState
  * @property {number} n_features 2 (2 → 1) or 3 (3 → 2)
@@ -10,27 +12,28 @@
  * @property {number} p_last feature probability of the last column
  * @property {number} r_first the extra feature's importance in the first row
  * @property {number} r_last ... in the last row
- * @property {number} n_restarts seeds per cell (0: the server's default, 3, or 8 for n = 3)
+ * @property {number|"auto"} n_restarts seeds per cell; "auto": the server's default (3, or 8
+ *   for n = 3)
  * @property {number} steps AdamW steps
  * @property {number} seed random seed
  */
 
 /**
- * Every field, with its default and bounds. Defaults are the API's (so the shipped diagrams in
- * models_cache/ answer the page's first request at once).
- * @type {ReadonlyArray<{name: keyof PhaseState, default: number, min: number, max: number,
- *   int?: boolean, values?: number[], limit?: string}>}
+ * Every field, with its default and bounds (page.js's Field table). Defaults are the API's (so
+ * the shipped diagrams in models_cache/ answer the page's first request at once); restarts are
+ * "auto" unless set: the server's 3, or 8 for n = 3.
+ * @type {ReadonlyArray<import("../page.js").Field>}
  */
 export const PHASE_PROPS = Object.freeze([
-  { name: "n_features", default: 2, min: 2, max: 3, int: true, values: [2, 3] },
-  { name: "grid_size", default: 32, min: 2, max: 64, int: true, limit: "max_grid_size" },
-  { name: "p_first", default: 1, min: 1e-4, max: 1 },
-  { name: "p_last", default: 0.01, min: 1e-4, max: 1 },
-  { name: "r_first", default: 0.1, min: 1e-3, max: 1e3 },
-  { name: "r_last", default: 10, min: 1e-3, max: 1e3 },
-  { name: "n_restarts", default: 0, min: 0, max: 16, int: true, limit: "max_restarts" },
-  { name: "steps", default: 1000, min: 1, max: 50000, int: true, limit: "max_steps" },
-  { name: "seed", default: 0, min: 0, max: 2 ** 32 - 1, int: true },
+  { name: "n_features", type: "enum", default: 2, values: [2, 3] },
+  { name: "grid_size", type: "int", default: 32, min: 2, max: 64, limit: "max_grid_size" },
+  { name: "p_first", type: "float", default: 1, min: 1e-4, max: 1 },
+  { name: "p_last", type: "float", default: 0.01, min: 1e-4, max: 1 },
+  { name: "r_first", type: "float", default: 0.1, min: 1e-3, max: 1e3 },
+  { name: "r_last", type: "float", default: 10, min: 1e-3, max: 1e3 },
+  { name: "n_restarts", type: "int", default: "auto", min: 1, max: 16, limit: "max_restarts", auto: true },
+  { name: "steps", type: "int", default: 1000, min: 1, max: 50000, limit: "max_steps" },
+  { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
 ]);
 
 /**
@@ -40,19 +43,7 @@ export const PHASE_PROPS = Object.freeze([
  * @returns {PhaseState}
  */
 export function clampPhaseState(raw, limits = {}) {
-  /** @type {Record<string, number>} */
-  const out = {};
-  for (const prop of PHASE_PROPS) {
-    let value = Number(raw[prop.name]);
-    if (raw[prop.name] === undefined || raw[prop.name] === "" || !Number.isFinite(value)) {
-      value = prop.default;
-    }
-    if (prop.int) value = Math.round(value);
-    if (prop.values && !prop.values.includes(value)) value = prop.default;
-    const serverMax = prop.limit && Number.isFinite(limits[prop.limit]) ? limits[prop.limit] : prop.max;
-    out[prop.name] = Math.min(Math.max(value, prop.min), Math.min(prop.max, serverMax));
-  }
-  return /** @type {PhaseState} */ (/** @type {unknown} */ (out));
+  return /** @type {PhaseState} */ (/** @type {unknown} */ (clampFields(PHASE_PROPS, raw, limits)));
 }
 
 /**
@@ -62,8 +53,7 @@ export function clampPhaseState(raw, limits = {}) {
  * @returns {PhaseState}
  */
 export function parsePhaseHash(hash, limits) {
-  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  return clampPhaseState(Object.fromEntries(params.entries()), limits);
+  return /** @type {PhaseState} */ (/** @type {unknown} */ (parseHashFields(PHASE_PROPS, hash, limits)));
 }
 
 /**
@@ -72,9 +62,7 @@ export function parsePhaseHash(hash, limits) {
  * @returns {string}
  */
 export function serializePhaseState(state) {
-  const params = new URLSearchParams();
-  for (const prop of PHASE_PROPS) params.set(prop.name, String(Number(state[prop.name].toPrecision(6))));
-  return params.toString();
+  return serializeFields(PHASE_PROPS, /** @type {any} */ (state));
 }
 
 /**
@@ -93,7 +81,7 @@ export function toPhaseRequest(state) {
     steps: state.steps,
     seed: state.seed,
   };
-  if (state.n_restarts > 0) request.n_restarts = state.n_restarts;
+  if (state.n_restarts !== "auto") request.n_restarts = state.n_restarts;
   return request;
 }
 

@@ -19,6 +19,27 @@ export const CONFIG = Object.freeze({
   modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
 });
 
+/** Font size multiplier of every plot (presentation mode enlarges it). */
+let fontScale = 1;
+
+/**
+ * Scale every plot's fonts from the next draw on (presentation mode: 1.6).
+ * @param {number} scale
+ * @returns {void}
+ */
+export function setFontScale(scale) {
+  fontScale = scale > 0 ? scale : 1;
+}
+
+/**
+ * The font size of plot text of base size `size` under the current scale.
+ * @param {number} size
+ * @returns {number}
+ */
+export function fontSize(size) {
+  return Math.round(size * fontScale);
+}
+
 /**
  * A base layout for a panel: small margins, plain font, white background, constant uirevision.
  * @param {object} [extra] fields to merge in (shallowly)
@@ -28,7 +49,7 @@ export function baseLayout(extra = {}) {
   return {
     uirevision: UI_REVISION,
     margin: { l: 52, r: 16, t: 10, b: 44 },
-    font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12 },
+    font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: fontSize(12) },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "#ffffff",
     showlegend: false,

@@ -20,15 +20,16 @@ export function fmt(v) {
  * @param {HTMLElement} note shown when rows were left out
  * @param {{importance: number[], feature_norms: number[], superposition: number[],
  *   dimensionality: number[], b: number[]}} instance
+ * @param {number} [highlight] the feature whose row is marked (linked highlight), −1 for none
  * @returns {void}
  */
-export function renderFeatureTable(el, note, instance) {
+export function renderFeatureTable(el, note, instance, highlight = -1) {
   const n = instance.feature_norms.length;
   const shown = Math.min(n, MAX_ROWS);
   const rows = [];
   for (let i = 0; i < shown; i += 1) {
     rows.push(
-      `<tr><td>${i}</td><td>${fmt(instance.importance[i])}</td>` +
+      `<tr data-feature="${i}"${i === highlight ? ' class="highlight"' : ""}><td>${i}</td><td>${fmt(instance.importance[i])}</td>` +
         `<td>${fmt(instance.feature_norms[i])}</td>` +
         `<td>${fmt(instance.superposition[i])}</td>` +
         `<td>${fmt(instance.dimensionality[i])}</td><td>${fmt(instance.b[i])}</td></tr>`,

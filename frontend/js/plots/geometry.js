@@ -2,7 +2,10 @@
 // hidden plane: the paper's pentagons, antipodal pairs and the like. Its dotted unit circle
 // (`unitCircle`) is also the gallery's 2-D geometry view's.
 
-import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
+import { CONFIG, Plotly, axis, baseLayout, fontSize } from "./common.js";
+
+/** The colour of the highlighted feature's arrow. */
+export const HIGHLIGHT = "rgba(255, 150, 0, 0.8)";
 
 /**
  * The dotted unit circle under the arrows, as a Plotly shape (a new object each call: Plotly
@@ -30,9 +33,10 @@ export function unitCircle() {
  * @param {HTMLElement} note the element that explains why there is no drawing
  * @param {number[][]} W n_hidden rows of n_features columns
  * @param {number[]} importance Iᵢ, colours the arrow heads
+ * @param {number} [highlight] the feature whose arrow is drawn thick (linked highlight), −1 for none
  * @returns {void}
  */
-export function renderGeometry(el, note, W, importance) {
+export function renderGeometry(el, note, W, importance, highlight = -1) {
   if (W.length !== 2) {
     el.hidden = true;
     note.hidden = false;
@@ -93,15 +97,25 @@ export function renderGeometry(el, note, W, importance) {
     x: wx.map((v, i) => v * (1 + 0.12 * r / Math.max(Math.hypot(v, wy[i]), 1e-3))),
     y: wy.map((v, i) => v * (1 + 0.12 * r / Math.max(Math.hypot(wx[i], v), 1e-3))),
     text: wx.map((_, i) => (n <= 24 ? String(i) : "")),
-    textfont: { size: 11, color: "#3c4043" },
+    textfont: { size: fontSize(11), color: "#3c4043" },
     hoverinfo: "skip",
   };
+  const lit = highlight >= 0 && highlight < n;
+  const marked = {
+    type: "scatter",
+    mode: "lines",
+    x: lit ? [0, wx[highlight]] : [],
+    y: lit ? [0, wy[highlight]] : [],
+    line: { color: HIGHLIGHT, width: 6 },
+    hoverinfo: "skip",
+  };
+  el.dataset.highlight = String(lit ? highlight : -1);
   const layout = baseLayout({
     margin: { l: 44, r: 12, t: 10, b: 40 },
     xaxis: axis("hidden dim 0", { range: [-r, r], zeroline: true }),
     yaxis: axis("hidden dim 1", { range: [-r, r], scaleanchor: "x", scaleratio: 1, zeroline: true }),
     shapes: [unitCircle()],
   });
-  Plotly.react(el, [arrows, labels], layout, CONFIG);
+  Plotly.react(el, [marked, arrows, labels], layout, CONFIG);
   if (wasHidden) Plotly.Plots.resize(el);
 }

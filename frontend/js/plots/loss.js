@@ -1,6 +1,6 @@
 // The training loss against the step, on a log axis, beside the theory's closed-form losses.
 
-import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
+import { CONFIG, Plotly, axis, baseLayout, fontSize } from "./common.js";
 
 /** Labels of the closed-form losses (docs/THEORY.md), in legend order. */
 export const THEORY_NAMES = Object.freeze({
@@ -79,6 +79,6 @@ export function renderLoss(el, steps, losses, theory = {}) {
     yaxis: axis("loss L", { type: "log", dtick: "D2", tickformat: ".2~g" }),
   });
   layout.showlegend = lines.length > 0;
-  layout.legend = { orientation: "h", y: -0.3, font: { size: 10.5 } };
+  layout.legend = { orientation: "h", y: -0.3, font: { size: fontSize(10.5) } };
   Plotly.react(el, [{ ...trace, name: "trained", showlegend: false }, ...lines], layout, CONFIG);
 }

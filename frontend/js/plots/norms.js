@@ -79,15 +79,25 @@ export function superpositionKey(title, thickness = 12) {
  * hover text also gives the superposition and the dimensionality Dᵢ.
  * @param {HTMLElement} el the #norms div
  * @param {{feature_norms: number[], superposition: number[], dimensionality: number[]}} instance
+ * @param {number} [highlight] the feature whose bar is marked (linked highlight), −1 for none
  * @returns {void}
  */
-export function renderNorms(el, instance) {
+export function renderNorms(el, instance, highlight = -1) {
   const n = instance.feature_norms.length;
   const key = superpositionKey("colour = superposition<br>Σ<sub>j≠i</sub>(Ŵ<sub>i</sub>·W<sub>j</sub>)²");
   const layout = baseLayout({
     bargap: n <= 32 ? 0.2 : 0,
     xaxis: axis("‖W<sub>i</sub>‖ (feature norm)", { rangemode: "tozero" }),
     yaxis: axis("feature i", { autorange: "reversed", ...indexTicks(n) }),
+    shapes:
+      highlight >= 0 && highlight < n
+        ? [{
+          type: "rect", xref: "paper", yref: "y", x0: 0, x1: 1, y0: highlight - 0.5,
+          y1: highlight + 0.5, fillcolor: "rgba(255, 170, 0, 0.35)", line: { color: "#111111", width: 1.5 },
+          layer: "below",
+        }]
+        : [],
   });
+  el.dataset.highlight = String(highlight);
   Plotly.react(el, [normBars(instance), key], layout, CONFIG);
 }

@@ -84,7 +84,8 @@ function boundaryTraces(diagram) {
 function phaseLayout() {
   return baseLayout({
     xaxis: axis("feature probability p = 1 − S", { type: "log", autorange: "reversed", showgrid: false }),
-    yaxis: axis("relative importance r of the extra feature", { type: "log", showgrid: false }),
+    // Short enough to stay whole beside the half-width heatmaps at 1024 px.
+    yaxis: axis("importance r (extra)", { type: "log", showgrid: false }),
     hovermode: "closest",
   });
 }
@@ -146,7 +147,14 @@ export function renderPhaseValues(el, diagram, name) {
     zmin: 0,
     zmax: name === "extra_norm" ? 1.2 : 1.5,
     colorscale: "Viridis",
-    colorbar: { thickness: 10, len: 0.9 },
+    colorbar: {
+      thickness: 10,
+      len: 0.9,
+      title: {
+        text: name === "extra_norm" ? "‖W<sub>extra</sub>‖" : "superposition<br>Σ<sub>j</sub>(Ŵ<sub>extra</sub>·W<sub>j</sub>)²",
+        side: "right",
+      },
+    },
     hovertemplate: `p = %{x:.3g}, r = %{y:.3g}<br>${name} = %{z:.3f}<extra></extra>`,
   };
   Plotly.react(el, [heatmap, ...boundaryTraces(diagram)], phaseLayout(), CONFIG);

@@ -89,9 +89,7 @@ export function seriesTraces(s, k, c) {
       x: s.gains.p,
       y: s.gains.gain,
       customdata: s.gains.loss,
-      name: "trained L̃ = L(x′=0) − L",
-      legendgroup: group,
-      legendgrouptitle: { text: title },
+      name: `trained L̃ = L(x′=0) − L, ${title}`,
       line: { color: s.colour, width: 2 },
       marker: { color: s.colour, size: 7 },
       meta: { kind: "empirical", m: s.m },
@@ -123,10 +121,46 @@ export function seriesTraces(s, k, c) {
     theoryTrace(s, "shape_sparse", SHAPE_NAMES.shape_sparse, shapeLine(s, "dashdot"), c),
     theoryTrace(s, "shape_dense", SHAPE_NAMES.shape_dense, shapeLine(s, "longdash"), c),
   );
-  const out = /** @type {object[]} */ (traces.filter((t) => t !== null));
-  // The group's title goes on its first entry, whichever that is.
-  if (out.length && !s.gains) out[0] = { ...out[0], legendgrouptitle: { text: title } };
-  return out;
+  // A short legend (legendEntries): one entry per m for its colour, one per line style.
+  return /** @type {object[]} */ (traces.filter((t) => t !== null)).map((t) => ({
+    ...t,
+    legendgroup: group,
+    showlegend: false,
+  }));
+}
+
+/**
+ * Legend-only traces: each m's colour ("m = 2, n = 9"), then what each line style means, in
+ * neutral grey. Twelve entries per plot became at most 6 + 5.
+ * @param {ReadonlyArray<PowerSeries>} series
+ * @param {number} k
+ * @returns {object[]}
+ */
+export function legendEntries(series, k) {
+  const INK = "#4b5563";
+  const entry = (name, line, mode = "lines", marker = undefined) => ({
+    type: "scatter",
+    mode,
+    x: [null],
+    y: [null],
+    name,
+    line,
+    ...(marker ? { marker } : {}),
+    hoverinfo: "skip",
+    showlegend: true,
+  });
+  return [
+    // Clicking an m hides or shows all its lines (the same legendgroup).
+    ...series.map((s) => ({
+      ...entry(`m = ${s.m}, n = ${s.n}`, { color: s.colour, width: 3 }),
+      legendgroup: `m${s.m}`,
+    })),
+    entry("trained L̃", { color: INK, width: 2 }, "lines+markers", { color: INK, size: 7 }),
+    entry("unsuperposed optimum", { color: INK, width: 1.5, dash: "dash" }),
+    ...(k === 1 ? [entry("linear ceiling", { color: INK, width: 2, dash: "dot" })] : []),
+    entry("p·n·μ₂: most possible", { color: GREY, width: 1 }),
+    entry("shapes × C: p·mᵏ, m·p^(1/k)", { color: INK, width: 1, dash: "dashdot" }),
+  ];
 }
 
 /**
@@ -146,11 +180,12 @@ export function edgeShapes(series) {
       y0: 0,
       y1: 1,
       line: { color: s.colour, width: 1, dash: "dot" },
+      // A short level label at the top, not a sideways one along the line.
       label: {
-        text: `p = m⁻ᵏ, m = ${s.m}`,
-        textangle: -90,
+        text: `m⁻ᵏ (m = ${s.m})`,
+        textangle: 0,
         textposition: "end",
-        xanchor: "right",
+        yanchor: "top",
         font: { size: 10, color: s.colour },
       },
     }));
@@ -164,13 +199,16 @@ export function edgeShapes(series) {
  * @returns {void}
  */
 export function renderPowerPlot(el, series, opts) {
-  const traces = series.flatMap((s) => seriesTraces(s, opts.k, opts.c));
+  const traces = [
+    ...series.flatMap((s) => seriesTraces(s, opts.k, opts.c)),
+    ...legendEntries(series, opts.k),
+  ];
   const layout = baseLayout({
     xaxis: axis("feature probability p", { type: "log", exponentformat: "power" }),
     yaxis: axis("gain L̃ = p·n·μ₂ − L", { type: "log", exponentformat: "power" }),
     hovermode: "closest",
     showlegend: true,
-    legend: { font: { size: 11 }, groupclick: "toggleitem", tracegroupgap: 8 },
+    legend: { font: { size: 11 } },
     margin: { l: 60, r: 10, t: 10, b: 48 },
     shapes: edgeShapes(series),
   });

@@ -5,6 +5,7 @@
 import { ApiError, fetchJson } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
+import { boundsOf, checkedNumber } from "../page.js";
 import { failureText, loadLimits, setProgress, showError } from "../status.js";
 import {
   MAX_M_VALUES,
@@ -45,7 +46,7 @@ const CONTROLS = [
   [
     "n_features",
     "Features n",
-    "0: automatic, n = mᵏ + 1 per m (the theorem needs n > mᵏ), at most the server's max_features.",
+    "Empty: automatic, n = mᵏ + 1 per m (the theorem needs n > mᵏ), at most the server's max_features.",
     "number",
   ],
   ["p_min", "p, smallest", "Feature probability: P(bᵢ = 1).", "number"],
@@ -80,15 +81,38 @@ function errorText(err) {
 }
 
 /**
+ * A sweep setting as the shared page controller's Field (page.js), for its bounds and checks;
+ * n_features may be "auto" (the power rule) rather than a hidden 0.
+ * @param {string} name
+ * @returns {import("../page.js").Field}
+ */
+function numberField(name) {
+  const prop = /** @type {any} */ (POWER_PROPS.find((p) => p.name === name));
+  const auto = name === "n_features";
+  return {
+    name,
+    type: prop.int ? "int" : "float",
+    default: prop.default,
+    min: auto ? 1 : prop.min,
+    max: prop.max,
+    limit: prop.limit,
+    auto,
+  };
+}
+
+/**
  * Build the sidebar: the sweep's inputs, the Train button and the shapes' constant C.
  * @param {HTMLElement} container
+ * @param {Record<string, number>} limits `GET /api/limits`: the number fields' bounds
  * @param {{onChange: (patch: Record<string, unknown>) => void, onTrain: () => void,
  *   onConstant: (c: number) => void}} handlers
  * @returns {(state: PowerState) => void} shows a state in the inputs
  */
-function buildControls(container, handlers) {
+function buildControls(container, limits, handlers) {
   /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
   const inputs = {};
+  /** @type {Array<() => void>} */
+  const clears = [];
   const fieldset = document.createElement("fieldset");
   fieldset.className = "group";
   fieldset.innerHTML = "<legend>Sweep</legend>";
@@ -103,10 +127,11 @@ function buildControls(container, handlers) {
       const field = document.createElement("input");
       field.type = kind;
       if (kind === "number") {
-        const prop = POWER_PROPS.find((p) => p.name === name);
+        const { min, max } = boundsOf(numberField(name), limits);
         field.step = "any";
-        field.min = String(prop?.min);
-        field.max = String(prop?.max);
+        field.min = String(min);
+        field.max = String(max);
+        if (name === "n_features") field.placeholder = "auto";
       } else {
         field.spellcheck = false;
         field.autocomplete = "off";
@@ -114,11 +139,16 @@ function buildControls(container, handlers) {
       input = field;
     }
     input.id = name;
-    input.addEventListener("change", () => {
-      const value = kind === "number" ? Number(input.value) : input.value;
-      handlers.onChange({ [name]: value });
-    });
     appendControl(fieldset, label, input, help);
+    if (kind === "number") {
+      // Out of range: the limit beside the field, nothing sent (page.js). An empty n: automatic.
+      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
+      const check = checkedNumber(/** @type {HTMLInputElement} */ (input), numberField(name), limits, wrap,
+        (value) => handlers.onChange({ [name]: value === "auto" ? 0 : value }));
+      clears.push(check.clear);
+    } else {
+      input.addEventListener("change", () => handlers.onChange({ [name]: input.value }));
+    }
     inputs[name] = input;
   }
   container.append(fieldset);
@@ -169,8 +199,10 @@ function buildControls(container, handlers) {
   return (state) => {
     for (const [name, input] of Object.entries(inputs)) {
       const value = state[/** @type {keyof PowerState} */ (name)];
-      input.value = Array.isArray(value) ? value.join(", ") : String(value);
+      const auto = name === "n_features" && !(Number(value) > 0);
+      input.value = auto ? "" : Array.isArray(value) ? value.join(", ") : String(value);
     }
+    for (const clear of clears) clear();
     slider.value = String(Math.log10(state.shape_c));
     showC(state.shape_c);
   };
@@ -387,7 +419,7 @@ export async function main() {
     });
   };
 
-  const showState = buildControls(dom.controls, {
+  const showState = buildControls(dom.controls, limits, {
     onChange: (patch) => {
       const next = clampPowerState({ ...state, ...patch }, limits);
       showState(next);

@@ -2,6 +2,8 @@
 // (#k=3&m=2,3&magnitude=uniform&p_min=0.001&...). It describes a sweep: one ModelRequest per m,
 // each with one instance per p, plus the drawing's adjustable constant C (which never retrains).
 
+import { logSpaced, powerRuleFeatures, powerThreshold } from "../maths.js";
+
 /**
  * @typedef {object} PowerState
  * @property {1|3|5} k the power of the activation x′ = (WᵀWx)ᵏ
@@ -154,22 +156,8 @@ export function trainingKey(state) {
   return serializePowerState({ ...state, shape_c: 1 });
 }
 
-/**
- * The sweep's feature probabilities: `points` values log-spaced from p_min to p_max, rounded to
- * four significant digits, distinct and ascending. One point (or p_min = p_max) gives [p_min].
- * @param {number} pMin
- * @param {number} pMax
- * @param {number} points
- * @returns {number[]}
- */
-export function logSpaced(pMin, pMax, points) {
-  if (points <= 1 || pMin === pMax) return [Number(pMin.toPrecision(4))];
-  const ratio = Math.log(pMax / pMin);
-  const values = Array.from({ length: points }, (_, i) =>
-    Number((pMin * Math.exp((ratio * i) / (points - 1))).toPrecision(4)),
-  );
-  return [...new Set(values)].sort((a, b) => a - b);
-}
+/** The sweep's feature probabilities: log-spaced (maths.js, the pages' one module of maths). */
+export { logSpaced };
 
 /**
  * @typedef {object} FeatureCount How many features one m trains with, and why.
@@ -190,9 +178,9 @@ export function logSpaced(pMin, pMax, points) {
  */
 export function featureCount(state, m, limits = {}) {
   const maxFeatures = Number.isFinite(limits.max_features) ? limits.max_features : 512;
-  const mk = m ** state.k;
+  const mk = powerThreshold(m, state.k);
   const auto = !(state.n_features > 0);
-  const wanted = auto ? mk + 1 : state.n_features;
+  const wanted = auto ? powerRuleFeatures(m, state.k) : state.n_features;
   const n = auto ? Math.min(wanted, maxFeatures) : wanted;
   return { m, n, mk, auto, capped: auto && n < wanted, inRegime: n > mk };
 }

@@ -3,7 +3,7 @@
 // cell) above a small ‖Wᵢ‖ bar chart coloured by superposition. Clicking a cell opens it.
 
 import { Plotly, colourAt, range } from "../../plots/common.js";
-import { DIVERGING, maxAbs } from "../../plots/gram.js";
+import { GRAM_RANGE, gramTrace } from "../../plots/gram.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
 import { SMALL_CONFIG, probabilityLabel, purgePlots, requestLabel, superpositionGradient } from "../common.js";
@@ -87,16 +87,15 @@ export function renderBasicGrid(container, ctx) {
     .map((r) => [requestLabel(r.request), r.request.n_features, ...r.instances.map((i) => probabilityLabel(i.feature_probability))].join(":"))
     .join("|");
   if (container.dataset.gridKey !== key) buildGrid(container, ctx, key);
-  let zmax = 1e-6;
+  // The explorer's fixed WᵀW colours (plots/gram.js): the same brightness means the same overlap
+  // in every cell, at every step.
+  const zmax = GRAM_RANGE;
   let normMax = 1;
   for (const result of ctx.results) {
-    for (const inst of result.instances) {
-      zmax = Math.max(zmax, maxAbs(gramOf(inst)));
-      normMax = Math.max(normMax, ...inst.feature_norms);
-    }
+    for (const inst of result.instances) normMax = Math.max(normMax, ...inst.feature_norms);
   }
   const rangeNote = container.querySelector(".grid-range");
-  if (rangeNote) rangeNote.textContent = `colours span ±${formatNumber(zmax)} in every cell`;
+  if (rangeNote) rangeNote.textContent = `fixed colours: white 0, full red +${formatNumber(zmax)}, full blue −${formatNumber(zmax)} in every cell (beyond saturates)`;
   const margin = { l: 2, r: 2, t: 2, b: 2 };
   const hidden = { visible: false, fixedrange: true };
   ctx.results.forEach((result, r) => {
@@ -105,15 +104,7 @@ export function renderBasicGrid(container, ctx) {
       if (!cell) return;
       cell.setAttribute("aria-label", `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}: open`);
       const n = gramOf(inst).length;
-      const heat = {
-        type: "heatmap",
-        z: gramOf(inst),
-        zmin: -zmax,
-        zmax,
-        zmid: 0,
-        colorscale: DIVERGING,
-        showscale: false,
-      };
+      const heat = gramTrace(gramOf(inst), { showscale: false }); // plots/gram.js: fixed ±1
       Plotly.react(
         cell.querySelector(".grid-gram"),
         [heat],

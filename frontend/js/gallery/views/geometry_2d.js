@@ -5,10 +5,11 @@
 import { CONFIG, Plotly, colourAt } from "../../plots/common.js";
 import { unitCircle } from "../../plots/geometry.js";
 import { formatNumber } from "../../format.js";
+import { alignPlane } from "../../maths.js";
 import { captionOf, instanceGrid, viewState } from "../common.js";
 
-/** Side of one small plot, in px. */
-const PLOT_PX = 200;
+/** Side of one small plot, in px: three or four across a 1024 px screen, readable projected. */
+const PLOT_PX = 270;
 
 /** Half the width of the shown square of the plane, unless a feature reaches further. */
 const HALF_RANGE = 1.5;
@@ -31,6 +32,10 @@ const SET_COLOURS = Object.freeze([
   "#e377c2",
   "#17becf",
 ]);
+
+/** A feature whose probability differs from the others' (the sparser feature that collapses
+ * the pentagon): coloured apart. */
+const DISTINCT_COLOUR = "#e8710a";
 
 /** Features in no set, when the request has sets. */
 const NO_SET_COLOUR = "#80868b";
@@ -66,9 +71,10 @@ function featureSets(request) {
  * @param {any} request
  * @param {number[]} importance Iᵢ
  * @param {number} n
+ * @param {unknown} [probability] the instance's feature probability: a number, or one per feature
  * @returns {{colours: string[], groups: string[]}} colour and a hover line per feature
  */
-function featureColours(request, importance, n) {
+function featureColours(request, importance, n, probability) {
   const sets = featureSets(request);
   if (sets.length > 0) {
     const colours = Array(n).fill(NO_SET_COLOUR);
@@ -87,7 +93,20 @@ function featureColours(request, importance, n) {
   const lo = Math.min(...imp);
   const hi = Math.max(...imp);
   const colours = imp.map((v) => colourAt(IMPORTANCE_SCALE, hi > lo ? (v - lo) / (hi - lo) : 1));
-  return { colours, groups: imp.map((v) => `I<sub>i</sub> = ${formatNumber(v)}`) };
+  const groups = imp.map((v) => `I<sub>i</sub> = ${formatNumber(v)}`);
+  // Per-feature probabilities: the features off the common value are coloured apart.
+  if (Array.isArray(probability) && probability.length === n) {
+    const counts = new Map();
+    for (const p of probability) counts.set(p, (counts.get(p) ?? 0) + 1);
+    const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+    probability.forEach((p, i) => {
+      if (p !== common) {
+        colours[i] = DISTINCT_COLOUR;
+        groups[i] += `, p = ${formatNumber(p)} (the others ${formatNumber(common)})`;
+      }
+    });
+  }
+  return { colours, groups };
 }
 
 /**
@@ -203,12 +222,14 @@ function tipLabels(wx, wy, norms, near) {
  * @returns {void}
  */
 function drawInstance(el, instance, request) {
-  const W = instance.W;
+  // Every plot of the figure in a common orientation (maths.js): the first represented feature
+  // along +x, the next above it.
+  const W = alignPlane(instance.W);
   const n = W[0].length;
   const norms = W[0].map((x, i) => Math.hypot(x, W[1][i]));
   const dims = Array.from({ length: n }, (_, i) => Number(instance.dimensionality?.[i] ?? NaN));
   const reach = Math.max(HALF_RANGE, 1.15 * Math.max(0, ...norms));
-  const colouring = featureColours(request, instance.importance, n);
+  const colouring = featureColours(request, instance.importance, n, instance.feature_probability);
   const hidden = { visible: false, range: [-reach, reach], fixedrange: true };
   const layout = {
     uirevision: "gallery-geometry",
@@ -268,7 +289,12 @@ function renderCaption({ text, legend }, results) {
       }),
     );
   } else {
-    text.textContent = `${base} Colour: importance Iᵢ, darker = more important.`;
+    const distinct = results.some((r) =>
+      (r?.instances ?? []).some((inst) => Array.isArray(inst.feature_probability)));
+    text.textContent =
+      `${base} Colour: importance Iᵢ, darker = more important` +
+      (distinct ? "; orange: a feature with its own, different probability p." : ".") +
+      " Every plot is turned so that its first represented feature points right.";
     legend.hidden = true;
     legend.replaceChildren();
   }

@@ -1,0 +1,334 @@
+// The shared page controller (issue 16): what every page does around its plots, in one place.
+//
+// - the server's limits (`GET /api/limits`) and defaults (the request schema in `/openapi.json`,
+//   their one source), read once;
+// - a table of fields (Field) → the page's state, clamped to those limits, round-tripped through
+//   the URL hash;
+// - a typed number out of range is not used: `rangeProblem` says the limit beside the field;
+// - changes → a run at most every debounceMs, the latest state last (a dragged slider trains as
+//   it moves); `hashchange` (a pasted link) → the same path;
+// - a `seq` per run, so that a page drops answers to runs it has superseded (the live sockets
+//   count theirs in LiveClient);
+// - the progress line (`setProgress`, re-exported).
+//
+// A new page declares its fields, builds its controls, and calls `createPage`; see the explorer
+// (main.js) and the phase page (phase/main.js).
+
+import { TokenRequired, fetchJson, fetchLimits } from "./api.js";
+import { setProgress, showError } from "./status.js";
+
+export { setProgress };
+
+/**
+ * @typedef {object} Field One field of a page's state.
+ * @property {string} name key in the state, the URL hash and (usually) the API request
+ * @property {"int"|"float"|"enum"|"list"} type how the hash value is parsed
+ * @property {number|string} default value when the hash lacks it or it does not parse
+ * @property {number} [min] smallest value the UI allows
+ * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
+ * @property {string} [limit] the `/api/limits` field that bounds it from above
+ * @property {ReadonlyArray<string|number>} [values] the allowed values of an enum
+ * @property {boolean} [view] a view setting kept in the URL but never sent in a request
+ * @property {string} [schema] the request schema's property whose default this field takes
+ *   (when it differs from `name`); "" for none
+ * @property {boolean} [auto] the field may be "auto": the server chooses (an empty input, and
+ *   the legacy 0 of old links, mean it); said so, never a hidden 0
+ */
+
+/**
+ * @typedef {object} ServerConfig
+ * @property {Record<string, number>} limits `GET /api/limits`
+ * @property {Record<string, Record<string, unknown>>} defaults per request schema (ModelRequest,
+ *   PhaseDiagramRequest, …), each property's default as the OpenAPI schema states it
+ */
+
+/**
+ * Read the server's limits and its request schemas' defaults. Without the server's token nothing
+ * will work: the banner says so and the answer is null (the page stops). Any other failure is
+ * noted in the banner and the page goes on with its own defaults.
+ * @param {HTMLElement} banner the page's #error
+ * @returns {Promise<ServerConfig|null>}
+ */
+export async function loadServerConfig(banner) {
+  /** @type {ServerConfig} */
+  const config = { limits: {}, defaults: {} };
+  try {
+    config.limits = await fetchLimits();
+  } catch (err) {
+    if (err instanceof TokenRequired) {
+      showError(banner, err.message);
+      return null;
+    }
+    showError(banner, `Could not read the server's limits (${err.message}); assuming defaults.`);
+    return config;
+  }
+  try {
+    const schemas = (await fetchJson("/openapi.json"))?.components?.schemas ?? {};
+    for (const [name, schema] of Object.entries(schemas)) {
+      const props = /** @type {any} */ (schema)?.properties ?? {};
+      config.defaults[name] = Object.fromEntries(
+        Object.entries(props)
+          .filter(([, prop]) => prop && "default" in prop)
+          .map(([key, prop]) => [key, prop.default]),
+      );
+    }
+  } catch {
+    // The page's own defaults stand (they match the schema's when both are current).
+  }
+  return config;
+}
+
+/**
+ * The fields with the server's defaults where its schema gives one that fits the field (a
+ * number within bounds, an allowed enum value); the rest keep the page's.
+ * @param {readonly Field[]} fields
+ * @param {Record<string, unknown>|undefined} schemaDefaults one schema's defaults
+ * @returns {Field[]}
+ */
+export function withServerDefaults(fields, schemaDefaults) {
+  if (!schemaDefaults) return fields.slice();
+  return fields.map((field) => {
+    const key = field.schema === undefined ? field.name : field.schema;
+    if (!key || field.view || !(key in schemaDefaults)) return field;
+    const value = parseValue(field, /** @type {any} */ (schemaDefaults[key]));
+    if (value === undefined) return field;
+    if (typeof value === "number" && field.min !== undefined && (value < field.min || value > (field.max ?? Infinity))) {
+      return field;
+    }
+    return { ...field, default: value };
+  });
+}
+
+/**
+ * The bounds of a numeric field under the given server limits.
+ * @param {Field} field
+ * @param {Record<string, number>} [limits]
+ * @returns {{min: number, max: number}}
+ */
+export function boundsOf(field, limits = {}) {
+  const fromServer = field.limit && limits ? Number(limits[field.limit]) : NaN;
+  const max = Number.isFinite(fromServer) ? fromServer : /** @type {number} */ (field.max);
+  return { min: /** @type {number} */ (field.min), max: Math.max(max, /** @type {number} */ (field.min)) };
+}
+
+/**
+ * Parse one raw value for a field; `undefined` when it does not parse.
+ * @param {Field} field
+ * @param {string|number|null|undefined} raw
+ * @returns {number|string|undefined}
+ */
+export function parseValue(field, raw) {
+  if (field.auto && (raw === "auto" || raw === "0" || raw === 0)) return "auto";
+  if (raw === null || raw === undefined || raw === "") return undefined;
+  if (field.type === "list") {
+    const items = String(raw).split(",").map((item) => Number(item.trim()));
+    if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
+    return items.map((v) => Number(v.toPrecision(6))).join(",");
+  }
+  if (field.type === "enum") {
+    const text = String(raw).trim().toLowerCase();
+    return (field.values ?? []).find((value) => String(value) === text);
+  }
+  const num = Number(raw);
+  if (!Number.isFinite(num)) return undefined;
+  return field.type === "int" ? Math.round(num) : num;
+}
+
+/**
+ * Bring raw values within bounds: unparsable values become defaults, numbers are clamped to the
+ * UI's bounds and the server's limits (for links; typed input is refused instead, see
+ * `rangeProblem`). Returns a new object.
+ * @param {readonly Field[]} fields
+ * @param {Record<string, unknown>} raw
+ * @param {Record<string, number>} [limits]
+ * @returns {Record<string, number|string>}
+ */
+export function clampFields(fields, raw, limits = {}) {
+  /** @type {Record<string, number|string>} */
+  const out = {};
+  for (const field of fields) {
+    let value = parseValue(field, /** @type {any} */ (raw[field.name]));
+    if (value === undefined) value = field.default;
+    if ((field.type === "int" || field.type === "float") && value !== "auto") {
+      const { min, max } = boundsOf(field, limits);
+      value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
+    }
+    out[field.name] = value;
+  }
+  return out;
+}
+
+/**
+ * Read a state from a URL hash ("#n_features=5&..."); missing or bad keys take their defaults.
+ * @param {readonly Field[]} fields
+ * @param {string} hash location.hash, with or without the leading "#"
+ * @param {Record<string, number>} [limits]
+ * @returns {Record<string, number|string>}
+ */
+export function parseHashFields(fields, hash, limits = {}) {
+  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
+  /** @type {Record<string, string>} */
+  const raw = {};
+  for (const field of fields) {
+    const value = params.get(field.name);
+    if (value !== null) raw[field.name] = value;
+  }
+  return clampFields(fields, raw, limits);
+}
+
+/**
+ * Write a state as a URL hash body (without "#"), every key in field order, so that a copied
+ * link reproduces the view even if the defaults change later.
+ * @param {readonly Field[]} fields
+ * @param {Record<string, unknown>} state
+ * @returns {string}
+ */
+export function serializeFields(fields, state) {
+  const params = new URLSearchParams();
+  for (const field of fields) {
+    const value = state[field.name];
+    params.set(field.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value));
+  }
+  return params.toString();
+}
+
+/**
+ * Why a typed number cannot be used for a field, or "" when it can: the limit it breaks, in
+ * words ("at most 512 (the server's limit max_features); not sent"). Nothing is clamped silently.
+ * @param {Field} field
+ * @param {string} text the input's value
+ * @param {Record<string, number>} limits
+ * @returns {string}
+ */
+export function rangeProblem(field, text, limits) {
+  if (field.auto && String(text).trim() === "") return ""; // empty: automatic
+  const { min, max } = boundsOf(field, limits);
+  const value = Number(text);
+  if (String(text).trim() === "" || !Number.isFinite(value)) return `enter a number, ${min} – ${max}`;
+  if (field.type === "int" && !Number.isInteger(value)) return `a whole number, ${min} – ${max}`;
+  if (value > max) {
+    const server = field.limit && limits[field.limit] !== undefined;
+    return `at most ${max} (${server ? `the server's limit ${field.limit}` : "the largest allowed"}); not sent`;
+  }
+  if (value < min) return `at least ${min}; not sent`;
+  return "";
+}
+
+/**
+ * Check a number input on every committed change: out of range, show the limit beside it (in a
+ * `p.limit-note` after `after`), mark it invalid and report nothing; within range, clear the note
+ * and report the value.
+ * @param {HTMLInputElement} input
+ * @param {Field} field
+ * @param {Record<string, number>} limits
+ * @param {HTMLElement} after the element the note follows (the control's wrapper gets it last)
+ * @param {(value: number|string) => void} onValue a number, or "auto" (an empty auto field)
+ * @returns {{clear: () => void}} clear the note (when the state is set from elsewhere)
+ */
+export function checkedNumber(input, field, limits, after, onValue) {
+  const note = document.createElement("p");
+  note.className = "limit-note";
+  note.id = `${input.id}-limit`;
+  note.setAttribute("role", "alert");
+  note.hidden = true;
+  after.append(note);
+  const show = (/** @type {string} */ text) => {
+    note.textContent = text;
+    note.hidden = !text;
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  };
+  input.addEventListener("change", () => {
+    const problem = rangeProblem(field, input.value, limits);
+    show(problem);
+    if (problem) return;
+    onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
+  });
+  return { clear: () => show("") };
+}
+
+/**
+ * @typedef {object} PageOptions
+ * @property {readonly Field[]} fields
+ * @property {Record<string, number>} limits
+ * @property {number} [debounceMs] the least time between two runs while changes come (default
+ *   100); the latest state always runs
+ * @property {(state: Record<string, any>) => Record<string, any>} [normalise] the page's own
+ *   rules after clamping (e.g. p_first > p_last swapped)
+ * @property {(state: Record<string, any>, changed: string[]) => void} onShow show a state in the
+ *   controls and text (called on every change, from a control or the URL)
+ * @property {(state: Record<string, any>, seq: number) => void} onRun start the run the state
+ *   asks for (a request on a socket, or REST calls tagged with seq)
+ */
+
+/**
+ * @typedef {object} Page
+ * @property {Record<string, any>} state the current state (replaced, never mutated)
+ * @property {(patch: Record<string, unknown>) => void} change apply a control's change: clamp,
+ *   write the URL, show, and run after the debounce if a request field changed
+ * @property {() => void} runNow run the current state now (cancelling a pending debounce)
+ * @property {() => boolean} pending whether a change waits out the debounce
+ * @property {(seq: number) => boolean} isCurrent whether a run's answers are still wanted
+ */
+
+/**
+ * Create a page's controller and write its state to the URL (the run is the page's to start,
+ * usually `page.runNow()` once its socket is set up).
+ * @param {PageOptions} options
+ * @returns {Page}
+ */
+export function createPage({ fields, limits, debounceMs = 100, normalise = (s) => s, onShow, onRun }) {
+  const clamp = (/** @type {Record<string, unknown>} */ raw) => normalise(clampFields(fields, raw, limits));
+  const requestKey = (/** @type {Record<string, unknown>} */ s) =>
+    serializeFields(fields.filter((f) => !f.view), s);
+  const writeUrl = () => {
+    const hash = `#${serializeFields(fields, page.state)}`;
+    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+  };
+  let timer = 0;
+  let seq = 0;
+  let lastRun = 0;
+  const runNow = () => {
+    window.clearTimeout(timer);
+    timer = 0;
+    lastRun = Date.now();
+    seq += 1;
+    onRun(page.state, seq);
+  };
+  /** Move to `next`; run (debounced or at once) when a request field changed. */
+  const move = (/** @type {Record<string, any>} */ next, /** @type {boolean} */ debounced) => {
+    const changed = fields.map((f) => f.name).filter((name) => next[name] !== page.state[name]);
+    if (changed.length === 0) return;
+    const rerun = requestKey(next) !== requestKey(page.state);
+    page.state = next;
+    writeUrl();
+    onShow(page.state, changed);
+    if (!rerun) return;
+    if (!debounced) {
+      runNow();
+      return;
+    }
+    // Throttled, not only debounced: a slider dragged without a pause still trains every
+    // debounceMs (from the weights shown, when the page carries on), and the last position always
+    // runs.
+    if (timer) return; // the pending run will take the latest state
+    const wait = Math.max(0, lastRun + debounceMs - Date.now());
+    timer = window.setTimeout(runNow, wait);
+  };
+  /** @type {Page} */
+  const page = {
+    state: clamp(parseHashFields(fields, window.location.hash, limits)),
+    change: (patch) => move(clamp({ ...page.state, ...patch }), true),
+    runNow,
+    pending: () => timer !== 0,
+    isCurrent: (n) => n === seq,
+  };
+  writeUrl();
+  // A link edited by hand (or pasted) while the page is open: clamped, shown, run.
+  window.addEventListener("hashchange", () => {
+    const next = clamp(parseHashFields(fields, window.location.hash, limits));
+    move(next, true);
+    writeUrl(); // show the clamped form
+  });
+  return page;
+}
