@@ -418,9 +418,10 @@ class TrainingWorker:
         if not (job.paused and job.announce_pause):
             return
         job.announce_pause = False
-        if job.run is not None and job.run.last_loss is not None and self._watched(job):
-            if not self._guard(job, lambda: self._snapshot(job, now)):
-                self._held.remove(job)  # the job failed: it waits for nothing any more
+        if job.run is None or job.run.last_loss is None or not self._watched(job):
+            return
+        if not self._guard(job, lambda: self._snapshot(job, now)):
+            self._held.remove(job)  # the job failed: it waits for nothing any more
 
     def _count_step(self, job: Job, now: float) -> None:
         """A job's run took a step: spend its step budget (pausing at 0), space its pace."""
