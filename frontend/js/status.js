@@ -11,6 +11,25 @@ import { explicitImportance } from "./state.js";
  */
 
 /**
+ * Show a finished result in a progress bar: "cached · trained earlier in S s on DEVICE", or
+ * "done · N steps WHAT in S s on DEVICE" for one just trained.
+ * @param {HTMLElement} el the progress element
+ * @param {{cached: boolean, train_seconds: number, device: string, request: {steps: number}}} result
+ * @param {string} [what] words after "N steps" (e.g. "× 14 training sets")
+ */
+export function showFinished(el, result, what = "") {
+  const secs = Number(result.train_seconds).toFixed(1);
+  const steps = result.request.steps;
+  setProgress(el, result.cached ? "cached" : "done", {
+    step: steps,
+    steps,
+    text: result.cached
+      ? `cached · trained earlier in ${secs} s on ${result.device}`
+      : `done · ${steps} steps${what ? ` ${what}` : ""} in ${secs} s on ${result.device}`,
+  });
+}
+
+/**
  * Show the run's progress in #progress: its text, its bar and, for scripts and tests, the
  * `data-state`, `data-step` and `data-steps` attributes.
  * @param {HTMLElement} el #progress

@@ -14,7 +14,14 @@ import {
   renderSweepLosses,
   renderVectors2d,
 } from "../plots/double_descent.js";
-import { failureText, formatDetail, loadLimits, setProgress, showError } from "../status.js";
+import {
+  failureText,
+  formatDetail,
+  loadLimits,
+  setProgress,
+  showError,
+  showFinished,
+} from "../status.js";
 import {
   MEMO_PROPS,
   clampMemoState,
@@ -175,15 +182,7 @@ export async function main() {
     } else if (message.type === "done") {
       sweep = message.result;
       showError(dom.error, "");
-      const secs = Number(sweep.train_seconds).toFixed(1);
-      const steps = sweep.request.steps;
-      setProgress(dom.progress, sweep.cached ? "cached" : "done", {
-        step: steps,
-        steps,
-        text: sweep.cached
-          ? `cached · trained earlier in ${secs} s on ${sweep.device}`
-          : `done · ${steps} steps × ${sweep.points.length} training sets in ${secs} s on ${sweep.device}`,
-      });
+      showFinished(dom.progress, sweep, `× ${sweep.points.length} training sets`);
       scheduleDraw();
       const T = selected ?? sweep.points[0]?.n_train ?? null;
       if (T !== null) void pick(T);

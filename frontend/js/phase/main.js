@@ -5,7 +5,7 @@ import { LiveClient, liveUrl } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
 import { boundsOf, checkedNumber, createPage, loadServerConfig } from "../page.js";
-import { formatDetail, setProgress, showError } from "../status.js";
+import { formatDetail, setProgress, showError, showFinished } from "../status.js";
 import { PHASE_PROPS, explorerUrl, toPhaseRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
@@ -148,15 +148,7 @@ export async function main() {
     } else if (message.type === "done") {
       diagram = message.result;
       showError(dom.error, "");
-      const secs = Number(diagram.train_seconds).toFixed(1);
-      const steps = diagram.request.steps;
-      setProgress(dom.progress, diagram.cached ? "cached" : "done", {
-        step: steps,
-        steps,
-        text: diagram.cached
-          ? `cached · trained earlier in ${secs} s on ${diagram.device}`
-          : `done · ${steps} steps in ${secs} s on ${diagram.device}`,
-      });
+      showFinished(dom.progress, diagram);
       scheduleDraw();
     } else if (message.type === "error") {
       showError(dom.error, `The server refused this diagram: ${formatDetail(message.detail)}`);
