@@ -174,8 +174,8 @@ class TrainerActor:
         state now.
 
         Returns:
-            ``{"events": [(key, kind, payload), ...], "progress": {key: [step or None, paused]},
-            "runs": {"training", "held", "evaluating"}}``; a ``done`` payload is
+            ``{"pid", "events": [(key, kind, payload), ...], "progress": {key: [step or None,
+            paused]}, "runs": {"training", "held", "evaluating"}}``; a ``done`` payload is
             ``(result, trained)``.
         """
         with self._lock:
@@ -187,6 +187,7 @@ class TrainerActor:
             key: [None if s.job.run is None else s.job.run.step, s.job.paused] for key, s in held
         }
         return {
+            "pid": os.getpid(),
             "events": events,
             "progress": progress,
             "runs": {

@@ -61,6 +61,7 @@ MAX_TRIES = 3  # a training whose actor died this many times fails instead of be
 MAX_RESTARTS = 20  # Ray restarts a dead actor this many times
 SHAPE_AFFINITY = 2  # trainings an actor may hold beyond the least loaded and still get its shape
 POLL_S = 0.5  # longest wait of one poll for an actor's events (seconds)
+SEND_TRIES = 240  # times a training is offered to actors that cannot take it, POLL_S apart
 OBJECT_STORE_BYTES = 100 << 20  # a local instance's object store: results are small
 ACTOR_THREADS = 8  # concurrent calls an actor answers (a poll waits while submits come in)
 START_TIMEOUT_S = 300.0  # longest wait for the actors to start
@@ -386,9 +387,12 @@ class RayWorker:
         return min(slots, key=lambda s: (s.load, s.index))
 
     async def _send(self, job: Job) -> None:
-        """Send the job's training, with its controls, to an actor; a failure to reach one
-        counts as a try."""
-        while not job.cancelled.is_set() and not self._stopping:
+        """Send the job's training, with its controls, to an actor (one that is up, if any): an
+        actor that cannot take it (dead, restarting) is asked again every ``POLL_S``, for at most
+        ``SEND_TRIES`` times."""
+        for _ in range(SEND_TRIES):
+            if job.cancelled.is_set() or self._stopping:
+                return
             shape = shape_key(job.task)
             slot = self._choose(shape)
             placement = Placement(job, slot, uuid.uuid4().hex, shape)
@@ -410,8 +414,7 @@ class RayWorker:
                 if self._placements.get(job) is not placement:
                     return  # cancelled, or already sent again
                 self._drop_placement(placement)
-                if not self._count_try(job, exc):
-                    return
+                log.warning("actor %d cannot take %s now (%s)", slot.index, job.id, exc)
                 await asyncio.sleep(POLL_S)
                 continue
             except Exception as exc:
@@ -425,6 +428,14 @@ class RayWorker:
             elif job.cancelled.is_set():  # a cancel may have reached the actor before the submit
                 slot.actor.cancel.remote(placement.key)
             return
+        self._finish(
+            job,
+            Event(
+                "error",
+                f"training failed: no Ray actor took it in {SEND_TRIES * POLL_S:g} s "
+                "(are the actors up? see GET /api/health's workers)",
+            ),
+        )
 
     def _drop_placement(self, placement: Placement) -> None:
         placement.slot.placements.pop(placement.key, None)
@@ -481,16 +492,13 @@ class RayWorker:
                 log.exception("polling actor %d failed", slot.index)
                 await asyncio.sleep(POLL_S)
                 continue
-            if not slot.up:  # back after a restart: its process has changed
-                slot.up = True
-                with contextlib.suppress(Exception):
-                    slot.pid = (await slot.actor.info.remote())["pid"]
+            slot.up = True
             self._receive(slot, state, issued)
 
     def _receive(self, slot: Slot, state: dict[str, Any], issued: int) -> None:
         """Hand an actor's events to the clients, and notice trainings it no longer holds (it
         restarted between two polls)."""
-        slot.runs = state["runs"]
+        slot.pid, slot.runs = state["pid"], state["runs"]  # a restarted actor's pid is new
         progress: dict[str, list[Any]] = state["progress"]
         ended: set[str] = set()
         for key, kind, payload in state["events"]:
