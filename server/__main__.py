@@ -2,7 +2,9 @@
 
 Flags (each also an environment variable): --host (SUPERPOSITION_HOST, default 127.0.0.1),
 --port (SUPERPOSITION_PORT, 8000), --cache-dir (SUPERPOSITION_CACHE_DIR, models_cache/),
---device (SUPERPOSITION_DEVICE: auto, cpu or cuda). ``--help`` lists every setting.
+--device (SUPERPOSITION_DEVICE: auto, cpu or cuda), --backend (SUPERPOSITION_BACKEND: local or
+ray), --ray-address (SUPERPOSITION_RAY_ADDRESS) and --workers (SUPERPOSITION_WORKERS) for training
+on Ray actors. ``--help`` lists every setting.
 """
 
 from __future__ import annotations

@@ -63,7 +63,6 @@ SHAPE_AFFINITY = 2  # trainings an actor may hold beyond the least loaded and st
 POLL_S = 0.5  # longest wait of one poll for an actor's events (seconds)
 SEND_TRIES = 240  # times a training is offered to actors that cannot take it, POLL_S apart
 OBJECT_STORE_BYTES = 100 << 20  # a local instance's object store: results are small
-ACTOR_THREADS = 8  # concurrent calls an actor answers (a poll waits while submits come in)
 START_TIMEOUT_S = 300.0  # longest wait for the actors to start
 # Request fields that make a training's shape (what must match for two runs to share a batch).
 SHAPE_FIELDS = {
@@ -183,7 +182,10 @@ class RayWorker:
             num_gpus=share,
             max_restarts=MAX_RESTARTS,
             max_task_retries=0,
-            max_concurrency=ACTOR_THREADS,
+            # Calls run one at a time, in the order sent (a pause then a resume stay in that
+            # order); the long poll waits on a thread of its own.
+            max_concurrency=1,
+            concurrency_groups={"poll": 1},
         )
         limits = self.settings.limits
         for index in range(workers):
@@ -477,7 +479,7 @@ class RayWorker:
             slot.polls += 1
             issued = slot.polls
             try:
-                state = await slot.actor.poll.remote(POLL_S)
+                state = await slot.actor.poll.options(concurrency_group="poll").remote(POLL_S)
             except RayActorError as exc:
                 if self._stopping:
                     return
