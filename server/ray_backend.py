@@ -177,7 +177,7 @@ class RayWorker:
         if self.settings.device == "cuda" and gpus <= 0:
             raise DeviceUnavailable("--device cuda was requested but the Ray cluster has no GPU")
         share = 0.0 if self.settings.device == "cpu" else cuda_share(gpus, workers)
-        actor_class = ray.remote(TrainerActor).options(  # type: ignore[attr-defined]
+        actor_class = ray.remote(
             num_cpus=1,
             num_gpus=share,
             max_restarts=MAX_RESTARTS,
@@ -186,7 +186,7 @@ class RayWorker:
             # order); the long poll waits on a thread of its own.
             max_concurrency=1,
             concurrency_groups={"poll": 1},
-        )
+        )(TrainerActor)
         limits = self.settings.limits
         for index in range(workers):
             actor = actor_class.remote(
