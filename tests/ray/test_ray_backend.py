@@ -31,6 +31,7 @@ from server.cache import MODEL_KIND, ModelCache
 from server.jobs import TrainingWorker, train_or_load
 from server.results import ModelTask
 from server.tms import train
+from tests.api.test_carry_on import test_pause_step_resume_and_speed as pause_step_resume_and_speed
 
 pytest.importorskip("ray")
 
@@ -180,6 +181,11 @@ def test_many_live_clients_at_once_get_no_error(server: RayServer) -> None:
     assert errors == []
     assert all(done)
     assert sum(snapshots) > 0  # snapshots streamed back from the actors
+
+
+def test_live_pause_step_resume_and_speed_reach_the_actor(server: RayServer) -> None:
+    # The local backend's own test of the live controls, against the Ray backend.
+    pause_step_resume_and_speed(server.base)
 
 
 LONG = {"n_features": 20, "n_hidden": 5, "steps": 4000, "batch_size": 1024, "seed": 7}
