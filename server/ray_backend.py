@@ -235,9 +235,10 @@ class RayWorker:
         if self._closed:
             return
         self._closed = True
-        for poll in self._polls:
-            poll.cancel()
-        await asyncio.gather(*self._polls, *self._tasks, return_exceptions=True)
+        pending = [*self._polls, *self._tasks]  # polls, and sends that may wait on an actor
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for slot in self._slots:
             with contextlib.suppress(Exception):
                 ray.kill(slot.actor, no_restart=True)

@@ -22,11 +22,14 @@ from typing import Any
 import httpx
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
 from benchmarks.load import explorer_request, ws_url
 from benchmarks.serve import start_server, stop_server
+from server.api.app import create_app
 from server.api.schemas.models import ModelRequest
+from server.api.settings import Settings
 from server.cache import MODEL_KIND, ModelCache
 from server.jobs import TrainingWorker, train_or_load
 from server.results import ModelTask
@@ -146,6 +149,36 @@ def test_weights_equal_the_local_backend_and_tms_train(server: RayServer, tmp_pa
         ray_W = server.weights(request.model_id())
         assert torch.equal(ray_W, local_W), request
         assert torch.equal(ray_W, alone(request)), request
+
+
+def without_timing(value: Any) -> Any:
+    """A result without what differs between two runs of one training (its wall time)."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k != "train_seconds"}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def test_phase_diagrams_saes_and_sweeps_answer_as_on_the_local_backend(
+    server: RayServer, tmp_path: Path
+) -> None:
+    # The other tasks the worker trains (a grid, an SAE on a model trained first, a sweep over T)
+    # travel to the actors and back: each answers exactly what the local backend answers.
+    model = {"n_features": 5, "n_hidden": 2, "feature_probability": 0.05, "steps": 200, "seed": 4}
+    asks = [
+        ("/api/phase-diagrams", {"grid_size": 3, "n_restarts": 2, "steps": 150}),
+        ("/api/saes", {"model": model, "n_latents": 6, "steps": 200, "batch_size": 256}),
+        ("/api/double-descent", {"n_features": 8, "steps": 150, "n_train_values": [3, 10]}),
+    ]
+    settings = Settings(cache_dir=tmp_path, device="cpu")
+    with TestClient(create_app(settings), headers={"host": "localhost"}) as local:
+        for path, body in asks:
+            remote = httpx.post(f"{server.base}{path}", json=body, timeout=120)
+            assert remote.status_code == 200, remote.text
+            alone = local.post(path, json=body)
+            assert alone.status_code == 200, alone.text
+            assert without_timing(remote.json()) == without_timing(alone.json()), path
 
 
 def test_many_live_clients_at_once_get_no_error(server: RayServer) -> None:
