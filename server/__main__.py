@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from server.api.app import create_app
+from server.api.app import BackendUnavailable, create_app
 from server.api.settings import WS_FRAME_FACTOR, Settings
 from server.device import DeviceUnavailable
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)  # resolves the device: fail fast, before binding the port
-    except DeviceUnavailable as exc:
+    except (DeviceUnavailable, BackendUnavailable) as exc:
         sys.exit(f"error: {exc}")
     config = uvicorn.Config(
         app,

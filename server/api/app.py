@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,10 @@ from server.device import select_device, set_torch_threads
 from server.job_records import JobRecords
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested training backend cannot run here (Ray is not installed)."""
 
 
 def frontend_dir() -> Path:
@@ -100,12 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     worker.
 
     Raises:
-        DeviceUnavailable: ``device="cuda"`` and CUDA is absent.
+        DeviceUnavailable: ``device="cuda"`` and CUDA is absent (the local backend).
+        BackendUnavailable: ``backend="ray"`` and Ray is not installed.
     """
     settings = settings or get_settings()
     # Once, here: a missing CUDA fails before serving. On the Ray backend the actors resolve the
     # device on their own machines (the server's may have no GPU).
     device = select_device(settings.device) if settings.backend == "local" else None
+    if device is None and importlib.util.find_spec("ray") is None:
+        raise BackendUnavailable(
+            "--backend ray needs Ray, an optional extra: pip install -e '.[ray]' (or "
+            "pip install 'superposition-explorer[ray]')"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
