@@ -23,6 +23,8 @@ ARG EXTRAS=""
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY frontend ./frontend
+# force-included into the wheel (pyproject.toml): served at /THEORY.md
+COPY docs/THEORY.md ./docs/THEORY.md
 RUN pip install ".${EXTRAS}" && mkdir -p /app/models_cache
 
 EXPOSE 8000
