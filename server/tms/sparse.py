@@ -35,15 +35,17 @@ from server.tms.data import FeatureDistribution
 
 # A row may draw sparsely when every p in it is at most this: above it, on these CPUs, the
 # sparse draw's cost per non-zero entry (about 40 ns: a binomial share, a position, duplicate
-# checks, a value, a scatter) outweighs the dense draw's 3 ns per entry (benchmarks/RESULTS.md,
+# checks, a value, a scatter) outweighs the dense draw's 3–4 ns per entry (benchmarks/RESULTS.md,
 # "Sparse sampling": at 400 × 1,024 entries a row, sparse won at p = 0.01 and lost at 0.05).
 SPARSE_MAX_PROBABILITY = 0.03
 # The cost model that decides, from the run's own request alone (constants, never timings taken
 # at run time, so that a request trains to the same weights on every machine): the sparse rows
 # draw sparsely when their dense cost (entries × DENSE_NS) exceeds the sparse draw's fixed cost
-# (about 60 eager ops) plus NNZ_NS per expected non-zero entry.
-DENSE_NS = 3.0
-SPARSE_FIXED_NS = 150_000.0
+# (some 150 eager ops, about 2.5 µs each on an idle core) plus NNZ_NS per expected non-zero
+# entry. Fitted to ``benchmarks/train_speed.py``'s "project's draw" against "dense draw": with
+# these, A (82k sparse-able entries) draws densely, C (0.5M) and D (1.6M) partly sparsely.
+DENSE_NS = 4.0
+SPARSE_FIXED_NS = 400_000.0
 NNZ_NS = 40.0
 
 
@@ -109,15 +111,15 @@ class SparseSampler:
             x.index_copy_(0, self.dense_rows, dense)
         if self.all_sparse:
             x.zero_()
-            self._sparse_into(x, generator)
+            self._sparse_into(x, generator, None)
         else:
-            part = torch.zeros((self.rows_s, *x.shape[1:]), device=x.device)
-            self._sparse_into(part, generator)
-            x.index_copy_(0, self.sparse_rows, part)
+            x.index_fill_(0, self.sparse_rows, 0.0)
+            self._sparse_into(x, generator, self.sparse_rows)
         return self.distribution._normalized_(x)
 
-    def _sparse_into(self, out: Tensor, generator: torch.Generator) -> None:
-        """The sparse rows' non-zero entries into ``out`` (rows_s, n, B), which is all zero.
+    def _sparse_into(self, out: Tensor, generator: torch.Generator, rows: Tensor | None) -> None:
+        """The sparse rows' non-zero entries into ``out`` (rows, n, B), contiguous, whose sparse
+        rows are all zero; ``rows``: the sparse rows' indices in ``out`` (None: every row).
 
         Lanes are unit-major (lane = unit · rows_s + row), so every round's draws are grouped by
         unit: the single features' draws first, then each set's.
@@ -130,6 +132,8 @@ class SparseSampler:
         singles = self.singles.to(device)
         for lane, sample, value_of in self._positions(counts, generator, device):
             unit, row = lane // rows_s, lane % rows_s
+            if rows is not None:
+                row = rows.index_select(0, row)
             # the draws of one round, split by unit group (a sync per group: sets are few)
             sizes = self._group_sizes(lane) if dist.sets else [len(lane)]
             group_sizes = [int(s) for s in sizes]

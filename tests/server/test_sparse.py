@@ -190,12 +190,12 @@ def test_a_sparse_run_is_the_same_alone_and_batched() -> None:
     from server.tms.config import TrainConfig
 
     config = TrainConfig(steps=30, batch_size=1024, n_eval_samples=2048)
-    p, importance = torch.tensor([[0.01], [0.002], [1.0]]), torch.ones(3, 40)
+    p, importance = torch.tensor([[0.01], [0.002], [1.0]]), torch.ones(3, 100)
     alone = run_to_end(make_run(p, importance, 5, "relu", config, seed=7))
     mine = make_run(p, importance, 5, "relu", config, seed=7)
     assert mine.sampler is not None and len(mine.sampler.sparse_rows) == 2
-    other = make_run(torch.tensor([[0.005]]), torch.rand(1, 40), 5, "relu", config, seed=8)
-    dense = make_run(torch.tensor([[0.5]]), torch.rand(1, 40), 5, "relu", config, seed=9)
+    other = make_run(torch.tensor([[0.005]]), torch.rand(1, 100), 5, "relu", config, seed=8)
+    dense = make_run(torch.tensor([[0.5]]), torch.rand(1, 100), 5, "relu", config, seed=9)
     batch = TrainingBatch()
     batch.add(other)
     batch.step()
