@@ -42,11 +42,14 @@ SPARSE_MAX_PROBABILITY = 0.03
 # at run time, so that a request trains to the same weights on every machine): the sparse rows
 # draw sparsely when their dense cost (entries × DENSE_NS) exceeds the sparse draw's fixed cost
 # (some 150 eager ops, about 2.5 µs each on an idle core) plus NNZ_NS per expected non-zero
-# entry. Fitted to ``benchmarks/train_speed.py``'s "project's draw" against "dense draw": with
-# these, A (82k sparse-able entries) draws densely, C (0.5M) and D (1.6M) partly sparsely.
+# entry, plus COPY_NS per entry of the run's dense rows when it has both kinds. Fitted to
+# ``benchmarks/train_speed.py``'s "project's draw" against "dense draw": with these, A (82k
+# sparse-able entries) and C (0.5M beside 1.5M dense ones) draw densely, D (1.6M) partly
+# sparsely.
 DENSE_NS = 4.0
 SPARSE_FIXED_NS = 400_000.0
 NNZ_NS = 40.0
+COPY_NS = 1.0  # a mixed run's dense rows are drawn apart and copied in: per dense entry
 
 
 class SparseSampler:
@@ -69,15 +72,17 @@ class SparseSampler:
         batch_size: int,
         every_row: bool = False,
     ) -> None:
-        n = probability.shape[1]
+        rows, n = probability.shape
         self.distribution, self.batch_size, self.n_features = distribution, batch_size, n
         device = probability.device
         sparse = probability.amax(dim=1) <= SPARSE_MAX_PROBABILITY  # (rows,)
         entries = int(sparse.sum()) * n * batch_size
         expected_nonzero = float(probability[sparse].sum()) * batch_size
+        copied = (rows - int(sparse.sum())) * n * batch_size if bool(sparse.any()) else 0
+        sparse_cost = SPARSE_FIXED_NS + expected_nonzero * NNZ_NS + copied * COPY_NS
         if every_row:
             sparse = torch.ones_like(sparse)
-        elif entries * DENSE_NS <= SPARSE_FIXED_NS + expected_nonzero * NNZ_NS:
+        elif entries * DENSE_NS <= sparse_cost:
             sparse = torch.zeros_like(sparse)
         self.sparse_rows = sparse.nonzero().flatten()  # (rows_s,)
         self.dense_rows = (~sparse).nonzero().flatten()  # (rows_d,)
