@@ -20,8 +20,9 @@ the dense sampler's joint law, sets and signs included (``tests/server/test_spar
 compares the two). ``normalize`` then scales each vector as the dense sampler does.
 
 Rows whose largest p is above :data:`SPARSE_MAX_PROBABILITY`, and runs too small to win (a
-fixed cost model), draw densely: the sparse draw costs some 60 eager ops and some tens of ns
-per non-zero entry, the dense one about 3 ns per entry (benchmarks/RESULTS.md). The choice
+fixed cost model), draw densely: the sparse draw costs some 150 eager ops and some tens of ns
+per non-zero entry, the dense one 3–4 ns per entry (benchmarks/RESULTS.md, "Training at the
+speed limit"). The choice
 depends on the run's own request only (its p, shape and batch), never on what else trains
 beside it or on this machine's speed, so a run's inputs are the same alone or batched.
 """
@@ -36,7 +37,8 @@ from server.tms.data import FeatureDistribution
 # A row may draw sparsely when every p in it is at most this: above it, on these CPUs, the
 # sparse draw's cost per non-zero entry (about 40 ns: a binomial share, a position, duplicate
 # checks, a value, a scatter) outweighs the dense draw's 3–4 ns per entry (benchmarks/RESULTS.md,
-# "Sparse sampling": at 400 × 1,024 entries a row, sparse won at p = 0.01 and lost at 0.05).
+# "Training at the speed limit": at 400 × 1,024 entries a row, sparse won at p = 0.01 and lost
+# at 0.05).
 SPARSE_MAX_PROBABILITY = 0.03
 # The cost model that decides, from the run's own request alone (constants, never timings taken
 # at run time, so that a request trains to the same weights on every machine): the sparse rows
