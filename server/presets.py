@@ -28,6 +28,7 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 View = Literal[
     "basic_grid",  # per request a row, per instance a column: WᵀW and ‖Wᵢ‖ bars
     "geometry_2d",  # n → 2: every feature's column Wᵢ as an arrow, one plot per instance
+    "geometry_3d",  # n → 3: every Wᵢ in a turnable 3-D scene, edges by |Ŵᵢ·Wⱼ|; replays snapshots
     "sparsity_sweep",  # ‖Wᵢ‖ and superposition per feature × sparsity, and ‖W‖²_F
     "feature_geometry",  # D* and every Dᵢ against 1/(1 − S), lines at the polytopes' fractions
     "dynamics",  # Dᵢ through training, with a step slider replaying the weight snapshots
