@@ -11,6 +11,9 @@ import { slot, sparsityTitle, styledSlot, pruneSlots, viewState } from "../commo
 /** Side of one 3-D plot, in px. */
 const PLOT_PX = 360;
 
+/** Snapshots in a row a new geometry must hold to count as a regime. */
+const REGIME_HOLD = 4;
+
 /** One colour per feature set; features in no set keep their own colour. */
 const SET_COLOURS = Object.freeze(["#d62728", "#1f5fb4", "#2ca02c", "#ff7f0e"]);
 
@@ -65,32 +68,43 @@ function hoverLines(instance, request) {
 }
 
 /**
- * The regimes of a replayed run: the snapshot indices where the rounded, sorted Dᵢ of instance 0
- * change (a new geometry), skipping the first few of a still-forming model.
+ * The regimes of a replayed run: the snapshot indices where the sorted Dᵢ of instance 0, rounded
+ * to 0.1, change to a pattern that then holds for `hold` snapshots in a row (a new geometry).
  * @param {any[]} snapshots SnapshotSummary[]
+ * @param {number} [hold]
  * @returns {number[]} snapshot indices where a regime starts (after the first)
  */
-export function regimeStarts(snapshots) {
-  const key = (s) =>
+export function regimeStarts(snapshots, hold = REGIME_HOLD) {
+  const keys = snapshots.map((s) =>
     (s.dimensionality?.[0] ?? [])
       .map((d) => (Math.round(d * 10) / 10).toFixed(1))
       .sort()
-      .join(",");
+      .join(","),
+  );
   const starts = [];
-  let last = key(snapshots[0] ?? {});
-  let runStart = 0;
-  for (let k = 1; k < snapshots.length; k += 1) {
-    const now = key(snapshots[k]);
-    if (now !== last) {
-      // A geometry counts once it holds for two snapshots in a row.
-      if (k + 1 < snapshots.length && key(snapshots[k + 1]) === now && k - runStart >= 1) {
-        starts.push(k);
-        runStart = k;
-      }
-      last = now;
+  let current = keys[0];
+  for (let k = 1; k + hold <= keys.length; k += 1) {
+    const held = keys.slice(k, k + hold).every((key) => key === keys[k]);
+    if (keys[k] !== current && held) {
+      starts.push(k);
+      current = keys[k];
     }
   }
   return starts;
+}
+
+/**
+ * A running median of the loss (the batch loss is noisy): window `w` points.
+ * @param {number[]} values
+ * @param {number} [w]
+ * @returns {number[]}
+ */
+function runningMedian(values, w = 9) {
+  return values.map((_, i) => {
+    const part = values.slice(Math.max(0, i - (w >> 1)), i + (w >> 1) + 1).filter(Number.isFinite);
+    part.sort((a, b) => a - b);
+    return part[part.length >> 1];
+  });
 }
 
 /**
@@ -104,7 +118,7 @@ export function regimeStarts(snapshots) {
 function renderReplay(box, result, state) {
   const snaps = result.snapshots;
   const title = styledSlot(box, "title", "h4", "margin:8px 0 4px;font-size:14px;");
-  title.textContent = "Replay through training (instance 0): drag the slider, turn the scene";
+  title.textContent = "Replay through training (instance 0): drag the slider, turn the scene. Loss: the training batch's (light) and its running median; dashed: where a new geometry (rounded Dᵢ) sets in.";
   const row = styledSlot(box, "row", "div", "display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start;");
   const scene = styledSlot(row, "scene", "div", `width:${PLOT_PX + 60}px;height:${PLOT_PX + 60}px;border:1px solid #eceff3;`);
   const loss = styledSlot(row, "loss", "div", "width:480px;height:300px;");
@@ -141,7 +155,7 @@ function renderReplay(box, result, state) {
     x: Math.log10(Math.max(snaps[k].step, 1)),
     y: 1,
     yanchor: "bottom",
-    text: String.fromCharCode(66 + m),
+    text: `regime ${m + 2}`,
     showarrow: false,
     font: { size: 11, color: "#3c4043" },
   }));
@@ -154,8 +168,16 @@ function renderReplay(box, result, state) {
         mode: "lines",
         x: steps.map((s) => Math.max(s, 1)),
         y: history.map((h) => h.loss?.[0]),
-        line: { color: "#1a73e8", width: 1.5 },
-        hovertemplate: "step %{x}<br>L = %{y:.4g}<extra></extra>",
+        line: { color: "#aecbfa", width: 1 },
+        hovertemplate: "step %{x}<br>batch L = %{y:.4g}<extra></extra>",
+      },
+      {
+        type: "scatter",
+        mode: "lines",
+        x: steps.map((s) => Math.max(s, 1)),
+        y: runningMedian(history.map((h) => h.loss?.[0])),
+        line: { color: "#1a73e8", width: 2 },
+        hovertemplate: "step %{x}<br>running median L = %{y:.4g}<extra></extra>",
       },
     ],
     baseLayout({
@@ -167,7 +189,7 @@ function renderReplay(box, result, state) {
     }),
     CONFIG,
   );
-  const index = Math.min(Number(input.value) || snaps.length - 1, snaps.length - 1);
+  const index = snaps.length - 1; // a new replay opens on the trained model
   input.value = String(index);
   showSnapshot(state, index);
 }
@@ -204,6 +226,7 @@ function showSnapshot(state, index) {
         uirevision: "geometry3d-replay",
         colours: setColours(replay.request, W[0].length),
         reach: 1.6,
+        legend: false,
       });
     })
     .catch((err) => {
@@ -262,6 +285,7 @@ export function renderGeometry3d(container, ctx) {
         uirevision: `geometry3d-${key}`,
         colours: setColours(result.request, n),
         hover: hoverLines(instance, result.request),
+        legend: false,
       });
       summary.textContent = dimensionSummary(instance.dimensionality ?? []);
     });
