@@ -22,6 +22,7 @@ from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.saes import SAERequest
+from server.claims import Claim
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 
@@ -87,6 +88,11 @@ class PresetInfo(Preset):
     cached: list[bool] = Field(
         default_factory=list,
         description="per request (or for the diagram), whether the server's cache holds it now",
+    )
+    claims: list[Claim] = Field(
+        default_factory=list,
+        description="the paper's claims, each beside its figure from the cached result "
+        "(server.claims)",
     )
 
 
