@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page
 
 from benchmarks.serve import start_server, stop_server
-from tests.e2e.conftest import Console
+from tests.e2e.conftest import FINISHED, Console
 
 pytestmark = pytest.mark.e2e
 
@@ -61,4 +61,18 @@ def test_the_replay_steps_through_snapshots_in_3d(server: str, page: Page) -> No
     page.wait_for_function(
         "(el) => el.textContent.startsWith('step 0 ')", arg=label.element_handle()
     )
+    console.assert_clean()
+
+
+def test_the_explorer_draws_m_3_in_3d(server: str, page: Page) -> None:
+    """The explorer's geometry panel: arrows in the plane for m = 2, a 3-D scene for m = 3."""
+    console = Console(page)
+    page.goto(f"{server}/#n_features=6&n_hidden=3&feature_probability=0.05&steps=500&seed=3")
+    page.wait_for_function(FINISHED)
+    traces = page.evaluate(
+        """() => (document.getElementById('geometry').data || [])
+            .filter((t) => t.type === 'scatter3d' && t.meta && 'feature' in t.meta).length"""
+    )
+    assert traces == 6
+    assert page.locator("#geometry-note").is_hidden()
     console.assert_clean()
