@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from server.api.schemas.models import InstanceResult, ModelResult
-from server.cache import ModelCache
+from server.cache import MODEL_KIND, ModelCache
 from server.phase_results import PhaseDiagramTask
 from server.results import ModelTask
 from server.sae_results import SAETask
@@ -205,21 +205,81 @@ def _feature_geometry(results: Results) -> list[Claim]:
     ]
 
 
-def _learning_dynamics(results: Results) -> list[Claim]:
-    snaps = results[0].snapshots or []
+# A jump: a feature's Dᵢ held within JUMP_BAND for JUMP_PLATEAU steps, then moved by JUMP_SIZE
+# within JUMP_WITHIN steps (TMS §"Discrete 'Energy Level' Jumps").
+JUMP_PLATEAU, JUMP_BAND, JUMP_WITHIN, JUMP_SIZE = 1000, 0.04, 500, 0.3
+
+
+def first_jump(steps: np.ndarray, D: np.ndarray) -> tuple[int, int, int] | None:
+    """The first jump in Dᵢ through training: (feature, index before, index after), or None.
+
+    Args:
+        steps: (S,) the snapshots' steps, increasing.
+        D: (S, n_features) Dᵢ at each snapshot.
+    """
+    for s in range(1, len(steps)):
+        plateau = (steps >= steps[s] - JUMP_PLATEAU) & (np.arange(len(steps)) <= s)
+        if steps[s] - steps[0] < JUMP_PLATEAU:
+            continue
+        after = np.flatnonzero((steps > steps[s]) & (steps <= steps[s] + JUMP_WITHIN))
+        if after.size == 0:
+            continue
+        band = np.ptp(D[plateau], axis=0) < JUMP_BAND
+        moved = np.abs(D[after[-1]] - D[s]) >= JUMP_SIZE
+        hits = np.flatnonzero(band & moved)
+        if hits.size:
+            return int(hits[0]), s, int(after[-1])
+    return None
+
+
+def fixed_set_loss(
+    W: np.ndarray, b: np.ndarray, p: float, importance: Sequence[float], samples: int = 1 << 16
+) -> float:
+    """L = E Σᵢ Iᵢ (xᵢ − ReLU(WᵀWx + b)ᵢ)² on one fixed set of fresh U[0, 1] features, active with
+    probability p (seed 0), for W (m, n) and b (n,)."""
+    rng = np.random.default_rng(0)
+    n = W.shape[1]
+    x = rng.random((samples, n)) * (rng.random((samples, n)) < p)
+    out = np.maximum(x @ W.T @ W + b, 0.0)
+    return float(((np.asarray(importance) * (x - out) ** 2).sum(axis=1)).mean())
+
+
+def _dynamics(results: Results, cache: ModelCache) -> list[Claim]:
+    result = results[0]
+    snaps = result.snapshots or []
     if len(snaps) < 2:
         return []
-    d = np.asarray([s.dimensionality[0] for s in snaps])
-    jump = float(np.abs(np.diff(d, axis=0)).max())
-    gap = snaps[1].step - snaps[0].step
-    return [
-        Claim(
-            claim="Features jump between dimensionalities ('energy levels'), with small drops "
-            "in the loss.",
-            measured=f"largest change of any Dᵢ between snapshots {gap} steps apart: {jump:.2f}",
-            agrees=jump >= 0.15,
-        )
-    ]
+    steps = np.asarray([s.step for s in snaps])
+    D = np.asarray([s.dimensionality[0] for s in snaps])
+    claim = "Features jump between dimensionalities ('energy levels'), with drops in the loss."
+    jump = first_jump(steps, D)
+    if jump is None:
+        change = float(np.abs(np.diff(D, axis=0)).max())
+        return [
+            Claim(
+                claim=claim,
+                measured=f"no jump (Dᵢ flat for {JUMP_PLATEAU} steps, then ≥ {JUMP_SIZE} within "
+                f"{JUMP_WITHIN}); largest change of any Dᵢ between snapshots "
+                f"{steps[1] - steps[0]} steps apart: {change:.2f}",
+                agrees=False,
+            )
+        ]
+    i, s, e = jump
+    start = s
+    while start > 0 and np.ptp(D[start - 1 : s + 1, i]) < JUMP_BAND:
+        start -= 1
+    figure = (
+        f"feature {i}: Dᵢ {D[s, i]:.2f} from step {steps[start]:,} to {steps[s]:,}, "
+        f"{D[e, i]:.2f} by step {steps[e]:,}, {D[-1, i]:.2f} at the end"
+    )
+    tensors = cache.read(result.id, MODEL_KIND, lambda stored, _: stored.tensors)
+    p = result.instances[0].feature_probability
+    if tensors is not None and "snapshot_W" in tensors and isinstance(p, float):
+        Ws, bs = tensors["snapshot_W"][:, 0].numpy(), tensors["snapshot_b"][:, 0].numpy()
+        imp = result.instances[0].importance
+        before, end = (fixed_set_loss(Ws[k], bs[k], p, imp) for k in (s, len(steps) - 1))
+        figure += f"; loss on 2¹⁶ fixed fresh samples {before:.2g} → {end:.2g}"
+    return [Claim(claim=claim, measured=figure, agrees=True)]
 
 
 def _correlated_pairs(results: Results) -> list[Claim]:
@@ -357,6 +417,12 @@ def _geometric_transformations(results: Results) -> list[Claim]:
     ]
 
 
+# Claims that also read the stored snapshot weights.
+CACHE_CLAIMS: dict[str, Callable[[Results, ModelCache], list[Claim]]] = {
+    "learning-dynamics": _dynamics,
+    "energy-jump-digon": _dynamics,
+}
+
 MODEL_CLAIMS: dict[str, Callable[[Results], list[Claim]]] = {
     "basic-results": _basic_results,
     "intro-2d": _intro_2d,
@@ -365,7 +431,6 @@ MODEL_CLAIMS: dict[str, Callable[[Results], list[Claim]]] = {
     "features-vs-sparsity": _features_vs_sparsity,
     "feature-geometry": _feature_geometry,
     "polyhedra-3d": _polyhedra,
-    "learning-dynamics": _learning_dynamics,
     "geometric-transformations": _geometric_transformations,
     "correlated-pairs": _correlated_pairs,
     "anticorrelated-pairs": _anticorrelated_pairs,
@@ -413,11 +478,17 @@ def _compute(preset: Preset, cache: ModelCache) -> list[Claim] | None:
             )
         ]
     compute = MODEL_CLAIMS.get(preset.id)
-    if compute is None or not preset.requests:
+    with_cache = CACHE_CLAIMS.get(preset.id)
+    if (compute is None and with_cache is None) or not preset.requests:
         return []
     results = [ModelTask(r).load(cache) for r in preset.requests]
     loaded = [r for r in results if r is not None]
-    return None if len(loaded) < len(results) else compute(loaded)
+    if len(loaded) < len(results):
+        return None
+    if with_cache is not None:
+        return with_cache(loaded, cache)
+    assert compute is not None
+    return compute(loaded)
 
 
 def preset_claims(preset: Preset, cache: ModelCache, ids: Sequence[str]) -> list[Claim]:

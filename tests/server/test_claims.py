@@ -95,3 +95,9 @@ def test_presets_endpoint_serves_the_claims(client: TestClient) -> None:
     assert pentagon["agrees"] is True and pentagon["measured"].startswith("Dᵢ = 0.40")
     (missing,) = served["intro-2d"]["claims"]  # not in this cache
     assert missing["measured"] is None
+
+
+def test_the_digon_card_finds_its_jump(cache: ModelCache) -> None:
+    (claim,) = claims("energy-jump-digon", cache)
+    assert claim.agrees is True
+    assert claim.measured is not None and "loss on 2¹⁶ fixed fresh samples" in claim.measured
