@@ -294,8 +294,8 @@ export function renderGeometry3d(container, ctx) {
   const empty = slot(container, "empty", "p", (el) => {
     el.className = "note";
   });
-  empty.textContent =
-    results.length === 0 ? "Waiting for the model…" : "This view draws models with 3 hidden dimensions.";
+  const waiting = results.length === 0 || results.some((r) => (r?.instances ?? []).length === 0);
+  empty.textContent = waiting ? "Waiting for the model…" : "This view draws models with 3 hidden dimensions.";
   empty.hidden = keep.size > 0;
   const replayed = results.find((r) => Array.isArray(r?.snapshots) && r.snapshots.length > 1 && r.id);
   const box = slot(container, "replay");
