@@ -6,7 +6,8 @@ and ``agrees``: whether the figure bears the claim out (None where the result is
 or the preset makes no checkable claim). GET /api/presets returns them per preset. Figures are
 computed from the stored weights with numpy (Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)², TMS §"Feature
 Dimensionality"; cosines between feature directions), or read from the stored result's own
-measures (loss on fresh samples, a phase diagram's agreement with theory, an SAE's MMCS/MCC).
+measures (loss on fresh samples, a phase diagram's agreement with theory, an SAE's MMCS/MCC, a
+double-descent sweep's test losses).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, Field
 
+from server.api.schemas.double_descent import DoubleDescentResult
 from server.api.schemas.models import InstanceResult, ModelResult
 from server.cache import MODEL_KIND, ModelCache
+from server.double_descent_results import DoubleDescentTask
 from server.phase_results import PhaseDiagramTask
 from server.results import ModelTask
 from server.sae_results import SAETask
@@ -417,6 +420,24 @@ def _geometric_transformations(results: Results) -> list[Claim]:
     ]
 
 
+def _double_descent(sweep: DoubleDescentResult) -> list[Claim]:
+    """Henighan et al. 2023 (not TMS): the test loss peaks at an intermediate T."""
+    points = [(pt.n_train, pt.loss[0]) for pt in sweep.points if pt.loss]
+    if len(points) < 3:
+        return []
+    T, loss = zip(*points, strict=True)
+    k = max(range(len(loss)), key=loss.__getitem__)
+    return [
+        Claim(
+            claim="Not in TMS (Henighan et al. 2023): the test loss peaks at an intermediate "
+            "training-set size T, between memorising and learning features.",
+            measured=f"test loss peaks at T = {T[k]} ({loss[k]:.3g}), against {loss[0]:.3g} at "
+            f"T = {T[0]} and {loss[-1]:.3g} at T = {T[-1]}",
+            agrees=0 < k < len(loss) - 1 and loss[k] > max(loss[0], loss[-1]),
+        )
+    ]
+
+
 # Claims that also read the stored snapshot weights.
 CACHE_CLAIMS: dict[str, Callable[[Results, ModelCache], list[Claim]]] = {
     "learning-dynamics": _dynamics,
@@ -463,6 +484,11 @@ def _compute(preset: Preset, cache: ModelCache) -> list[Claim] | None:
                 agrees=diagram.agreement >= 0.9,
             )
         ]
+    if preset.double_descent is not None:
+        sweep = DoubleDescentTask(preset.double_descent).load(cache)
+        if sweep is None:
+            return None
+        return _double_descent(sweep)
     if preset.sae is not None:
         sae = SAETask(preset.sae).load(cache)
         if sae is None:
@@ -500,8 +526,7 @@ def preset_claims(preset: Preset, cache: ModelCache, ids: Sequence[str]) -> list
         ids: its cache ids (``PresetInfo.model_ids`` etc.): with the preset's id, the memo's key.
 
     Returns:
-        Its claims; one claim with ``measured`` None where a result is not cached yet, and none
-        for a preset without claims here (the double-descent sweep).
+        Its claims; one claim with ``measured`` None where a result is not cached yet.
     """
     key = (str(cache.root), preset.id, *ids)
     if key in _MEMO:
