@@ -46,6 +46,11 @@ def test_polyhedra_draw_one_scatter3d_per_feature(server: str, page: Page) -> No
     assert page.locator("#view .geometry-3d .gl-container").count() == 4
     summaries = page.locator("#view figure div:nth-child(3)").all_inner_texts()
     assert "D = 0.50 ×6" in summaries
+    # the card's claims, each with its figure from the shipped result (server/claims.py)
+    claims = page.locator("#detail-claims li")
+    agrees = [claims.nth(i).get_attribute("data-agrees") for i in range(claims.count())]
+    assert agrees == ["false", "false", "true", "true"]
+    assert "Measured here: Dᵢ = 0.50 ± 0.00 for all 6." in claims.nth(2).inner_text()
     console.assert_clean()
 
 
