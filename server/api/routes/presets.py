@@ -17,7 +17,8 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
     """Every preset of ``server/presets.json`` in the gallery's order: its title, paper section
     and link, teaching text, view, requests, ``model_ids`` (or ``diagram_id``, or ``sae_id``) to
     open its result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id}, or
-    /api/saes/{id}), and whether each is ``cached`` now."""
+    /api/saes/{id}; a power sweep's each m in ``sweep_model_ids``), and whether each is
+    ``cached`` now."""
 
     def with_cached() -> list[PresetInfo]:
         return [
@@ -31,6 +32,7 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
                             for i in (info.diagram_id, info.sae_id, info.sweep_id)
                             if i is not None
                         ]
+                        + (info.sweep_model_ids if info.power_sweep is not None else [])
                     ]
                 }
             )
