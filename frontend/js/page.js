@@ -12,9 +12,11 @@
 // - the progress line (`setProgress`, re-exported).
 //
 // A new page declares its fields, builds its controls, and calls `createPage`; see the explorer
-// (main.js) and the phase page (phase/main.js).
+// (main.js), the phase page (phase/main.js), the power page (power/main.js, which runs on
+// demand) and the gallery (gallery/main.js).
 
 import { TokenRequired, fetchJson, fetchLimits } from "./api.js";
+import { appendControl } from "./dom.js";
 import { setProgress, showError } from "./status.js";
 
 export { setProgress };
@@ -248,6 +250,77 @@ export function checkedNumber(input, field, limits, after, onValue) {
 }
 
 /**
+ * @typedef {object} ControlSpec One sidebar control of a field.
+ * @property {string} name the field's name (its input's id)
+ * @property {string} label
+ * @property {string} [help] a line under it
+ * @property {Array<[string, string]>} [options] a select's [value, text] pairs (enum fields)
+ * @property {boolean} [text] a free text input (list fields), checked by the page's `normalise`
+ */
+
+/**
+ * Build the sidebar controls of some fields in a fieldset: a select per enum with options, a
+ * text input per `text` spec, a number input (bounds from the field and the server's limits,
+ * "auto" as the placeholder of an auto field) with its limit note (`checkedNumber`) otherwise.
+ * @param {HTMLElement} fieldset
+ * @param {readonly Field[]} fields
+ * @param {readonly ControlSpec[]} specs in order
+ * @param {Record<string, number>} limits
+ * @param {(patch: Record<string, unknown>) => void} onChange a usable value (e.g. `page.change`)
+ * @returns {(state: Record<string, any>) => void} show a state in the inputs (clears the notes)
+ */
+export function fieldControls(fieldset, fields, specs, limits, onChange) {
+  /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
+  const inputs = {};
+  /** @type {Array<() => void>} */
+  const clears = [];
+  for (const { name, label, help = "", options, text } of specs) {
+    const field = fields.find((f) => f.name === name);
+    if (!field) throw new Error(`no field ${name}`);
+    /** @type {HTMLInputElement|HTMLSelectElement} */
+    let input;
+    if (options) {
+      const select = document.createElement("select");
+      for (const [value, words] of options) select.add(new Option(words, value));
+      select.addEventListener("change", () => onChange({ [name]: select.value }));
+      input = select;
+    } else {
+      const box = document.createElement("input");
+      if (text) {
+        box.type = "text";
+        box.spellcheck = false;
+        box.autocomplete = "off";
+        box.addEventListener("change", () => onChange({ [name]: box.value }));
+      } else {
+        const { min, max } = boundsOf(field, limits);
+        box.type = "number";
+        box.step = "any";
+        box.min = String(min);
+        box.max = String(max);
+        if (field.auto) box.placeholder = "auto";
+      }
+      input = box;
+    }
+    input.id = name;
+    appendControl(fieldset, label, input, help);
+    if (!options && !text) {
+      // Out of range: the limit beside the field, nothing sent.
+      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
+      const box = /** @type {HTMLInputElement} */ (input);
+      clears.push(checkedNumber(box, field, limits, wrap, (value) => onChange({ [name]: value })).clear);
+    }
+    inputs[name] = input;
+  }
+  return (state) => {
+    for (const [name, input] of Object.entries(inputs)) {
+      const value = state[name];
+      input.value = value === "auto" ? "" : String(value);
+    }
+    for (const clear of clears) clear();
+  };
+}
+
+/**
  * @typedef {object} PageOptions
  * @property {readonly Field[]} fields
  * @property {Record<string, number>} limits
@@ -259,6 +332,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
  *   controls and text (called on every change, from a control or the URL)
  * @property {(state: Record<string, any>, seq: number) => void} onRun start the run the state
  *   asks for (a request on a socket, or REST calls tagged with seq)
+ * @property {boolean} [runOnChange] false: a control's change only shows (the page runs on
+ *   demand, `runNow`, e.g. a "Train" button); a pasted link still runs. Default true
  */
 
 /**
@@ -269,6 +344,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @property {() => void} runNow run the current state now (cancelling a pending debounce)
  * @property {() => boolean} pending whether a change waits out the debounce
  * @property {(seq: number) => boolean} isCurrent whether a run's answers are still wanted
+ * @property {() => string} requestKey the current state's request fields as a string: equal
+ *   keys, equal runs (view fields left out)
  */
 
 /**
@@ -277,7 +354,15 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @param {PageOptions} options
  * @returns {Page}
  */
-export function createPage({ fields, limits, debounceMs = 100, normalise = (s) => s, onShow, onRun }) {
+export function createPage({
+  fields,
+  limits,
+  debounceMs = 100,
+  normalise = (s) => s,
+  onShow,
+  onRun,
+  runOnChange = true,
+}) {
   const clamp = (/** @type {Record<string, unknown>} */ raw) => normalise(clampFields(fields, raw, limits));
   const requestKey = (/** @type {Record<string, unknown>} */ s) =>
     serializeFields(fields.filter((f) => !f.view), s);
@@ -295,11 +380,11 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
     seq += 1;
     onRun(page.state, seq);
   };
-  /** Move to `next`; run (debounced or at once) when a request field changed. */
-  const move = (/** @type {Record<string, any>} */ next, /** @type {boolean} */ debounced) => {
+  /** Move to `next`; run (debounced or at once) when a request field changed and `run`. */
+  const move = (/** @type {Record<string, any>} */ next, /** @type {boolean} */ debounced, run = true) => {
     const changed = fields.map((f) => f.name).filter((name) => next[name] !== page.state[name]);
     if (changed.length === 0) return;
-    const rerun = requestKey(next) !== requestKey(page.state);
+    const rerun = run && requestKey(next) !== requestKey(page.state);
     page.state = next;
     writeUrl();
     onShow(page.state, changed);
@@ -318,7 +403,8 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
   /** @type {Page} */
   const page = {
     state: clamp(parseHashFields(fields, window.location.hash, limits)),
-    change: (patch) => move(clamp({ ...page.state, ...patch }), true),
+    change: (patch) => move(clamp({ ...page.state, ...patch }), true, runOnChange),
+    requestKey: () => requestKey(page.state),
     runNow,
     pending: () => timer !== 0,
     isCurrent: (n) => n === seq,
@@ -331,4 +417,14 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
     writeUrl(); // show the clamped form
   });
   return page;
+}
+
+/**
+ * A counter for answers that come back out of order outside a page's runs (a preview fetched as
+ * the controls change): take `next()` before asking, and use the answer only if `isCurrent`.
+ * @returns {{next: () => number, isCurrent: (seq: number) => boolean}}
+ */
+export function latestOnly() {
+  let seq = 0;
+  return { next: () => ++seq, isCurrent: (n) => n === seq };
 }

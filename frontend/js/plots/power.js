@@ -3,7 +3,7 @@
 // scaling shapes drawn with an adjustable constant C.
 
 import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
-import { scaled } from "../power/state.js";
+import { scaled } from "../maths.js";
 
 /** One colour per m, in the order of the sweep's m. */
 export const M_COLOURS = Object.freeze([

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
+from pydantic import ValidationError
 
 from server.api.deps import SettingsDep, WorkerDep
 from server.api.schemas.power_sweeps import PowerRun, PowerSweepPlan, PowerSweepRequest
@@ -34,7 +35,10 @@ async def plan_power_sweep(
         for m, model in zip(sweep.n_hidden, requests, strict=True):
             n, capped = sweep.features_for(m, max_features)
             threshold = m**sweep.k
-            model_id = model.model_id()
+            try:
+                model_id: str | None = model.model_id()
+            except ValidationError:  # e.g. more features than a request's lists may hold
+                model_id = None
             out.append(
                 PowerRun(
                     n_hidden=m,
@@ -45,7 +49,7 @@ async def plan_power_sweep(
                     in_regime=n > threshold,
                     model_request=model,
                     model_id=model_id,
-                    cached=worker.cache.path(model_id).is_dir(),
+                    cached=model_id is not None and worker.cache.path(model_id).is_dir(),
                 )
             )
         return out

@@ -57,7 +57,7 @@ class PowerSweepRequest(RequestModel):
 
     k: Literal[1, 3, 5] = Field(3, description="the power: x′ = (WᵀWx)ᵏ")
     n_hidden: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(
-        default_factory=lambda: [2, 3],
+        [2, 3],
         min_length=1,
         max_length=MAX_M_VALUES,
         description=f"the hidden dimensions m, one training each (sorted, repeats dropped; at "
@@ -138,7 +138,10 @@ class PowerRun(BaseModel):
     capped: bool = Field(description="the power rule's n was over max_features and capped")
     in_regime: bool = Field(description="n > mᵏ")
     model_request: ModelRequest = Field(description="POST it to /api/models to train (or load) m")
-    model_id: str = Field(description="its id, for GET /api/models/{id}")
+    model_id: str | None = Field(
+        description="its id, for GET /api/models/{id}; null when the request cannot be trained "
+        "(POST /api/models says why)"
+    )
     cached: bool = Field(description="whether the server's cache holds it now")
 
 
