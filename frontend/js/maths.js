@@ -1,6 +1,6 @@
 // The pages' only arithmetic on the model's quantities (issue 16: no maths in the page layer):
-// WᵀW from W, a common orientation of 2-D plots, the log sliders' mapping and a line times a
-// constant. Everything else (the power page's log spacing and power rule n = mᵏ + 1, losses,
+// WᵀW from W, a common orientation of 2-D plots, the log sliders' mapping, a line times a
+// constant and the memorisation page's log-spaced training-set sizes. Everything else (the power page's log spacing and power rule n = mᵏ + 1, losses,
 // gains, bounds, dimensionalities, theory lines) comes from the server.
 
 /**
@@ -98,4 +98,23 @@ export function alignPlane(W) {
   );
   if (next !== undefined && y[next] < 0) y = y.map((v) => -v);
   return [x, y];
+}
+
+/**
+ * `count` integers log-spaced from `first` to `last` (both kept), repeats dropped: the
+ * memorisation page's n_train_values (benchmarks/double_descent.py rounds the server's
+ * tms.theory.log_spaced the same way, so the page's default sweep is the shipped one).
+ * @param {number} first
+ * @param {number} last
+ * @param {number} count
+ * @returns {number[]}
+ */
+export function logSpacedIntegers(first, last, count) {
+  if (count <= 1 || first === last) return [first];
+  const lo = Math.log(first);
+  const hi = Math.log(last);
+  const values = [first];
+  for (let k = 1; k < count - 1; k += 1) values.push(Math.round(Math.exp(lo + ((hi - lo) * k) / (count - 1))));
+  values.push(last);
+  return [...new Set(values)].sort((a, b) => a - b);
 }

@@ -24,7 +24,8 @@ export { setProgress };
 /**
  * @typedef {object} Field One field of a page's state.
  * @property {string} name key in the state, the URL hash and (usually) the API request
- * @property {"int"|"float"|"enum"|"list"} type how the hash value is parsed
+ * @property {"int"|"float"|"enum"|"list"|"id"} type how the hash value is parsed ("id": a name
+ *   of lower-case letters, digits and hyphens)
  * @property {number|string} default value when the hash lacks it or it does not parse
  * @property {number} [min] smallest value the UI allows
  * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
@@ -35,6 +36,8 @@ export { setProgress };
  *   (when it differs from `name`); "" for none
  * @property {boolean} [auto] the field may be "auto": the server chooses (an empty input, and
  *   the legacy 0 of old links, mean it); said so, never a hidden 0
+ * @property {boolean} [optional] the field may be unset, "" (its default): left out of the URL
+ *   and of clamping (the gallery's overrides: unset means the preset's own value)
  */
 
 /**
@@ -122,6 +125,10 @@ export function boundsOf(field, limits = {}) {
 export function parseValue(field, raw) {
   if (field.auto && (raw === "auto" || raw === "0" || raw === 0)) return "auto";
   if (raw === null || raw === undefined || raw === "") return undefined;
+  if (field.type === "id") {
+    const text = String(raw).trim();
+    return /^[a-z0-9-]{1,100}$/.test(text) ? text : undefined;
+  }
   if (field.type === "list") {
     const items = String(raw).split(",").map((item) => Number(item.trim()));
     if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
@@ -151,7 +158,8 @@ export function clampFields(fields, raw, limits = {}) {
   for (const field of fields) {
     let value = parseValue(field, /** @type {any} */ (raw[field.name]));
     if (value === undefined) value = field.default;
-    if ((field.type === "int" || field.type === "float") && value !== "auto") {
+    const unset = value === "auto" || (field.optional && value === "");
+    if ((field.type === "int" || field.type === "float") && !unset) {
       const { min, max } = boundsOf(field, limits);
       value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
     }
@@ -180,7 +188,8 @@ export function parseHashFields(fields, hash, limits = {}) {
 
 /**
  * Write a state as a URL hash body (without "#"), every key in field order, so that a copied
- * link reproduces the view even if the defaults change later.
+ * link reproduces the view even if the defaults change later; an unset optional field is left
+ * out.
  * @param {readonly Field[]} fields
  * @param {Record<string, unknown>} state
  * @returns {string}
@@ -189,6 +198,7 @@ export function serializeFields(fields, state) {
   const params = new URLSearchParams();
   for (const field of fields) {
     const value = state[field.name];
+    if (field.optional && value === "") continue;
     params.set(field.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value));
   }
   return params.toString();
@@ -225,9 +235,11 @@ export function rangeProblem(field, text, limits) {
  * @param {Record<string, number>} limits
  * @param {HTMLElement} after the element the note follows (the control's wrapper gets it last)
  * @param {(value: number|string) => void} onValue a number, or "auto" (an empty auto field)
+ * @param {{quietMs?: number}} [options] quietMs > 0: also check while typing (the note at once)
+ *   and report a usable value after that long without a keystroke
  * @returns {{clear: () => void}} clear the note (when the state is set from elsewhere)
  */
-export function checkedNumber(input, field, limits, after, onValue) {
+export function checkedNumber(input, field, limits, after, onValue, { quietMs = 0 } = {}) {
   const note = document.createElement("p");
   note.className = "limit-note";
   note.id = `${input.id}-limit`;
@@ -240,13 +252,30 @@ export function checkedNumber(input, field, limits, after, onValue) {
     if (text) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   };
-  input.addEventListener("change", () => {
+  let timer = 0;
+  /** The note for the input's value; its value reported (at once, or after the quiet time). */
+  const check = (/** @type {boolean} */ now) => {
+    window.clearTimeout(timer);
+    timer = 0;
     const problem = rangeProblem(field, input.value, limits);
     show(problem);
     if (problem) return;
-    onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
-  });
-  return { clear: () => show("") };
+    const report = () => {
+      timer = 0;
+      onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
+    };
+    if (now) report();
+    else timer = window.setTimeout(report, quietMs);
+  };
+  input.addEventListener("change", () => check(true));
+  if (quietMs > 0) input.addEventListener("input", () => check(false));
+  return {
+    clear: () => {
+      window.clearTimeout(timer);
+      timer = 0;
+      show("");
+    },
+  };
 }
 
 /**
@@ -267,9 +296,13 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @param {readonly ControlSpec[]} specs in order
  * @param {Record<string, number>} limits
  * @param {(patch: Record<string, unknown>) => void} onChange a usable value (e.g. `page.change`)
- * @returns {(state: Record<string, any>) => void} show a state in the inputs (clears the notes)
+ * @param {{quietMs?: number, idPrefix?: string}} [options] quietMs: numbers report while typing
+ *   too, after that quiet time (`checkedNumber`); idPrefix: before each input's id
+ * @returns {(state: Record<string, any>, fallback?: Record<string, unknown>) => void} show a
+ *   state in the inputs (and clear the notes), an unset optional field as its `fallback` value;
+ *   the focused input keeps what is being typed in it
  */
-export function fieldControls(fieldset, fields, specs, limits, onChange) {
+export function fieldControls(fieldset, fields, specs, limits, onChange, { quietMs = 0, idPrefix = "" } = {}) {
   /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
   const inputs = {};
   /** @type {Array<() => void>} */
@@ -301,19 +334,22 @@ export function fieldControls(fieldset, fields, specs, limits, onChange) {
       }
       input = box;
     }
-    input.id = name;
+    input.id = `${idPrefix}${name}`;
+    if (idPrefix) input.name = name;
     appendControl(fieldset, label, input, help);
     if (!options && !text) {
       // Out of range: the limit beside the field, nothing sent.
       const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
       const box = /** @type {HTMLInputElement} */ (input);
-      clears.push(checkedNumber(box, field, limits, wrap, (value) => onChange({ [name]: value })).clear);
+      const report = (/** @type {number|string} */ value) => onChange({ [name]: value });
+      clears.push(checkedNumber(box, field, limits, wrap, report, { quietMs }).clear);
     }
     inputs[name] = input;
   }
-  return (state) => {
+  return (state, fallback = {}) => {
     for (const [name, input] of Object.entries(inputs)) {
-      const value = state[name];
+      if (input === document.activeElement && input instanceof HTMLInputElement) continue;
+      const value = state[name] === "" && name in fallback ? fallback[name] : state[name];
       input.value = value === "auto" ? "" : String(value);
     }
     for (const clear of clears) clear();

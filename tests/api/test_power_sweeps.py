@@ -94,6 +94,9 @@ def test_the_default_sweep_is_the_shipped_preset_and_opens_without_training(
             result = client.post("/api/models", json=run["model_request"])
             assert result.status_code == 200, result.text
             assert result.json()["cached"] is True and result.json()["id"] == run["model_id"]
+            for instance in result.json()["instances"]:  # derived by the server, not the page
+                norms = instance["feature_norms"]
+                assert instance["frobenius_squared"] == pytest.approx(sum(v * v for v in norms))
 
 
 def plan_ids(tmp_path: Path) -> set[str]:

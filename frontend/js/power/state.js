@@ -4,6 +4,8 @@
 // rule n = mᵏ + 1, so that the default sweep is exactly the shipped one) plus the drawing's
 // adjustable constant C, a view field that never retrains.
 
+import { serializeFields } from "../page.js";
+
 /**
  * @typedef {object} PowerState
  * @property {1|3|5} k the power of the activation x′ = (WᵀWx)ᵏ
@@ -143,4 +145,18 @@ export function measuredGains(result) {
     }
   }
   return out;
+}
+
+/**
+ * The power page's URL for a PowerSweepRequest (the gallery's link): every field of the sweep,
+ * C = 1.
+ * @param {Record<string, any>} sweep
+ * @returns {string}
+ */
+export function powerPageUrl(sweep) {
+  /** @type {Record<string, unknown>} */
+  const state = Object.fromEntries(POWER_FIELDS.map((field) => [field.name, sweep[field.name] ?? field.default]));
+  state.m = (sweep.n_hidden ?? [2, 3]).join(",");
+  state.n_features = sweep.n_features ?? "auto";
+  return `/power.html#${serializeFields(POWER_FIELDS, state)}`;
 }

@@ -7,9 +7,18 @@ live on the fields; limits that are settings live in :func:`limit_errors`, appli
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WrapValidator,
+    computed_field,
+    field_validator,
+)
 
 from server.api.schemas.bounded import RequestModel, bounded_list
 from server.api.schemas.ids import content_id
@@ -469,6 +478,14 @@ class InstanceMetrics(BaseModel):
     neurons: NeuronView | None = Field(
         None, description="models with hidden_activation 'relu': the neuron view; else null"
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="‖W‖²_F = Σᵢ‖Wᵢ‖², about how many features the instance represents (TMS "
+        '§"Uniform Superposition"; D* = n_hidden / ‖W‖²_F)'
+    )
+    @property
+    def frobenius_squared(self) -> float:
+        return math.fsum(norm * norm for norm in self.feature_norms)
 
 
 class InstanceResult(InstanceMetrics):
