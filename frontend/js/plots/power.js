@@ -169,8 +169,10 @@ export function legendEntries(series, k) {
  * @returns {object[]} Plotly layout shapes (x in data units, y across the plot)
  */
 export function edgeShapes(series) {
-  return series
-    .filter((s) => Number.isFinite(s.theory?.very_sparse_edge))
+  const drawn = series.filter((s) => Number.isFinite(s.theory?.very_sparse_edge));
+  // Neighbouring labels apart: alternately left and right of their lines, in order of p.
+  const order = drawn.map((s) => s.theory.very_sparse_edge).sort((a, b) => a - b);
+  return drawn
     .map((s) => ({
       type: "line",
       xref: "x",
@@ -186,6 +188,7 @@ export function edgeShapes(series) {
         textangle: 0,
         textposition: "end",
         yanchor: "top",
+        xanchor: order.indexOf(s.theory.very_sparse_edge) % 2 === 0 ? "right" : "left",
         font: { size: 10, color: s.colour },
       },
     }));
