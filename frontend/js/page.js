@@ -464,3 +464,41 @@ export function latestOnly() {
   let seq = 0;
   return { next: () => ++seq, isCurrent: (n) => n === seq };
 }
+
+/**
+ * A sidebar group of controls: a fieldset with a legend and `fieldControls` in it, appended to
+ * `container`.
+ * @param {HTMLElement} container
+ * @param {string} legend
+ * @param {readonly Field[]} fields
+ * @param {readonly ControlSpec[]} specs
+ * @param {Record<string, number>} limits
+ * @param {(patch: Record<string, unknown>) => void} onChange
+ * @returns {(state: Record<string, any>, fallback?: Record<string, unknown>) => void} as
+ *   `fieldControls`'s
+ */
+export function controlGroup(container, legend, fields, specs, limits, onChange) {
+  const fieldset = document.createElement("fieldset");
+  fieldset.className = "group";
+  const title = document.createElement("legend");
+  title.textContent = legend;
+  fieldset.append(title);
+  const show = fieldControls(fieldset, fields, specs, limits, onChange);
+  container.append(fieldset);
+  return show;
+}
+
+/**
+ * Run a page's `main`; if it fails, say so in the page's #error banner (and rethrow, for the
+ * console).
+ * @param {() => Promise<void>} main
+ * @param {string} [what] the page, in the message
+ * @returns {void}
+ */
+export function startPage(main, what = "The page") {
+  main().catch((err) => {
+    const banner = document.getElementById("error");
+    if (banner) showError(banner, `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  });
+}

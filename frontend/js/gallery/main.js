@@ -7,7 +7,7 @@ import { appendButton, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { renderGram } from "../plots/gram.js";
 import { renderNorms } from "../plots/norms.js";
-import { createPage, fieldControls, loadServerConfig } from "../page.js";
+import { createPage, fieldControls, loadServerConfig, startPage } from "../page.js";
 import { failureText, formatDetail, setProgress, showError } from "../status.js";
 import { probabilityLabel, purgePlots, requestLabel } from "./common.js";
 import {
@@ -527,7 +527,4 @@ export async function main() {
   if (open) page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The gallery failed to start: ${err instanceof Error ? err.message : String(err)}`);
-});
+startPage(main, "The gallery");

@@ -14,7 +14,7 @@ import {
   renderSweepLosses,
   renderVectors2d,
 } from "../plots/double_descent.js";
-import { createPage, fieldControls, loadServerConfig } from "../page.js";
+import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
 import { failureText, formatDetail, setProgress, showError, showFinished } from "../status.js";
 import { MEMO_PROPS, normaliseMemo, toSweepRequest } from "./state.js";
 
@@ -38,29 +38,6 @@ const CONTROLS = [
   { name: "n_restarts", label: "Restarts", help: "Seeds per T; the lowest train loss is kept." },
   { name: "seed", label: "Seed", help: "Draws the weights and every training set." },
 ];
-
-/**
- * Build the sidebar's inputs (page.js: an out-of-range value shows its limit and sends nothing).
- * @param {HTMLElement} container
- * @param {Record<string, number>} limits
- * @param {(patch: Record<string, unknown>) => void} onChange
- * @param {() => void} onRecompute
- * @returns {(state: Record<string, any>) => void} shows a state in the inputs
- */
-function buildControls(container, limits, onChange, onRecompute) {
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Sweep</legend>";
-  const show = fieldControls(fieldset, MEMO_PROPS, CONTROLS, limits, onChange);
-  container.append(fieldset);
-  appendButton(container, {
-    id: "recompute",
-    className: "reset",
-    text: "Recompute (train live)",
-    onClick: onRecompute,
-  });
-  return show;
-}
 
 /**
  * Start the page.
@@ -206,7 +183,8 @@ export async function main() {
     },
   });
   state = /** @type {any} */ (page.state);
-  const showState = buildControls(dom.controls, limits, (patch) => page.change(patch), () => send(true));
+  const showState = controlGroup(dom.controls, "Sweep", MEMO_PROPS, CONTROLS, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
   showState(state);
   describe();
 
@@ -215,8 +193,4 @@ export async function main() {
   page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

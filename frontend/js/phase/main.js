@@ -4,7 +4,7 @@
 import { LiveClient, liveUrl } from "../api.js";
 import { appendButton, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
-import { createPage, fieldControls, loadServerConfig } from "../page.js";
+import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
 import { formatDetail, setProgress, showError, showFinished } from "../status.js";
 import { PHASE_PROPS, explorerUrl, toPhaseRequest } from "./state.js";
 
@@ -35,29 +35,6 @@ const CONTROLS = [
   { name: "steps", label: "Steps", help: "AdamW steps (lr 0.01, batch 256)." },
   { name: "seed", label: "Seed" },
 ];
-
-/**
- * Build the sidebar's inputs and the recompute button.
- * @param {HTMLElement} container
- * @param {Record<string, number>} limits
- * @param {(patch: Record<string, unknown>) => void} onChange
- * @param {() => void} onRecompute
- * @returns {(state: Record<string, any>) => void} shows a state in the inputs
- */
-function buildControls(container, limits, onChange, onRecompute) {
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Diagram</legend>";
-  const show = fieldControls(fieldset, PHASE_PROPS, CONTROLS, limits, onChange);
-  container.append(fieldset);
-  appendButton(container, {
-    id: "recompute",
-    className: "reset",
-    text: "Recompute (train live)",
-    onClick: onRecompute,
-  });
-  return show;
-}
 
 /**
  * Start the page.
@@ -170,7 +147,8 @@ export async function main() {
     },
   });
   let state = /** @type {import("./state.js").PhaseState} */ (/** @type {unknown} */ (page.state));
-  const showState = buildControls(dom.controls, limits, (patch) => page.change(patch), () => send(true));
+  const showState = controlGroup(dom.controls, "Diagram", PHASE_PROPS, CONTROLS, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
   showState(state);
   describe();
 
@@ -179,8 +157,4 @@ export async function main() {
   page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

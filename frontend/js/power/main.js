@@ -9,7 +9,14 @@ import { ApiError, fetchJson } from "../api.js";
 import { appendButton, byId } from "../dom.js";
 import { fromLogSlider, toLogSlider } from "../maths.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
-import { createPage, fieldControls, latestOnly, loadServerConfig, withServerDefaults } from "../page.js";
+import {
+  controlGroup,
+  createPage,
+  latestOnly,
+  loadServerConfig,
+  startPage,
+  withServerDefaults,
+} from "../page.js";
 import { failureText, setProgress, showError } from "../status.js";
 import {
   MAX_M_VALUES,
@@ -369,11 +376,7 @@ export async function main() {
     },
   });
 
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Sweep</legend>";
-  const showState = fieldControls(fieldset, fields, CONTROLS, limits, (patch) => page.change(patch));
-  dom.controls.append(fieldset);
+  const showState = controlGroup(dom.controls, "Sweep", fields, CONTROLS, limits, (patch) => page.change(patch));
   appendButton(dom.controls, { id: "train", className: "train", text: "Train", onClick: () => page.runNow() });
   const showConstant = buildConstant(dom.controls, (c) => page.change({ shape_c: c }));
   showState(page.state);
@@ -382,8 +385,4 @@ export async function main() {
   page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

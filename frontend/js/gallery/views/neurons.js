@@ -15,10 +15,6 @@ import {
 import { formatNumber } from "../../format.js";
 import { captionOf, instanceGrid, viewState } from "../common.js";
 
-/** The server's thresholds (server/tms/metrics.py), for a neuron view that lacks them. */
-const DEFAULT_MONOSEMANTIC_SHARE = 0.9;
-const DEFAULT_DEAD_STRENGTH = 0.05;
-
 /** A draw slower than this (ms) makes live updates wait; they then come at most every
  * SLOW_DRAW_GAP × its time. */
 const SLOW_DRAW_MS = 120;
@@ -27,33 +23,22 @@ const SLOW_DRAW_GAP = 4;
 /** @typedef {import("../../plots/neurons.js").NeuronInfo} NeuronInfo */
 
 /**
- * The neurons of an instance: the server's neuron view, or (when it has none) the same rules
- * computed here: strength ‖W row k‖ · ‖readout column k‖ (W_out, or Wᵀ when tied).
+ * The neurons of an instance, as the server classifies them (its neuron view, server/tms/
+ * metrics.py: no maths here).
  * @param {any} instance
  * @returns {{neurons: NeuronInfo[], monosemanticShare: number, deadStrength: number}}
+ * @throws {Error} when the instance has no neuron view (not a ReLU-hidden-layer model)
  */
 function neuronInfo(instance) {
-  const W = /** @type {number[][]} */ (instance.W);
   const view = instance.neurons;
-  const monosemanticShare = Number(view?.monosemantic_share ?? DEFAULT_MONOSEMANTIC_SHARE);
-  const deadStrength = Number(view?.dead_strength ?? DEFAULT_DEAD_STRENGTH);
-  const neurons = W.map((row, k) => {
-    const given = view?.neurons?.[k];
-    if (given) return { index: k, top: given.top_feature, share: given.top_share, kind: given.kind };
-    const squares = row.map((w) => w * w);
-    const total = squares.reduce((a, b) => a + b, 0);
-    const top = squares.indexOf(Math.max(...squares));
-    const readout = Array.isArray(instance.W_out)
-      ? Math.hypot(...instance.W_out.map((/** @type {number[]} */ r) => r[k]))
-      : Math.sqrt(total);
-    const strength = Math.sqrt(total) * readout;
-    const share = total > 0 ? squares[top] / total : 0;
-    /** @type {NeuronInfo["kind"]} */
-    const kind =
-      strength < deadStrength ? "dead" : share >= monosemanticShare ? "monosemantic" : "polysemantic";
-    return { index: k, top, share, kind };
-  });
-  return { neurons, monosemanticShare, deadStrength };
+  if (!view || !Array.isArray(view.neurons)) throw new Error("the server sent no neuron view for this model");
+  const neurons = view.neurons.map((/** @type {any} */ given, /** @type {number} */ k) => ({
+    index: k,
+    top: given.top_feature,
+    share: given.top_share,
+    kind: given.kind,
+  }));
+  return { neurons, monosemanticShare: Number(view.monosemantic_share), deadStrength: Number(view.dead_strength) };
 }
 
 /**
