@@ -103,3 +103,14 @@ def plan_ids(tmp_path: Path) -> set[str]:
     """The default plan's model ids under default settings."""
     with TestClient(create_app(Settings(cache_dir=tmp_path / "empty", device="cpu"))) as client:
         return {run["model_id"] for run in plan(client, {})["runs"]}
+
+
+def test_a_run_over_a_limit_has_no_id_and_says_which(client: TestClient) -> None:
+    """n_features far beyond max_features (2³¹ − 1) is planned, not refused, and not expanded."""
+    answer = plan(client, {"n_hidden": [2, 300], "n_features": 2**31 - 1, "points": 2})
+    for run in answer["runs"]:
+        assert run["model_id"] is None and not run["cached"]
+        assert any("max_features" in message for message in run["limit_errors"])
+    assert any("max_hidden" in m for m in answer["runs"][1]["limit_errors"])
+    ok = plan(client, {"n_hidden": [2], "points": 2})["runs"][0]
+    assert ok["limit_errors"] == [] and len(ok["model_id"]) == 64

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from pydantic import ValidationError
 
 from server.api.deps import SettingsDep, WorkerDep
+from server.api.limits import limit_errors
 from server.api.schemas.power_sweeps import PowerRun, PowerSweepPlan, PowerSweepRequest
 
 router = APIRouter(prefix="/power-sweeps", tags=["theory"])
@@ -23,8 +23,9 @@ async def plan_power_sweep(
     against the theorem's n > mᵏ, its model request (POST it to /api/models as given: the
     default sweep is shipped, so it answers ``cached: true``), its id and whether it is cached.
 
-    The model requests are not checked against the limits here (POST /api/models does, and
-    names the field); 422 only for a malformed sweep.
+    Nothing is refused for the server's limits: a run over one has no ``model_id`` and says
+    which in ``limit_errors`` (POST /api/models refuses it with a 422 naming the field); 422
+    only for a malformed sweep.
     """
     sweep = request.normalised()
     max_features = settings.limits.max_features
@@ -35,10 +36,10 @@ async def plan_power_sweep(
         for m, model in zip(sweep.n_hidden, requests, strict=True):
             n, capped = sweep.features_for(m, max_features)
             threshold = m**sweep.k
-            try:
-                model_id: str | None = model.model_id()
-            except ValidationError:  # e.g. more features than a request's lists may hold
-                model_id = None
+            # Over a limit, POST /api/models refuses it: no id (which could be costly to
+            # compute: n_features is bounded only by its limit), and the limits' messages.
+            refused = [str(error["msg"]) for error in limit_errors(model, settings.limits)]
+            model_id = None if refused else model.model_id()
             out.append(
                 PowerRun(
                     n_hidden=m,
@@ -50,6 +51,7 @@ async def plan_power_sweep(
                     model_request=model,
                     model_id=model_id,
                     cached=model_id is not None and worker.cache.path(model_id).is_dir(),
+                    limit_errors=refused,
                 )
             )
         return out

@@ -139,10 +139,13 @@ class PowerRun(BaseModel):
     in_regime: bool = Field(description="n > mᵏ")
     model_request: ModelRequest = Field(description="POST it to /api/models to train (or load) m")
     model_id: str | None = Field(
-        description="its id, for GET /api/models/{id}; null when the request cannot be trained "
-        "(POST /api/models says why)"
+        description="its id, for GET /api/models/{id}; null when it is over a limit"
     )
     cached: bool = Field(description="whether the server's cache holds it now")
+    limit_errors: list[str] = Field(
+        default_factory=list,
+        description="the server's limits it is over (POST /api/models refuses it, naming them)",
+    )
 
 
 class PowerSweepPlan(BaseModel):
