@@ -403,8 +403,11 @@ export function createPage({
   const requestKey = (/** @type {Record<string, unknown>} */ s) =>
     serializeFields(fields.filter((f) => !f.view), s);
   const writeUrl = () => {
-    const hash = `#${serializeFields(fields, page.state)}`;
-    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+    const body = serializeFields(fields, page.state);
+    // An empty state (every field optional and unset) is the page's bare address.
+    if (window.location.hash !== (body ? `#${body}` : "")) {
+      window.history.replaceState(null, "", body ? `#${body}` : `${window.location.pathname}${window.location.search}`);
+    }
   };
   let timer = 0;
   let seq = 0;

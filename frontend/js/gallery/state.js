@@ -61,7 +61,7 @@ export function presetValues(preset, requestDefaults = {}) {
  * @type {ReadonlyArray<import("../page.js").Field>}
  */
 export const GALLERY_FIELDS = Object.freeze([
-  { name: "preset", type: "id", default: "" },
+  { name: "preset", type: "id", default: "", optional: true },
   ...CONTROL_PROPS.map((prop) => ({
     name: prop.name,
     type: /** @type {"int"|"float"} */ (prop.int ? "int" : "float"),
