@@ -97,6 +97,9 @@ def test_the_default_sweep_is_the_shipped_preset_and_opens_without_training(
             for instance in result.json()["instances"]:  # derived by the server, not the page
                 norms = instance["feature_norms"]
                 assert instance["frobenius_squared"] == pytest.approx(sum(v * v for v in norms))
+                theory = instance["theory_loss"]
+                unsuperposed = theory["zero_output"] - theory["power_unsuperposed"]
+                assert instance["unsuperposed_gain"] == pytest.approx(unsuperposed)
 
 
 def plan_ids(tmp_path: Path) -> set[str]:

@@ -517,6 +517,18 @@ class InstanceResult(InstanceMetrics):
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="power models: the gain over x′ = 0 of the best W without superposition, "
+        "theory_loss.zero_output − theory_loss.power_unsuperposed (docs/THEORY.md F15); null "
+        "otherwise"
+    )
+    @property
+    def unsuperposed_gain(self) -> float | None:
+        zero = self.theory_loss.get("zero_output")
+        unsuperposed = self.theory_loss.get("power_unsuperposed")
+        return None if zero is None or unsuperposed is None else zero - unsuperposed
+
     train_loss: float | None = Field(
         None,
         description="models with n_train: L on the T training points (then `loss`, on 2¹⁶ "
