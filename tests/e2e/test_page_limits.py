@@ -1,7 +1,7 @@
 """The shared page controller's out-of-range rule on the phase, power and memorisation pages
 (issue 16): a typed number beyond its limit shows the limit beside the field and sends nothing;
-an empty "automatic" field is said so, not a hidden 0. (The explorer's is in test_explorer_live.py, the gallery's in
-test_gallery.py.)"""
+an empty "automatic" field is said so, not a hidden 0. (The explorer's is in
+test_explorer_live.py, the gallery's in test_gallery.py.)"""
 
 from __future__ import annotations
 
