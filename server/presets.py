@@ -50,7 +50,9 @@ class Preset(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9-]+$", description="URL-safe name, for --preset NAME")
     title: str
     section: str = Field(description="the paper section it reproduces")
-    section_url: str = Field(description="that section on transformer-circuits.pub")
+    section_url: str = Field(
+        description="that section on transformer-circuits.pub (or the paper's arXiv page)"
+    )
     text: str = Field(description="two or three sentences of teaching text")
     view: View
     requests: list[ModelRequest] = Field(default_factory=list)
