@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.api.settings import Limits
 from server.cache import ModelCache
 from server.device import DeviceUnavailable, select_device
 from server.double_descent_results import DoubleDescentTask
@@ -69,7 +68,7 @@ def preset_tasks(chosen: list[Preset]) -> list[tuple[str, Task]]:
             tasks.append((preset.id, DoubleDescentTask(preset.double_descent)))
         requests = list(preset.requests)
         if preset.power_sweep is not None:  # one model per m, as the power page plans it
-            requests = preset.power_sweep.normalised().model_requests(Limits().max_features)
+            requests = preset.power_sweep.shipped_requests()
         count = len(requests)
         for k, request in enumerate(requests):
             name = preset.id if count == 1 else f"{preset.id} [{k + 1}/{count}]"

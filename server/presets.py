@@ -24,7 +24,6 @@ from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.power_sweeps import PowerSweepRequest
 from server.api.schemas.saes import SAERequest
-from server.api.settings import Limits
 from server.claims import Claim
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
@@ -155,8 +154,7 @@ def _power_ids(sweep: PowerSweepRequest | None) -> dict[str, object]:
     ``max_features`` (as the server plans it under default settings)."""
     if sweep is None:
         return {}
-    requests = sweep.normalised().model_requests(Limits().max_features)
-    return {"sweep_model_ids": [r.model_id() for r in requests]}
+    return {"sweep_model_ids": [r.model_id() for r in sweep.shipped_requests()]}
 
 
 def shipped_ids() -> frozenset[str]:

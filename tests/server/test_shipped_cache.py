@@ -12,7 +12,6 @@ import pytest
 
 from server.api.schemas.models import InstanceResult, ModelResult
 from server.api.schemas.saes import SAEResult
-from server.api.settings import Limits
 from server.cache import ModelCache
 from server.double_descent_results import DoubleDescentTask
 from server.phase_results import PhaseDiagramTask
@@ -84,9 +83,7 @@ def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> 
             assert model is not None and model.id == sweep.points[k].model_id
         return
     if preset.power_sweep is not None:  # each m's model, as the power page plans it
-        for k, request in enumerate(
-            preset.power_sweep.normalised().model_requests(Limits().max_features)
-        ):
+        for k, request in enumerate(preset.power_sweep.shipped_requests()):
             task = ModelTask(request)
             assert (SHIPPED / task.id).is_dir(), STALE.format(preset.id)
             model = task.load(_copy(task.id, tmp_path / str(k)))

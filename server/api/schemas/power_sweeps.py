@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.api.schemas.bounded import RequestModel
 from server.api.schemas.models import MAX_INT, ModelRequest, Probability
+from server.api.settings import Limits
 from server.tms.config import DEFAULT_LR, Magnitude
 from server.tms.theory import log_spaced
 
@@ -126,6 +127,11 @@ class PowerSweepRequest(RequestModel):
     def model_requests(self, max_features: int) -> list[ModelRequest]:
         """Every m's model request, in increasing m."""
         return [self.model_request(m, max_features) for m in self.n_hidden]
+
+    def shipped_requests(self) -> list[ModelRequest]:
+        """The model requests as a server with the default limits plans them: what
+        ``python -m server.precompute`` trains and models_cache/ ships for a preset."""
+        return self.normalised().model_requests(Limits().max_features)
 
 
 class PowerRun(BaseModel):
