@@ -1,7 +1,8 @@
 // The pages' only arithmetic on the model's quantities (issue 16: no maths in the page layer):
 // WᵀW from W, a common orientation of 2-D plots, the log sliders' mapping, a line times a
-// constant and the memorisation page's log-spaced training-set sizes. Everything else (the power page's log spacing and power rule n = mᵏ + 1, losses,
-// gains, bounds, dimensionalities, theory lines) comes from the server.
+// constant, the memorisation page's log-spaced training-set sizes, and a replay's running-median
+// loss and regime starts. Everything else (the power page's log spacing and power rule
+// n = mᵏ + 1, losses, gains, bounds, dimensionalities, theory lines) comes from the server.
 
 /**
  * WᵀW of an instance, (n_features × n_features): the server's when it sent one, else computed
@@ -117,4 +118,44 @@ export function logSpacedIntegers(first, last, count) {
   for (let k = 1; k < count - 1; k += 1) values.push(Math.round(Math.exp(lo + ((hi - lo) * k) / (count - 1))));
   values.push(last);
   return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/**
+ * A running median of the loss (the batch loss is noisy): window `w` points.
+ * @param {number[]} values
+ * @param {number} [w]
+ * @returns {number[]}
+ */
+export function runningMedian(values, w = 9) {
+  return values.map((_, i) => {
+    const part = values.slice(Math.max(0, i - (w >> 1)), i + (w >> 1) + 1).filter(Number.isFinite);
+    part.sort((a, b) => a - b);
+    return part[part.length >> 1];
+  });
+}
+
+/**
+ * The regimes of a replayed run: the snapshot indices where the sorted Dᵢ of instance 0, rounded
+ * to 0.1, change to a pattern that then holds for `hold` snapshots in a row (a new geometry).
+ * @param {any[]} snapshots SnapshotSummary[]
+ * @param {number} [hold]
+ * @returns {number[]} snapshot indices where a regime starts (after the first)
+ */
+export function regimeStarts(snapshots, hold = 4) {
+  const keys = snapshots.map((s) =>
+    (s.dimensionality?.[0] ?? [])
+      .map((d) => (Math.round(d * 10) / 10).toFixed(1))
+      .sort()
+      .join(","),
+  );
+  const starts = [];
+  let current = keys[0];
+  for (let k = 1; k + hold <= keys.length; k += 1) {
+    const held = keys.slice(k, k + hold).every((key) => key === keys[k]);
+    if (keys[k] !== current && held) {
+      starts.push(k);
+      current = keys[k];
+    }
+  }
+  return starts;
 }

@@ -400,3 +400,22 @@ export function onClickOpen(el, ctx, which) {
 export function superpositionGradient() {
   return `linear-gradient(to right, ${SUPERPOSITION_SCALE.map(([t, c]) => `${c} ${100 * t}%`).join(", ")})`;
 }
+
+/**
+ * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.40 ×5" or
+ * "D = 0.50 ×4, 0.00 ×1".
+ * @param {number[]} dims
+ * @returns {string}
+ */
+export function dimensionSummary(dims) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const d of dims) {
+    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts.entries()]
+    .sort((a, b) => Number(b[0]) - Number(a[0]))
+    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
+  return `D = ${parts.join(", ")}`;
+}

@@ -6,6 +6,7 @@
 import { CONFIG, Plotly, axis, baseLayout, colourAt, range } from "./common.js";
 import { normBars, superpositionKey } from "./norms.js";
 import { fractionLines } from "./sweep.js";
+import { runningMedian } from "../maths.js";
 
 /** Colours the Dᵢ lines by each feature's final Dᵢ: 0 dark → 1 light. */
 const FINAL_D_SCALE = Object.freeze([
@@ -179,4 +180,63 @@ export function renderDimensionalityStrip(el, dims) {
  */
 export function moveStepMarker(el, step) {
   if (/** @type {any} */ (el).layout) Plotly.relayout(el, { shapes: [...fractionLines().shapes, stepMarker(step)] });
+}
+
+/**
+ * The loss curve under a replay: the training batch's L (light) and its running median (the batch
+ * loss is noisy), on log axes, with a dashed line and a label where each regime starts.
+ * @param {HTMLElement} el
+ * @param {{step: number, loss: number[]}[]} history the result's loss_history (instance 0 drawn)
+ * @param {number[]} regimeSteps the steps where a new geometry sets in
+ * @returns {object[]} the regime lines, to pass back to `markReplayStep`
+ */
+export function renderReplayLoss(el, history, regimeSteps) {
+  const steps = history.map((h) => Math.max(h.step, 1)); // log axis: step 0 drawn at 1
+  const losses = history.map((h) => h.loss?.[0]);
+  const shapes = regimeSteps.map((step) => ({
+    ...stepMarker(Math.max(step, 1)),
+    line: { color: "#5f6368", width: 1, dash: "dash" },
+  }));
+  const annotations = regimeSteps.map((step, m) => ({
+    xref: "x",
+    yref: "paper",
+    x: Math.log10(Math.max(step, 1)),
+    y: 1,
+    yanchor: "bottom",
+    text: `regime ${m + 2}`,
+    showarrow: false,
+    font: { size: 11, color: "#3c4043" },
+  }));
+  const line = (y, colour, width, label) => ({
+    type: "scatter",
+    mode: "lines",
+    x: steps,
+    y,
+    line: { color: colour, width },
+    hovertemplate: `step %{x}<br>${label} = %{y:.4g}<extra></extra>`,
+  });
+  Plotly.react(
+    el,
+    [line(losses, "#aecbfa", 1, "batch L"), line(runningMedian(losses), "#1a73e8", 2, "running median L")],
+    baseLayout({
+      margin: { l: 60, r: 12, t: 20, b: 44 },
+      xaxis: axis("step (log)", { type: "log" }),
+      yaxis: axis("loss L", { type: "log" }),
+      shapes,
+      annotations,
+    }),
+    CONFIG,
+  );
+  return shapes;
+}
+
+/**
+ * Mark `step` on a replay's loss curve (`renderReplayLoss`) with a red line, keeping the regimes'.
+ * @param {HTMLElement} el
+ * @param {object[]} regimeShapes what `renderReplayLoss` returned
+ * @param {number} step
+ * @returns {void}
+ */
+export function markReplayStep(el, regimeShapes, step) {
+  Plotly.relayout(el, { shapes: [...regimeShapes, { ...stepMarker(Math.max(step, 1)), line: { color: MARKER_COLOUR, width: 2 } }] });
 }

@@ -6,7 +6,7 @@ import { colourAt } from "../../plots/common.js";
 import { renderPlaneThumb } from "../../plots/geometry.js";
 import { formatNumber } from "../../format.js";
 import { alignPlane } from "../../maths.js";
-import { captionOf, instanceGrid, viewState } from "../common.js";
+import { captionOf, dimensionSummary, instanceGrid, viewState } from "../common.js";
 
 /** Side of one small plot, in px: three or four across a 1024 px screen, readable projected. */
 const PLOT_PX = 270;
@@ -101,25 +101,6 @@ function featureColours(request, importance, n, probability) {
     });
   }
   return { colours, groups };
-}
-
-/**
- * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.40 ×5" or
- * "D = 0.50 ×4, 0.00 ×1".
- * @param {number[]} dims
- * @returns {string}
- */
-function dimensionSummary(dims) {
-  /** @type {Map<string, number>} */
-  const counts = new Map();
-  for (const d of dims) {
-    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  const parts = [...counts.entries()]
-    .sort((a, b) => Number(b[0]) - Number(a[0]))
-    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
-  return `D = ${parts.join(", ")}`;
 }
 
 /**
