@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from server import results
+from server.api.schemas.models import LossEstimate
 from server.api.schemas.phase_diagrams import BoundaryCurve, PhaseDiagramRequest, PhaseDiagramResult
 from server.cache import ModelCache, Stored
 from server.tms import metrics
@@ -51,11 +53,13 @@ def diagram(
     final: bool,
     device: str,
     seconds: float,
+    loss_estimate: LossEstimate | None = None,
 ) -> PhaseDiagramResult:
     """Assemble a diagram from every cell's weights.
 
     Args:
         W: (cells, m, n); b: (cells, n); loss: (cells,), cells row-major over [y][x].
+        loss_estimate: how ``loss`` was measured (final diagrams), else None.
     """
     size = request.grid_size
     W, b = W.detach().cpu(), b.detach().cpu()
@@ -91,6 +95,7 @@ def diagram(
             "direction_cosine": DIRECTION_THRESHOLD,
             "rank": RANK_THRESHOLD,
         },
+        loss_estimate=loss_estimate,
     )
 
 
@@ -151,6 +156,7 @@ class PhaseDiagramTask:
         return diagram(
             self.request, self.grids, trained.W, trained.b, trained.loss,
             id=self.id, step=self.request.steps, final=True, device=str(device), seconds=seconds,
+            loss_estimate=results.loss_estimate(trained.loss_estimate),
         )  # fmt: skip
 
     def save(self, cache: ModelCache, result: PhaseDiagramResult, trained: TrainResult) -> None:

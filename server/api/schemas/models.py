@@ -500,6 +500,12 @@ class InstanceResult(InstanceMetrics):
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
     )
+    selection_loss: float | None = Field(
+        None,
+        description="with n_restarts > 1 and no n_train: the kept restart's L on the inputs "
+        "that ranked the restarts (the least of n_restarts noisy estimates, so biased low; "
+        "`loss` is measured on other inputs); null otherwise and in live snapshots",
+    )
     train_loss: float | None = Field(
         None,
         description="models with n_train: L on the T training points (then `loss`, on 2¹⁶ "
@@ -515,6 +521,24 @@ class InstanceResult(InstanceMetrics):
         None,
         description="models with n_train: the training points' hidden vectors h_t = W x_t, "
         "shape (T, n_hidden); null otherwise",
+    )
+
+
+class LossEstimate(BaseModel):
+    """How a result's reported losses were measured (``server.tms.training.LossEstimate``)."""
+
+    method: Literal["independent_samples"] = Field(
+        description="independent_samples: L (and L̃) is the mean over `samples` fresh inputs, "
+        "none of which picked the kept restart, so it is an unbiased estimate"
+    )
+    samples: int = Field(description="how many fresh inputs L is the mean over")
+    selected_on: Literal["none", "fresh_samples", "train_set"] = Field(
+        description="what picked each instance's kept restart: none (one restart); "
+        "fresh_samples (the lowest L on `selection_samples` other fresh inputs: that L, biased "
+        "low, is each instance's `selection_loss`); train_set (the lowest L on the training set)"
+    )
+    selection_samples: int | None = Field(
+        None, description="the fresh inputs the restarts were ranked on, for fresh_samples"
     )
 
 
@@ -555,4 +579,10 @@ class ModelResult(BaseModel):
     instances: list[InstanceResult]
     snapshots: list[SnapshotSummary] | None = Field(
         None, description="requests with snapshots > 0: the kept snapshots' metrics; else null"
+    )
+    loss_estimate: LossEstimate | None = Field(
+        None,
+        description="how the instances' `loss` was measured. null in entries stored before it "
+        "existed: their loss is on 2¹⁶ fresh inputs, the same ones that picked the restart, so "
+        "with n_restarts > 1 (and no n_train) it is biased low",
     )

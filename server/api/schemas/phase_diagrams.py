@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.api.schemas.bounded import RequestModel
 from server.api.schemas.ids import content_id
-from server.api.schemas.models import MAX_INT, Probability
+from server.api.schemas.models import MAX_INT, LossEstimate, Probability
 from server.tms.theory import log_spaced
 
 RelativeImportance = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
@@ -133,7 +133,10 @@ class PhaseDiagramResult(BaseModel):
     agreement: float = Field(description="fraction of cells where empirical == theory")
     extra_norm: Grid = Field(description="‖W_extra‖ of the extra (last) feature")
     extra_superposition: Grid = Field(description="Σ_{j≠extra} (Ŵ_extra·Wⱼ)²")
-    loss: Grid = Field(description="trained L per cell (fresh samples; batch L while live)")
+    loss: Grid = Field(
+        description="trained L per cell: on fresh samples that did not pick the cell's seed "
+        "(`loss_estimate`); the training-batch L while live"
+    )
     candidate_losses: dict[str, Grid] = Field(
         description="closed-form L of each candidate per cell; n = 2 adds "
         "'superposition_optimised_bias' (F8)"
@@ -142,6 +145,12 @@ class PhaseDiagramResult(BaseModel):
     W: list[list[list[list[float]]]] = Field(description="[y][x] → W of shape (m, n)")
     b: list[list[list[float]]] = Field(description="[y][x] → b of length n")
     thresholds: dict[str, float] = Field(description="the classifier's documented thresholds")
+    loss_estimate: LossEstimate | None = Field(
+        None,
+        description="how `loss` was measured; null while live and in diagrams stored before it "
+        "existed (their loss, with n_restarts > 1, is the least of the seeds' losses on the "
+        "inputs that picked it: biased low)",
+    )
 
 
 class PhaseSnapshotMessage(BaseModel):
