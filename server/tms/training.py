@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor
 
+from server.tms import adversarial
 from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import (
@@ -501,15 +502,16 @@ class Run:
         return self.parts[0].train_x is not None
 
     @property
-    def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int]:
+    def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int, float]:
         """What must match for two runs to share a batch: runs on finite training sets share
-        one whatever their T (batch size 0 stands for them)."""
+        one whatever their T (batch size 0 stands for them); adversarial training's ε too."""
         return (
             self.architecture,
             self.distribution,
             self.n_features,
             self.n_hidden,
             0 if self.finite else self.config.batch_size,
+            self.config.adversarial_epsilon,
         )
 
     @classmethod
@@ -887,14 +889,28 @@ class TrainingBatch:
             W_out = first.W_out if single else torch.cat([run.W_out for run in layout.runs])
         arch = first.architecture
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
+        y = target(x, arch.absolute_value) if arch.absolute_value else None
+        if first.config.adversarial_epsilon:  # attacked inputs, clean targets (adversarial.py)
+            y = x if y is None else y
+            x = adversarial.perturb(
+                x, W, first.config.adversarial_epsilon, _row_generators(layout), W_out
+            )
         loss = loss_gradients(
-            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out,
-            y=target(x, arch.absolute_value) if arch.absolute_value else None,
-        ).loss  # fmt: skip
+            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y
+        ).loss
         for group in self._adam_groups(layout):  # every run's own parameters and state
             adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             run.record(None if loss is None else loss[rows].clone())
+
+
+def _row_generators(layout: _Layout) -> list[tuple[slice, torch.Generator]]:
+    """Each run part's rows within the batch, with its generator."""
+    return [
+        (slice(rows.start + part.rows.start, rows.start + part.rows.stop), part.generator)
+        for run, rows in zip(layout.runs, layout.slices, strict=True)
+        for part in run.parts
+    ]
 
 
 def _merge(groups: dict[tuple[float, float], AdamGroup], mine: AdamGroup, lr: float) -> None:

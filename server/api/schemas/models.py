@@ -67,11 +67,13 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "lr_schedule": "constant",
     "warmup_steps": 0,
     "init_from": None,
+    "adversarial_epsilon": 0.0,
 }
 # init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
 # "snapshot-<sha256>", what "current" becomes when those were a training's snapshot.
 INIT_FROM_PATTERN = r"^(current|[0-9a-f]{64}|snapshot-[0-9a-f]{64})$"
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
+MAX_ADVERSARIAL_EPSILON = 10.0  # adversarial training's largest ε (the paper's needed 0.8)
 
 
 class FeatureSetSpec(RequestModel):
@@ -211,6 +213,24 @@ class ModelRequest(RequestModel):
         le=MAX_INT,
         description="the warm-up's steps (at most steps); only with lr_schedule 'warmup_cosine'",
     )
+
+    adversarial_epsilon: float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_ADVERSARIAL_EPSILON,
+        allow_inf_nan=False,
+        description='adversarial training (TMS §"Relationship to Adversarial Robustness"): each '
+        "training input is attacked against one feature i drawn uniformly, x + λ (WᵀW)ᵢ / "
+        "‖(WᵀW)ᵢ‖ with λ = ε · the batch's mean ‖x‖, and the model is trained to output the clean "
+        "target; 0: none (the paper needed ε near 0.8 to remove superposition). Not with n_train",
+    )
+
+    @field_validator("adversarial_epsilon")
+    @classmethod
+    def _adversarial_fits(cls, value: float, info: ValidationInfo) -> float:
+        if value and info.data.get("n_train") is not None:
+            raise ValueError("adversarial_epsilon does not apply with n_train (a finite set)")
+        return value
 
     @field_validator("warmup_steps")
     @classmethod
@@ -357,6 +377,7 @@ class ModelRequest(RequestModel):
             n_train=self.n_train,
             lr_schedule=self.lr_schedule,
             warmup_steps=self.warmup_steps,
+            adversarial_epsilon=self.adversarial_epsilon,
         )
 
     @property
