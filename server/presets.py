@@ -35,6 +35,7 @@ View = Literal[
     "phase_diagram",  # the phase-diagram page
     "sae",  # the SAE page: decoder directions over the features (m = 2), |cos| matrix, scores
     "double_descent",  # the memorisation page: loss and dimensionalities against T
+    "vulnerability",  # adversarial vulnerability of each instance against 1/D* (one request)
 ]
 
 

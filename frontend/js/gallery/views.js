@@ -11,6 +11,7 @@ import { renderNeurons } from "./views/neurons.js";
 import { renderPhaseDiagram } from "./views/phase_diagram.js";
 import { renderSae } from "./views/sae.js";
 import { renderSparsitySweep } from "./views/sparsity_sweep.js";
+import { renderVulnerabilityView } from "./views/vulnerability.js";
 
 /**
  * One request's result as the views get it: the cached or final ModelResult, or while training
@@ -47,6 +48,7 @@ export const VIEWS = Object.freeze({
   phase_diagram: renderPhaseDiagram,
   sae: renderSae,
   double_descent: renderDoubleDescent,
+  vulnerability: renderVulnerabilityView,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -60,4 +62,5 @@ export const VIEW_KINDS = Object.freeze({
   phase_diagram: "phase diagram (opens the phase page)",
   sae: "sparse autoencoder: decoder vs features",
   double_descent: "double descent: loss against T (opens the memorisation page)",
+  vulnerability: "adversarial vulnerability against features per dimension",
 });
