@@ -10,11 +10,13 @@ Three tables, each printed as Markdown for benchmarks/RESULTS.md:
 - ``sweep``: vulnerability (ε = 0.1, the paper's attack norm) against features per dimension
   1/D* across sparsity, for n → m models trained here (default 20 → 5, equal importances, ten
   p from 1 to 0.01) and, with ``--shipped``, the shipped features-vs-sparsity preset (100 → 20).
+- ``cost``: ms per training step of 5 → 2 and 20 → 5 with and without adversarial training
+  (ε = 0.8), alternated in the same run (3 rounds of 1,000 steps each).
 - ``training``: adversarial training (``adversarial_epsilon``) of 5 → 2 at p = 0.05 (and
   20 → 5 at p = 0.03): how many features are represented (‖Wᵢ‖ > 0.5), 1/D*, the median
   superposition Σⱼ≠ᵢ (Ŵᵢ·Wⱼ)² of the represented ones, the clean loss and the vulnerability.
 
-    python -m benchmarks.adversarial [--part restarts sweep training] [--shipped]
+    python -m benchmarks.adversarial [--part restarts sweep cost training] [--shipped]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from server.tms.adversarial import vulnerability
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import Architecture, forward
 from server.tms.theory import log_spaced
+from server.tms.training import Run, TrainingBatch
 
 EPSILON = 0.1
 SAMPLES = 1 << 15
@@ -143,9 +146,29 @@ def training(n: int, m: int, p: float, steps: int) -> None:
         )
 
 
+def step_ms(model: ModelConfig, epsilon: float, steps: int = 1000) -> float:
+    run = Run(model, TrainConfig(steps=steps, adversarial_epsilon=epsilon))
+    batch = TrainingBatch()
+    batch.add(run)
+    start = time.perf_counter()
+    while not run.done:
+        batch.step()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def cost() -> None:
+    print("\n| model | plain ms/step | adversarial (ε = 0.8) ms/step | ratio |")
+    print("|---|---|---|---|")
+    for n, m in ((5, 2), (20, 5)):
+        model = ModelConfig(n, m, feature_probability=0.05)
+        for _ in range(3):
+            plain, attacked = step_ms(model, 0.0), step_ms(model, 0.8)
+            print(f"| {n} → {m} | {plain:.3f} | {attacked:.3f} | {attacked / plain:.2f}× |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", nargs="+", default=["restarts", "sweep", "training"])
+    parser.add_argument("--part", nargs="+", default=["restarts", "sweep", "cost", "training"])
     parser.add_argument("--shipped", action="store_true", help="also the shipped 100 → 20")
     parser.add_argument("--steps", type=int, default=5000)
     args = parser.parse_args()
@@ -155,6 +178,8 @@ def main() -> None:
     if "sweep" in args.part:
         sweep(20, 5, args.steps, args.shipped)
         sweep(5, 2, args.steps, False)
+    if "cost" in args.part:
+        cost()
     if "training" in args.part:
         training(5, 2, 0.05, args.steps)
         training(20, 5, 0.03, args.steps)
