@@ -79,6 +79,7 @@ def instance_results(
     train_loss: Tensor | None = None,
     train_x: list[Tensor] | None = None,
     selection_loss: Tensor | None = None,
+    loss_stderr: Tensor | None = None,
 ) -> list[InstanceResult]:
     """Measure every instance (the paper's metrics, theory losses and the exact loss).
 
@@ -93,15 +94,15 @@ def instance_results(
             they give ``hidden_train`` and ``data_dimensionality``.
         selection_loss: (n_instances,), the kept restart's L on the inputs that ranked the
             restarts (``TrainResult.selection_loss``), else None.
+        loss_stderr: (n_instances,), the standard error of ``loss``, else None.
     """
     config = request.to_config()
     finite = finite_fields(config, W, train_loss, train_x)
     exact = measures.exact_linear_losses(config, W, b)
     losses = loss.detach().double().cpu().tolist()
     gains = [None] * len(W) if gain is None else gain.detach().double().cpu().tolist()
-    picked = [None] * len(W)
-    if selection_loss is not None:
-        picked = selection_loss.detach().double().cpu().tolist()
+    picked = [None] * len(W) if selection_loss is None else _floats(selection_loss)
+    stderrs = [None] * len(W) if loss_stderr is None else _floats(loss_stderr)
     importance = config.importances
     return [
         InstanceResult(
@@ -112,6 +113,7 @@ def instance_results(
             exact_loss=exact[k],
             gain=gains[k],
             selection_loss=picked[k],
+            loss_stderr=stderrs[k],
             **finite[k],
             **fields,
         )
@@ -119,6 +121,10 @@ def instance_results(
             zip(config.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
         )
     ]
+
+
+def _floats(values: Tensor) -> list[float]:
+    return values.detach().double().cpu().tolist()
 
 
 @torch.no_grad()
@@ -299,6 +305,7 @@ class ModelTask:
                 trained.train_loss,
                 trained.train_x,
                 trained.selection_loss,
+                trained.loss_stderr,
             ),
             snapshots=snapshot_summaries(trained.snapshot_steps, trained.snapshots["W"])
             if trained.snapshots

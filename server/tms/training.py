@@ -117,6 +117,8 @@ class TrainResult:
         selection_loss: (n_instances,), the kept restart's L on the inputs that ranked the
             restarts (biased low: it is the least of n_restarts noisy estimates), when restarts
             were ranked on fresh samples; else None.
+        loss_stderr: (n_instances,), the standard error of ``loss`` (the per-input loss's
+            sample s.d. / √samples); None where a caller built the result by hand.
     """
 
     W: Tensor
@@ -132,6 +134,7 @@ class TrainResult:
     train_x: list[Tensor] | None = None
     loss_estimate: LossEstimate | None = None
     selection_loss: Tensor | None = None
+    loss_stderr: Tensor | None = None
 
 
 def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
@@ -153,6 +156,7 @@ class Evaluation(NamedTuple):
 
     loss: Tensor  # (rows,) L = mean Σᵢ Iᵢ (xᵢ − x′ᵢ)²
     gain: Tensor  # (rows,) L̃ = mean Σᵢ Iᵢ xᵢ² − L on the same inputs: the gain over x′ = 0
+    stderr: Tensor | None = None  # (rows,) L's standard error: the per-input loss's s.d. / √N
 
 
 class Evaluator:
@@ -193,6 +197,7 @@ class Evaluator:
         n_rows, n_features = importance.shape
         self.chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
         self.total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
+        self.squares = torch.zeros_like(self.total)  # Σ of the per-input loss squared
         self.zero = torch.zeros_like(self.total)  # Σ of the loss of x′ = 0
         self.samples_done = 0
 
@@ -215,14 +220,19 @@ class Evaluator:
         x = sample_features(self.feature_probability, size, self.generator, self.distribution)
         x_hat = forward(self.W, self.b, x, self.arch, self.W_out)  # (rows, n, size)
         y = target(x, self.W_out is not None)
-        self.total += reconstruction_loss(y, x_hat, self.importance).double() * size
+        error = x_hat.sub_(y)
+        per_input = (self.importance.unsqueeze(-1) * error * error).sum(dim=1).double()  # (rows, B)
+        self.total += per_input.sum(dim=-1)
+        self.squares += per_input.square().sum(dim=-1)
         self.zero += reconstruction_loss(y, torch.zeros_like(y), self.importance).double() * size
         self.samples_done += size
 
     def evaluation(self) -> Evaluation:
         """L and L̃ per row over the inputs measured so far (all of them once :attr:`done`)."""
         n = max(1, self.samples_done)
-        return Evaluation(self.total / n, (self.zero - self.total) / n)
+        mean = self.total / n
+        variance = (self.squares / n - mean.square()).clamp_min(0.0) * (n / max(1, n - 1))
+        return Evaluation(mean, (self.zero - self.total) / n, (variance / n).sqrt())
 
 
 class FinalEvaluation:
@@ -351,9 +361,7 @@ class JointEvaluator:
     def evaluation(self) -> Evaluation:
         """L and L̃ of every row of the joined run, in its row order."""
         measured = [evaluator.evaluation() for _, evaluator in self.parts]
-        return Evaluation(
-            torch.cat([m.loss for m in measured]), torch.cat([m.gain for m in measured])
-        )
+        return Evaluation(*(torch.cat(parts) for parts in zip(*measured, strict=True)))
 
 
 @dataclass
@@ -704,7 +712,7 @@ class Run:
             estimate = LossEstimate(samples, "train_set" if self.config.n_restarts > 1 else "none")
         else:
             estimate = LossEstimate(samples, "none")
-        measured = Evaluation(final.loss[keep], final.gain[keep])
+        measured = Evaluation(*(None if t is None else t[keep] for t in final))
         reported = measured if report is None else report
         return TrainResult(
             W=self.W[keep].clone(),
@@ -720,6 +728,7 @@ class Run:
             train_x=None if train_loss is None else self.train_points(keep.tolist()),
             loss_estimate=estimate,
             selection_loss=None if report is None else measured.loss,
+            loss_stderr=reported.stderr,
         )
 
     def train_points(self, rows: list[int]) -> list[Tensor]:

@@ -521,6 +521,11 @@ class InstanceResult(InstanceMetrics):
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
     )
+    loss_stderr: float | None = Field(
+        None,
+        description="the standard error of `loss` (the per-input loss's sample s.d. / √samples); "
+        "null in live snapshots and in entries stored before it existed",
+    )
     selection_loss: float | None = Field(
         None,
         description="with n_restarts > 1 and no n_train: the kept restart's L on the inputs "

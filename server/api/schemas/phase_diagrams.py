@@ -115,7 +115,10 @@ class PhaseDiagramResult(BaseModel):
     paper's candidates by the direction W ignores: ``not_learned`` (⊥ [0, 0, 1]), ``dedicated``
     (⊥ [1, 0, 0] or [0, 1, 0]), ``extra_superposed`` (⊥ [0, 1, 1] or [1, 0, 1]),
     ``others_superposed`` (⊥ [1, 1, 0]); trained cells may also be ``all_superposed`` (⊥ [1, 1, 1],
-    a triangle, which the theory leaves out) or ``other``.
+    a triangle, which the theory leaves out), ``beats_candidates`` (a final diagram's cell whose
+    geometry is not the theory's winner but whose loss is below every candidate's by more than 3
+    standard errors: a solution outside the candidate set) or ``other``. A feature with ‖Wᵢ‖ < 0.5 counts as not represented, whatever
+    its direction.
     """
 
     id: str = Field(description="the cache key: sha256 of the canonical request")
@@ -145,6 +148,11 @@ class PhaseDiagramResult(BaseModel):
     W: list[list[list[list[float]]]] = Field(description="[y][x] → W of shape (m, n)")
     b: list[list[list[float]]] = Field(description="[y][x] → b of length n")
     thresholds: dict[str, float] = Field(description="the classifier's documented thresholds")
+    loss_stderr: Grid | None = Field(
+        None,
+        description="the standard error of each cell's `loss` (final diagrams; null while live "
+        "and in diagrams stored before it existed)",
+    )
     loss_estimate: LossEstimate | None = Field(
         None,
         description="how `loss` was measured; null while live and in diagrams stored before it "
