@@ -148,7 +148,7 @@ def margin(losses: dict[str, float]) -> float:
 
 @pytest.mark.parametrize("n_features", [2, 3])
 def test_small_trained_grid_agrees_with_theory(n_features: int, tmp_path: Path) -> None:
-    request = PhaseDiagramRequest(n_features=n_features, grid_size=6)  # 3 restarts, or 8 for n=3
+    request = PhaseDiagramRequest(n_features=n_features, grid_size=6)  # 10 restarts, or 8 for n=3
     task, run = train(request)
     snapshot = task.snapshot(run)["diagram"]
     assert snapshot.final is False and snapshot.step == request.steps
