@@ -159,6 +159,11 @@ class Evaluation(NamedTuple):
     stderr: Tensor | None = None  # (rows,) L's standard error: the per-input loss's s.d. / √N
 
 
+def chunk_size(rows: int, n_features: int, n_samples: int) -> int:
+    """Inputs per chunk of an evaluation of ``rows`` rows: at most 2²² input entries."""
+    return max(1, min(n_samples, (1 << 22) // (rows * n_features)))
+
+
 class Evaluator:
     """The final evaluation of every row on fresh inputs, one chunk at a time, so that a worker
     can interleave it with other runs' steps (:meth:`advance`) instead of being held by it.
@@ -195,7 +200,7 @@ class Evaluator:
         self.feature_probability, self.importance = feature_probability, importance
         self.n_samples, self.generator = n_samples, generator
         n_rows, n_features = importance.shape
-        self.chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
+        self.chunk = chunk_size(n_rows, n_features, n_samples)
         self.total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
         self.squares = torch.zeros_like(self.total)  # Σ of the per-input loss squared
         self.zero = torch.zeros_like(self.total)  # Σ of the loss of x′ = 0
@@ -263,11 +268,14 @@ class FinalEvaluation:
 
     @property
     def chunks(self) -> int:
-        """How many chunks the whole evaluation takes (the second stage's counted once known,
-        else as one chunk per instance's restarts' worth)."""
+        """How many chunks the whole evaluation takes, both stages."""
         if self.report is not None:
             return self.evaluator.chunks + self.report.chunks
-        return self.evaluator.chunks * (2 if self.run.reports_separately else 1)
+        if not self.run.reports_separately:
+            return self.evaluator.chunks
+        kept = self.run.rows // self.run.config.n_restarts  # the second stage's rows
+        n = self.run.config.n_eval_samples
+        return self.evaluator.chunks + -(-n // chunk_size(kept, self.run.n_features, n))
 
     def advance(self) -> None:
         """Measure the next chunk (nothing once :attr:`done`)."""

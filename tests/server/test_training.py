@@ -176,3 +176,19 @@ def test_initial_weights_must_fit_the_run() -> None:
     one = InitialWeights(torch.ones(1, 2, 5), torch.zeros(1, 5))
     run = training.Run(model, TrainConfig(n_restarts=2), init=one)
     assert run.W.shape == (6, 2, 5) and bool((run.W == 1).all())
+
+
+def test_the_final_evaluation_counts_both_stages_chunks() -> None:
+    config = TrainConfig(steps=2, batch_size=8, n_restarts=4, n_eval_samples=50_000)
+    run = make_run(torch.full((3, 1), 0.1), torch.ones(3, 300), 2, "relu", config, seed=0)
+    batch = training.TrainingBatch()
+    batch.add(run)
+    while not run.done:
+        batch.step()
+    final = run.final_evaluation()
+    expected = final.chunks
+    advanced = 0
+    while not final.done:
+        final.advance()
+        advanced += 1
+    assert advanced == expected == final.chunks > final.evaluator.chunks
