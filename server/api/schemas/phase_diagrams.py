@@ -122,8 +122,8 @@ class PhaseDiagramResult(BaseModel):
     ``others_superposed`` (⊥ [1, 1, 0]); trained cells may also be ``all_superposed`` (⊥ [1, 1, 1],
     a triangle, which the theory leaves out), ``beats_candidates`` (a final diagram's cell whose
     geometry is not the theory's winner but whose loss is below every candidate's by more than 3
-    standard errors: a solution outside the candidate set) or ``other``. A feature with ‖Wᵢ‖ < 0.5 counts as not represented, whatever
-    its direction.
+    standard errors: a solution outside the candidate set) or ``other``. A feature with
+    ‖Wᵢ‖ < 0.5 counts as not represented, whatever its direction.
     """
 
     id: str = Field(description="the cache key: sha256 of the canonical request")
