@@ -126,6 +126,10 @@ def test_adversarial_epsilon_is_id_neutral_when_unset_and_checked() -> None:
             ModelRequest(**bad)
     with pytest.raises(ValueError, match="adversarial_epsilon"):
         TrainConfig(adversarial_epsilon=math.nan)
+    from server.api.schemas.double_descent import DoubleDescentRequest
+
+    with pytest.raises(ValidationError, match="adversarial_epsilon"):  # its models are finite
+        DoubleDescentRequest(n_features=8, adversarial_epsilon=0.5, n_train_values=[2])
 
 
 def test_the_shipped_sweep_grows_more_vulnerable_with_features_per_dimension(
