@@ -107,3 +107,21 @@ def test_samples_are_bounded_by_the_model_s_shape(client: TestClient) -> None:
 def test_unknown_and_malformed_ids(client: TestClient) -> None:
     assert attack(client, ZERO_ID).status_code == 404
     assert attack(client, "abc").status_code == 422
+
+
+def test_an_overflowing_loss_is_a_422_not_a_500(
+    client: TestClient, pentagon: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A diverged model's loss can overflow under attack; JSON has no inf, so it is refused."""
+    from server.tms import adversarial
+
+    def overflowing(*args: Any, **kwargs: Any) -> adversarial.Vulnerability:
+        inf = float("inf")
+        return adversarial.Vulnerability(0.1, 1.0, 0.1, inf, inf, float("nan"), float("nan"),
+                                         64, 5, [64, 0, 0, 0, 0])  # fmt: skip
+
+    monkeypatch.setattr(adversarial, "vulnerability", overflowing)
+    response = attack(client, pentagon["id"], samples=64)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["path", "model_id"] and "overflow" in error["msg"]

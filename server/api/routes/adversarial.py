@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from typing import Annotated
 
 import torch
@@ -57,8 +58,9 @@ async def read_adversarial(
     mean ‖x‖, and the attack that harms it most counts (TMS §"Relationship to Adversarial
     Robustness"); ``vulnerability`` = (attacked − clean loss) / λ².
 
-    404 if the model is not stored; 422 naming ``instance`` for one it does not have, or
-    ``samples`` above the limit for its shape (``epsilon`` and the rest by their ranges).
+    404 if the model is not stored; 422 naming ``instance`` for one it does not have,
+    ``samples`` above the limit for its shape (``epsilon`` and the rest by their ranges), or
+    ``model_id`` for a diverged model whose loss overflows.
     """
     result = await load_model(worker.cache, model_id, gram=False)
     request = result.request
@@ -96,6 +98,14 @@ async def read_adversarial(
         )
     except ValueError as error:  # every sampled input was zero: λ = 0
         raise query_error("samples", str(error), samples) from error
+    figures = (measured.clean_loss, measured.attacked_loss, measured.vulnerability_stderr)
+    if not all(math.isfinite(v) for v in figures):  # JSON has no inf or NaN
+        raise query_error(
+            "model_id",
+            "this model's loss overflows on these inputs (its weights diverged in training)",
+            model_id,
+            where="path",
+        )
     return AdversarialResult(
         id=model_id,
         instance=instance,
