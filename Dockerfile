@@ -17,10 +17,15 @@ WORKDIR /app
 # torch first, in its own layer: it is by far the largest and changes least.
 RUN pip install torch==2.13.0 --index-url "${TORCH_INDEX_URL}"
 
+# Optional extras, e.g. --build-arg EXTRAS='[ray]' for the Ray backend (README.md, "Many machines").
+ARG EXTRAS=""
+
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY frontend ./frontend
-RUN pip install . && mkdir -p /app/models_cache
+# force-included into the wheel (pyproject.toml): served at /THEORY.md
+COPY docs/THEORY.md ./docs/THEORY.md
+RUN pip install ".${EXTRAS}" && mkdir -p /app/models_cache
 
 EXPOSE 8000
 VOLUME /app/models_cache

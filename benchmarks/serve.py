@@ -26,10 +26,13 @@ def free_port() -> int:
 
 
 def start_server(
-    cache_dir: Path, *extra_args: str, env: dict[str, str] | None = None
+    cache_dir: Path,
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    startup_s: float = 60.0,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start `python -m server` on 127.0.0.1 and a free port; return it once /api/health answers
-    (with the token, when ``env`` sets SUPERPOSITION_TOKEN)."""
+    (with the token, when ``env`` sets SUPERPOSITION_TOKEN), within ``startup_s`` seconds."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -50,7 +53,7 @@ def start_server(
     base = f"http://127.0.0.1:{port}"
     token = (env or {}).get("SUPERPOSITION_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + startup_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
@@ -60,7 +63,7 @@ def start_server(
         except httpx.TransportError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("server did not answer /api/health within 60 s")
+    raise RuntimeError(f"server did not answer /api/health within {startup_s:g} s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,9 @@
 
 Flags (each also an environment variable): --host (SUPERPOSITION_HOST, default 127.0.0.1),
 --port (SUPERPOSITION_PORT, 8000), --cache-dir (SUPERPOSITION_CACHE_DIR, models_cache/),
---device (SUPERPOSITION_DEVICE: auto, cpu or cuda). ``--help`` lists every setting.
+--device (SUPERPOSITION_DEVICE: auto, cpu or cuda), --backend (SUPERPOSITION_BACKEND: local or
+ray), --ray-address (SUPERPOSITION_RAY_ADDRESS) and --workers (SUPERPOSITION_WORKERS) for training
+on Ray actors. ``--help`` lists every setting.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from server.api.app import create_app
+from server.api.app import BackendUnavailable, create_app
 from server.api.settings import WS_FRAME_FACTOR, Settings
 from server.device import DeviceUnavailable
 
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)  # resolves the device: fail fast, before binding the port
-    except DeviceUnavailable as exc:
+    except (DeviceUnavailable, BackendUnavailable) as exc:
         sys.exit(f"error: {exc}")
     config = uvicorn.Config(
         app,

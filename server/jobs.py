@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -232,6 +233,14 @@ class TrainingWorker:
     def alive(self) -> bool:
         """Whether the worker thread is running (it ends only at :meth:`stop`)."""
         return self._thread.is_alive()
+
+    backend = "local"  # GET /api/health's ``backend`` (the Ray backend's is "ray")
+
+    def workers(self) -> list[dict[str, Any]]:
+        """GET /api/health's ``workers``: this one worker, in this process, as
+        ``{"id", "pid", "device", "runs"}`` (runs: training, held or evaluating now)."""
+        runs = self.training_runs + self.held_runs + self.evaluating_runs
+        return [{"id": "local", "pid": os.getpid(), "device": str(self.device), "runs": runs}]
 
     @property
     def jobs(self) -> int:

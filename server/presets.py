@@ -22,12 +22,14 @@ from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
 from server.api.schemas.saes import SAERequest
+from server.claims import Claim
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 
 View = Literal[
     "basic_grid",  # per request a row, per instance a column: WᵀW and ‖Wᵢ‖ bars
     "geometry_2d",  # n → 2: every feature's column Wᵢ as an arrow, one plot per instance
+    "geometry_3d",  # n → 3: every Wᵢ in a turnable 3-D scene, edges by |Ŵᵢ·Wⱼ|; replays snapshots
     "sparsity_sweep",  # ‖Wᵢ‖ and superposition per feature × sparsity, and ‖W‖²_F
     "feature_geometry",  # D* and every Dᵢ against 1/(1 − S), lines at the polytopes' fractions
     "dynamics",  # Dᵢ through training, with a step slider replaying the weight snapshots
@@ -87,6 +89,11 @@ class PresetInfo(Preset):
     cached: list[bool] = Field(
         default_factory=list,
         description="per request (or for the diagram), whether the server's cache holds it now",
+    )
+    claims: list[Claim] = Field(
+        default_factory=list,
+        description="the paper's claims, each beside its figure from the cached result "
+        "(server.claims)",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,10 @@ from server.device import select_device, set_torch_threads
 from server.job_records import JobRecords
 from server.jobs import TrainingWorker
 from server.presets import shipped_ids
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested training backend cannot run here (Ray is not installed)."""
 
 
 def frontend_dir() -> Path:
@@ -100,23 +105,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     worker.
 
     Raises:
-        DeviceUnavailable: ``device="cuda"`` and CUDA is absent.
+        DeviceUnavailable: ``device="cuda"`` and CUDA is absent (the local backend).
+        BackendUnavailable: ``backend="ray"`` and Ray is not installed.
     """
     settings = settings or get_settings()
-    device = select_device(settings.device)  # once, here: a missing CUDA fails before serving
+    # Once, here: a missing CUDA fails before serving. On the Ray backend the actors resolve the
+    # device on their own machines (the server's may have no GPU).
+    device = select_device(settings.device) if settings.backend == "local" else None
+    if device is None and importlib.util.find_spec("ray") is None:
+        raise BackendUnavailable(
+            "--backend ray needs Ray, an optional extra: pip install -e '.[ray]' (or "
+            "pip install 'superposition-explorer[ray]')"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_torch_threads(settings.torch_threads)
         cache = ModelCache(settings.cache_dir, settings.cache_max_bytes, shipped_ids())
-        worker = TrainingWorker(
-            cache,
-            device,
-            settings.snapshot_interval_s,
-            max_jobs=settings.limits.max_queued_jobs,
-            max_batch_elements=settings.limits.max_step_elements,
-        )
-        worker.start()
+        if device is None:
+            # Imported here: the local backend never imports Ray.
+            from server.ray_backend import RayWorker
+
+            ray_worker = RayWorker(cache, settings)
+            app.state.worker = ray_worker  # PromptServer stops it on a signal, even mid-start
+            try:
+                await ray_worker.open()
+            except BaseException:
+                await ray_worker.close()
+                raise
+            worker: Any = ray_worker  # offers what the routes use of a TrainingWorker
+        else:
+            worker = TrainingWorker(
+                cache,
+                device,
+                settings.snapshot_interval_s,
+                max_jobs=settings.limits.max_queued_jobs,
+                max_batch_elements=settings.limits.max_step_elements,
+            )
+            worker.start()
         app.state.settings, app.state.worker = settings, worker
         app.state.live_sockets = LiveSockets()
         app.state.job_records = job_records = JobRecords(worker)
@@ -125,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await job_records.close()  # every unfinished job leaves the worker first
             worker.stop()
+            if device is None:
+                await worker.close()  # the actors end; a Ray instance the server started too
 
     app = FastAPI(
         title="Superposition Explorer",

@@ -134,6 +134,24 @@ class Settings(BaseSettings):
         "header (DNS rebinding). Always allowed: IP addresses, localhost names, and, when the "
         "server binds beyond the loopback, this machine's own host names. '*' allows any",
     )
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="where training runs: local, one worker thread in this process on --device; "
+        "ray, --workers Ray actors (pip install -e '.[ray]'), each running that same worker",
+    )
+    ray_address: str = Field(
+        "",
+        description="with --backend ray: an existing Ray cluster's address (host:6379, or "
+        "'auto'), which the server joins and never shuts down; empty: a local Ray instance that "
+        "the server starts and shuts down when it exits",
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=1024,
+        description="with --backend ray: how many training actors. Each takes one CPU and, where "
+        "the cluster has GPUs and --device is not cpu, GPUs / workers of a GPU (at most 1)",
+    )
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("token")

@@ -47,6 +47,23 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_the_backend_settings_from_flags_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert (defaults.backend, defaults.ray_address, defaults.workers) == ("local", "", 2)
+    monkeypatch.setenv("SUPERPOSITION_BACKEND", "ray")
+    monkeypatch.setenv("SUPERPOSITION_RAY_ADDRESS", "head:6379")
+    monkeypatch.setenv("SUPERPOSITION_WORKERS", "3")
+    settings = Settings()
+    assert (settings.backend, settings.ray_address, settings.workers) == ("ray", "head:6379", 3)
+    flags = Settings(
+        _cli_parse_args=["--backend", "local", "--ray-address", "auto", "--workers", "8"]
+    )
+    assert (flags.backend, flags.ray_address, flags.workers) == ("local", "auto", 8)
+    for bad in (["--backend", "dask"], ["--workers", "0"]):
+        with pytest.raises(ValueError):
+            Settings(_cli_parse_args=bad)
+
+
 def test_auto_falls_back_to_cpu_without_cuda(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

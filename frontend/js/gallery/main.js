@@ -2,6 +2,7 @@
 // its changed controls; the preset's cached results (GET /api/models/{id}), or live training over
 // one socket per request, → its view (views.js) and the instance opened from it.
 
+import { renderClaims } from "./claims.js";
 import { ApiError, LiveClient, fetchJson } from "../api.js";
 import { appendButton, appendControl, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
@@ -537,6 +538,7 @@ export async function main() {
     dom.section.textContent = preset.section;
     dom.section.href = preset.section_url;
     dom.text.textContent = preset.text;
+    renderClaims(dom.text, preset.claims);
     showError(dom.detailError, "");
     for (const card of dom.cards.querySelectorAll(".card")) {
       card.setAttribute("aria-current", String(/** @type {HTMLElement} */ (card).dataset.preset === preset.id));

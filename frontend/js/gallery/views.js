@@ -7,6 +7,7 @@ import { renderDoubleDescent } from "./views/double_descent.js";
 import { renderDynamics } from "./views/dynamics.js";
 import { renderFeatureGeometry } from "./views/feature_geometry.js";
 import { renderGeometry2d } from "./views/geometry_2d.js";
+import { renderGeometry3d } from "./views/geometry_3d.js";
 import { renderNeurons } from "./views/neurons.js";
 import { renderPhaseDiagram } from "./views/phase_diagram.js";
 import { renderSae } from "./views/sae.js";
@@ -41,6 +42,7 @@ import { renderVulnerabilityView } from "./views/vulnerability.js";
 export const VIEWS = Object.freeze({
   basic_grid: renderBasicGrid,
   geometry_2d: renderGeometry2d,
+  geometry_3d: renderGeometry3d,
   sparsity_sweep: renderSparsitySweep,
   feature_geometry: renderFeatureGeometry,
   dynamics: renderDynamics,
@@ -55,6 +57,7 @@ export const VIEWS = Object.freeze({
 export const VIEW_KINDS = Object.freeze({
   basic_grid: "WᵀW and ‖Wᵢ‖ per model and sparsity",
   geometry_2d: "feature directions in the hidden plane",
+  geometry_3d: "feature directions in 3-D, turnable",
   sparsity_sweep: "‖Wᵢ‖ and superposition across sparsity",
   feature_geometry: "dimensions per feature vs sparsity",
   dynamics: "feature dimensionality through training",

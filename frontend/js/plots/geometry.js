@@ -3,6 +3,7 @@
 // (`unitCircle`) is also the gallery's 2-D geometry view's.
 
 import { CONFIG, Plotly, axis, baseLayout, fontSize } from "./common.js";
+import { drawGeometry3d } from "./geometry3d.js";
 
 /** The colour of the highlighted feature's arrow. */
 export const HIGHLIGHT = "rgba(255, 150, 0, 0.8)";
@@ -27,8 +28,8 @@ export function unitCircle() {
 }
 
 /**
- * Draw (or redraw) the feature directions into `el` when n_hidden = 2; otherwise hide `el` and
- * show `note` instead.
+ * Draw (or redraw) the feature directions into `el` when n_hidden = 2 (arrows in the plane) or 3
+ * (a turnable 3-D scene, plots/geometry3d.js); otherwise hide `el` and show `note` instead.
  * @param {HTMLElement} el the #geometry div
  * @param {HTMLElement} note the element that explains why there is no drawing
  * @param {number[][]} W n_hidden rows of n_features columns
@@ -37,12 +38,21 @@ export function unitCircle() {
  * @returns {void}
  */
 export function renderGeometry(el, note, W, importance, highlight = -1) {
+  if (W.length === 3) {
+    const wasHidden3d = el.hidden;
+    el.hidden = false;
+    note.hidden = true;
+    el.dataset.highlight = String(highlight >= 0 && highlight < W[0].length ? highlight : -1);
+    drawGeometry3d(el, W, { uirevision: "explorer-geometry3d", highlight, legend: false });
+    if (wasHidden3d) Plotly.Plots.resize(el);
+    return;
+  }
   if (W.length !== 2) {
     el.hidden = true;
     note.hidden = false;
     note.textContent =
-      `The feature directions are drawn when the hidden space is a plane (m = 2); ` +
-      `this model has m = ${W.length}. Set hidden dimensions to 2 to see them.`;
+      `The feature directions are drawn when the hidden space is a plane (m = 2) or 3-D ` +
+      `(m = 3); this model has m = ${W.length}. Set hidden dimensions to 2 or 3 to see them.`;
     return;
   }
   const wasHidden = el.hidden;

@@ -14,7 +14,7 @@ from plotly.offline import get_plotlyjs_version
 
 from server.api.deps import LiveSocketsDep, SettingsDep, WorkerDep
 from server.api.limits import LimitsInfo, field_settings
-from server.api.schemas.health import Health
+from server.api.schemas.health import Health, WorkerInfo
 
 router = APIRouter(tags=["meta"])
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -42,6 +42,8 @@ async def health(worker: WorkerDep, live_sockets: LiveSocketsDep) -> Health:
         training_runs=worker.training_runs,
         evaluating_runs=worker.evaluating_runs,
         held_runs=worker.held_runs,
+        backend=worker.backend,
+        workers=[WorkerInfo(**info) for info in worker.workers()],
         live_sockets=live_sockets.open,
         tasks=len(asyncio.all_tasks()),
         threads=threading.active_count(),

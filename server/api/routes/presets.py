@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter
 
 from server.api.deps import WorkerDep
+from server.claims import preset_claims
 from server.presets import PresetInfo, preset_infos
 
 router = APIRouter(tags=["presets"])
@@ -17,24 +18,17 @@ async def read_presets(worker: WorkerDep) -> list[PresetInfo]:
     """Every preset of ``server/presets.json`` in the gallery's order: its title, paper section
     and link, teaching text, view, requests, ``model_ids`` (or ``diagram_id``, or ``sae_id``) to
     open its result from the cache with GET /api/models/{id} (or /api/phase-diagrams/{id}, or
-    /api/saes/{id}), and whether each is ``cached`` now."""
+    /api/saes/{id}), whether each is ``cached`` now, and ``claims``: the paper's claims beside
+    the figures computed from the cached results (server.claims)."""
 
     def with_cached() -> list[PresetInfo]:
-        return [
-            info.model_copy(
-                update={
-                    "cached": [
-                        worker.cache.path(i).is_dir()
-                        for i in info.model_ids
-                        + [
-                            i
-                            for i in (info.diagram_id, info.sae_id, info.sweep_id)
-                            if i is not None
-                        ]
-                    ]
-                }
-            )
-            for info in preset_infos()
-        ]
+        answer = []
+        for info in preset_infos():
+            others = (info.diagram_id, info.sae_id, info.sweep_id)
+            ids = info.model_ids + [i for i in others if i is not None]
+            cached = [worker.cache.path(i).is_dir() for i in ids]
+            claims = preset_claims(info, worker.cache, ids)
+            answer.append(info.model_copy(update={"cached": cached, "claims": claims}))
+        return answer
 
     return await asyncio.to_thread(with_cached)

@@ -1,0 +1,100 @@
+"""server.claims: each preset's claim beside the figure computed from the shipped result, and
+GET /api/presets serving them (the cards never type a figure by hand)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from server.api.app import create_app
+from server.api.settings import Settings
+from server.cache import ModelCache
+from server.claims import Claim, preset_claims
+from server.presets import PresetInfo, preset_infos
+from tests.server.test_shipped_cache import SHIPPED, shipped
+
+INFOS = {info.id: info for info in preset_infos()}
+
+
+def ids(info: PresetInfo) -> list[str]:
+    others = (info.diagram_id, info.sae_id, info.sweep_id)
+    return info.model_ids + [i for i in others if i is not None]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> ModelCache:
+    """A copy of the shipped models_cache/ (a failed load removes the entry it reads)."""
+    root = tmp_path_factory.mktemp("claims") / "cache"
+    shutil.copytree(SHIPPED, root)
+    return ModelCache(root)
+
+
+def claims(preset: str, cache: ModelCache) -> list[Claim]:
+    return preset_claims(INFOS[preset], cache, ids(INFOS[preset]))
+
+
+def test_every_shipped_preset_has_a_measured_claim(cache: ModelCache) -> None:
+    for info in preset_infos():
+        found = preset_claims(info, cache, ids(info))
+        assert found, info.id
+        assert all(c.measured for c in found), info.id
+
+
+def test_the_pentagon_figure_is_the_shipped_weights_dimensionality(
+    cache: ModelCache, tmp_path: Path
+) -> None:
+    """Against numpy of our own here: Dᵢ = ‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)² of the shipped W."""
+    W = np.array(shipped("pentagon", tmp_path).instances[0].W)
+    unit = W / np.linalg.norm(W, axis=0)
+    d = np.linalg.norm(W, axis=0) ** 2 / ((unit.T @ W) ** 2).sum(axis=1)
+    (claim,) = claims("pentagon", cache)
+    mean = d.mean()
+    assert claim.measured == f"Dᵢ = {mean:.2f} ± {np.abs(d - mean).max():.2f} for all five"
+    assert claim.agrees is True
+
+
+def test_the_polyhedra_say_which_are_reached(cache: ModelCache) -> None:
+    found = claims("polyhedra-3d", cache)
+    assert [c.agrees for c in found] == [False, False, True, True]
+    assert "tetrahedron" in found[0].claim and "(not reached)" in found[0].measured
+    assert found[2].measured == "Dᵢ = 0.50 ± 0.00 for all 6"
+    assert found[3].measured is not None and found[3].measured.startswith("Dᵢ = 0.37")
+
+
+def test_the_learning_dynamics_card_says_no_jump(cache: ModelCache) -> None:
+    (claim,) = claims("learning-dynamics", cache)
+    assert claim.agrees is False and "20 steps apart" in (claim.measured or "")
+
+
+def test_a_result_not_cached_has_no_figure(tmp_path: Path) -> None:
+    (claim,) = preset_claims(INFOS["pentagon"], ModelCache(tmp_path), ids(INFOS["pentagon"]))
+    assert claim.measured is None and claim.agrees is None
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    root = tmp_path / "cache"
+    root.mkdir()
+    entry = INFOS["pentagon"].model_ids[0]
+    shutil.copytree(SHIPPED / entry, root / entry)
+    with TestClient(create_app(Settings(cache_dir=root, device="cpu"))) as test_client:
+        yield test_client
+
+
+def test_presets_endpoint_serves_the_claims(client: TestClient) -> None:
+    served = {p["id"]: p for p in client.get("/api/presets").json()}
+    (pentagon,) = served["pentagon"]["claims"]
+    assert pentagon["agrees"] is True and pentagon["measured"].startswith("Dᵢ = 0.40")
+    (missing,) = served["intro-2d"]["claims"]  # not in this cache
+    assert missing["measured"] is None
+
+
+def test_the_digon_card_finds_its_jump(cache: ModelCache) -> None:
+    (claim,) = claims("energy-jump-digon", cache)
+    assert claim.agrees is True
+    assert claim.measured is not None and "loss on 2¹⁶ fixed fresh samples" in claim.measured
