@@ -199,6 +199,11 @@ class TrainConfig:
             to ``lr`` over ``warmup_steps``, then a cosine decay to 0 at ``steps``
             (:meth:`lr_at`).
         warmup_steps: the warm-up's length, in steps (0 ≤ warmup_steps ≤ steps).
+        adversarial_epsilon: ε ≥ 0 of adversarial training (TMS §"Relationship to Adversarial
+            Robustness"): each training input is attacked against one feature drawn uniformly,
+            δ = λ (WᵀW)ᵢ / ‖(WᵀW)ᵢ‖ with λ = ε · the batch's mean ‖x‖, and the model learns to
+            output the clean target from x + δ (``adversarial.perturb``). 0: no attack. Not
+            with ``n_train``.
     """
 
     steps: int = DEFAULT_STEPS
@@ -213,6 +218,7 @@ class TrainConfig:
     n_train: int | None = None
     lr_schedule: LrSchedule = "constant"
     warmup_steps: int = 0
+    adversarial_epsilon: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_restarts", "n_eval_samples", "history_points"):
@@ -228,6 +234,10 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be constant or warmup_cosine: {self.lr_schedule}")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps = {self.steps}]")
+        if not (math.isfinite(self.adversarial_epsilon) and self.adversarial_epsilon >= 0):
+            raise ValueError(f"adversarial_epsilon must be ≥ 0, not {self.adversarial_epsilon}")
+        if self.adversarial_epsilon and self.n_train is not None:
+            raise ValueError("adversarial_epsilon does not apply to a finite training set")
 
     def lr_at(self, step: int) -> float:
         """The learning rate of the update that step ``step`` (0-based: 0 is the first) makes.
