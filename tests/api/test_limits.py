@@ -116,6 +116,8 @@ def formatted(value: Any) -> str:
         return str(value)
     if value is None or value == []:
         return "none"
+    if value == "":
+        return "empty"
     return str(value)
 
 
