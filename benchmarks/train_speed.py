@@ -5,7 +5,10 @@ same kind of initialisation, and both final models are evaluated on the same fre
 (2¹⁶ inputs drawn from one fixed seed). The table gives ms per step (median of ``--repeats``
 timed blocks), the speed-up, and the mean final loss L over the instances. A second table gives
 this machine's floors, measured in the same run: what one eager op, one random number, one byte
-copied and one FLOP of batched matmul cost, and what they add up to for each configuration.
+copied and one FLOP of batched matmul cost, and what they add up to for each configuration,
+beside what the project's sampler (``sparse.SparseSampler``: rows of small p draw only their
+non-zero entries) and the dense draw cost on that configuration's rows, and the process's peak
+RSS.
 
     python benchmarks/train_speed.py                 # all configurations, full step counts
     python benchmarks/train_speed.py --only A B --scale 0.1
@@ -15,6 +18,7 @@ copied and one FLOP of batched matmul cost, and what they add up to for each con
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +31,7 @@ from benchmarks.reference import train_reference
 from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import PAPER_FEATURES
 from server.tms.model import Architecture
+from server.tms.sparse import SparseSampler
 from server.tms.training import Run, TrainingBatch, evaluate
 
 EVAL_SEED = 12345
@@ -161,6 +166,24 @@ def floors(device: torch.device) -> dict[str, float]:
     }
 
 
+def sampler_ms(c: Config, device: torch.device, calls: int = 20) -> tuple[float, float, int]:
+    """The project's sampler on ``c``'s rows, measured: ms per batch of the sparse-aware draw
+    (``SparseSampler``, what the step runs), ms of the dense draw alone, and how many rows
+    draw sparsely."""
+    probability = c.probability.to(device).expand(-1, c.n_features).contiguous()
+    sampler = SparseSampler(probability, PAPER_FEATURES, 1024)
+    generator = torch.Generator(device).manual_seed(0)
+    x = torch.empty((*probability.shape, 1024), device=device)
+    term = PAPER_FEATURES.probability_term(probability)
+
+    def dense() -> None:
+        torch.rand(x.shape, generator=generator, out=x)
+        PAPER_FEATURES.features_from_uniform_(x, term)
+
+    ours = per_call_us(lambda: sampler.draw(x, generator), device, calls) / 1e3
+    return ours, per_call_us(dense, device, calls) / 1e3, len(sampler.sparse_rows)
+
+
 def floor_ms(c: Config, f: dict[str, float]) -> dict[str, float]:
     """Lower bounds on one step of ``c`` from each primitive alone (dense inputs)."""
     rows, n, m, batch = len(c.probability), c.n_features, c.n_hidden, 1024
@@ -209,11 +232,23 @@ def main() -> None:
         f"{f['rand_ns']:.2f} ns, copy {f['copy_GBps']:.0f} GB/s, batched 512² matmul "
         f"{f['bmm_GFLOPs']:.0f} GFLOP/s\n"
     )
-    print("| config | sampling floor ms | matmul floor ms | memory floor ms | dispatch floor ms |")
-    print("|---|---|---|---|---|")
+    print(
+        "| config | sampling floor ms (dense: one number an entry) | matmul floor ms "
+        "| memory floor ms | dispatch floor ms | dense draw ms | project's draw ms "
+        "| rows drawn sparsely |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for c in chosen:
         parts = floor_ms(c, f)
-        print(f"| {c.name} | " + " | ".join(f"{v:.3f}" for v in parts.values()) + " |")
+        torch.set_num_threads(1 if len(c.probability) * c.n_features * 1024 < 1 << 20 else threads)
+        ours, dense, sparse_rows = sampler_ms(c, device)
+        torch.set_num_threads(threads)
+        print(
+            f"| {c.name} | " + " | ".join(f"{v:.3f}" for v in parts.values())
+            + f" | {dense:.3f} | {ours:.3f} | {sparse_rows} of {len(c.probability)} |"
+        )  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of this process (every configuration run): {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -449,6 +449,40 @@ def _double_descent(sweep: DoubleDescentResult) -> list[Claim]:
     ]
 
 
+def _power_sweep(results: Results) -> list[Claim]:
+    """Chowdhury & Weiner (not TMS): superposition pays in the very sparse regime p < m⁻ᵏ: the
+    trained gain L̃ against the best unsuperposed W's (docs/THEORY.md F15), per m."""
+    parts = []
+    agrees = True
+    for result in results:
+        m, k = result.request.n_hidden, result.request.power or 1
+        ratios = [
+            i.gain / i.unsuperposed_gain
+            for i in result.instances
+            if isinstance(i.feature_probability, float)
+            and i.feature_probability < m**-k
+            and i.gain is not None
+            and i.unsuperposed_gain
+        ]
+        if not ratios:
+            return []
+        above = sum(r > 1 for r in ratios)
+        agrees = agrees and above == len(ratios)
+        parts.append(
+            f"m = {m}: {min(ratios):.2f}–{max(ratios):.2f}× ({above} of {len(ratios)} values of p "
+            "above 1)"
+        )
+    return [
+        Claim(
+            claim="Not in TMS (Chowdhury & Weiner, Theorem 2.2): with n > mᵏ and p ≲ m⁻ᵏ the "
+            "best gain over answering zero grows like p·mᵏ, beyond the p·m·μₖ₊₁²/μ₂ₖ of any W "
+            "without superposition: superposition pays when features are very sparse.",
+            measured="trained gain ÷ the unsuperposed optimum's at p < m⁻ᵏ: " + "; ".join(parts),
+            agrees=agrees,
+        )
+    ]
+
+
 # Claims that also read the stored snapshot weights.
 CACHE_CLAIMS: dict[str, Callable[[Results, ModelCache], list[Claim]]] = {
     "learning-dynamics": _dynamics,
@@ -514,6 +548,10 @@ def _compute(preset: Preset, cache: ModelCache) -> list[Claim] | None:
                 agrees=None,
             )
         ]
+    if preset.power_sweep is not None:
+        sweep = [ModelTask(r).load(cache) for r in preset.power_sweep.shipped_requests()]
+        models = [r for r in sweep if r is not None]
+        return _power_sweep(models) if len(models) == len(sweep) else None
     compute = MODEL_CLAIMS.get(preset.id)
     with_cache = CACHE_CLAIMS.get(preset.id)
     if (compute is None and with_cache is None) or not preset.requests:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.api.schemas.jobs import FINISHED, JobKind, JobStatus, JobView
-from server.jobs import Job, QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
+from server.jobs import Job, JobBoard, QueueFull, Task, TrainingFailed, train_or_load
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class JobRecords:
 
     def __init__(
         self,
-        worker: TrainingWorker,
+        worker: JobBoard,
         max_finished: int = MAX_FINISHED_JOBS,
         ttl_s: float = FINISHED_JOB_TTL_S,
         max_unfinished: int = MAX_UNFINISHED_JOBS,

@@ -161,7 +161,153 @@ class Job:
             raise JobCancelled
 
 
-class TrainingWorker:
+class JobBoard:
+    """The jobs in flight, as the routes see them, whichever backend trains them.
+
+    Identical requests share one :class:`Job` (single flight, by task id), each job keeps its
+    clients, and a job's events fan out to them. :class:`TrainingWorker` (a thread in this
+    process) and :class:`server.ray_backend.RayWorker` (Ray actors) are the two backends: they
+    differ in where the training runs, and the routes type against this class.
+
+    Args:
+        max_jobs: most distinct jobs queued or training at once; more raise :class:`QueueFull`.
+    """
+
+    backend = "local"  # GET /api/health's ``backend``
+
+    def __init__(self, max_jobs: int) -> None:
+        self.max_jobs = max_jobs
+        self._lock = threading.Lock()
+        self._active: dict[str, Job] = {}  # task id → its job, while queued or training
+        self._stopping = False
+
+    @property
+    def jobs(self) -> int:
+        """Distinct jobs queued or training now."""
+        with self._lock:
+            return len(self._active)
+
+    # -- what each backend provides ------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """Whether the backend trains (False once stopped)."""
+        raise NotImplementedError
+
+    @property
+    def training_runs(self) -> int:
+        """Runs training now."""
+        raise NotImplementedError
+
+    @property
+    def held_runs(self) -> int:
+        """Runs that wait outside any batch: paused, or between the steps of their pace."""
+        raise NotImplementedError
+
+    @property
+    def evaluating_runs(self) -> int:
+        """Runs done training whose final evaluation is under way now."""
+        raise NotImplementedError
+
+    def workers(self) -> list[dict[str, Any]]:
+        """GET /api/health's ``workers``: ``{"id", "pid", "device", "runs"}`` each."""
+        raise NotImplementedError
+
+    def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
+        """Attach to the job training ``task``, creating and queueing it if there is none.
+
+        Args:
+            retrain: a new job trains even if the cache holds the result.
+
+        Raises:
+            TrainingFailed: the backend is not running.
+            QueueFull: ``max_jobs`` distinct jobs are already queued or training.
+        """
+        raise NotImplementedError
+
+    def unsubscribe(self, job: Job, subscriber: Subscriber) -> None:
+        """Detach; a job with no subscriber left is cancelled."""
+        raise NotImplementedError
+
+    def control(
+        self,
+        job: Job,
+        paused: bool | None = None,
+        step_budget: int | None = None,
+        steps_per_second: float | Literal["keep"] | None = "keep",
+    ) -> None:
+        """Pause, resume, advance or pace a job's training (the live socket's controls).
+
+        Thread-safe; takes effect before the job's next step. Every client of the job sees it.
+
+        Args:
+            paused: True pauses (its clients get one snapshot of where it stopped), False
+                resumes; None leaves it.
+            step_budget: with ``paused=False``: take this many steps, then pause.
+            steps_per_second: the most steps a second (a positive number), None for as fast as
+                the device goes; ``"keep"`` leaves it.
+        """
+        raise NotImplementedError
+
+    # -- shared bookkeeping (call with the lock held where it says so) -------------------------
+    def _join(self, task: Task, subscriber: Subscriber, retrain: bool) -> tuple[Job, bool, bool]:
+        """With the lock held: the job for ``task`` (made if there is none) with ``subscriber``
+        added; whether it is new, and whether a client wanted snapshots before this one.
+
+        Raises:
+            QueueFull: a new job would be one more than ``max_jobs``.
+        """
+        job = self._active.get(task.id)
+        new = job is None
+        if job is None:
+            if len(self._active) >= self.max_jobs:
+                raise QueueFull(self.max_jobs)
+            job = self._active[task.id] = Job(task, task.id, retrain=retrain)
+        watched = any(s.wants_snapshots for s in job.subscribers)
+        job.subscribers.append(subscriber)
+        return job, new, watched
+
+    def _detach(self, job: Job, subscriber: Subscriber) -> bool:
+        """With the lock held: detach ``subscriber``; True when that cancelled the job (its last
+        client left), which is then no longer active."""
+        if subscriber in job.subscribers:
+            job.subscribers.remove(subscriber)
+        if job.subscribers or job.cancelled.is_set():
+            return False
+        job.cancelled.set()
+        if self._active.get(job.id) is job:
+            del self._active[job.id]
+        return True
+
+    def _cancel_all(self) -> list[Job]:
+        """With the lock held: cancel every job and stop taking new ones; the cancelled jobs
+        (to tell their clients, outside the lock, that the server is stopping)."""
+        jobs = list(self._active.values())
+        for job in jobs:
+            job.cancelled.set()
+        self._active.clear()
+        self._stopping = True
+        return jobs
+
+    def _publish(self, job: Job, event: Event) -> None:
+        with self._lock:
+            subscribers = list(job.subscribers)
+        for subscriber in subscribers:
+            if event.kind != "snapshot" or subscriber.wants_snapshots:
+                subscriber.push(event)
+
+    def _finish(self, job: Job, event: Event) -> None:
+        """The job's last event: it is no longer active, then its clients get ``event``."""
+        with self._lock:
+            if self._active.get(job.id) is job:
+                del self._active[job.id]
+        self._forget(job)
+        self._publish(job, event)
+
+    def _forget(self, job: Job) -> None:
+        """A backend's own clean-up of a finished job (nothing here)."""
+
+
+class TrainingWorker(JobBoard):
     """Owns the device: trains every job on one dedicated thread, coalescing jobs into batches.
 
     Jobs whose runs share a training shape (``Run.shape``: model, inputs and batch size) train
@@ -193,16 +339,13 @@ class TrainingWorker:
         max_jobs: int = 128,
         max_batch_elements: int = 1 << 26,
     ) -> None:
+        super().__init__(max_jobs)
         self.cache = cache
         self.device = device
         self.snapshot_interval_s = snapshot_interval_s
-        self.max_jobs = max_jobs
         self.max_batch_elements = max_batch_elements
-        self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._inbox: collections.deque[Job] = collections.deque()
-        self._active: dict[str, Job] = {}
-        self._stopping = False
         self._batches: list[TrainingBatch] = []
         self._evaluating: list[Job] = []  # jobs whose run is done training, being evaluated
         self._used: dict[TrainingBatch | Job, float] = {}  # lane → worker time had (seconds)
@@ -219,11 +362,7 @@ class TrainingWorker:
         thread. Thread-safe and idempotent; the worker finishes its current step first (and
         writes no entry afterwards: a cancelled job is never stored)."""
         with self._lock:
-            jobs = list(self._active.values())
-            for job in jobs:
-                job.cancelled.set()
-            self._active.clear()
-            self._stopping = True
+            jobs = self._cancel_all()
             self._wake.notify()
         for job in jobs:  # at once, not after the worker's current step
             self._publish(job, Event("stopping"))
@@ -234,19 +373,11 @@ class TrainingWorker:
         """Whether the worker thread is running (it ends only at :meth:`stop`)."""
         return self._thread.is_alive()
 
-    backend = "local"  # GET /api/health's ``backend`` (the Ray backend's is "ray")
-
     def workers(self) -> list[dict[str, Any]]:
         """GET /api/health's ``workers``: this one worker, in this process, as
         ``{"id", "pid", "device", "runs"}`` (runs: training, held or evaluating now)."""
         runs = self.training_runs + self.held_runs + self.evaluating_runs
         return [{"id": "local", "pid": os.getpid(), "device": str(self.device), "runs": runs}]
-
-    @property
-    def jobs(self) -> int:
-        """Distinct jobs queued or training now."""
-        with self._lock:
-            return len(self._active)
 
     @property
     def training_runs(self) -> int:
@@ -265,10 +396,7 @@ class TrainingWorker:
 
     # -- asyncio side ------------------------------------------------------------------------
     def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
-        """Attach to the job training ``task``, creating and queueing it if there is none.
-
-        Args:
-            retrain: a new job trains even if the cache holds the result.
+        """As :meth:`JobBoard.subscribe`; a new job goes to the worker thread's inbox.
 
         Raises:
             TrainingFailed: the worker thread is not running.
@@ -277,25 +405,16 @@ class TrainingWorker:
         if not self.alive:
             raise TrainingFailed("the training worker is not running")
         with self._lock:
-            job = self._active.get(task.id)
-            if job is None:
-                if len(self._active) >= self.max_jobs:
-                    raise QueueFull(self.max_jobs)
-                job = self._active[task.id] = Job(task, task.id, retrain=retrain)
+            job, new, _ = self._join(task, subscriber, retrain)
+            if new:
                 self._inbox.append(job)
                 self._wake.notify()
-            job.subscribers.append(subscriber)
         return job
 
     def unsubscribe(self, job: Job, subscriber: Subscriber) -> None:
-        """Detach; a job with no subscriber left is cancelled (it leaves its batch next step)."""
+        """As :meth:`JobBoard.unsubscribe`: a cancelled job leaves its batch next step."""
         with self._lock:
-            if subscriber in job.subscribers:
-                job.subscribers.remove(subscriber)
-            if not job.subscribers and not job.cancelled.is_set():
-                job.cancelled.set()
-                if self._active.get(job.id) is job:
-                    del self._active[job.id]
+            if self._detach(job, subscriber):
                 self._wake.notify()  # a paused job's run is dropped at once
 
     def control(
@@ -305,17 +424,7 @@ class TrainingWorker:
         step_budget: int | None = None,
         steps_per_second: float | Literal["keep"] | None = "keep",
     ) -> None:
-        """Pause, resume, advance or pace a job's training (the live socket's controls).
-
-        Thread-safe; takes effect before the job's next step. Every client of the job sees it.
-
-        Args:
-            paused: True pauses (its clients get one snapshot of where it stopped), False
-                resumes; None leaves it.
-            step_budget: with ``paused=False``: take this many steps, then pause.
-            steps_per_second: the most steps a second (a positive number), None for as fast as
-                the device goes; ``"keep"`` leaves it.
-        """
+        """As :meth:`JobBoard.control`."""
         with self._lock:
             if paused is not None:
                 job.paused, job.announce_pause = paused, paused
@@ -326,19 +435,6 @@ class TrainingWorker:
             self._wake.notify()
 
     # -- worker thread -----------------------------------------------------------------------
-    def _publish(self, job: Job, event: Event) -> None:
-        with self._lock:
-            subscribers = list(job.subscribers)
-        for subscriber in subscribers:
-            if event.kind != "snapshot" or subscriber.wants_snapshots:
-                subscriber.push(event)
-
-    def _finish(self, job: Job, event: Event) -> None:
-        with self._lock:
-            if self._active.get(job.id) is job:
-                del self._active[job.id]
-        self._publish(job, event)
-
     def _warm_up(self) -> None:
         """Train a 2-step model once, so the first user's request does not pay torch's lazy
         initialisation (about a second on the CPU) before its first snapshot."""
@@ -625,7 +721,7 @@ def train_task(
 
 
 async def train_or_load(
-    worker: TrainingWorker,
+    worker: JobBoard,
     task: Task,
     on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     use_cache: bool = True,

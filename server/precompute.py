@@ -66,8 +66,11 @@ def preset_tasks(chosen: list[Preset]) -> list[tuple[str, Task]]:
             tasks.append((preset.id, SAETask(preset.sae)))
         if preset.double_descent is not None:
             tasks.append((preset.id, DoubleDescentTask(preset.double_descent)))
-        count = len(preset.requests)
-        for k, request in enumerate(preset.requests):
+        requests = list(preset.requests)
+        if preset.power_sweep is not None:  # one model per m, as the power page plans it
+            requests = preset.power_sweep.shipped_requests()
+        count = len(requests)
+        for k, request in enumerate(requests):
             name = preset.id if count == 1 else f"{preset.id} [{k + 1}/{count}]"
             tasks.append((name, ModelTask(request)))
     return tasks

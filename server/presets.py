@@ -4,7 +4,8 @@ A preset is data, not code: a title, the paper section it reproduces (with its l
 transformer-circuits.pub), a few sentences of teaching text, the view the gallery opens, and the
 request or requests it trains (``requests``: model requests; ``phase_diagram``: one phase-diagram
 request; ``sae``: one sparse autoencoder, on a model given as a request; ``double_descent``: one
-double-descent sweep, whose every T's model ships too). ``python -m server.precompute --all``
+double-descent sweep, whose every T's model ships too; ``power_sweep``: the power page's sweep,
+whose every m's model ships). ``python -m server.precompute --all``
 trains every preset into the cache, and models_cache/ ships the results (an SAE's and its
 model's), so a fresh clone opens every preset without training. The cache never evicts shipped
 entries.
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from server.api.schemas.double_descent import DoubleDescentRequest
 from server.api.schemas.models import ModelRequest
 from server.api.schemas.phase_diagrams import PhaseDiagramRequest
+from server.api.schemas.power_sweeps import PowerSweepRequest
 from server.api.schemas.saes import SAERequest
 from server.claims import Claim
 
@@ -37,6 +39,7 @@ View = Literal[
     "phase_diagram",  # the phase-diagram page
     "sae",  # the SAE page: decoder directions over the features (m = 2), |cos| matrix, scores
     "double_descent",  # the memorisation page: loss and dimensionalities against T
+    "power",  # the power page: the gain over the zero output against p, per m
 ]
 
 
@@ -48,7 +51,9 @@ class Preset(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9-]+$", description="URL-safe name, for --preset NAME")
     title: str
     section: str = Field(description="the paper section it reproduces")
-    section_url: str = Field(description="that section on transformer-circuits.pub")
+    section_url: str = Field(
+        description="that section on transformer-circuits.pub (or the paper's arXiv page)"
+    )
     text: str = Field(description="two or three sentences of teaching text")
     view: View
     requests: list[ModelRequest] = Field(default_factory=list)
@@ -57,15 +62,18 @@ class Preset(BaseModel):
         None, description="an SAE on a toy model; its `model` is a request, so that it ships"
     )
     double_descent: DoubleDescentRequest | None = None
+    power_sweep: PowerSweepRequest | None = Field(
+        None, description="the power page's sweep (POST /api/power-sweeps/plan); each m ships"
+    )
 
     @model_validator(mode="after")
     def _trains_something(self) -> Preset:
         given = [bool(self.requests), self.phase_diagram is not None, self.sae is not None]
-        given.append(self.double_descent is not None)
+        given += [self.double_descent is not None, self.power_sweep is not None]
         if sum(given) != 1:
             raise ValueError(
                 f"preset {self.id}: give exactly one of requests, phase_diagram, sae, "
-                "double_descent"
+                "double_descent, power_sweep"
             )
         if self.sae is not None and self.sae.model is None:
             raise ValueError(f"preset {self.id}: an SAE preset gives its model as a request")
@@ -83,7 +91,8 @@ class PresetInfo(Preset):
     sweep_id: str | None = Field(None, description="for GET /api/double-descent/{id}, or null")
     sweep_model_ids: list[str] = Field(
         default_factory=list,
-        description="a double-descent preset: each T's model id (GET /api/models/{id})",
+        description="a double-descent preset: each T's model id; a power-sweep preset: each "
+        "m's (GET /api/models/{id})",
     )
     cached: list[bool] = Field(
         default_factory=list,
@@ -126,6 +135,7 @@ def preset_infos() -> tuple[PresetInfo, ...]:
             diagram_id=None if p.phase_diagram is None else p.phase_diagram.diagram_id(),
             sae_id=None if p.sae is None else p.sae.sae_id(),
             **_sweep_ids(p.double_descent),
+            **_power_ids(p.power_sweep),
         )
         for p in presets()
     )
@@ -139,6 +149,14 @@ def _sweep_ids(sweep: DoubleDescentRequest | None) -> dict[str, object]:
     return {"sweep_id": sweep.sweep_id(), "sweep_model_ids": models}
 
 
+def _power_ids(sweep: PowerSweepRequest | None) -> dict[str, object]:
+    """A power-sweep preset's ``sweep_model_ids``: each m's model, with n capped at the default
+    ``max_features`` (as the server plans it under default settings)."""
+    if sweep is None:
+        return {}
+    return {"sweep_model_ids": [r.model_id() for r in sweep.shipped_requests()]}
+
+
 def shipped_ids() -> frozenset[str]:
     """Cache ids (64 hex digits) of every shipped entry: every preset's results (an SAE's and
     its model's); :class:`~server.cache.ModelCache` keeps them whatever its size limit."""
@@ -149,5 +167,6 @@ def shipped_ids() -> frozenset[str]:
         if info.sae is not None:
             ids.add(info.sae.resolved_model_id())
         if info.sweep_id is not None:
-            ids |= {info.sweep_id, *info.sweep_model_ids}
+            ids.add(info.sweep_id)
+        ids |= set(info.sweep_model_ids)
     return frozenset(ids)

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,7 +46,7 @@ from server.device import DeviceUnavailable
 from server.jobs import (
     Event,
     Job,
-    QueueFull,
+    JobBoard,
     Subscriber,
     Task,
     TrainingFailed,
@@ -134,7 +133,7 @@ def actor_error(exc: Exception) -> Exception:
     return cause if isinstance(cause, Exception) else exc
 
 
-class RayWorker:
+class RayWorker(JobBoard):
     """Trains on Ray actors; the routes use it as they use a
     :class:`~server.jobs.TrainingWorker`.
 
@@ -147,19 +146,16 @@ class RayWorker:
     backend = "ray"
 
     def __init__(self, cache: ModelCache, settings: Settings) -> None:
+        super().__init__(settings.limits.max_queued_jobs)
         self.cache = cache
         self.settings = settings
-        self.max_jobs = settings.limits.max_queued_jobs
         self.owns_ray = not settings.ray_address
         self.device = "ray"
-        self._lock = threading.Lock()
-        self._active: dict[str, Job] = {}
         self._placements: dict[Job, Placement] = {}
         self._tries: dict[Job, int] = {}
         self._slots: list[Slot] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._polls: list[asyncio.Task[None]] = []
-        self._stopping = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -221,11 +217,7 @@ class RayWorker:
         and idempotent, like the local worker's; :meth:`close` then ends the actors)."""
         del timeout  # nothing to join here: the actors end in close()
         with self._lock:
-            jobs = list(self._active.values())
-            for job in jobs:
-                job.cancelled.set()
-            self._active.clear()
-            self._stopping = True
+            jobs = self._cancel_all()
         for job in jobs:
             self._publish(job, Event("stopping"))
 
@@ -251,11 +243,6 @@ class RayWorker:
         return bool(self._slots) and not self._stopping
 
     # -- health ---------------------------------------------------------------------------------
-    @property
-    def jobs(self) -> int:
-        with self._lock:
-            return len(self._active)
-
     def _runs(self, kind: str) -> int:
         return sum(slot.runs.get(kind, 0) for slot in self._slots)
 
@@ -295,14 +282,7 @@ class RayWorker:
         if not self.alive:
             raise TrainingFailed("the training workers are not running")
         with self._lock:
-            job = self._active.get(task.id)
-            new = job is None
-            if job is None:
-                if len(self._active) >= self.max_jobs:
-                    raise QueueFull(self.max_jobs)
-                job = self._active[task.id] = Job(task, task.id, retrain=retrain)
-            watched = any(s.wants_snapshots for s in job.subscribers)
-            job.subscribers.append(subscriber)
+            job, new, watched = self._join(task, subscriber, retrain)
         if new:
             self._spawn(self._admit(job))
         elif subscriber.wants_snapshots and not watched:
@@ -313,14 +293,8 @@ class RayWorker:
         """As :meth:`server.jobs.TrainingWorker.unsubscribe`: the last client's leaving cancels
         the training on its actor."""
         with self._lock:
-            if subscriber in job.subscribers:
-                job.subscribers.remove(subscriber)
+            cancel = self._detach(job, subscriber)
             watched = any(s.wants_snapshots for s in job.subscribers)
-            cancel = not job.subscribers and not job.cancelled.is_set()
-            if cancel:
-                job.cancelled.set()
-                if self._active.get(job.id) is job:
-                    del self._active[job.id]
         if cancel:
             self._tell(job, "cancel")
             self._drop(job)
@@ -554,16 +528,6 @@ class RayWorker:
             log.exception("could not store %s in the cache", job.id)
         self._finish(job, Event("done", result))
 
-    def _publish(self, job: Job, event: Event) -> None:
-        with self._lock:
-            subscribers = list(job.subscribers)
-        for subscriber in subscribers:
-            if event.kind != "snapshot" or subscriber.wants_snapshots:
-                subscriber.push(event)
-
-    def _finish(self, job: Job, event: Event) -> None:
-        with self._lock:
-            if self._active.get(job.id) is job:
-                del self._active[job.id]
+    def _forget(self, job: Job) -> None:
+        """A finished job's placement and tries go (JobBoard._finish calls this)."""
         self._drop(job)
-        self._publish(job, event)

@@ -23,7 +23,7 @@ import torch
 from server.api.schemas.models import ModelResult
 from server.api.schemas.saes import FeatureMatch, ResampleEvent, SAERequest, SAEResult
 from server.cache import ModelCache, Stored
-from server.jobs import Job, TrainingFailed, TrainingWorker, train_or_load
+from server.jobs import Job, JobBoard, TrainingFailed, train_or_load
 from server.results import ModelTask
 from server.tms import sae_metrics
 from server.tms.sae import SAERun, TrainedSAE
@@ -164,7 +164,7 @@ class SAETask:
 
     async def prepare(
         self,
-        worker: TrainingWorker,
+        worker: JobBoard,
         on_job: Callable[[Job], None] | None = None,
         on_snapshot: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:

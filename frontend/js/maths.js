@@ -1,43 +1,8 @@
 // The pages' only arithmetic on the model's quantities (issue 16: no maths in the page layer):
-// log spacing of a probability sweep, the power rule n = mᵏ + 1, WᵀW from W and the log slider's
-// mapping. Everything else (losses, bounds, dimensionalities, theory lines) comes from the server.
-
-/**
- * `points` values log-spaced from pMin to pMax, rounded to four significant digits, distinct and
- * ascending. One point (or pMin = pMax) gives [pMin].
- * @param {number} pMin
- * @param {number} pMax
- * @param {number} points
- * @returns {number[]}
- */
-export function logSpaced(pMin, pMax, points) {
-  if (points <= 1 || pMin === pMax) return [Number(pMin.toPrecision(4))];
-  const ratio = Math.log(pMax / pMin);
-  const values = Array.from({ length: points }, (_, i) =>
-    Number((pMin * Math.exp((ratio * i) / (points - 1))).toPrecision(4)),
-  );
-  return [...new Set(values)].sort((a, b) => a - b);
-}
-
-/**
- * mᵏ, the number of features the power model's theorem needs n to exceed (docs/THEORY.md).
- * @param {number} m hidden dimension
- * @param {number} k the power
- * @returns {number}
- */
-export function powerThreshold(m, k) {
-  return m ** k;
-}
-
-/**
- * The power rule's automatic feature count n = mᵏ + 1: the fewest features in its regime.
- * @param {number} m
- * @param {number} k
- * @returns {number}
- */
-export function powerRuleFeatures(m, k) {
-  return powerThreshold(m, k) + 1;
-}
+// WᵀW from W, a common orientation of 2-D plots, the log sliders' mapping, a line times a
+// constant, the memorisation page's log-spaced training-set sizes, and a replay's running-median
+// loss and regime starts. Everything else (the power page's log spacing and power rule
+// n = mᵏ + 1, losses, gains, bounds, dimensionalities, theory lines) comes from the server.
 
 /**
  * WᵀW of an instance, (n_features × n_features): the server's when it sent one, else computed
@@ -64,12 +29,30 @@ export function gramOf(inst) {
 }
 
 /**
+ * Map a log-slider position (log₁₀ of the value) to its value, to 3 significant digits.
+ * @param {number|string} position
+ * @returns {number}
+ */
+export function fromLogSlider(position) {
+  return Number((10 ** Number(position)).toPrecision(3));
+}
+
+/**
+ * Map a positive value to its log-slider position, log₁₀ of it.
+ * @param {number} value
+ * @returns {number}
+ */
+export function toLogSlider(value) {
+  return Math.log10(value);
+}
+
+/**
  * Map a log-slider position (log10 p, in [-3, 0]) to a probability, to 3 significant digits.
  * @param {number|string} position
  * @returns {number}
  */
 export function sliderToProbability(position) {
-  return Number((10 ** Number(position)).toPrecision(3));
+  return fromLogSlider(position);
 }
 
 /**
@@ -78,7 +61,17 @@ export function sliderToProbability(position) {
  * @returns {number}
  */
 export function probabilityToSlider(p) {
-  return Math.log10(p);
+  return toLogSlider(p);
+}
+
+/**
+ * A line multiplied by a constant (the power page's scaling shapes, drawn with its constant C).
+ * @param {ReadonlyArray<number>} values
+ * @param {number} c
+ * @returns {number[]}
+ */
+export function scaled(values, c) {
+  return values.map((v) => v * c);
 }
 
 /**
@@ -106,4 +99,63 @@ export function alignPlane(W) {
   );
   if (next !== undefined && y[next] < 0) y = y.map((v) => -v);
   return [x, y];
+}
+
+/**
+ * `count` integers log-spaced from `first` to `last` (both kept), repeats dropped: the
+ * memorisation page's n_train_values (benchmarks/double_descent.py rounds the server's
+ * tms.theory.log_spaced the same way, so the page's default sweep is the shipped one).
+ * @param {number} first
+ * @param {number} last
+ * @param {number} count
+ * @returns {number[]}
+ */
+export function logSpacedIntegers(first, last, count) {
+  if (count <= 1 || first === last) return [first];
+  const lo = Math.log(first);
+  const hi = Math.log(last);
+  const values = [first];
+  for (let k = 1; k < count - 1; k += 1) values.push(Math.round(Math.exp(lo + ((hi - lo) * k) / (count - 1))));
+  values.push(last);
+  return [...new Set(values)].sort((a, b) => a - b);
+}
+
+/**
+ * A running median of the loss (the batch loss is noisy): window `w` points.
+ * @param {number[]} values
+ * @param {number} [w]
+ * @returns {number[]}
+ */
+export function runningMedian(values, w = 9) {
+  return values.map((_, i) => {
+    const part = values.slice(Math.max(0, i - (w >> 1)), i + (w >> 1) + 1).filter(Number.isFinite);
+    part.sort((a, b) => a - b);
+    return part[part.length >> 1];
+  });
+}
+
+/**
+ * The regimes of a replayed run: the snapshot indices where the sorted Dᵢ of instance 0, rounded
+ * to 0.1, change to a pattern that then holds for `hold` snapshots in a row (a new geometry).
+ * @param {any[]} snapshots SnapshotSummary[]
+ * @param {number} [hold]
+ * @returns {number[]} snapshot indices where a regime starts (after the first)
+ */
+export function regimeStarts(snapshots, hold = 4) {
+  const keys = snapshots.map((s) =>
+    (s.dimensionality?.[0] ?? [])
+      .map((d) => (Math.round(d * 10) / 10).toFixed(1))
+      .sort()
+      .join(","),
+  );
+  const starts = [];
+  let current = keys[0];
+  for (let k = 1; k + hold <= keys.length; k += 1) {
+    const held = keys.slice(k, k + hold).every((key) => key === keys[k]);
+    if (keys[k] !== current && held) {
+      starts.push(k);
+      current = keys[k];
+    }
+  }
+  return starts;
 }

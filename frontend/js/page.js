@@ -12,9 +12,11 @@
 // - the progress line (`setProgress`, re-exported).
 //
 // A new page declares its fields, builds its controls, and calls `createPage`; see the explorer
-// (main.js) and the phase page (phase/main.js).
+// (main.js), the phase page (phase/main.js), the power page (power/main.js, which runs on
+// demand) and the gallery (gallery/main.js).
 
 import { TokenRequired, fetchJson, fetchLimits } from "./api.js";
+import { appendControl } from "./dom.js";
 import { setProgress, showError } from "./status.js";
 
 export { setProgress };
@@ -22,7 +24,8 @@ export { setProgress };
 /**
  * @typedef {object} Field One field of a page's state.
  * @property {string} name key in the state, the URL hash and (usually) the API request
- * @property {"int"|"float"|"enum"|"list"} type how the hash value is parsed
+ * @property {"int"|"float"|"enum"|"list"|"id"} type how the hash value is parsed ("id": a name
+ *   of lower-case letters, digits and hyphens)
  * @property {number|string} default value when the hash lacks it or it does not parse
  * @property {number} [min] smallest value the UI allows
  * @property {number} [max] largest value the UI allows (unless `limit` names a server limit)
@@ -33,6 +36,8 @@ export { setProgress };
  *   (when it differs from `name`); "" for none
  * @property {boolean} [auto] the field may be "auto": the server chooses (an empty input, and
  *   the legacy 0 of old links, mean it); said so, never a hidden 0
+ * @property {boolean} [optional] the field may be unset, "" (its default): left out of the URL
+ *   and of clamping (the gallery's overrides: unset means the preset's own value)
  */
 
 /**
@@ -120,6 +125,10 @@ export function boundsOf(field, limits = {}) {
 export function parseValue(field, raw) {
   if (field.auto && (raw === "auto" || raw === "0" || raw === 0)) return "auto";
   if (raw === null || raw === undefined || raw === "") return undefined;
+  if (field.type === "id") {
+    const text = String(raw).trim();
+    return /^[a-z0-9-]{1,100}$/.test(text) ? text : undefined;
+  }
   if (field.type === "list") {
     const items = String(raw).split(",").map((item) => Number(item.trim()));
     if (!items.every((v) => Number.isFinite(v) && v >= 0 && v <= 1e6)) return undefined;
@@ -149,7 +158,8 @@ export function clampFields(fields, raw, limits = {}) {
   for (const field of fields) {
     let value = parseValue(field, /** @type {any} */ (raw[field.name]));
     if (value === undefined) value = field.default;
-    if ((field.type === "int" || field.type === "float") && value !== "auto") {
+    const unset = value === "auto" || (field.optional && value === "");
+    if ((field.type === "int" || field.type === "float") && !unset) {
       const { min, max } = boundsOf(field, limits);
       value = Math.min(max, Math.max(min, /** @type {number} */ (value)));
     }
@@ -178,7 +188,8 @@ export function parseHashFields(fields, hash, limits = {}) {
 
 /**
  * Write a state as a URL hash body (without "#"), every key in field order, so that a copied
- * link reproduces the view even if the defaults change later.
+ * link reproduces the view even if the defaults change later; an unset optional field is left
+ * out.
  * @param {readonly Field[]} fields
  * @param {Record<string, unknown>} state
  * @returns {string}
@@ -187,6 +198,7 @@ export function serializeFields(fields, state) {
   const params = new URLSearchParams();
   for (const field of fields) {
     const value = state[field.name];
+    if (field.optional && value === "") continue;
     params.set(field.name, typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value));
   }
   return params.toString();
@@ -223,9 +235,11 @@ export function rangeProblem(field, text, limits) {
  * @param {Record<string, number>} limits
  * @param {HTMLElement} after the element the note follows (the control's wrapper gets it last)
  * @param {(value: number|string) => void} onValue a number, or "auto" (an empty auto field)
+ * @param {{quietMs?: number}} [options] quietMs > 0: also check while typing (the note at once)
+ *   and report a usable value after that long without a keystroke
  * @returns {{clear: () => void}} clear the note (when the state is set from elsewhere)
  */
-export function checkedNumber(input, field, limits, after, onValue) {
+export function checkedNumber(input, field, limits, after, onValue, { quietMs = 0 } = {}) {
   const note = document.createElement("p");
   note.className = "limit-note";
   note.id = `${input.id}-limit`;
@@ -238,13 +252,108 @@ export function checkedNumber(input, field, limits, after, onValue) {
     if (text) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   };
-  input.addEventListener("change", () => {
+  let timer = 0;
+  /** The note for the input's value; its value reported (at once, or after the quiet time). */
+  const check = (/** @type {boolean} */ now) => {
+    window.clearTimeout(timer);
+    timer = 0;
     const problem = rangeProblem(field, input.value, limits);
     show(problem);
     if (problem) return;
-    onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
-  });
-  return { clear: () => show("") };
+    const report = () => {
+      timer = 0;
+      onValue(field.auto && input.value.trim() === "" ? "auto" : /** @type {number} */ (parseValue(field, input.value)));
+    };
+    if (now) report();
+    else timer = window.setTimeout(report, quietMs);
+  };
+  input.addEventListener("change", () => check(true));
+  if (quietMs > 0) input.addEventListener("input", () => check(false));
+  return {
+    clear: () => {
+      window.clearTimeout(timer);
+      timer = 0;
+      show("");
+    },
+  };
+}
+
+/**
+ * @typedef {object} ControlSpec One sidebar control of a field.
+ * @property {string} name the field's name (its input's id)
+ * @property {string} label
+ * @property {string} [help] a line under it
+ * @property {Array<[string, string]>} [options] a select's [value, text] pairs (enum fields)
+ * @property {boolean} [text] a free text input (list fields), checked by the page's `normalise`
+ */
+
+/**
+ * Build the sidebar controls of some fields in a fieldset: a select per enum with options, a
+ * text input per `text` spec, a number input (bounds from the field and the server's limits,
+ * "auto" as the placeholder of an auto field) with its limit note (`checkedNumber`) otherwise.
+ * @param {HTMLElement} fieldset
+ * @param {readonly Field[]} fields
+ * @param {readonly ControlSpec[]} specs in order
+ * @param {Record<string, number>} limits
+ * @param {(patch: Record<string, unknown>) => void} onChange a usable value (e.g. `page.change`)
+ * @param {{quietMs?: number, idPrefix?: string}} [options] quietMs: numbers report while typing
+ *   too, after that quiet time (`checkedNumber`); idPrefix: before each input's id
+ * @returns {(state: Record<string, any>, fallback?: Record<string, unknown>) => void} show a
+ *   state in the inputs (and clear the notes), an unset optional field as its `fallback` value;
+ *   the focused input keeps what is being typed in it
+ */
+export function fieldControls(fieldset, fields, specs, limits, onChange, { quietMs = 0, idPrefix = "" } = {}) {
+  /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
+  const inputs = {};
+  /** @type {Array<() => void>} */
+  const clears = [];
+  for (const { name, label, help = "", options, text } of specs) {
+    const field = fields.find((f) => f.name === name);
+    if (!field) throw new Error(`no field ${name}`);
+    /** @type {HTMLInputElement|HTMLSelectElement} */
+    let input;
+    if (options) {
+      const select = document.createElement("select");
+      for (const [value, words] of options) select.add(new Option(words, value));
+      select.addEventListener("change", () => onChange({ [name]: select.value }));
+      input = select;
+    } else {
+      const box = document.createElement("input");
+      if (text) {
+        box.type = "text";
+        box.spellcheck = false;
+        box.autocomplete = "off";
+        box.addEventListener("change", () => onChange({ [name]: box.value }));
+      } else {
+        const { min, max } = boundsOf(field, limits);
+        box.type = "number";
+        box.step = "any";
+        box.min = String(min);
+        box.max = String(max);
+        if (field.auto) box.placeholder = "auto";
+      }
+      input = box;
+    }
+    input.id = `${idPrefix}${name}`;
+    if (idPrefix) input.name = name;
+    appendControl(fieldset, label, input, help);
+    if (!options && !text) {
+      // Out of range: the limit beside the field, nothing sent.
+      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
+      const box = /** @type {HTMLInputElement} */ (input);
+      const report = (/** @type {number|string} */ value) => onChange({ [name]: value });
+      clears.push(checkedNumber(box, field, limits, wrap, report, { quietMs }).clear);
+    }
+    inputs[name] = input;
+  }
+  return (state, fallback = {}) => {
+    for (const [name, input] of Object.entries(inputs)) {
+      if (input === document.activeElement && input instanceof HTMLInputElement) continue;
+      const value = state[name] === "" && name in fallback ? fallback[name] : state[name];
+      input.value = value === "auto" ? "" : String(value);
+    }
+    for (const clear of clears) clear();
+  };
 }
 
 /**
@@ -259,6 +368,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
  *   controls and text (called on every change, from a control or the URL)
  * @property {(state: Record<string, any>, seq: number) => void} onRun start the run the state
  *   asks for (a request on a socket, or REST calls tagged with seq)
+ * @property {boolean} [runOnChange] false: a control's change only shows (the page runs on
+ *   demand, `runNow`, e.g. a "Train" button); a pasted link still runs. Default true
  */
 
 /**
@@ -269,6 +380,8 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @property {() => void} runNow run the current state now (cancelling a pending debounce)
  * @property {() => boolean} pending whether a change waits out the debounce
  * @property {(seq: number) => boolean} isCurrent whether a run's answers are still wanted
+ * @property {() => string} requestKey the current state's request fields as a string: equal
+ *   keys, equal runs (view fields left out)
  */
 
 /**
@@ -277,13 +390,24 @@ export function checkedNumber(input, field, limits, after, onValue) {
  * @param {PageOptions} options
  * @returns {Page}
  */
-export function createPage({ fields, limits, debounceMs = 100, normalise = (s) => s, onShow, onRun }) {
+export function createPage({
+  fields,
+  limits,
+  debounceMs = 100,
+  normalise = (s) => s,
+  onShow,
+  onRun,
+  runOnChange = true,
+}) {
   const clamp = (/** @type {Record<string, unknown>} */ raw) => normalise(clampFields(fields, raw, limits));
   const requestKey = (/** @type {Record<string, unknown>} */ s) =>
     serializeFields(fields.filter((f) => !f.view), s);
   const writeUrl = () => {
-    const hash = `#${serializeFields(fields, page.state)}`;
-    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+    const body = serializeFields(fields, page.state);
+    // An empty state (every field optional and unset) is the page's bare address.
+    if (window.location.hash !== (body ? `#${body}` : "")) {
+      window.history.replaceState(null, "", body ? `#${body}` : `${window.location.pathname}${window.location.search}`);
+    }
   };
   let timer = 0;
   let seq = 0;
@@ -295,11 +419,11 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
     seq += 1;
     onRun(page.state, seq);
   };
-  /** Move to `next`; run (debounced or at once) when a request field changed. */
-  const move = (/** @type {Record<string, any>} */ next, /** @type {boolean} */ debounced) => {
+  /** Move to `next`; run (debounced or at once) when a request field changed and `run`. */
+  const move = (/** @type {Record<string, any>} */ next, /** @type {boolean} */ debounced, run = true) => {
     const changed = fields.map((f) => f.name).filter((name) => next[name] !== page.state[name]);
     if (changed.length === 0) return;
-    const rerun = requestKey(next) !== requestKey(page.state);
+    const rerun = run && requestKey(next) !== requestKey(page.state);
     page.state = next;
     writeUrl();
     onShow(page.state, changed);
@@ -318,7 +442,8 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
   /** @type {Page} */
   const page = {
     state: clamp(parseHashFields(fields, window.location.hash, limits)),
-    change: (patch) => move(clamp({ ...page.state, ...patch }), true),
+    change: (patch) => move(clamp({ ...page.state, ...patch }), true, runOnChange),
+    requestKey: () => requestKey(page.state),
     runNow,
     pending: () => timer !== 0,
     isCurrent: (n) => n === seq,
@@ -331,4 +456,52 @@ export function createPage({ fields, limits, debounceMs = 100, normalise = (s) =
     writeUrl(); // show the clamped form
   });
   return page;
+}
+
+/**
+ * A counter for answers that come back out of order outside a page's runs (a preview fetched as
+ * the controls change): take `next()` before asking, and use the answer only if `isCurrent`.
+ * @returns {{next: () => number, isCurrent: (seq: number) => boolean}}
+ */
+export function latestOnly() {
+  let seq = 0;
+  return { next: () => ++seq, isCurrent: (n) => n === seq };
+}
+
+/**
+ * A sidebar group of controls: a fieldset with a legend and `fieldControls` in it, appended to
+ * `container`.
+ * @param {HTMLElement} container
+ * @param {string} legend
+ * @param {readonly Field[]} fields
+ * @param {readonly ControlSpec[]} specs
+ * @param {Record<string, number>} limits
+ * @param {(patch: Record<string, unknown>) => void} onChange
+ * @returns {(state: Record<string, any>, fallback?: Record<string, unknown>) => void} as
+ *   `fieldControls`'s
+ */
+export function controlGroup(container, legend, fields, specs, limits, onChange) {
+  const fieldset = document.createElement("fieldset");
+  fieldset.className = "group";
+  const title = document.createElement("legend");
+  title.textContent = legend;
+  fieldset.append(title);
+  const show = fieldControls(fieldset, fields, specs, limits, onChange);
+  container.append(fieldset);
+  return show;
+}
+
+/**
+ * Run a page's `main`; if it fails, say so in the page's #error banner (and rethrow, for the
+ * console).
+ * @param {() => Promise<void>} main
+ * @param {string} [what] the page, in the message
+ * @returns {void}
+ */
+export function startPage(main, what = "The page") {
+  main().catch((err) => {
+    const banner = document.getElementById("error");
+    if (banner) showError(banner, `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  });
 }

@@ -193,7 +193,7 @@ export function magnitudeText(state) {
  * best unsuperposed W's (F15). Hidden for ReLU models and when the numbers are missing.
  * @param {HTMLElement} el #loss-note
  * @param {{loss: number, gain?: number|null, exact_loss?: number|null,
- *   theory_loss?: Record<string, number>}|null} instance
+ *   unsuperposed_gain?: number|null, theory_loss?: Record<string, number>}|null} instance
  * @param {{activation: string, power?: number|null}} model the model's activation (and k)
  * @param {boolean} final whether the loss is the trained model's (else training is still on)
  * @returns {void}
@@ -225,18 +225,19 @@ export function setLossNote(el, instance, model, final) {
   }
   const zero = theory.zero_output;
   if (activation === "power" && Number.isFinite(loss) && Number.isFinite(zero)) {
-    // The final result measures L̃ on the same inputs as L (less noisy); snapshots do not.
-    const measured = typeof instance?.gain === "number";
-    const gain = measured ? /** @type {number} */ (instance.gain) : zero - /** @type {number} */ (loss);
+    // The final result measures L̃ on the same inputs as L (the server's `gain`); snapshots
+    // carry L and L(x′ = 0) only, and the note shows both (no arithmetic here).
+    const gain = instance?.gain;
+    const measured = typeof gain === "number";
     const parts = measured
       ? [`Gain L̃ = L(x′ = 0) − L, measured on the evaluation inputs: `, strong(formatNumber(gain, 4))]
       : [
-        `Gain L̃ = L(x′ = 0) − L = ${formatNumber(zero, 4)} − ${formatNumber(loss, 4)} = `,
-        strong(formatNumber(gain, 4)),
+        `Gain L̃ = L(x′ = 0) − L, with L(x′ = 0) = ${formatNumber(zero, 4)} and L = `,
+        strong(formatNumber(/** @type {number} */ (loss), 4)),
       ];
-    parts.push(final ? "" : " (still training)", ". ");
-    if (Number.isFinite(theory.power_unsuperposed)) {
-      const unsuperposed = zero - theory.power_unsuperposed;
+    parts.push(final ? "" : " (still training; L̃ is measured when it ends)", ". ");
+    const unsuperposed = instance?.unsuperposed_gain;
+    if (measured && typeof unsuperposed === "number") {
       parts.push(
         `The best W without superposition (WᵀW diagonal, docs/THEORY.md F15) gains ` +
           `${formatNumber(unsuperposed, 4)}; this model's gain differs by `,

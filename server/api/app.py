@@ -26,7 +26,7 @@ from server.api.settings import Limits, Settings, get_settings
 from server.cache import ModelCache
 from server.device import select_device, set_torch_threads
 from server.job_records import JobRecords
-from server.jobs import TrainingWorker
+from server.jobs import JobBoard, TrainingWorker
 from server.presets import shipped_ids
 
 
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except BaseException:
                 await ray_worker.close()
                 raise
-            worker: Any = ray_worker  # offers what the routes use of a TrainingWorker
+            worker: JobBoard = ray_worker
         else:
             worker = TrainingWorker(
                 cache,
@@ -152,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await job_records.close()  # every unfinished job leaves the worker first
             worker.stop()
             if device is None:
-                await worker.close()  # the actors end; a Ray instance the server started too
+                await ray_worker.close()  # the actors end; a Ray instance the server started too
 
     app = FastAPI(
         title="Superposition Explorer",

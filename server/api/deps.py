@@ -19,7 +19,7 @@ from server.api.limits import limit_errors
 from server.api.schemas.models import ModelRequest, ModelResult
 from server.api.settings import Limits, Settings
 from server.cache import ModelCache
-from server.jobs import QueueFull, Task, TrainingFailed, TrainingWorker, train_or_load
+from server.jobs import JobBoard, QueueFull, Task, TrainingFailed, train_or_load
 from server.results import ModelTask, StartingPointError, stored_starting_point
 
 
@@ -28,8 +28,8 @@ def settings_of(connection: HTTPConnection) -> Settings:
     return settings
 
 
-def worker_of(connection: HTTPConnection) -> TrainingWorker:
-    worker: TrainingWorker = connection.app.state.worker
+def worker_of(connection: HTTPConnection) -> JobBoard:
+    worker: JobBoard = connection.app.state.worker
     return worker
 
 
@@ -51,7 +51,7 @@ async def get_settings(connection: HTTPConnection) -> Settings:
     return settings_of(connection)
 
 
-async def get_worker(connection: HTTPConnection) -> TrainingWorker:
+async def get_worker(connection: HTTPConnection) -> JobBoard:
     return worker_of(connection)
 
 
@@ -60,7 +60,7 @@ async def get_live_sockets(connection: HTTPConnection) -> LiveSockets:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-WorkerDep = Annotated[TrainingWorker, Depends(get_worker)]
+WorkerDep = Annotated[JobBoard, Depends(get_worker)]
 LiveSocketsDep = Annotated[LiveSockets, Depends(get_live_sockets)]
 
 
@@ -133,7 +133,7 @@ async def _disconnected(http: StarletteRequest) -> None:
         pass
 
 
-async def train_or_503(worker: TrainingWorker, task: Task, http: StarletteRequest) -> Any:
+async def train_or_503(worker: JobBoard, task: Task, http: StarletteRequest) -> Any:
     """The task's result (cached or trained) for the REST call ``http``.
 
     A client that disconnects first cancels its training, as a live socket's does (unless

@@ -10,6 +10,7 @@ others.
 
 What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of autograd
 (``model.loss_gradients``), one uniform draw per input entry (``data.FeatureDistribution``),
+or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``),
 feature-major batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for
 small steps. After training, each restart's loss is measured on fresh samples and the lowest is
 kept, as the paper does for its 2-D models.
@@ -37,6 +38,7 @@ from server.tms.model import (
     target,
 )
 from server.tms.optim import AdamGroup, adamw_step
+from server.tms.sparse import SparseSampler
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (benchmarks/RESULTS.md, "Training speed").
@@ -396,6 +398,13 @@ class Run:
             drawn = sample_features(probability, config.n_train, self.generator, self.distribution)
             train_x = drawn.repeat_interleave(restarts, dim=0).contiguous()
             self.config = config = dataclasses.replace(config, batch_size=config.n_train)
+        # Fresh batches: the rows whose p is small enough draw only their non-zero entries
+        # (``sparse.SparseSampler``, chosen from this request alone); None on a training set.
+        self.sampler = (
+            None
+            if train_x is not None
+            else SparseSampler(self.probability, self.distribution, config.batch_size)
+        )
         # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
         # step counter per parameter tensor, as torch's kernels want them.
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
@@ -493,6 +502,7 @@ class Run:
             rows = slice(start, start + run.rows)
             joined.parts.append(RunPart(rows, part.generator, part.adam_steps, part.train_x))
             start += run.rows
+        joined.sampler = None  # fresh batches of a joined run: one dense draw (its first part's)
         joined.history_steps, joined.history, joined.snapshots = [], [], []
         joined.last_loss = None
         return joined
@@ -654,6 +664,7 @@ class _Layout:
     adam: list[AdamGroup] = field(default_factory=list)  # by (lr, weight decay), constant lr
     per_run: list[AdamGroup] = field(default_factory=list)  # each run's, for scheduled lr
     scheduled: bool = False  # some run's lr changes per step: regroup every step
+    sparse: bool = False  # some run draws sparse rows (``Run.sampler``): each run draws its own
 
 
 class TrainingBatch:
@@ -704,6 +715,7 @@ class TrainingBatch:
             importance=torch.cat([run.importance for run in runs]),
             grads=tuple(torch.empty((rows, *p.shape[1:]), device=device) for p in first.params),
             scheduled=any(run.config.lr_schedule != "constant" for run in runs),
+            sparse=any(run.sampler is not None and not run.sampler.all_dense for run in runs),
         )
         groups: dict[tuple[float, float], AdamGroup] = {}
         start = 0
@@ -787,10 +799,19 @@ class TrainingBatch:
         use_threads_for(x.numel())
 
         single = len(layout.runs) == 1
-        for run, rows in zip(layout.runs, layout.slices, strict=True):
-            part = x if single else x[rows]
-            torch.rand(part.shape, generator=run.generator, out=part)
-        first.distribution.features_from_uniform_(x, layout.probability_term)
+        if layout.sparse:  # each run its own batch: dense and sparse rows (``SparseSampler``)
+            for run, rows in zip(layout.runs, layout.slices, strict=True):
+                part = x if single else x[rows]
+                if run.sampler is not None:
+                    run.sampler.draw(part, run.generator)
+                    continue
+                torch.rand(part.shape, generator=run.generator, out=part)
+                run.distribution.features_from_uniform_(part, layout.probability_term[rows])
+        else:  # every row dense: one draw per run, one transform for the whole batch
+            for run, rows in zip(layout.runs, layout.slices, strict=True):
+                part = x if single else x[rows]
+                torch.rand(part.shape, generator=run.generator, out=part)
+            first.distribution.features_from_uniform_(x, layout.probability_term)
         W = first.W if single else torch.cat([run.W for run in layout.runs])
         b = first.b if single else torch.cat([run.b for run in layout.runs])
         W_out = None

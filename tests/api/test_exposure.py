@@ -210,6 +210,7 @@ def test_a_token_guards_every_api_route_and_socket(tmp_path: Path) -> None:
         "/api/jobs": {"model": SMALL},
         "/api/saes": {"model": SMALL, "n_latents": 3, "steps": 10, "batch_size": 32},
         "/api/double-descent": {"n_features": 5, "steps": 10, "n_train_values": [3]},
+        "/api/power-sweeps/plan": {},
     }
     queries = {  # the operations with required query parameters
         "/api/interference/bounds": "n_features=5&n_hidden=2",

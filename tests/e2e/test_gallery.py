@@ -91,6 +91,13 @@ def card_problem(page: Page, console: Console, preset: Preset) -> str:
         assert f"n_features={preset.double_descent.n_features}" in href
         assert page.locator("#retrain").count() == 0
         source = view.locator(".panel").get_attribute("data-source")
+    elif preset.view == "power":
+        assert preset.power_sweep is not None
+        href = view.locator("a.phase-link").get_attribute("href") or ""
+        assert href.startswith("/power.html#") and f"k={preset.power_sweep.k}" in href
+        assert page.locator("#retrain").count() == 0
+        page.wait_for_function("document.querySelector('#view .panel')?.dataset.source")
+        source = view.locator(".panel").get_attribute("data-source")
     else:
         source = view.get_attribute("data-source")
         cached = page.locator("#detail-progress .progress[data-state='cached']").count()

@@ -1,7 +1,7 @@
-"""The shared page controller's out-of-range rule on the phase and power pages (issue 16): a typed
-number beyond its limit shows the limit beside the field and sends nothing; an empty "automatic"
-field is said so, not a hidden 0. (The explorer's is in test_explorer_live.py, the gallery's in
-test_gallery.py.)"""
+"""The shared page controller's out-of-range rule on the phase, power and memorisation pages
+(issue 16): a typed number beyond its limit shows the limit beside the field and sends nothing;
+an empty "automatic" field is said so, not a hidden 0. (The explorer's is in
+test_explorer_live.py, the gallery's in test_gallery.py.)"""
 
 from __future__ import annotations
 
@@ -62,4 +62,29 @@ def test_power_page_refuses_out_of_range(live_server: str, page: Page) -> None:
     assert "10000" in note.inner_text() and "max_features" in note.inner_text()
     page.wait_for_timeout(600)
     assert len(posts) == count and page.url == url
+    console.assert_clean()
+
+
+MEMO_SMALL = (
+    "n_features=8&n_hidden=2&p=0.1&t_min=3&t_max=10&points=3&steps=60&warmup_steps=10&lr=0.005"
+    "&n_restarts=1&seed=0"
+)
+
+
+def test_memorisation_page_refuses_out_of_range(live_server: str, page: Page) -> None:
+    """The memorisation page is on page.js too: beyond max_features, the limit beside the field
+    and no request on its socket, nor in the URL."""
+    console = Console(page)
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
+    page.goto(f"{live_server}/memorisation.html#{MEMO_SMALL}")
+    page.wait_for_function(FINISHED)
+    count, url = len(sent), page.url
+    page.locator("#n_features").fill("20000")
+    page.locator("#n_features").press("Enter")
+    note = page.locator("#n_features-limit")
+    note.wait_for(state="visible")
+    assert "10000" in note.inner_text() and "max_features" in note.inner_text()
+    page.wait_for_timeout(600)  # past the debounce
+    assert len(sent) == count and page.url == url
     console.assert_clean()

@@ -8,10 +8,15 @@ Set POWER_SCREENSHOT=/tmp/power.png to save a screenshot of the finished page.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
+from benchmarks.serve import start_server, stop_server
+from server.presets import preset_infos
 from tests.e2e.conftest import FINISHED, Console, hash_params
 
 pytestmark = pytest.mark.e2e
@@ -147,7 +152,7 @@ def test_controls_then_train_k1_draws_the_linear_ceiling(live_server: str, page:
     page.select_option("#k", "1")
     page.wait_for_function("() => window.location.hash.includes('k=1&')")
     assert page.locator("#stale").is_visible()
-    assert "n = 3" in page.locator("#regime").inner_text()  # mᵏ + 1 with k = 1
+    expect(page.locator("#regime")).to_contain_text("n = 3")  # mᵏ + 1 with k = 1, the server's
     assert len(posts) == 1
     assert "linear_ceiling" not in by_kind(page.evaluate(TRACES))  # still the k = 3 sweep
 
@@ -184,3 +189,46 @@ def test_refused_sweep_shows_the_servers_reason(live_server: str, page: Page) ->
     # The refused POST is logged by Chromium itself ("Failed to load resource … 422"); nothing else.
     errors = [e for e in console.errors if "status of 422" not in e]
     assert errors == [], "\n".join(errors)
+
+
+@pytest.fixture(scope="module")
+def shipped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server whose cache holds the power-sweep preset's shipped entries (models_cache/)."""
+    cache = tmp_path_factory.mktemp("power") / "cache"
+    cache.mkdir()
+    info = next(i for i in preset_infos() if i.id == "power-sweep")
+    root = Path(__file__).resolve().parents[2] / "models_cache"
+    for entry in info.sweep_model_ids:
+        shutil.copytree(root / entry, cache / entry)
+    proc, base = start_server(cache)
+    try:
+        yield base
+    finally:
+        stop_server(proc)
+
+
+def test_the_default_sweep_opens_from_the_shipped_cache(shipped_server: str, page: Page) -> None:
+    """No hash: the server's default sweep, planned by the server, is the shipped preset: every
+    model comes back `cached: true` (nothing trains) and the plot is drawn."""
+    console = Console(page)
+    answers: list[dict] = []
+    page.on(
+        "response",
+        lambda r: (
+            answers.append(r.json())
+            if r.request.method == "POST" and r.url.endswith("/api/models")
+            else None
+        ),
+    )
+    page.goto(f"{shipped_server}/power.html")
+    page.wait_for_function(FINISHED)
+    assert page.locator("#progress").get_attribute("data-state") == "cached"
+    assert "(all from the cache)" in page.locator("#progress").inner_text()
+    assert len(answers) == 2 and all(a["cached"] is True for a in answers)
+    params = hash_params(page.url)
+    assert params["k"] == "3" and params["m"] == "2,3" and params["n_features"] == "auto"
+    assert params["p_min"] == "0.001" and params["p_max"] == "0.5" and params["points"] == "8"
+    kinds = by_kind(page.evaluate(TRACES))
+    assert {"empirical", "unsuperposed_gain", "shape_sparse"} <= set(kinds)
+    assert "n = 9" in page.locator("#regime").inner_text()
+    console.assert_clean()

@@ -85,6 +85,14 @@ def test_every_preset_is_shipped_and_current(preset: Preset, tmp_path: Path) -> 
             model = model_task.load(_copy(model_task.id, tmp_path / str(k)))
             assert model is not None and model.id == sweep.points[k].model_id
         return
+    if preset.power_sweep is not None:  # each m's model, as the power page plans it
+        for k, request in enumerate(preset.power_sweep.shipped_requests()):
+            task = ModelTask(request)
+            assert (SHIPPED / task.id).is_dir(), STALE.format(preset.id)
+            model = task.load(_copy(task.id, tmp_path / str(k)))
+            assert model is not None and model.cached and model.request == task.request
+            assert all(math.isfinite(i.loss) and (i.gain or 0) > 0 for i in model.instances)
+        return
     for k, request in enumerate(preset.requests):
         result = shipped(preset.id, tmp_path / str(k), k)
         assert len(result.instances) == request.n_instances

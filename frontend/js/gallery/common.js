@@ -2,15 +2,17 @@
 // - the state and keyed children a view keeps across its redraws: `viewState`, `slot`,
 //   `styledSlot`, `pruneSlots`, `purgePlots`; the caption and the grid of one clickable figure
 //   per instance of the 2-D geometry and neuron views: `captionOf`, `instanceGrid`;
+// - the link, note and small figure of the views that open another page: `linkedFigure`,
+//   `loadLinked`;
 // - labels, also main.js's: `requestLabel`, `probabilityLabel`, `sparsityTitle`, `subscript`;
-// - the uniform polytopes' fractions, one table, and their dashed reference lines: `FRACTIONS`,
-//   `fractionLines` (the feature-geometry and learning-dynamics views);
-// - plotting helpers: `VIEW_CONFIG`, `SMALL_CONFIG`, `logAxis`, `panelsOf`, `onClickOpen`,
-//   `inverseDensity`, `frobeniusSquared`, `superpositionGradient`.
+// - plotting helpers: `panelsOf`, `onClickOpen`,
+//   `inverseDensity`, `superpositionGradient`.
 
-import { CONFIG, Plotly, axis } from "../plots/common.js";
+import { ApiError } from "../api.js";
+import { Plotly } from "../plots/common.js";
 import { SUPERPOSITION_SCALE } from "../plots/norms.js";
 import { formatNumber } from "../format.js";
+import { failureText } from "../status.js";
 
 /** @typedef {import("./views.js").ViewContext} ViewContext */
 /** @typedef {import("./views.js").ViewResult} ViewResult */
@@ -192,6 +194,73 @@ export function instanceGrid(container, results, { onOpen, draw, accept = () => 
   empty.hidden = keep.size > 0;
 }
 
+// -- views that open another page ------------------------------------------------------------
+
+/**
+ * @typedef {object} LinkedFigure The parts of a view that opens another page.
+ * @property {HTMLElement} figure the small figure; its `data-source` says where its data came
+ *   from ("cache", "missing", "error")
+ * @property {HTMLElement} caption its figcaption (a title; a legend may go in it)
+ * @property {HTMLElement} plot
+ * @property {HTMLElement} status the note that stands in while the data loads, or says why not
+ */
+
+/**
+ * Fill a view that opens another page (the phase, memorisation and power pages): a prominent
+ * link, a line about that page, and one small figure of the cached result under it.
+ * @param {HTMLElement} container
+ * @param {{href: string, link: string, intro: string, title: string, loading: string}} text
+ * @returns {LinkedFigure}
+ */
+export function linkedFigure(container, { href, link, intro, title, loading }) {
+  const anchor = document.createElement("a");
+  anchor.className = "phase-link";
+  anchor.href = href;
+  anchor.textContent = link;
+  const about = document.createElement("p");
+  about.className = "caption";
+  about.textContent = intro;
+  const figure = document.createElement("figure");
+  figure.className = "panel phase-small";
+  const caption = document.createElement("figcaption");
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  caption.append(heading);
+  const plot = document.createElement("div");
+  plot.className = "view-plot";
+  const status = document.createElement("p");
+  status.className = "note";
+  status.textContent = loading;
+  figure.append(caption, status, plot);
+  container.replaceChildren(anchor, about, figure);
+  return { figure, caption, plot, status };
+}
+
+/**
+ * Load a linked figure's cached data: on success the note goes and the figure says "cache"; on a
+ * 404 it says `missing`, on another failure why, and the answer is null.
+ * @template T
+ * @param {LinkedFigure} parts
+ * @param {() => Promise<T>} load
+ * @param {string} missing the note for a 404 (not trained yet)
+ * @param {string} what the data, for a failure's note ("diagram", "sweep")
+ * @returns {Promise<T|null>}
+ */
+export async function loadLinked(parts, load, missing, what) {
+  try {
+    const value = await load();
+    parts.status.hidden = true;
+    parts.figure.dataset.source = "cache";
+    return value;
+  } catch (err) {
+    const notFound = err instanceof ApiError && err.status === 404;
+    parts.status.textContent = notFound ? missing : `Could not load the cached ${what}: ${failureText(err)}`;
+    parts.plot.hidden = true;
+    parts.figure.dataset.source = notFound ? "missing" : "error";
+    return null;
+  }
+}
+
 // -- labels -------------------------------------------------------------------------------------
 
 /** Subscript digits, for "p₄". */
@@ -255,67 +324,9 @@ export function sparsityTitle(p) {
   return `p = ${formatNumber(Math.min(...p))} … ${formatNumber(Math.max(...p))}`;
 }
 
-// -- the polytope fractions ---------------------------------------------------------------------
-
-/**
- * The uniform polytopes' dimensionalities (TMS §"Feature Dimensionality"), the levels where the
- * features' Dᵢ stick: the value, its label, the polytope, and `nudge`, how far (px) its label moves
- * away from the 0 end of the axis (2/5 and 3/8 lie close together: their labels are pushed apart).
- * @type {ReadonlyArray<Readonly<{value: number, label: string, name: string, nudge: number}>>}
- */
-export const FRACTIONS = Object.freeze(
-  [
-    { value: 1, label: "1", name: "dedicated", nudge: 0 },
-    { value: 3 / 4, label: "3/4", name: "tetrahedron", nudge: 0 },
-    { value: 2 / 3, label: "2/3", name: "triangle", nudge: 0 },
-    { value: 1 / 2, label: "1/2", name: "digon (antipodal)", nudge: 0 },
-    { value: 2 / 5, label: "2/5", name: "pentagon", nudge: 5 },
-    { value: 3 / 8, label: "3/8", name: "square antiprism", nudge: -5 },
-  ].map((f) => Object.freeze(f)),
-);
-
-/**
- * Dashed lines at the {@link FRACTIONS}, labelled: horizontal (y = fraction, labels beyond the
- * right edge) or `vertical` (x = fraction, labels over the top).
- * @param {object} [options]
- * @param {boolean} [options.vertical]
- * @param {boolean} [options.named] label "2/5 pentagon" rather than "2/5"
- * @param {string} [options.line] the lines' colour
- * @param {string} [options.text] the labels' colour
- * @returns {{shapes: object[], annotations: object[]}}
- */
-export function fractionLines({ vertical = false, named = false, line = "#9aa0a6", text = "#5f6368" } = {}) {
-  const style = { color: line, width: 1, dash: "dash" };
-  const font = { size: 10, color: text };
-  const shapes = FRACTIONS.map(({ value: f }) =>
-    vertical
-      ? { type: "line", xref: "x", yref: "paper", x0: f, x1: f, y0: 0, y1: 1, line: style, layer: "below" }
-      : { type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: f, y1: f, line: style, layer: "below" },
-  );
-  const annotations = FRACTIONS.map(({ value: f, label, name, nudge }) => {
-    const common = { text: named ? `${label} ${name}` : label, showarrow: false, font };
-    return vertical
-      ? {
-          xref: "x",
-          yref: "paper",
-          x: f,
-          y: 1,
-          yanchor: "bottom",
-          xanchor: nudge > 0 ? "left" : nudge < 0 ? "right" : "center",
-          ...common,
-        }
-      : { xref: "paper", yref: "y", x: 1, y: f, xanchor: "left", yshift: nudge, ...common };
-  });
-  return { shapes, annotations };
-}
-
 // -- plotting helpers ---------------------------------------------------------------------------
 
-/** The views' bigger plots: hover, but no mode bar clutter. */
-export const VIEW_CONFIG = Object.freeze({ ...CONFIG, displayModeBar: false });
 
-/** Many small plots: no interaction, no mode bar (a click on the cell opens it instead). */
-export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: false, responsive: true });
 
 /**
  * 1/(1 − S) of an instance: 1/p, for a per-feature list 1/min p (its sparsest feature).
@@ -325,35 +336,6 @@ export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: fa
 export function inverseDensity(inst) {
   const fp = inst.feature_probability;
   return 1 / (typeof fp === "number" ? fp : Math.min(...fp));
-}
-
-/**
- * ‖W‖²_F = Σᵢ‖Wᵢ‖² of an instance, about how many features it represents.
- * @param {{feature_norms: number[]}} inst
- * @returns {number}
- */
-export function frobeniusSquared(inst) {
-  return inst.feature_norms.reduce((s, v) => s + v * v, 0);
-}
-
-/**
- * A log x axis over `values` with ticks at 1, 2, 5 × 10ᵏ (Plotly's own log ticks label 20 as "2").
- * @param {string} title
- * @param {number[]} values the data's x values (positive)
- * @returns {object}
- */
-export function logAxis(title, values) {
-  const finite = values.filter((v) => v > 0 && Number.isFinite(v));
-  const lo = Math.min(...finite, 1);
-  const hi = Math.max(...finite, 1);
-  const tickvals = [];
-  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k += 1) {
-    for (const m of [1, 2, 5]) {
-      const v = m * 10 ** k;
-      if (v >= lo / 1.3 && v <= hi * 1.3) tickvals.push(v);
-    }
-  }
-  return axis(title, { type: "log", tickvals, ticktext: tickvals.map((v) => formatNumber(v)) });
 }
 
 /**
@@ -417,4 +399,23 @@ export function onClickOpen(el, ctx, which) {
  */
 export function superpositionGradient() {
   return `linear-gradient(to right, ${SUPERPOSITION_SCALE.map(([t, c]) => `${c} ${100 * t}%`).join(", ")})`;
+}
+
+/**
+ * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.40 ×5" or
+ * "D = 0.50 ×4, 0.00 ×1".
+ * @param {number[]} dims
+ * @returns {string}
+ */
+export function dimensionSummary(dims) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const d of dims) {
+    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts.entries()]
+    .sort((a, b) => Number(b[0]) - Number(a[0]))
+    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
+  return `D = ${parts.join(", ")}`;
 }

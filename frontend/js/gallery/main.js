@@ -4,19 +4,24 @@
 
 import { renderClaims } from "./claims.js";
 import { ApiError, LiveClient, fetchJson } from "../api.js";
-import { appendButton, appendControl, byId } from "../dom.js";
+import { appendButton, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
 import { renderGram } from "../plots/gram.js";
 import { renderNorms } from "../plots/norms.js";
-import { rangeProblem } from "../page.js";
-import { failureText, formatDetail, loadLimits, setProgress, showError } from "../status.js";
-import { frobeniusSquared, probabilityLabel, purgePlots, requestLabel } from "./common.js";
-import { CONTROL_PROPS, cleanOverrides, effectiveRequests, parseGalleryHash, presetValues, serializeGalleryState }
-  from "./state.js";
+import { createPage, fieldControls, loadServerConfig, startPage } from "../page.js";
+import { failureText, formatDetail, setProgress, showError } from "../status.js";
+import { probabilityLabel, purgePlots, requestLabel } from "./common.js";
+import {
+  CONTROL_PROPS,
+  GALLERY_FIELDS,
+  effectiveRequests,
+  normaliseGallery,
+  overridesOf,
+  presetValues,
+} from "./state.js";
 import { VIEWS, VIEW_KINDS } from "./views.js";
 import { gramOf } from "./weights.js";
 
-/** @typedef {import("./state.js").GalleryState} GalleryState */
 /** @typedef {import("./views.js").ViewResult} ViewResult */
 
 /** Quiet time after the last control change before the request goes out, in ms. */
@@ -157,7 +162,8 @@ class OpenPreset {
     const generation = ++this.generation;
     showError(dom.detailError, "");
     if (this.requests.length === 0) {
-      this.results = [];
+      this.results = []; // the view fetches what it draws (a diagram, a sweep)
+      this.setState("loading");
       this.scheduleDraw();
       return;
     }
@@ -345,7 +351,7 @@ class OpenPreset {
     dom.instance.dataset.request = String(r);
     dom.instance.dataset.instance = String(k);
     dom.instanceTitle.textContent = `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}`;
-    const frob = frobeniusSquared(inst);
+    const frob = inst.frobenius_squared; // the server's ‖W‖²_F
     const represented = inst.feature_norms.filter((v) => v > 0.5).length;
     dom.instanceStats.textContent =
       `loss ${formatNumber(inst.loss, 4)} · D* = ${formatNumber(inst.dimensions_per_feature)} · ` +
@@ -393,17 +399,47 @@ function buildCards(presets) {
 }
 
 /**
+ * Build a preset's controls (only those it offers) and its Retrain and Reset buttons.
+ * @param {Record<string, any>} preset
+ * @param {Record<string, number>} limits
+ * @param {Record<string, number>} own the preset's own values (`presetValues`)
+ * @param {{onChange: (patch: Record<string, unknown>) => void, onRetrain: () => void,
+ *   onReset: () => void}} handlers
+ * @returns {(state: Record<string, any>) => void} show a state in the controls
+ */
+function buildControls(preset, limits, own, handlers) {
+  dom.controls.replaceChildren();
+  const specs = CONTROL_PROPS.filter((prop) => prop.name in own).map((prop) => ({ name: prop.name, label: prop.label }));
+  // Out of range: the limit beside the field and nothing trains (page.js), never a silent clamp;
+  // a usable value trains after DEBOUNCE_MS without a keystroke.
+  const show = fieldControls(dom.controls, GALLERY_FIELDS, specs, limits, handlers.onChange, {
+    quietMs: DEBOUNCE_MS,
+    idPrefix: "ctl-",
+  });
+  if (preset.requests.length > 0) {
+    const buttons = document.createElement("div");
+    buttons.className = "buttons";
+    appendButton(buttons, { id: "retrain", className: "reset retrain", text: "Retrain live", onClick: handlers.onRetrain });
+    appendButton(buttons, { id: "reset", className: "reset", text: "Reset", onClick: handlers.onReset });
+    dom.controls.append(buttons);
+  }
+  return (state) => show(state, own);
+}
+
+/**
  * Start the page.
  * @returns {Promise<void>}
  */
 export async function main() {
-  const limits = await loadLimits(dom.error);
-  if (limits === null) {
+  const config = await loadServerConfig(dom.error);
+  if (config === null) {
     // Every request would be refused: the banner says why.
     dom.cards.dataset.state = "error";
     dom.cards.replaceChildren();
     return;
   }
+  const { limits } = config;
+  const requestDefaults = config.defaults.ModelRequest;
   /** @type {Array<Record<string, any>>} */
   let presets;
   try {
@@ -416,121 +452,38 @@ export async function main() {
   }
   buildCards(presets);
 
-  /** @type {GalleryState} */
-  let state = { preset: null, overrides: {} };
+  // The id the URL asks for: page.js drops an unknown one, and the banner names it. Listening
+  // before the controller does, this reads a pasted hash first.
+  let asked = "";
+  const readAsked = () => {
+    asked = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("preset") ?? "";
+  };
+  readAsked();
+  window.addEventListener("hashchange", readAsked);
+
   /** @type {OpenPreset|null} */
   let open = null;
-  /** @type {Record<string, HTMLInputElement>} */
-  let inputs = {};
-  let timer = 0;
+  /** @type {(state: Record<string, any>) => void} */
+  let showControls = () => {};
 
-  const writeUrl = () => {
-    const body = serializeGalleryState(state);
-    const url = body ? `#${body}` : `${window.location.pathname}${window.location.search}`;
-    if (window.location.hash !== (body ? `#${body}` : "")) window.history.replaceState(null, "", url);
-  };
-  const showControls = () => {
-    const own = presetValues(open?.preset ?? { requests: [] });
-    for (const [name, input] of Object.entries(inputs)) {
-      input.value = String(state.overrides[name] ?? own[name]);
-      // The values shown are the ones trained: no limit to show any more.
-      input.removeAttribute("aria-invalid");
-      const note = document.getElementById(`${input.id}-limit`);
-      if (note) note.hidden = true;
-    }
-  };
-  /** Read the inputs; on a change, write the URL and show those results. */
-  const applyControls = () => {
-    window.clearTimeout(timer);
-    timer = 0;
-    if (!open) return false;
-    // A field out of range (its limit shown beside it) holds everything back.
-    if (Object.values(inputs).some((input) => input.getAttribute("aria-invalid") === "true")) return false;
-    const raw = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.value]));
-    const overrides = cleanOverrides(raw, open.preset, limits);
-    const changed = serializeGalleryState({ ...state, overrides }) !== serializeGalleryState(state);
-    state = { ...state, overrides };
-    if (changed) {
-      writeUrl();
-      open.start(overrides);
-    }
-    return changed;
-  };
-  const buildControls = (preset) => {
-    inputs = {};
-    dom.controls.replaceChildren();
-    const own = presetValues(preset);
-    for (const prop of CONTROL_PROPS) {
-      if (!(prop.name in own)) continue;
-      const input = document.createElement("input");
-      input.type = "number";
-      input.id = `ctl-${prop.name}`;
-      input.name = prop.name;
-      input.step = prop.step;
-      input.min = String(prop.min);
-      input.max = String(Math.min(prop.max, prop.limit && Number.isFinite(limits[prop.limit]) ? limits[prop.limit] : prop.max));
-      appendControl(dom.controls, prop.label, input);
-      // Out of range: the limit beside the field and nothing trains (page.js), never a silent clamp.
-      const field = /** @type {import("../page.js").Field} */ ({
-        name: prop.name, type: prop.int ? "int" : "float", default: prop.min, min: prop.min,
-        max: prop.max, limit: prop.limit,
-      });
-      const note = document.createElement("p");
-      note.className = "limit-note";
-      note.id = `ctl-${prop.name}-limit`;
-      note.hidden = true;
-      /** @type {HTMLElement} */ (input.closest(".control") ?? dom.controls).append(note);
-      /** Whether the field can be used; if not, say its limit. */
-      const usable = () => {
-        const problem = rangeProblem(field, input.value, limits);
-        note.textContent = problem;
-        note.hidden = !problem;
-        if (problem) input.setAttribute("aria-invalid", "true");
-        else input.removeAttribute("aria-invalid");
-        return !problem;
-      };
-      input.addEventListener("input", () => {
-        window.clearTimeout(timer);
-        timer = 0;
-        if (usable()) timer = window.setTimeout(applyControls, DEBOUNCE_MS);
-      });
-      input.addEventListener("change", () => {
-        if (!usable()) return;
-        applyControls();
-        showControls(); // the values trained
-      });
-      inputs[prop.name] = input;
-    }
-    if (preset.requests.length === 0) return; // the phase page trains phase diagrams
-    const buttons = document.createElement("div");
-    buttons.className = "buttons";
-    appendButton(buttons, {
-      id: "retrain",
-      className: "reset retrain",
-      text: "Retrain live",
-      onClick: () => {
-        applyControls();
-        open?.train(true);
-      },
-    });
-    appendButton(buttons, {
-      id: "reset",
-      className: "reset",
-      text: "Reset",
-      onClick: () => {
-        window.clearTimeout(timer);
-        state = { ...state, overrides: {} };
-        showControls();
-        writeUrl();
-        open?.loadCached();
-      },
-    });
-    dom.controls.append(buttons);
-  };
-
-  const openPreset = (preset, overrides) => {
+  /** Open (or close) the state's preset: its panel and controls; its results come with the run. */
+  const openPreset = (/** @type {Record<string, any>} */ state) => {
     open?.close();
+    open = null;
+    const preset = presets.find((p) => p.id === state.preset);
+    if (asked && !preset) showError(dom.error, `There is no preset “${asked}”; pick a card.`);
+    else if (dom.error.textContent?.startsWith("There is no preset")) showError(dom.error, "");
+    for (const card of dom.cards.querySelectorAll(".card")) {
+      card.setAttribute("aria-current", String(/** @type {HTMLElement} */ (card).dataset.preset === preset?.id));
+    }
+    if (!preset) {
+      dom.detail.hidden = true;
+      dom.detail.dataset.state = "closed";
+      dom.detail.dataset.preset = "";
+      return;
+    }
     open = new OpenPreset(preset);
+    open.setState("loading"); // until the run (after the debounce) loads or trains it
     freshView("");
     dom.detail.hidden = false;
     dom.detail.dataset.preset = preset.id;
@@ -540,51 +493,40 @@ export async function main() {
     dom.text.textContent = preset.text;
     renderClaims(dom.text, preset.claims);
     showError(dom.detailError, "");
-    for (const card of dom.cards.querySelectorAll(".card")) {
-      card.setAttribute("aria-current", String(/** @type {HTMLElement} */ (card).dataset.preset === preset.id));
-    }
-    buildControls(preset);
-    showControls();
-    if (preset.requests.length === 0) {
-      open.setState("loading");
-      open.loadCached(); // nothing to load: the view fetches its own diagram
-    } else {
-      open.start(overrides);
-    }
-  };
-
-  const route = () => {
-    const { preset: id, raw } = parseGalleryHash(window.location.hash);
-    const preset = id ? presets.find((p) => p.id === id) ?? null : null;
-    if (id && !preset) showError(dom.error, `There is no preset “${id}”; pick a card.`);
-    else if (dom.error.textContent.startsWith("There is no preset")) showError(dom.error, "");
-    const next = { preset: preset?.id ?? null, overrides: cleanOverrides(raw, preset, limits) };
-    const same = serializeGalleryState(next) === serializeGalleryState(state);
-    const samePreset = next.preset === state.preset;
-    state = next;
-    writeUrl(); // the clamped form
-    if (same && open) return;
-    if (!preset) {
-      open?.close();
-      open = null;
-      dom.detail.hidden = true;
-      dom.detail.dataset.state = "closed";
-      dom.detail.dataset.preset = "";
-      return;
-    }
-    if (samePreset && open) {
-      showControls();
-      open.start(state.overrides);
-      return;
-    }
-    openPreset(preset, state.overrides);
+    showControls = buildControls(preset, limits, presetValues(preset, requestDefaults), {
+      onChange: (patch) => page.change(patch),
+      onRetrain: () => {
+        if (page.pending()) page.runNow(); // the controls' latest values first
+        open?.train(true);
+      },
+      onReset: () => {
+        const before = page.requestKey();
+        page.change(Object.fromEntries(CONTROL_PROPS.map((prop) => [prop.name, ""])));
+        if (page.requestKey() === before) {
+          showControls(page.state);
+          open?.loadCached(); // a retrained view goes back to the shipped result
+        }
+      },
+    });
+    showControls(state);
     dom.detail.scrollIntoView({ block: "start" });
   };
-  window.addEventListener("hashchange", route);
-  route();
+
+  // The shared page controller: the URL hash ⇄ state (the preset and its changed controls),
+  // the limits, the debounce (a control's change trains after it), stale runs dropped.
+  const page = createPage({
+    fields: GALLERY_FIELDS,
+    limits,
+    debounceMs: DEBOUNCE_MS,
+    normalise: (state) => normaliseGallery(state, presets, requestDefaults),
+    onShow: (state, changed) => {
+      if (changed.includes("preset")) openPreset(state);
+      else showControls(state);
+    },
+    onRun: (state) => open?.start(overridesOf(state)),
+  });
+  openPreset(page.state);
+  if (open) page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The gallery failed to start: ${err instanceof Error ? err.message : String(err)}`);
-});
+startPage(main, "The gallery");

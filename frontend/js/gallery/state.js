@@ -1,13 +1,7 @@
-// The gallery's state: which preset is open and the controls the user changed, one plain object
-// round-tripped through the URL hash (#preset=pentagon&steps=2000). Only values that differ from
-// the preset's are kept, so a bare #preset=ID opens the shipped (cached) result.
-
-/**
- * @typedef {object} GalleryState
- * @property {string|null} preset the open preset's id, or null (only the cards)
- * @property {Record<string, number>} overrides control → value, only where it differs from the
- *   preset's own value
- */
+// The gallery's state, kept by the shared page controller (page.js): which preset is open and
+// the controls the user changed, round-tripped through the URL hash (#preset=pentagon&steps=2000).
+// Only values that differ from the preset's are kept, so a bare #preset=ID opens the shipped
+// (cached) result.
 
 /**
  * The controls, in order: every one applies to each request of the preset.
@@ -23,7 +17,8 @@ export const CONTROL_PROPS = Object.freeze([
   { name: "feature_probability", label: "p = 1 − S", min: 1e-6, max: 1, int: false, step: "any" },
 ]);
 
-/** Request defaults (server/api/schemas/models.py ModelRequest) for fields a preset leaves out. */
+/** ModelRequest's defaults, for fields a preset leaves out, when the server's schema lacks them
+ * (page.js's loadServerConfig reads the schema's: their one source). */
 const REQUEST_DEFAULTS = Object.freeze({ n_hidden: 2, steps: 3000, lr: 1e-3, seed: 0, n_restarts: 1 });
 
 /**
@@ -42,9 +37,10 @@ export function scalarProbability(request) {
  * The controls a preset offers and their values from its first request; `feature_probability` only
  * when every request has exactly one scalar probability. None for phase-diagram presets.
  * @param {{requests: Array<Record<string, any>>}} preset
+ * @param {Record<string, unknown>} [requestDefaults] the server's ModelRequest defaults
  * @returns {Record<string, number>}
  */
-export function presetValues(preset) {
+export function presetValues(preset, requestDefaults = {}) {
   const requests = preset.requests ?? [];
   if (requests.length === 0) return {};
   const first = requests[0];
@@ -52,7 +48,7 @@ export function presetValues(preset) {
   const values = {};
   for (const prop of CONTROL_PROPS) {
     if (prop.name === "feature_probability") continue;
-    values[prop.name] = Number(first[prop.name] ?? REQUEST_DEFAULTS[prop.name]);
+    values[prop.name] = Number(first[prop.name] ?? requestDefaults[prop.name] ?? REQUEST_DEFAULTS[prop.name]);
   }
   const probabilities = requests.map(scalarProbability);
   if (probabilities.every((p) => p !== null)) values.feature_probability = /** @type {number} */ (probabilities[0]);
@@ -60,68 +56,52 @@ export function presetValues(preset) {
 }
 
 /**
- * Clamp one control value to its bounds (and the server's limits); null when it is not a number.
- * @param {string} name
- * @param {unknown} raw
- * @param {Record<string, number>} [limits] `GET /api/limits`
- * @returns {number|null}
+ * The gallery's fields for the shared page controller (page.js): the open preset's id ("" for
+ * none) and one optional field per control, unset ("") where the preset's own value stands.
+ * @type {ReadonlyArray<import("../page.js").Field>}
  */
-export function clampControl(name, raw, limits = {}) {
-  const prop = CONTROL_PROPS.find((p) => p.name === name);
-  if (!prop || raw === "" || raw === null || raw === undefined) return null;
-  let value = Number(raw);
-  if (!Number.isFinite(value)) return null;
-  if (prop.int) value = Math.round(value);
-  const serverMax = prop.limit && Number.isFinite(limits[prop.limit]) ? limits[prop.limit] : prop.max;
-  value = Math.min(Math.max(value, prop.min), Math.min(prop.max, serverMax));
-  return Number(value.toPrecision(6));
-}
+export const GALLERY_FIELDS = Object.freeze([
+  { name: "preset", type: "id", default: "", optional: true },
+  ...CONTROL_PROPS.map((prop) => ({
+    name: prop.name,
+    type: /** @type {"int"|"float"} */ (prop.int ? "int" : "float"),
+    default: "",
+    min: prop.min,
+    max: prop.max,
+    ...(prop.limit ? { limit: prop.limit } : {}),
+    optional: true,
+  })),
+]);
 
 /**
- * Keep only the overrides a preset offers, clamped, and different from its own values.
- * @param {Record<string, unknown>} raw
- * @param {{requests: Array<Record<string, any>>}|null} preset
- * @param {Record<string, number>} [limits]
- * @returns {Record<string, number>}
+ * The gallery's own rule after page.js has clamped a state: only the controls the open preset
+ * offers, and only where they differ from its own values (so that a bare #preset=ID opens the
+ * shipped result); an unknown preset opens nothing.
+ * @param {Record<string, any>} state
+ * @param {ReadonlyArray<{id: string, requests: Array<Record<string, any>>}>} presets
+ * @param {Record<string, unknown>} [requestDefaults] the server's ModelRequest defaults
+ * @returns {Record<string, any>}
  */
-export function cleanOverrides(raw, preset, limits = {}) {
-  /** @type {Record<string, number>} */
-  const out = {};
-  if (!preset) return out;
-  const own = presetValues(preset);
+export function normaliseGallery(state, presets, requestDefaults = {}) {
+  const preset = presets.find((p) => p.id === state.preset) ?? null;
+  const own = preset ? presetValues(preset, requestDefaults) : {};
+  /** @type {Record<string, any>} */
+  const out = { preset: preset ? preset.id : "" };
   for (const prop of CONTROL_PROPS) {
-    if (!(prop.name in own)) continue;
-    const value = clampControl(prop.name, raw[prop.name], limits);
-    if (value !== null && value !== Number(own[prop.name].toPrecision(6))) out[prop.name] = value;
+    const value = state[prop.name];
+    const offered = prop.name in own && value !== "";
+    out[prop.name] = offered && Number(value) !== Number(own[prop.name].toPrecision(6)) ? value : "";
   }
   return out;
 }
 
 /**
- * Read the state from a URL hash; the overrides are cleaned once the preset is known.
- * @param {string} hash
- * @returns {{preset: string|null, raw: Record<string, string>}}
+ * A state's overrides: the controls that are set.
+ * @param {Record<string, any>} state
+ * @returns {Record<string, number>}
  */
-export function parseGalleryHash(hash) {
-  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  const raw = Object.fromEntries(params.entries());
-  const preset = raw.preset && /^[a-z0-9-]+$/.test(raw.preset) ? raw.preset : null;
-  delete raw.preset;
-  return { preset, raw };
-}
-
-/**
- * The state as a URL hash body (without "#"): the preset, then its overrides in control order.
- * @param {GalleryState} state
- * @returns {string}
- */
-export function serializeGalleryState(state) {
-  if (!state.preset) return "";
-  const params = new URLSearchParams({ preset: state.preset });
-  for (const prop of CONTROL_PROPS) {
-    if (prop.name in state.overrides) params.set(prop.name, String(state.overrides[prop.name]));
-  }
-  return params.toString();
+export function overridesOf(state) {
+  return Object.fromEntries(CONTROL_PROPS.filter((p) => state[p.name] !== "").map((p) => [p.name, state[p.name]]));
 }
 
 /**

@@ -1,5 +1,6 @@
 // The gallery's views: a preset's `view` name → the function that draws it, and a one-line
-// description of each for the cards. Every view has the same interface (ViewContext below); it is
+// description of each for the cards. A new view is one file in views/ (drawing through plots/)
+// and one entry in each of the two tables below. Every view has the same interface (ViewContext below); it is
 // called again on every live update, so it reuses its plots (Plotly.react).
 
 import { renderBasicGrid } from "./views/basic_grid.js";
@@ -10,6 +11,7 @@ import { renderGeometry2d } from "./views/geometry_2d.js";
 import { renderGeometry3d } from "./views/geometry_3d.js";
 import { renderNeurons } from "./views/neurons.js";
 import { renderPhaseDiagram } from "./views/phase_diagram.js";
+import { renderPower } from "./views/power.js";
 import { renderSae } from "./views/sae.js";
 import { renderSparsitySweep } from "./views/sparsity_sweep.js";
 
@@ -49,6 +51,7 @@ export const VIEWS = Object.freeze({
   phase_diagram: renderPhaseDiagram,
   sae: renderSae,
   double_descent: renderDoubleDescent,
+  power: renderPower,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -63,4 +66,5 @@ export const VIEW_KINDS = Object.freeze({
   phase_diagram: "phase diagram (opens the phase page)",
   sae: "sparse autoencoder: decoder vs features",
   double_descent: "double descent: loss against T (opens the memorisation page)",
+  power: "power activations: gain against p (opens the power page)",
 });

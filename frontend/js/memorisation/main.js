@@ -1,10 +1,10 @@
-// The memorisation page: URL ⇄ state ⇄ controls, state → DoubleDescentRequest over the live
-// socket, snapshots and the result → the loss and dimensionality plots against T. Clicking a T
-// opens its model (GET /api/models/{id}?gram=false): W's columns and the training points' hidden
+// The memorisation page, on the shared page controller (page.js): URL ⇄ state ⇄ controls,
+// state → DoubleDescentRequest over the live socket, snapshots and the result → the loss and
+// dimensionality plots against T. Clicking a T opens its model (GET /api/models/{id}?gram=false): W's columns and the training points' hidden
 // vectors, side by side.
 
 import { LiveClient, fetchJson, liveUrl } from "../api.js";
-import { appendButton, appendControl, byId } from "../dom.js";
+import { appendButton, byId } from "../dom.js";
 import { formatNumber } from "../format.js";
 import {
   COLOURS,
@@ -14,75 +14,30 @@ import {
   renderSweepLosses,
   renderVectors2d,
 } from "../plots/double_descent.js";
-import {
-  failureText,
-  formatDetail,
-  loadLimits,
-  setProgress,
-  showError,
-  showFinished,
-} from "../status.js";
-import {
-  MEMO_PROPS,
-  clampMemoState,
-  parseMemoHash,
-  serializeMemoState,
-  toSweepRequest,
-} from "./state.js";
+import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
+import { failureText, formatDetail, setProgress, showError, showFinished } from "../status.js";
+import { MEMO_PROPS, normaliseMemo, toSweepRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 const DEBOUNCE_MS = 400;
 
-/** The sidebar, in order: [prop, label, help]. */
-const CONTROLS = [
-  ["n_features", "Features n", "ARENA 3.0 uses 1,000, the paper 10,000 (slow on a CPU)."],
-  ["n_hidden", "Hidden m", "2: the pictures below are the whole story."],
-  ["p", "Feature probability p", "1 − S; inputs scaled to unit length."],
-  ["t_min", "Smallest T", "Training-set sizes, log-spaced."],
-  ["t_max", "Largest T", ""],
-  ["points", "How many T", "Every T trains in one batch."],
-  ["steps", "Steps", "Full-batch AdamW steps (weight decay 0.01)."],
-  ["warmup_steps", "Warm-up steps", "Linear warm-up to lr, then cosine decay to 0."],
-  ["lr", "Peak lr", ""],
-  ["n_restarts", "Restarts", "Seeds per T; the lowest train loss is kept."],
-  ["seed", "Seed", "Draws the weights and every training set."],
-];
-
 /**
- * Build the sidebar's inputs.
- * @param {HTMLElement} container
- * @param {(patch: Record<string, number>) => void} onChange
- * @param {() => void} onRecompute
- * @returns {(state: import("./state.js").MemorisationState) => void} shows a state in the inputs
+ * The sidebar, in order (page.js's ControlSpec).
+ * @type {ReadonlyArray<import("../page.js").ControlSpec>}
  */
-function buildControls(container, onChange, onRecompute) {
-  const inputs = {};
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Sweep</legend>";
-  for (const [name, label, help] of CONTROLS) {
-    const input = document.createElement("input");
-    input.type = "number";
-    input.step = "any";
-    const prop = MEMO_PROPS.find((p) => p.name === name);
-    input.min = String(prop?.min);
-    input.max = String(prop?.max);
-    input.id = name;
-    input.addEventListener("change", () => onChange({ [name]: Number(input.value) }));
-    appendControl(fieldset, label, input, help);
-    inputs[name] = input;
-  }
-  container.append(fieldset);
-  appendButton(container, {
-    id: "recompute",
-    className: "reset",
-    text: "Recompute (train live)",
-    onClick: onRecompute,
-  });
-  return (state) => {
-    for (const [name, input] of Object.entries(inputs)) input.value = String(state[name]);
-  };
-}
+const CONTROLS = [
+  { name: "n_features", label: "Features n", help: "ARENA 3.0 uses 1,000, the paper 10,000 (slow on a CPU)." },
+  { name: "n_hidden", label: "Hidden m", help: "2: the pictures below are the whole story." },
+  { name: "p", label: "Feature probability p", help: "1 − S; inputs scaled to unit length." },
+  { name: "t_min", label: "Smallest T", help: "Training-set sizes, log-spaced." },
+  { name: "t_max", label: "Largest T" },
+  { name: "points", label: "How many T", help: "Every T trains in one batch." },
+  { name: "steps", label: "Steps", help: "Full-batch AdamW steps (weight decay 0.01)." },
+  { name: "warmup_steps", label: "Warm-up steps", help: "Linear warm-up to lr, then cosine decay to 0." },
+  { name: "lr", label: "Peak lr" },
+  { name: "n_restarts", label: "Restarts", help: "Seeds per T; the lowest train loss is kept." },
+  { name: "seed", label: "Seed", help: "Draws the weights and every training set." },
+];
 
 /**
  * Start the page.
@@ -102,14 +57,11 @@ export async function main() {
     hidden: byId("hidden-2d"),
     pickNote: byId("pick-note"),
   };
-  const limits = await loadLimits(dom.error);
-  if (limits === null) return;
-  let state = parseMemoHash(window.location.hash, limits);
-  const writeUrl = () => {
-    const hash = `#${serializeMemoState(state)}`;
-    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
-  };
-  writeUrl();
+  const config = await loadServerConfig(dom.error);
+  if (config === null) return; // every request would be refused: do not open the live socket
+  const { limits } = config;
+  /** @type {import("./state.js").MemorisationState} the page controller's state, shown */
+  let state;
 
   /** @type {any} the sweep drawn now */
   let sweep = null;
@@ -208,48 +160,37 @@ export async function main() {
       `p = ${state.p}, unit-length inputs; T ∈ {${values.join(", ")}}; ${state.steps} full-batch ` +
       `steps (warm-up ${state.warmup_steps}, peak lr ${state.lr}), seed ${state.seed}.`;
   };
-  let timer = 0;
-  const send = (retrain) => {
-    window.clearTimeout(timer);
-    timer = 0;
+  const send = (/** @type {boolean} */ retrain) => {
     const request = toSweepRequest(state);
     selected = null;
     client.send(retrain ? { ...request, retrain: true } : request);
     setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
   };
-  const showState = buildControls(
-    dom.controls,
-    (patch) => {
-      const next = clampMemoState({ ...state, ...patch }, limits);
-      showState(next);
-      if (serializeMemoState(next) === serializeMemoState(state)) return;
-      state = next;
-      writeUrl();
+  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce.
+  const page = createPage({
+    fields: MEMO_PROPS,
+    limits,
+    debounceMs: DEBOUNCE_MS,
+    normalise: normaliseMemo,
+    onShow: (next) => {
+      state = /** @type {any} */ (next);
+      showState(state);
       describe();
-      window.clearTimeout(timer);
-      timer = window.setTimeout(() => send(false), DEBOUNCE_MS);
     },
-    () => send(true),
-  );
+    onRun: (next) => {
+      state = /** @type {any} */ (next);
+      send(false);
+    },
+  });
+  state = /** @type {any} */ (page.state);
+  const showState = controlGroup(dom.controls, "Sweep", MEMO_PROPS, CONTROLS, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
   showState(state);
   describe();
-  window.addEventListener("hashchange", () => {
-    const next = parseMemoHash(window.location.hash, limits);
-    if (serializeMemoState(next) === serializeMemoState(state)) return;
-    state = next;
-    showState(state);
-    writeUrl();
-    describe();
-    send(false);
-  });
 
   setProgress(dom.progress, "connecting", { text: "connecting…" });
   client.connect();
-  send(false);
+  page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

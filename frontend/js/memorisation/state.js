@@ -1,7 +1,10 @@
-// The memorisation page's state: one plain object round-tripped through the URL hash
-// (#n_features=200&t_min=3&...). It becomes a DoubleDescentRequest: the model's fields, with
-// n_train_values log-spaced from t_min to t_max, unit-length inputs and the warm-up-then-cosine
-// schedule of Henighan et al. (2023) as ARENA 3.0 reproduces it.
+// The memorisation page's state, kept by the shared page controller (page.js) and round-tripped
+// through the URL hash (#n_features=200&t_min=3&...). It becomes a DoubleDescentRequest: the
+// model's fields, with n_train_values log-spaced from t_min to t_max (maths.js), unit-length
+// inputs and the warm-up-then-cosine schedule of Henighan et al. (2023) as ARENA 3.0 reproduces it.
+
+import { logSpacedIntegers } from "../maths.js";
+import { clampFields, serializeFields } from "../page.js";
 
 /**
  * @typedef {object} MemorisationState
@@ -19,24 +22,37 @@
  */
 
 /**
- * Every field, with its default and bounds. The defaults are the gallery preset's sweep
- * ("double-descent" in server/presets.json), so the page opens from the shipped cache at once.
- * @type {ReadonlyArray<{name: keyof MemorisationState, default: number, min: number, max: number,
- *   int?: boolean, limit?: string}>}
+ * Every field, with its default and bounds (page.js's Field table). The defaults are the gallery
+ * preset's sweep ("double-descent" in server/presets.json), so the page opens from the shipped
+ * cache at once.
+ * @type {ReadonlyArray<import("../page.js").Field>}
  */
 export const MEMO_PROPS = Object.freeze([
-  { name: "n_features", default: 100, min: 2, max: 10000, int: true, limit: "max_features" },
-  { name: "n_hidden", default: 2, min: 1, max: 256, int: true, limit: "max_hidden" },
-  { name: "p", default: 0.05, min: 1e-4, max: 1 },
-  { name: "t_min", default: 3, min: 1, max: 10000, int: true, limit: "max_train_points" },
-  { name: "t_max", default: 1000, min: 1, max: 10000, int: true, limit: "max_train_points" },
-  { name: "points", default: 14, min: 1, max: 64, int: true, limit: "max_sweep_points" },
-  { name: "steps", default: 6000, min: 1, max: 50000, int: true, limit: "max_steps" },
-  { name: "warmup_steps", default: 600, min: 0, max: 50000, int: true },
-  { name: "lr", default: 0.005, min: 1e-5, max: 1 },
-  { name: "n_restarts", default: 2, min: 1, max: 16, int: true, limit: "max_restarts" },
-  { name: "seed", default: 0, min: 0, max: 2 ** 32 - 1, int: true },
+  { name: "n_features", type: "int", default: 100, min: 2, max: 10000, limit: "max_features" },
+  { name: "n_hidden", type: "int", default: 2, min: 1, max: 256, limit: "max_hidden" },
+  { name: "p", type: "float", default: 0.05, min: 1e-4, max: 1 },
+  { name: "t_min", type: "int", default: 3, min: 1, max: 10000, limit: "max_train_points" },
+  { name: "t_max", type: "int", default: 1000, min: 1, max: 10000, limit: "max_train_points" },
+  { name: "points", type: "int", default: 14, min: 1, max: 64, limit: "max_sweep_points" },
+  { name: "steps", type: "int", default: 6000, min: 1, max: 50000, limit: "max_steps" },
+  { name: "warmup_steps", type: "int", default: 600, min: 0, max: 50000 },
+  { name: "lr", type: "float", default: 0.005, min: 1e-5, max: 1 },
+  { name: "n_restarts", type: "int", default: 2, min: 1, max: 16, limit: "max_restarts" },
+  { name: "seed", type: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
 ]);
+
+/**
+ * The page's own rules after page.js has clamped a state: t_max ≥ t_min, warmup_steps ≤ steps.
+ * @param {Record<string, any>} state
+ * @returns {Record<string, any>}
+ */
+export function normaliseMemo(state) {
+  return {
+    ...state,
+    t_max: Math.max(state.t_max, state.t_min),
+    warmup_steps: Math.min(state.warmup_steps, state.steps),
+  };
+}
 
 /**
  * Clamp and complete a state: bad values take defaults, numbers their bounds and server limits;
@@ -46,31 +62,7 @@ export const MEMO_PROPS = Object.freeze([
  * @returns {MemorisationState}
  */
 export function clampMemoState(raw, limits = {}) {
-  /** @type {Record<string, number>} */
-  const out = {};
-  for (const prop of MEMO_PROPS) {
-    let value = Number(raw[prop.name]);
-    if (raw[prop.name] === undefined || raw[prop.name] === "" || !Number.isFinite(value)) {
-      value = prop.default;
-    }
-    if (prop.int) value = Math.round(value);
-    const serverMax = prop.limit && Number.isFinite(limits[prop.limit]) ? limits[prop.limit] : prop.max;
-    out[prop.name] = Math.min(Math.max(value, prop.min), Math.min(prop.max, serverMax));
-  }
-  out.t_max = Math.max(out.t_max, out.t_min);
-  out.warmup_steps = Math.min(out.warmup_steps, out.steps);
-  return /** @type {MemorisationState} */ (/** @type {unknown} */ (out));
-}
-
-/**
- * Read a state from a URL hash; missing or bad keys take their defaults.
- * @param {string} hash
- * @param {Record<string, number>} [limits]
- * @returns {MemorisationState}
- */
-export function parseMemoHash(hash, limits) {
-  const params = new URLSearchParams(String(hash || "").replace(/^#/, ""));
-  return clampMemoState(Object.fromEntries(params.entries()), limits);
+  return /** @type {MemorisationState} */ (normaliseMemo(clampFields(MEMO_PROPS, raw, limits)));
 }
 
 /**
@@ -79,27 +71,7 @@ export function parseMemoHash(hash, limits) {
  * @returns {string}
  */
 export function serializeMemoState(state) {
-  const params = new URLSearchParams();
-  for (const prop of MEMO_PROPS) params.set(prop.name, String(Number(state[prop.name].toPrecision(6))));
-  return params.toString();
-}
-
-/**
- * `count` integers log-spaced from `first` to `last` (both kept), repeats dropped: the server's
- * n_train_values (benchmarks/double_descent.py rounds tms.theory.log_spaced the same way).
- * @param {number} first
- * @param {number} last
- * @param {number} count
- * @returns {number[]}
- */
-export function logSpacedIntegers(first, last, count) {
-  if (count <= 1 || first === last) return [first];
-  const lo = Math.log(first);
-  const hi = Math.log(last);
-  const values = [first];
-  for (let k = 1; k < count - 1; k += 1) values.push(Math.round(Math.exp(lo + ((hi - lo) * k) / (count - 1))));
-  values.push(last);
-  return [...new Set(values)].sort((a, b) => a - b);
+  return serializeFields(MEMO_PROPS, /** @type {any} */ (state));
 }
 
 /**

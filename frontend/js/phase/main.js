@@ -2,86 +2,39 @@
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
 import { LiveClient, liveUrl } from "../api.js";
-import { appendButton, appendControl, byId } from "../dom.js";
+import { appendButton, byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
-import { boundsOf, checkedNumber, createPage, loadServerConfig } from "../page.js";
+import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
 import { formatDetail, setProgress, showError, showFinished } from "../status.js";
 import { PHASE_PROPS, explorerUrl, toPhaseRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
 const DEBOUNCE_MS = 300;
 
-/** The sidebar, in order: [prop, label, help]. */
-const CONTROLS = [
-  ["n_features", "Model", "2 → 1: the paper's first diagram; 3 → 2: its second."],
-  ["grid_size", "Cells per axis", "Every cell × restarts trains in one batch."],
-  ["p_first", "p, first column", "Feature probability (log axis); S = 1 − p."],
-  ["p_last", "p, last column", ""],
-  ["r_first", "r, first row", "The extra feature's importance (log axis)."],
-  ["r_last", "r, last row", ""],
-  ["n_restarts", "Restarts", "Seeds per cell, best kept; empty: automatic, the server's 3 (8 for n = 3)."],
-  ["steps", "Steps", "AdamW steps (lr 0.01, batch 256)."],
-  ["seed", "Seed", ""],
-];
-
-
 /**
- * Build the sidebar's inputs; `onChange` gets the changed field.
- * @param {HTMLElement} container
- * @param {Record<string, number>} limits
- * @param {(patch: Record<string, number|string>) => void} onChange
- * @param {() => void} onRecompute
- * @returns {(state: import("./state.js").PhaseState) => void} shows a state in the inputs
+ * The sidebar, in order (page.js's ControlSpec).
+ * @type {ReadonlyArray<import("../page.js").ControlSpec>}
  */
-function buildControls(container, limits, onChange, onRecompute) {
-  /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
-  const inputs = {};
-  /** @type {Array<() => void>} */
-  const clears = [];
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Diagram</legend>";
-  for (const [name, label, help] of CONTROLS) {
-    const field = /** @type {import("../page.js").Field} */ (PHASE_PROPS.find((p) => p.name === name));
-    let input;
-    if (name === "n_features") {
-      input = document.createElement("select");
-      input.innerHTML = '<option value="2">2 → 1</option><option value="3">3 → 2</option>';
-      input.id = name;
-      const select = input;
-      select.addEventListener("change", () => onChange({ [name]: Number(select.value) }));
-      appendControl(fieldset, label, input, help);
-    } else {
-      input = document.createElement("input");
-      input.type = "number";
-      input.step = "any";
-      const { min, max } = boundsOf(field, limits);
-      input.min = String(min);
-      input.max = String(max);
-      if (field.auto) input.placeholder = "auto";
-      input.id = name;
-      appendControl(fieldset, label, input, help);
-      // Out of range: the limit beside the field, nothing sent (page.js).
-      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
-      const check = checkedNumber(input, field, limits, wrap, (value) => onChange({ [name]: value }));
-      clears.push(check.clear);
-    }
-    inputs[name] = input;
-  }
-  container.append(fieldset);
-  appendButton(container, {
-    id: "recompute",
-    className: "reset",
-    text: "Recompute (train live)",
-    onClick: onRecompute,
-  });
-  return (state) => {
-    for (const [name, input] of Object.entries(inputs)) {
-      input.value = state[name] === "auto" ? "" : String(state[name]);
-    }
-    for (const clear of clears) clear();
-  };
-}
+const CONTROLS = [
+  {
+    name: "n_features",
+    label: "Model",
+    help: "2 → 1: the paper's first diagram; 3 → 2: its second.",
+    options: [["2", "2 → 1"], ["3", "3 → 2"]],
+  },
+  { name: "grid_size", label: "Cells per axis", help: "Every cell × restarts trains in one batch." },
+  { name: "p_first", label: "p, first column", help: "Feature probability (log axis); S = 1 − p." },
+  { name: "p_last", label: "p, last column" },
+  { name: "r_first", label: "r, first row", help: "The extra feature's importance (log axis)." },
+  { name: "r_last", label: "r, last row" },
+  {
+    name: "n_restarts",
+    label: "Restarts",
+    help: "Seeds per cell, best kept; empty: automatic, the server's 3 (8 for n = 3).",
+  },
+  { name: "steps", label: "Steps", help: "AdamW steps (lr 0.01, batch 256)." },
+  { name: "seed", label: "Seed" },
+];
 
 /**
  * Start the page.
@@ -194,7 +147,8 @@ export async function main() {
     },
   });
   let state = /** @type {import("./state.js").PhaseState} */ (/** @type {unknown} */ (page.state));
-  const showState = buildControls(dom.controls, limits, (patch) => page.change(patch), () => send(true));
+  const showState = controlGroup(dom.controls, "Diagram", PHASE_PROPS, CONTROLS, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
   showState(state);
   describe();
 
@@ -203,8 +157,4 @@ export async function main() {
   page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

@@ -19,6 +19,28 @@ export const CONFIG = Object.freeze({
   modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
 });
 
+/** Many small plots (thumbnails): no interaction, no mode bar (a click on the cell opens it). */
+export const SMALL_CONFIG = Object.freeze({ staticPlot: true, displayModeBar: false, responsive: true });
+
+/**
+ * The layout of a thumbnail: hidden axes, thin margins, a transparent paper (new objects each
+ * call: Plotly writes into a layout).
+ * @param {object} [xaxis] the x axis' extra settings
+ * @param {object} [yaxis] the y axis' extra settings
+ * @param {object} [extra] more layout
+ * @returns {object}
+ */
+export function thumbLayout(xaxis = {}, yaxis = {}, extra = {}) {
+  const hidden = { visible: false, fixedrange: true };
+  return {
+    margin: { l: 2, r: 2, t: 2, b: 2 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    xaxis: { ...hidden, ...xaxis },
+    yaxis: { ...hidden, ...yaxis },
+    ...extra,
+  };
+}
+
 /** Font size multiplier of every plot (presentation mode enlarges it). */
 let fontScale = 1;
 

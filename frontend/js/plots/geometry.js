@@ -1,6 +1,6 @@
 // With two hidden dimensions, each feature's direction W[:, i] as an arrow from the origin in the
-// hidden plane: the paper's pentagons, antipodal pairs and the like. Its dotted unit circle
-// (`unitCircle`) is also the gallery's 2-D geometry view's.
+// hidden plane: the paper's pentagons, antipodal pairs and the like. The explorer's large plot
+// (`renderGeometry`) and the gallery's small ones, one per instance (`renderPlaneThumb`).
 
 import { CONFIG, Plotly, axis, baseLayout, fontSize } from "./common.js";
 import { drawGeometry3d } from "./geometry3d.js";
@@ -128,4 +128,136 @@ export function renderGeometry(el, note, W, importance, highlight = -1) {
   });
   Plotly.react(el, [marked, arrows, labels], layout, CONFIG);
   if (wasHidden) Plotly.Plots.resize(el);
+}
+
+/** Half the width of a small plot's square of the plane, unless a feature reaches further. */
+const HALF_RANGE = 1.5;
+
+/** The faint axes through the origin of a small plot. */
+const AXIS_LINE = Object.freeze({ color: "#eceff3", width: 1 });
+
+/**
+ * The traces of one instance: a line per arrow (grouped by colour), the tips with their hover,
+ * and the index labels just beyond the tips.
+ * @param {number[][]} W 2 × n
+ * @param {{colours: string[], groups: string[]}} colouring a colour and a hover line per feature
+ * @param {number[]} norms ‖Wᵢ‖
+ * @param {number[]} dims Dᵢ
+ * @param {number} reach half the shown range
+ * @returns {object[]}
+ */
+function arrowTraces(W, colouring, norms, dims, reach) {
+  const [wx, wy] = W;
+  const n = wx.length;
+  /** @type {Map<string, {x: (number|null)[], y: (number|null)[]}>} */
+  const lines = new Map();
+  for (let i = 0; i < n; i += 1) {
+    const colour = n <= 48 ? colouring.colours[i] : "#9aa0a6";
+    if (!lines.has(colour)) lines.set(colour, { x: [], y: [] });
+    const line = /** @type {{x: (number|null)[], y: (number|null)[]}} */ (lines.get(colour));
+    line.x.push(0, wx[i], null);
+    line.y.push(0, wy[i], null);
+  }
+  const traces = [...lines.entries()].map(([colour, { x, y }]) => ({
+    type: "scatter",
+    mode: "lines",
+    x,
+    y,
+    line: { color: colour, width: 1.8 },
+    hoverinfo: "skip",
+  }));
+  traces.push({
+    type: "scatter",
+    mode: "markers",
+    x: wx,
+    y: wy,
+    customdata: wx.map((_, i) => [i, norms[i], dims[i], colouring.groups[i]]),
+    marker: { color: colouring.colours, size: 8, line: { color: "#ffffff", width: 1 } },
+    hovertemplate:
+      "feature %{customdata[0]}<br>‖W<sub>i</sub>‖ = %{customdata[1]:.3f}" +
+      "<br>D<sub>i</sub> = %{customdata[2]:.3f}<br>%{customdata[3]}<extra></extra>",
+  });
+  // Labels a fixed distance beyond each tip, along its direction; none for a dropped feature.
+  // Only the labelled points go in: plotly.js 4 loses other labels of a text trace on
+  // Plotly.react when one of its entries turns empty.
+  const pad = 0.13 * reach;
+  const labels = n <= 24 ? tipLabels(wx, wy, norms, 0.08 * reach) : [];
+  const shown = labels.flatMap((text, i) => (text ? [i] : []));
+  traces.push({
+    type: "scatter",
+    mode: "text",
+    x: shown.map((i) => wx[i] * (1 + pad / norms[i])),
+    y: shown.map((i) => wy[i] * (1 + pad / norms[i])),
+    text: shown.map((i) => labels[i]),
+    textfont: { size: 11, color: "#3c4043" },
+    hoverinfo: "skip",
+  });
+  return traces;
+}
+
+/**
+ * Each tip's label: its index, or for tips that (nearly) coincide, as a collapsed correlated
+ * pair does, one label "0,1" on the first of them and none on the others. Dropped features
+ * (‖Wᵢ‖ ≤ 0.05) get none.
+ * @param {number[]} wx
+ * @param {number[]} wy
+ * @param {number[]} norms
+ * @param {number} near tips closer than this share a label
+ * @returns {string[]}
+ */
+function tipLabels(wx, wy, norms, near) {
+  const labels = wx.map(() => "");
+  const taken = wx.map(() => false);
+  for (let i = 0; i < wx.length; i += 1) {
+    if (taken[i] || norms[i] <= 0.05) continue;
+    const group = [i];
+    for (let j = i + 1; j < wx.length; j += 1) {
+      if (!taken[j] && norms[j] > 0.05 && Math.hypot(wx[i] - wx[j], wy[i] - wy[j]) < near) {
+        group.push(j);
+        taken[j] = true;
+      }
+    }
+    labels[i] = group.join(",");
+  }
+  return labels;
+}
+
+/**
+ * A small square plot of one instance's feature directions (the gallery's 2-D geometry figure):
+ * a line per arrow in its feature's colour, the tips with their hover, index labels beyond them,
+ * the unit circle and faint axes; no axes or interaction beyond the hover.
+ * @param {HTMLElement} el
+ * @param {number[][]} W 2 × n (already in the figure's common orientation)
+ * @param {{norms: number[], dims: number[], colours: string[], groups: string[]}} features
+ *   per feature: ‖Wᵢ‖, Dᵢ, colour and a hover line
+ * @param {number} sizePx the plot's side
+ * @returns {void}
+ */
+export function renderPlaneThumb(el, W, { norms, dims, colours, groups }, sizePx) {
+  const reach = Math.max(HALF_RANGE, 1.15 * Math.max(0, ...norms));
+  const hidden = { visible: false, range: [-reach, reach], fixedrange: true };
+  const layout = {
+    uirevision: "gallery-geometry",
+    width: sizePx,
+    height: sizePx,
+    margin: { l: 4, r: 4, t: 4, b: 4 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
+    font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 11 },
+    showlegend: false,
+    dragmode: false,
+    hovermode: "closest",
+    xaxis: hidden,
+    yaxis: { ...hidden, scaleanchor: "x", scaleratio: 1 },
+    shapes: [
+      unitCircle(),
+      { type: "line", x0: -reach, x1: reach, y0: 0, y1: 0, line: AXIS_LINE, layer: "below" },
+      { type: "line", x0: 0, x1: 0, y0: -reach, y1: reach, line: AXIS_LINE, layer: "below" },
+    ],
+  };
+  Plotly.react(el, arrowTraces(W, { colours, groups }, norms, dims, reach), layout, {
+    ...CONFIG,
+    responsive: false,
+    displayModeBar: false,
+  });
 }

@@ -1,6 +1,6 @@
 // The Gram matrix WᵀW as a heatmap: entry (i, j) is Wᵢ·Wⱼ, the interference between features.
 
-import { CONFIG, Plotly, axis, baseLayout, indexTicks, range } from "./common.js";
+import { CONFIG, Plotly, SMALL_CONFIG, axis, baseLayout, indexTicks, range, thumbLayout } from "./common.js";
 
 /**
  * A diverging colour scale, white at 0: blue for negative, red for positive (ColorBrewer RdBu,
@@ -112,4 +112,15 @@ export function renderGram(el, gram, highlight = -1) {
   });
   el.dataset.highlight = String(highlight);
   Plotly.react(el, [trace], layout, CONFIG);
+}
+
+/**
+ * A thumbnail of WᵀW (the gallery's basic grid): no axes or colour bar, the same fixed colours.
+ * @param {HTMLElement} el
+ * @param {number[][]} gram n × n
+ * @returns {void}
+ */
+export function renderGramThumb(el, gram) {
+  const layout = thumbLayout({}, { autorange: "reversed" });
+  Plotly.react(el, [gramTrace(gram, { showscale: false })], layout, SMALL_CONFIG);
 }

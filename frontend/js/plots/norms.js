@@ -2,7 +2,17 @@
 // black when feature i is orthogonal to every other, yellow when it shares its direction. The bars
 // and the colour key are also the gallery's (its learning-dynamics replay draws them upright).
 
-import { CONFIG, Plotly, axis, baseLayout, colourAt, indexTicks, range } from "./common.js";
+import {
+  CONFIG,
+  Plotly,
+  SMALL_CONFIG,
+  axis,
+  baseLayout,
+  colourAt,
+  indexTicks,
+  range,
+  thumbLayout,
+} from "./common.js";
 
 /**
  * Black (0, orthogonal) through purple and orange to yellow (≥ 1, superposed).
@@ -100,4 +110,28 @@ export function renderNorms(el, instance, highlight = -1) {
   });
   el.dataset.highlight = String(highlight);
   Plotly.react(el, [normBars(instance), key], layout, CONFIG);
+}
+
+/**
+ * A thumbnail of the ‖Wᵢ‖ bars (the gallery's basic grid): upright, no axes, one height scale
+ * for every thumbnail of a figure.
+ * @param {HTMLElement} el
+ * @param {{feature_norms: number[], superposition: number[]}} instance
+ * @param {number} normMax the largest ‖Wᵢ‖ of the figure (the bars' common scale)
+ * @returns {void}
+ */
+export function renderNormThumb(el, instance, normMax) {
+  const n = instance.feature_norms.length;
+  const bars = {
+    type: "bar",
+    x: range(n),
+    y: instance.feature_norms,
+    marker: { color: instance.superposition.map((v) => colourAt(SUPERPOSITION_SCALE, v)) },
+  };
+  const layout = thumbLayout(
+    { range: [-0.5, n - 0.5] },
+    { range: [0, normMax * 1.05] },
+    { bargap: 0.15, plot_bgcolor: "#f5f7f9" },
+  );
+  Plotly.react(el, [bars], layout, SMALL_CONFIG);
 }

@@ -3,7 +3,7 @@
 // scaling shapes drawn with an adjustable constant C.
 
 import { CONFIG, Plotly, axis, baseLayout } from "./common.js";
-import { scaled } from "../power/state.js";
+import { scaled } from "../maths.js";
 
 /** One colour per m, in the order of the sweep's m. */
 export const M_COLOURS = Object.freeze([
@@ -169,8 +169,10 @@ export function legendEntries(series, k) {
  * @returns {object[]} Plotly layout shapes (x in data units, y across the plot)
  */
 export function edgeShapes(series) {
-  return series
-    .filter((s) => Number.isFinite(s.theory?.very_sparse_edge))
+  const drawn = series.filter((s) => Number.isFinite(s.theory?.very_sparse_edge));
+  // Neighbouring labels apart: alternately left and right of their lines, in order of p.
+  const order = drawn.map((s) => s.theory.very_sparse_edge).sort((a, b) => a - b);
+  return drawn
     .map((s) => ({
       type: "line",
       xref: "x",
@@ -186,6 +188,7 @@ export function edgeShapes(series) {
         textangle: 0,
         textposition: "end",
         yanchor: "top",
+        xanchor: order.indexOf(s.theory.very_sparse_edge) % 2 === 0 ? "right" : "left",
         font: { size: 10, color: s.colour },
       },
     }));

@@ -1,25 +1,31 @@
-// The power-activation page: URL ⇄ state ⇄ controls; "Train" (and the page's opening) sends one
-// POST /api/models per m, each p one instance, and fetches GET /api/theory/power per m; the
-// results → one log–log plot of the gain L̃ against p. The shapes' constant C only redraws.
+// The power-activation page, on the shared page controller (page.js): URL hash ⇄ state, the
+// server's limits and defaults, the controls and the progress. The server plans every sweep
+// (POST /api/power-sweeps/plan: the swept p, each m's n and model request), so the default
+// sweep opens from the shipped cache. "Train" (the page's opening, or a pasted link) posts each
+// m's model request to /api/models and fetches GET /api/theory/power per m; the results → one
+// log–log plot of the gain L̃ against p. The shapes' constant C only redraws.
 
 import { ApiError, fetchJson } from "../api.js";
-import { appendButton, appendControl, byId } from "../dom.js";
+import { appendButton, byId } from "../dom.js";
+import { fromLogSlider, toLogSlider } from "../maths.js";
 import { M_COLOURS, renderPowerPlot } from "../plots/power.js";
-import { boundsOf, checkedNumber } from "../page.js";
-import { failureText, loadLimits, setProgress, showError } from "../status.js";
+import {
+  controlGroup,
+  createPage,
+  latestOnly,
+  loadServerConfig,
+  startPage,
+  withServerDefaults,
+} from "../page.js";
+import { failureText, setProgress, showError } from "../status.js";
 import {
   MAX_M_VALUES,
-  POWER_PROPS,
+  POWER_FIELDS,
   SHAPE_C_LOG_RANGE,
-  clampPowerState,
-  empiricalGains,
-  featureCount,
-  logSpaced,
-  parsePowerHash,
-  serializePowerState,
+  measuredGains,
+  normalisePower,
   theoryPath,
-  toPowerRequest,
-  trainingKey,
+  toSweepRequest,
 } from "./state.js";
 
 /** @typedef {import("./state.js").PowerState} PowerState */
@@ -28,33 +34,38 @@ import {
 /** Superscript digits, for mᵏ written with the chosen k. */
 const SUPERSCRIPT = Object.freeze({ 1: "¹", 3: "³", 5: "⁵" });
 
+/** The plan endpoint: the server turns a sweep into its model requests. */
+const PLAN = "/api/power-sweeps/plan";
+
 /**
- * The sidebar's sweep settings, in order: [prop, label, help, kind, options].
- * @type {ReadonlyArray<[string, string, string, "select"|"text"|"number", Array<[string, string]>?]>}
+ * The sidebar's sweep settings, in order (page.js's ControlSpec).
+ * @type {ReadonlyArray<import("../page.js").ControlSpec>}
  */
 const CONTROLS = [
-  ["k", "Power k", "x′ = (WᵀWx)ᵏ; k = 1 is the linear model.", "select", [
-    ["1", "1"],
-    ["3", "3"],
-    ["5", "5"],
-  ]],
-  ["m", "Hidden dimensions m", `Comma-separated, at most ${MAX_M_VALUES}; one training each.`, "text"],
-  ["magnitude", "Values ξ", "Symmetric: ξ ~ U[−1, 1], or ±1 with a fair sign.", "select", [
-    ["uniform", "U[−1, 1]"],
-    ["boolean", "±1"],
-  ]],
-  [
-    "n_features",
-    "Features n",
-    "Empty: automatic, n = mᵏ + 1 per m (the theorem needs n > mᵏ), at most the server's max_features.",
-    "number",
-  ],
-  ["p_min", "p, smallest", "Feature probability: P(bᵢ = 1).", "number"],
-  ["p_max", "p, largest", "", "number"],
-  ["points", "Values of p", "Log-spaced; each is one instance of every training.", "number"],
-  ["steps", "Steps", "AdamW, lr 0.001.", "number"],
-  ["batch_size", "Batch size", "", "number"],
-  ["seed", "Seed", "", "number"],
+  {
+    name: "k",
+    label: "Power k",
+    help: "x′ = (WᵀWx)ᵏ; k = 1 is the linear model.",
+    options: [["1", "1"], ["3", "3"], ["5", "5"]],
+  },
+  { name: "m", label: "Hidden dimensions m", help: `Comma-separated, at most ${MAX_M_VALUES}; one training each.`, text: true },
+  {
+    name: "magnitude",
+    label: "Values ξ",
+    help: "Symmetric: ξ ~ U[−1, 1], or ±1 with a fair sign.",
+    options: [["uniform", "U[−1, 1]"], ["boolean", "±1"]],
+  },
+  {
+    name: "n_features",
+    label: "Features n",
+    help: "Empty: automatic, n = mᵏ + 1 per m (the theorem needs n > mᵏ), at most the server's max_features.",
+  },
+  { name: "p_min", label: "p, smallest", help: "Feature probability: P(bᵢ = 1)." },
+  { name: "p_max", label: "p, largest" },
+  { name: "points", label: "Values of p", help: "Log-spaced; each is one instance of every training." },
+  { name: "steps", label: "Steps", help: "AdamW, lr 0.001." },
+  { name: "batch_size", label: "Batch size" },
+  { name: "seed", label: "Seed" },
 ];
 
 /**
@@ -81,186 +92,88 @@ function errorText(err) {
 }
 
 /**
- * A sweep setting as the shared page controller's Field (page.js), for its bounds and checks;
- * n_features may be "auto" (the power rule) rather than a hidden 0.
- * @param {string} name
- * @returns {import("../page.js").Field}
- */
-function numberField(name) {
-  const prop = /** @type {any} */ (POWER_PROPS.find((p) => p.name === name));
-  const auto = name === "n_features";
-  return {
-    name,
-    type: prop.int ? "int" : "float",
-    default: prop.default,
-    min: auto ? 1 : prop.min,
-    max: prop.max,
-    limit: prop.limit,
-    auto,
-  };
-}
-
-/**
- * Build the sidebar: the sweep's inputs, the Train button and the shapes' constant C.
+ * The "Drawing" group: the shapes' constant C on a log slider (a view field: it redraws only).
  * @param {HTMLElement} container
- * @param {Record<string, number>} limits `GET /api/limits`: the number fields' bounds
- * @param {{onChange: (patch: Record<string, unknown>) => void, onTrain: () => void,
- *   onConstant: (c: number) => void}} handlers
- * @returns {(state: PowerState) => void} shows a state in the inputs
+ * @param {(c: number) => void} onConstant
+ * @returns {(c: number) => void} show a C
  */
-function buildControls(container, limits, handlers) {
-  /** @type {Record<string, HTMLInputElement|HTMLSelectElement>} */
-  const inputs = {};
-  /** @type {Array<() => void>} */
-  const clears = [];
-  const fieldset = document.createElement("fieldset");
-  fieldset.className = "group";
-  fieldset.innerHTML = "<legend>Sweep</legend>";
-  for (const [name, label, help, kind, options] of CONTROLS) {
-    /** @type {HTMLInputElement|HTMLSelectElement} */
-    let input;
-    if (kind === "select") {
-      const select = document.createElement("select");
-      for (const [value, text] of options ?? []) select.add(new Option(text, value));
-      input = select;
-    } else {
-      const field = document.createElement("input");
-      field.type = kind;
-      if (kind === "number") {
-        const { min, max } = boundsOf(numberField(name), limits);
-        field.step = "any";
-        field.min = String(min);
-        field.max = String(max);
-        if (name === "n_features") field.placeholder = "auto";
-      } else {
-        field.spellcheck = false;
-        field.autocomplete = "off";
-      }
-      input = field;
-    }
-    input.id = name;
-    appendControl(fieldset, label, input, help);
-    if (kind === "number") {
-      // Out of range: the limit beside the field, nothing sent (page.js). An empty n: automatic.
-      const wrap = /** @type {HTMLElement} */ (input.closest(".control"));
-      const check = checkedNumber(/** @type {HTMLInputElement} */ (input), numberField(name), limits, wrap,
-        (value) => handlers.onChange({ [name]: value === "auto" ? 0 : value }));
-      clears.push(check.clear);
-    } else {
-      input.addEventListener("change", () => handlers.onChange({ [name]: input.value }));
-    }
-    inputs[name] = input;
-  }
-  container.append(fieldset);
-
-  appendButton(container, { id: "train", className: "train", text: "Train", onClick: handlers.onTrain });
-
+function buildConstant(container, onConstant) {
   const drawing = document.createElement("fieldset");
   drawing.className = "group";
-  drawing.innerHTML = "<legend>Drawing</legend>";
-  const wrap = document.createElement("div");
-  wrap.className = "control";
-  const head = document.createElement("div");
-  head.className = "control-head";
-  const lab = document.createElement("label");
-  lab.htmlFor = "shape_c";
-  lab.textContent = "Shapes' constant C";
-  const output = document.createElement("output");
-  output.id = "shape_c_value";
-  output.htmlFor.add("shape_c");
-  head.append(lab, output);
-  const slider = document.createElement("input");
-  slider.type = "range";
-  slider.id = "shape_c";
+  drawing.innerHTML =
+    '<legend>Drawing</legend><div class="control"><div class="control-head">' +
+    '<label for="shape_c">Shapes\' constant C</label><output id="shape_c_value" for="shape_c"></output></div>' +
+    '<input type="range" id="shape_c" aria-label="the shapes\' constant C, log scale">' +
+    '<div class="scale"><span>10⁻³</span><span>1</span><span>10³</span></div>' +
+    '<p class="help">The theorem gives p·mᵏ and m·p^(1/k) only up to unknown constants: slide C to lay ' +
+    "the shapes beside the points. It redraws; it does not train.</p></div>";
+  container.append(drawing);
+  const slider = /** @type {HTMLInputElement} */ (drawing.querySelector("#shape_c"));
+  const output = /** @type {HTMLOutputElement} */ (drawing.querySelector("#shape_c_value"));
   slider.min = String(SHAPE_C_LOG_RANGE.min);
   slider.max = String(SHAPE_C_LOG_RANGE.max);
   slider.step = String(SHAPE_C_LOG_RANGE.step);
-  slider.setAttribute("aria-label", "the shapes' constant C, log scale");
-  const scale = document.createElement("div");
-  scale.className = "scale";
-  scale.innerHTML = `<span>10⁻³</span><span>1</span><span>10³</span>`;
-  const help = document.createElement("p");
-  help.className = "help";
-  help.textContent =
-    "The theorem gives p·mᵏ and m·p^(1/k) only up to unknown constants: slide C to lay the " +
-    "shapes beside the points. It redraws; it does not train.";
-  const showC = (c) => {
-    output.value = `C = ${fmt(c)}`;
-  };
   slider.addEventListener("input", () => {
-    const c = Number((10 ** Number(slider.value)).toPrecision(3));
-    showC(c);
-    handlers.onConstant(c);
+    const c = fromLogSlider(slider.value);
+    output.value = `C = ${fmt(c)}`;
+    onConstant(c);
   });
-  wrap.append(head, slider, scale, help);
-  drawing.append(wrap);
-  container.append(drawing);
-
-  return (state) => {
-    for (const [name, input] of Object.entries(inputs)) {
-      const value = state[/** @type {keyof PowerState} */ (name)];
-      const auto = name === "n_features" && !(Number(value) > 0);
-      input.value = auto ? "" : Array.isArray(value) ? value.join(", ") : String(value);
-    }
-    for (const clear of clears) clear();
-    slider.value = String(Math.log10(state.shape_c));
-    showC(state.shape_c);
+  return (c) => {
+    slider.value = String(toLogSlider(c));
+    output.value = `C = ${fmt(c)}`;
   };
 }
 
 /**
- * One line saying what a state trains.
- * @param {PowerState} state
- * @param {Record<string, number>} limits
+ * One line saying what a plan trains.
+ * @param {any} plan the server's PowerSweepPlan
  * @returns {string}
  */
-function describeState(state, limits) {
-  const ps = logSpaced(state.p_min, state.p_max, state.points);
-  const xi = state.magnitude === "uniform" ? "ξ ~ U[−1, 1]" : "ξ = ±1";
-  const ns = state.m.map((m) => featureCount(state, m, limits).n).join(", ");
-  const capped = state.m.some((m) => featureCount(state, m, limits).capped);
+function describePlan(plan) {
+  const { request, runs } = plan;
+  const ps = plan.feature_probability;
+  const xi = request.magnitude === "uniform" ? "ξ ~ U[−1, 1]" : "ξ = ±1";
+  const capped = runs.some((run) => run.capped);
   const nText =
-    state.n_features > 0
-      ? `n = ${state.n_features}`
-      : `n = ${ns} (mᵏ + 1${capped ? ", at most max_features" : ""})`;
+    request.n_features !== null
+      ? `n = ${request.n_features}`
+      : `n = ${runs.map((run) => run.n_features).join(", ")} (mᵏ + 1${capped ? ", at most max_features" : ""})`;
   const pText =
     ps.length > 1
       ? `${ps.length} values of p from ${fmt(ps[0])} to ${fmt(ps[ps.length - 1])} (log-spaced)`
       : `p = ${fmt(ps[0])}`;
   return (
-    `x′ = (WᵀWx)${SUPERSCRIPT[state.k]}, tied weights, no bias; ${xi}; m = ${state.m.join(", ")}; ` +
-    `${nText}; ${pText}; ${state.steps} steps, batch ${state.batch_size}, AdamW lr 0.001, ` +
-    `seed ${state.seed}.`
+    `x′ = (WᵀWx)${SUPERSCRIPT[request.k]}, tied weights, no bias; ${xi}; m = ${request.n_hidden.join(", ")}; ` +
+    `${nText}; ${pText}; ${request.steps} steps, batch ${request.batch_size}, AdamW lr 0.001, ` +
+    `seed ${request.seed}.`
   );
 }
 
 /**
- * Show where every m of a state stands against the theorem's n > mᵏ.
+ * Show where every m of a plan stands against the theorem's n > mᵏ (the server's verdicts).
  * @param {HTMLElement} el #regime
- * @param {PowerState} state
- * @param {Record<string, number>} limits
+ * @param {any} plan
  * @returns {void}
  */
-function showRegime(el, state, limits) {
-  const k = SUPERSCRIPT[state.k];
+function showRegime(el, plan) {
+  const k = SUPERSCRIPT[plan.request.k];
   el.replaceChildren(
-    ...state.m.map((m, i) => {
-      const f = featureCount(state, m, limits);
+    ...plan.runs.map((run, i) => {
       const item = document.createElement("li");
-      item.dataset.m = String(m);
-      item.dataset.inRegime = String(f.inRegime);
+      item.dataset.m = String(run.n_hidden);
+      item.dataset.inRegime = String(run.in_regime);
       const swatch = document.createElement("i");
       swatch.style.background = M_COLOURS[i % M_COLOURS.length];
-      let text = `m = ${m}: n = ${f.n}`;
-      if (f.capped) text += `, capped at the server's max_features (mᵏ + 1 = ${f.mk + 1})`;
-      else if (f.auto) text += ` = m${k} + 1`;
+      let text = `m = ${run.n_hidden}: n = ${run.n_features}`;
+      if (run.capped) text += `, capped at the server's max_features (mᵏ + 1 = ${run.threshold + 1})`;
+      else if (run.auto) text += ` = m${k} + 1`;
       item.append(swatch, text);
       const verdict = document.createElement("span");
-      if (f.inRegime) {
-        verdict.textContent = ` > m${k} = ${f.mk}: the theorem's n > mᵏ holds.`;
+      if (run.in_regime) {
+        verdict.textContent = ` > m${k} = ${run.threshold}: the theorem's n > mᵏ holds.`;
       } else {
         verdict.className = "outside";
-        verdict.textContent = ` ≤ m${k} = ${f.mk}. n ≤ mᵏ: outside the theorem's regime.`;
+        verdict.textContent = ` ≤ m${k} = ${run.threshold}. n ≤ mᵏ: outside the theorem's regime.`;
       }
       item.append(verdict);
       return item;
@@ -284,35 +197,28 @@ export async function main() {
     plot: byId("gain-plot"),
     leftOff: byId("left-off"),
   };
-  const limits = await loadLimits(dom.error);
-  if (limits === null) {
+  const config = await loadServerConfig(dom.error);
+  if (config === null) {
     setProgress(dom.progress, "error", { text: "token needed" });
     return; // every request would be refused
   }
-  let state = parsePowerHash(window.location.hash, limits);
-  const writeUrl = () => {
-    const hash = `#${serializePowerState(state)}`;
-    if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
-  };
-  writeUrl();
+  const { limits } = config;
+  const fields = withServerDefaults(POWER_FIELDS, config.defaults.PowerSweepRequest);
 
   /** @type {PowerSeries[]} what the plot shows: the latest "Train" */
   let series = [];
   /** The k of the latest "Train". */
-  let shownK = state.k;
-  /** trainingKey() of the latest "Train", to say when the settings have moved on. */
+  let shownK = 3;
+  /** page.requestKey() of the latest "Train", to say when the settings have moved on. */
   let trainedKey = "";
   let frame = 0;
 
   const draw = () => {
     frame = 0;
-    renderPowerPlot(dom.plot, series, { k: shownK, c: state.shape_c });
+    renderPowerPlot(dom.plot, series, { k: shownK, c: page.state.shape_c });
     const trained = series.filter((s) => s.gains);
     const drawn = trained.reduce((sum, s) => sum + (s.gains?.p.length ?? 0), 0);
-    const total = trained.reduce(
-      (sum, s) => sum + (s.gains?.p.length ?? 0) + (s.gains?.leftOff ?? 0),
-      0,
-    );
+    const total = trained.reduce((sum, s) => sum + (s.gains?.p.length ?? 0) + (s.gains?.leftOff ?? 0), 0);
     const leftOff = trained.filter((s) => s.gains && s.gains.leftOff > 0);
     dom.leftOff.textContent = leftOff.length
       ? `Left off the log axis (L̃ ≤ 0, no better than answering 0): ` +
@@ -333,28 +239,72 @@ export async function main() {
     if (!frame) frame = window.requestAnimationFrame(draw);
   };
   const showStale = () => {
-    dom.stale.hidden = !trainedKey || trainingKey(state) === trainedKey;
+    dom.stale.hidden = !trainedKey || page.requestKey() === trainedKey;
   };
-  const describe = () => {
-    dom.description.textContent = describeState(state, limits);
-    showRegime(dom.regime, state, limits);
-    showStale();
+  const showPlan = (/** @type {any} */ plan) => {
+    dom.description.textContent = describePlan(plan);
+    showRegime(dom.regime, plan);
+  };
+
+  // What the controls would train, asked of the server as they change (latest answer wins).
+  const preview = latestOnly();
+  let previewedKey = "";
+  const refreshPlan = () => {
+    if (page.requestKey() === previewedKey) return;
+    previewedKey = page.requestKey();
+    const seq = preview.next();
+    fetchJson(PLAN, { method: "POST", body: JSON.stringify(toSweepRequest(/** @type {any} */ (page.state))) })
+      .then((plan) => {
+        if (preview.isCurrent(seq)) showPlan(plan);
+      })
+      .catch((err) => {
+        if (preview.isCurrent(seq)) showError(dom.error, `The server refused this sweep: ${errorText(err)}`);
+      });
   };
 
   /** @type {AbortController|null} */
   let controller = null;
-  const train = () => {
+  /**
+   * Train (or load) the state's sweep: its plan, then each m's model and theory lines.
+   * @param {PowerState} sweep
+   * @param {number} seq page.js's run number
+   */
+  const train = async (sweep, seq) => {
     controller?.abort();
     const ctrl = new AbortController();
     controller = ctrl;
-    const sweep = state;
-    trainedKey = trainingKey(sweep);
-    shownK = sweep.k;
+    trainedKey = page.requestKey();
     showStale();
     showError(dom.error, "");
-    series = sweep.m.map((m, i) => ({
-      m,
-      n: featureCount(sweep, m, limits).n,
+    setProgress(dom.progress, "queued", { text: "planning…" });
+    const live = () => page.isCurrent(seq) && !ctrl.signal.aborted;
+    /**
+     * @param {unknown} err
+     * @param {string} what
+     */
+    const fail = (err, what) => {
+      if (!live() || isAbort(err)) return; // superseded, or an earlier failure
+      ctrl.abort(); // the other trainings of this sweep are cancelled on the server
+      showError(dom.error, `The server refused ${what}: ${errorText(err)}`);
+      setProgress(dom.progress, "error", { text: "error" });
+    };
+    let plan;
+    try {
+      plan = await fetchJson(PLAN, {
+        method: "POST",
+        body: JSON.stringify(toSweepRequest(sweep)),
+        signal: ctrl.signal,
+      });
+    } catch (err) {
+      fail(err, "this sweep");
+      return;
+    }
+    if (!live()) return;
+    showPlan(plan);
+    shownK = plan.request.k;
+    series = plan.runs.map((/** @type {any} */ run, /** @type {number} */ i) => ({
+      m: run.n_hidden,
+      n: run.n_features,
       colour: M_COLOURS[i % M_COLOURS.length],
       theory: null,
       gains: null,
@@ -370,32 +320,20 @@ export async function main() {
       text.textContent = `training · ${finished} / ${total} m done`;
     };
     showProgress();
-    /**
-     * @param {unknown} err
-     * @param {string} what
-     */
-    const fail = (err, what) => {
-      if (ctrl.signal.aborted || isAbort(err)) return; // superseded, or an earlier failure
-      ctrl.abort(); // the other trainings of this sweep are cancelled on the server
-      showError(dom.error, `The server refused ${what}: ${errorText(err)}`);
-      setProgress(dom.progress, "error", { text: "error" });
-    };
-    const tasks = series.map((s) => {
-      const request = toPowerRequest(sweep, s.m, limits);
-      const theory = fetchJson(theoryPath(sweep, s.m, limits), { signal: ctrl.signal }).then(
-        (answer) => {
-          if (ctrl.signal.aborted) return;
-          s.theory = answer;
-          scheduleDraw();
-        },
-      );
+    const tasks = plan.runs.map((/** @type {any} */ run, /** @type {number} */ i) => {
+      const s = series[i];
+      const theory = fetchJson(theoryPath(plan, run), { signal: ctrl.signal }).then((answer) => {
+        if (!live()) return;
+        s.theory = answer;
+        scheduleDraw();
+      });
       const model = fetchJson("/api/models", {
         method: "POST",
-        body: JSON.stringify(request),
+        body: JSON.stringify(run.model_request),
         signal: ctrl.signal,
       }).then((result) => {
-        if (ctrl.signal.aborted) return;
-        s.gains = empiricalGains(result);
+        if (!live()) return;
+        s.gains = measuredGains(result);
         if (result.cached) cached += 1;
         finished += 1;
         showProgress();
@@ -406,54 +344,45 @@ export async function main() {
         model.catch((err) => fail(err, `the training for m = ${s.m}`)),
       ]);
     });
-    Promise.all(tasks).then(() => {
-      if (ctrl.signal.aborted) return;
-      const secs = ((performance.now() - started) / 1000).toFixed(1);
-      setProgress(dom.progress, "done", {
-        step: total,
-        steps: total,
-        text:
-          `done · ${total} m in ${secs} s` +
-          (cached ? ` (${cached === total ? "all" : cached} from the cache)` : ""),
-      });
+    await Promise.all(tasks);
+    if (!live()) return;
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    setProgress(dom.progress, cached === total ? "cached" : "done", {
+      step: total,
+      steps: total,
+      text: `done · ${total} m in ${secs} s` + (cached ? ` (${cached === total ? "all" : cached} from the cache)` : ""),
     });
   };
 
-  const showState = buildControls(dom.controls, limits, {
-    onChange: (patch) => {
-      const next = clampPowerState({ ...state, ...patch }, limits);
-      showState(next);
-      if (serializePowerState(next) === serializePowerState(state)) return;
-      state = next;
-      writeUrl();
-      describe();
+  // The shared page controller: controls only show (the page trains on "Train"); the page's
+  // opening and a pasted link train.
+  const page = createPage({
+    fields,
+    limits,
+    normalise: normalisePower,
+    runOnChange: false,
+    onShow: (state, changed) => {
+      showState(state);
+      showConstant(state.shape_c);
+      if (changed.every((name) => name === "shape_c")) {
+        scheduleDraw();
+        return;
+      }
+      refreshPlan();
+      showStale();
     },
-    onTrain: () => train(),
-    onConstant: (c) => {
-      state = clampPowerState({ ...state, shape_c: c }, limits);
-      writeUrl();
-      scheduleDraw();
+    onRun: (state, seq) => {
+      train(/** @type {PowerState} */ (state), seq);
     },
-  });
-  showState(state);
-  describe();
-  window.addEventListener("hashchange", () => {
-    const next = parsePowerHash(window.location.hash, limits);
-    if (serializePowerState(next) === serializePowerState(state)) return;
-    const retrain = trainingKey(next) !== trainingKey(state);
-    state = next;
-    showState(state);
-    writeUrl();
-    describe();
-    if (retrain) train();
-    else scheduleDraw();
   });
 
-  train();
+  const showState = controlGroup(dom.controls, "Sweep", fields, CONTROLS, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "train", className: "train", text: "Train", onClick: () => page.runNow() });
+  const showConstant = buildConstant(dom.controls, (c) => page.change({ shape_c: c }));
+  showState(page.state);
+  showConstant(page.state.shape_c);
+  previewedKey = page.requestKey(); // the run below plans it
+  page.runNow();
 }
 
-main().catch((err) => {
-  const banner = document.getElementById("error");
-  if (banner) showError(banner, `The page failed to start: ${err.message}`);
-  throw err;
-});
+startPage(main);

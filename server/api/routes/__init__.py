@@ -10,6 +10,7 @@ from server.api.routes import (
     meta,
     models,
     phase_diagrams,
+    power_sweeps,
     presets,
     saes,
     theory,
@@ -23,6 +24,7 @@ api_router.include_router(live.router)
 api_router.include_router(phase_diagrams.router)
 api_router.include_router(interference.router)
 api_router.include_router(theory.router)
+api_router.include_router(power_sweeps.router)
 api_router.include_router(presets.router)
 api_router.include_router(saes.router)
 api_router.include_router(jobs.router)

@@ -29,7 +29,7 @@ from server.api.live import LiveProtocol, serve_live
 from server.api.schemas.models import ModelResult
 from server.api.schemas.saes import SAEDoneMessage, SAERequest, SAEResult, SAESnapshotMessage
 from server.api.settings import Limits, Settings
-from server.jobs import TrainingWorker
+from server.jobs import JobBoard
 from server.sae_results import SAETask, instance_errors, load_sae
 
 router = APIRouter(prefix="/saes", tags=["sparse autoencoders"])
@@ -49,7 +49,7 @@ def model_checks(limits: Limits) -> Any:
 
 
 async def sae_task(
-    request: SAERequest, worker: TrainingWorker, limits: Limits, loc: tuple[str, ...] = ()
+    request: SAERequest, worker: JobBoard, limits: Limits, loc: tuple[str, ...] = ()
 ) -> SAETask:
     """The worker's task for ``request``, or a 422 naming the field: a limit exceeded, a
     ``model_id`` that is not in the cache, or an ``instance`` the model lacks.

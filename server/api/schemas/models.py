@@ -7,9 +7,18 @@ live on the fields; limits that are settings live in :func:`limit_errors`, appli
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WrapValidator, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WrapValidator,
+    computed_field,
+    field_validator,
+)
 
 from server.api.schemas.bounded import RequestModel, bounded_list
 from server.api.schemas.ids import content_id
@@ -479,6 +488,14 @@ class InstanceMetrics(BaseModel):
         None, description="models with hidden_activation 'relu': the neuron view; else null"
     )
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="‖W‖²_F = Σᵢ‖Wᵢ‖², about how many features the instance represents (TMS "
+        '§"Uniform Superposition"; D* = n_hidden / ‖W‖²_F)'
+    )
+    @property
+    def frobenius_squared(self) -> float:
+        return math.fsum(norm * norm for norm in self.feature_norms)
+
 
 class InstanceResult(InstanceMetrics):
     """One trained (or training) instance: its data, loss and metrics (README.md "The API")."""
@@ -509,6 +526,18 @@ class InstanceResult(InstanceMetrics):
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
     )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="power models: the gain over x′ = 0 of the best W without superposition, "
+        "theory_loss.zero_output − theory_loss.power_unsuperposed (docs/THEORY.md F15); null "
+        "otherwise"
+    )
+    @property
+    def unsuperposed_gain(self) -> float | None:
+        zero = self.theory_loss.get("zero_output")
+        unsuperposed = self.theory_loss.get("power_unsuperposed")
+        return None if zero is None or unsuperposed is None else zero - unsuperposed
+
     train_loss: float | None = Field(
         None,
         description="models with n_train: L on the T training points (then `loss`, on 2¹⁶ "

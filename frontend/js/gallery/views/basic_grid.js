@@ -2,11 +2,10 @@
 // column per instance (1 − S = p). Each cell: a small WᵀW heatmap (one colour range for every
 // cell) above a small ‖Wᵢ‖ bar chart coloured by superposition. Clicking a cell opens it.
 
-import { Plotly, colourAt, range } from "../../plots/common.js";
-import { GRAM_RANGE, gramTrace } from "../../plots/gram.js";
-import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
+import { GRAM_RANGE, renderGramThumb } from "../../plots/gram.js";
+import { renderNormThumb } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
-import { SMALL_CONFIG, probabilityLabel, purgePlots, requestLabel, superpositionGradient } from "../common.js";
+import { probabilityLabel, purgePlots, requestLabel, superpositionGradient } from "../common.js";
 import { gramOf } from "../weights.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
@@ -96,40 +95,14 @@ export function renderBasicGrid(container, ctx) {
   }
   const rangeNote = container.querySelector(".grid-range");
   if (rangeNote) rangeNote.textContent = `fixed colours: white 0, full red +${formatNumber(zmax)}, full blue −${formatNumber(zmax)} in every cell (beyond saturates)`;
-  const margin = { l: 2, r: 2, t: 2, b: 2 };
-  const hidden = { visible: false, fixedrange: true };
   ctx.results.forEach((result, r) => {
     result.instances.forEach((inst, k) => {
       const cell = container.querySelector(`.grid-cell[data-row="${r}"][data-col="${k}"]`);
       if (!cell) return;
       cell.setAttribute("aria-label", `${requestLabel(result.request)}, 1−S = ${probabilityLabel(inst.feature_probability)}: open`);
-      const n = gramOf(inst).length;
-      const heat = gramTrace(gramOf(inst), { showscale: false }); // plots/gram.js: fixed ±1
-      Plotly.react(
-        cell.querySelector(".grid-gram"),
-        [heat],
-        { margin, xaxis: hidden, yaxis: { ...hidden, autorange: "reversed" }, paper_bgcolor: "rgba(0,0,0,0)" },
-        SMALL_CONFIG,
-      );
-      const bars = {
-        type: "bar",
-        x: range(n),
-        y: inst.feature_norms,
-        marker: { color: inst.superposition.map((v) => colourAt(SUPERPOSITION_SCALE, v)) },
-      };
-      Plotly.react(
-        cell.querySelector(".grid-norms"),
-        [bars],
-        {
-          margin,
-          bargap: 0.15,
-          xaxis: { ...hidden, range: [-0.5, n - 0.5] },
-          yaxis: { ...hidden, range: [0, normMax * 1.05] },
-          plot_bgcolor: "#f5f7f9",
-          paper_bgcolor: "rgba(0,0,0,0)",
-        },
-        SMALL_CONFIG,
-      );
+      // plots/: the explorer's fixed WᵀW colours, the ‖Wᵢ‖ bars on one scale for every cell
+      renderGramThumb(/** @type {HTMLElement} */ (cell.querySelector(".grid-gram")), gramOf(inst));
+      renderNormThumb(/** @type {HTMLElement} */ (cell.querySelector(".grid-norms")), inst, normMax);
     });
   });
 }

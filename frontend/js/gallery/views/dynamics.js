@@ -3,33 +3,26 @@
 // play/pause) that replays the kept weight snapshots: ‖Wᵢ‖ coloured by superposition and the Dᵢ
 // of that step. While the model trains live there are no snapshots yet: the current Dᵢ only.
 
-import { CONFIG, Plotly, axis, baseLayout, colourAt, range } from "../../plots/common.js";
+import {
+  moveStepMarker,
+  renderDimensionalityHistogram,
+  renderDimensionalityStrip,
+  renderTrainingDynamics,
+  renderNormsAtStep,
+} from "../../plots/dynamics.js";
 import { renderGram } from "../../plots/gram.js";
-import { normBars, superpositionKey } from "../../plots/norms.js";
 import { formatNumber } from "../../format.js";
-import { fractionLines, slot, sparsityTitle, styledSlot, viewState } from "../common.js";
+import { slot, sparsityTitle, styledSlot, viewState } from "../common.js";
 import { gramOf } from "../weights.js";
 
 /** Snapshots advanced per second while playing. */
 const PLAY_PER_SECOND = 5;
-
-/** Colours the Dᵢ lines by each feature's final Dᵢ: 0 dark → 1 light. */
-const FINAL_D_SCALE = Object.freeze([
-  [0, "#440154"],
-  [0.375, "#3b528b"],
-  [0.5, "#21918c"],
-  [0.7, "#5ec962"],
-  [1, "#c8a800"],
-]);
 
 /** Fetched snapshots kept. */
 const CACHE_SIZE = 40;
 
 /** Snapshots fetched ahead of the slider while playing. */
 const PREFETCH = 3;
-
-/** The step marker's colour. */
-const MARKER_COLOUR = "#c5221f";
 
 /**
  * @typedef {object} StepWeights what the view keeps of one fetched snapshot (instance 0)
@@ -121,158 +114,6 @@ function skeleton(container) {
 }
 
 /**
- * A vertical line at `step` across both plots of the big figure.
- * @param {number} step
- * @returns {object}
- */
-function stepMarker(step) {
-  return {
-    type: "line",
-    xref: "x",
-    yref: "paper",
-    x0: step,
-    x1: step,
-    y0: 0,
-    y1: 1,
-    line: { color: MARKER_COLOUR, width: 1.5 },
-  };
-}
-
-/**
- * The big figure: Dᵢ of every feature against step on top, the loss (log) below, one x axis.
- * @param {HTMLElement} el
- * @param {any[]} snapshots SnapshotSummary list
- * @param {{step: number, loss: number[]}[]} history
- * @param {number} step the marker's step
- * @returns {void}
- */
-function drawMain(el, snapshots, history, step) {
-  const steps = snapshots.map((s) => s.step);
-  const n = snapshots[0]?.dimensionality?.[0]?.length ?? 0;
-  const last = snapshots[snapshots.length - 1]?.dimensionality?.[0] ?? [];
-  const traces = range(n).map((i) => ({
-    type: "scatter",
-    mode: "lines",
-    x: steps,
-    y: snapshots.map((s) => s.dimensionality[0][i]),
-    line: { color: colourAt(FINAL_D_SCALE, last[i]), width: 1 },
-    opacity: 0.75,
-    hovertemplate: `feature ${i}<br>step %{x}<br>D<sub>i</sub> = %{y:.3f}<extra></extra>`,
-  }));
-  const lossPoints = history.filter((p) => Number.isFinite(p?.loss?.[0]) && p.loss[0] > 0);
-  traces.push({
-    type: "scatter",
-    mode: "lines",
-    x: lossPoints.map((p) => p.step),
-    y: lossPoints.map((p) => p.loss[0]),
-    xaxis: "x",
-    yaxis: "y2",
-    line: { color: "#3c4043", width: 1.5 },
-    hovertemplate: "step %{x}<br>L = %{y:.4g}<extra></extra>",
-  });
-  const lastStep = Math.max(steps[steps.length - 1] ?? 1, lossPoints[lossPoints.length - 1]?.step ?? 1, 1);
-  const { shapes, annotations } = fractionLines();
-  annotations.push({
-    xref: "paper",
-    yref: "paper",
-    x: 0,
-    y: 0.3,
-    xanchor: "left",
-    yanchor: "bottom",
-    text: lossPoints.length ? "" : "no loss history",
-    showarrow: false,
-    font: { size: 11, color: "#5f6368" },
-  });
-  const layout = baseLayout({
-    uirevision: "gallery-dynamics",
-    margin: { l: 56, r: 36, t: 18, b: 44 },
-    hovermode: "closest",
-    xaxis: axis("training step", { range: [0, lastStep], anchor: "y2" }),
-    yaxis: axis("D<sub>i</sub> (dimensionality)", { domain: [0.38, 1], range: [0, 1.05] }),
-    yaxis2: axis("loss (log)", { domain: [0, 0.3], type: "log", anchor: "x" }),
-    shapes: [...shapes, stepMarker(step)],
-    annotations,
-  });
-  Plotly.react(el, traces, layout, CONFIG);
-}
-
-/**
- * The ‖Wᵢ‖ bars of one step, coloured by superposition, with a fixed y range for the replay.
- * @param {HTMLElement} el
- * @param {StepWeights} w
- * @param {number} yMax
- * @returns {void}
- */
-function drawNorms(el, w, yMax) {
-  const n = w.feature_norms.length;
-  const bars = normBars(w, { vertical: true, edges: false });
-  const layout = baseLayout({
-    uirevision: "gallery-dynamics-norms",
-    margin: { l: 52, r: 10, t: 10, b: 40 },
-    bargap: n <= 32 ? 0.2 : 0,
-    xaxis: axis("feature i", { range: [-0.5, n - 0.5] }),
-    yaxis: axis("‖W<sub>i</sub>‖", { range: [0, yMax] }),
-  });
-  Plotly.react(el, [bars, superpositionKey("superposition", 10)], layout, CONFIG);
-}
-
-/**
- * A histogram of one step's Dᵢ, with the polytope fractions marked.
- * @param {HTMLElement} el
- * @param {number[]} dims
- * @returns {void}
- */
-function drawHistogram(el, dims) {
-  const { shapes, annotations } = fractionLines({ vertical: true });
-  const layout = baseLayout({
-    uirevision: "gallery-dynamics-hist",
-    margin: { l: 44, r: 10, t: 18, b: 40 },
-    bargap: 0.05,
-    xaxis: axis("D<sub>i</sub> at this step", { range: [0, 1.05] }),
-    yaxis: axis("features", { rangemode: "tozero" }),
-    shapes,
-    annotations,
-  });
-  const hist = {
-    type: "histogram",
-    x: dims,
-    xbins: { start: 0, end: 1.05, size: 0.0125 },
-    marker: { color: "#4a7fb8" },
-    hovertemplate: "D<sub>i</sub> in %{x}<br>%{y} features<extra></extra>",
-  };
-  Plotly.react(el, [hist], layout, CONFIG);
-}
-
-/**
- * The live strip: each feature's current Dᵢ as a dot (spread vertically so dots stay apart).
- * @param {HTMLElement} el
- * @param {number[]} dims
- * @returns {void}
- */
-function drawStrip(el, dims) {
-  const { shapes, annotations } = fractionLines({ vertical: true });
-  const strip = {
-    type: "scatter",
-    mode: "markers",
-    x: dims,
-    y: dims.map((_, i) => ((i * 0.618034) % 1) - 0.5),
-    marker: { size: 6, color: "#4a7fb8", opacity: 0.7 },
-    customdata: range(dims.length),
-    hovertemplate: "feature %{customdata}<br>D<sub>i</sub> = %{x:.3f}<extra></extra>",
-  };
-  const layout = baseLayout({
-    uirevision: "gallery-dynamics-live",
-    margin: { l: 20, r: 10, t: 18, b: 40 },
-    hovermode: "closest",
-    xaxis: axis("D<sub>i</sub> now", { range: [0, 1.05] }),
-    yaxis: { visible: false, range: [-0.6, 0.6], fixedrange: true },
-    shapes,
-    annotations,
-  });
-  Plotly.react(el, [strip], layout, CONFIG);
-}
-
-/**
  * What the view keeps of a WeightSnapshot: instance 0's W, norms, superposition and Dᵢ.
  * @param {any} snapshot
  * @returns {StepWeights}
@@ -313,7 +154,7 @@ function remember(state, index, weights) {
  * @returns {void}
  */
 function drawWeights(state, dom, w) {
-  drawNorms(dom.norms, w, state.yMax);
+  renderNormsAtStep(dom.norms, w, state.yMax);
   // WᵀW from W each time (n² m: 0.8 M products for 200 features in 20 dimensions), not kept.
   if (Array.isArray(w.W) && w.W.length) renderGram(dom.gram, gramOf({ W: w.W }));
   dom.status.textContent = "";
@@ -406,10 +247,8 @@ function showStep(container, state, dom, index) {
   dom.stepText.textContent =
     `step ${summary.step} of ${total} · snapshot ${i + 1}/${snapshots.length}` +
     ` · D* = ${formatNumber(summary.dimensions_per_feature?.[0])}`;
-  if (/** @type {any} */ (dom.main).layout) {
-    Plotly.relayout(dom.main, { shapes: [...fractionLines().shapes, stepMarker(summary.step)] });
-  }
-  drawHistogram(dom.hist, summary.dimensionality?.[0] ?? []);
+  moveStepMarker(dom.main, summary.step);
+  renderDimensionalityHistogram(dom.hist, summary.dimensionality?.[0] ?? []);
   const cached = state.cache.get(i);
   if (cached) {
     remember(state, i, cached);
@@ -496,7 +335,7 @@ function renderLive(dom, result) {
       ? "The replay of Dᵢ through training appears when training finishes."
       : "This request keeps no weight snapshots (snapshots = 0): there will be no replay.";
   dom.live.hidden = false;
-  drawStrip(dom.live, instance.dimensionality ?? []);
+  renderDimensionalityStrip(dom.live, instance.dimensionality ?? []);
 }
 
 /**
@@ -559,7 +398,7 @@ export function renderDynamics(container, ctx) {
     state.index = Math.min(state.index, snapshots.length - 1);
     state.yMax =
       1.05 * Math.max(1e-6, ...snapshots.map((snap) => Math.max(0, ...(snap.feature_norms?.[0] ?? [0]))));
-    drawMain(dom.main, snapshots, result.loss_history ?? [], snapshots[state.index].step);
+    renderTrainingDynamics(dom.main, snapshots, result.loss_history ?? [], snapshots[state.index].step);
   }
   showStep(container, state, dom, state.index);
 }

@@ -2,17 +2,14 @@
 // W[:, i] as arrows in the plane, one small square plot per instance (the paper's pentagons,
 // digons, correlated pairs at right angles and their collapse into principal components).
 
-import { CONFIG, Plotly, colourAt } from "../../plots/common.js";
-import { unitCircle } from "../../plots/geometry.js";
+import { colourAt } from "../../plots/common.js";
+import { renderPlaneThumb } from "../../plots/geometry.js";
 import { formatNumber } from "../../format.js";
 import { alignPlane } from "../../maths.js";
-import { captionOf, instanceGrid, viewState } from "../common.js";
+import { captionOf, dimensionSummary, instanceGrid, viewState } from "../common.js";
 
 /** Side of one small plot, in px: three or four across a 1024 px screen, readable projected. */
 const PLOT_PX = 270;
-
-/** Half the width of the shown square of the plane, unless a feature reaches further. */
-const HALF_RANGE = 1.5;
 
 /** Light (least important) → dark (most important), as the paper colours its 2-D arrows. */
 const IMPORTANCE_SCALE = Object.freeze([
@@ -39,9 +36,6 @@ const DISTINCT_COLOUR = "#e8710a";
 
 /** Features in no set, when the request has sets. */
 const NO_SET_COLOUR = "#80868b";
-
-/** The faint axes through the origin. */
-const AXIS_LINE = Object.freeze({ color: "#eceff3", width: 1 });
 
 /**
  * A set's members for its legend: "0–1" for a run of consecutive indices, else "0, 2, 5".
@@ -110,112 +104,7 @@ function featureColours(request, importance, n, probability) {
 }
 
 /**
- * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.40 ×5" or
- * "D = 0.50 ×4, 0.00 ×1".
- * @param {number[]} dims
- * @returns {string}
- */
-function dimensionSummary(dims) {
-  /** @type {Map<string, number>} */
-  const counts = new Map();
-  for (const d of dims) {
-    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  const parts = [...counts.entries()]
-    .sort((a, b) => Number(b[0]) - Number(a[0]))
-    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
-  return `D = ${parts.join(", ")}`;
-}
-
-/**
- * The traces of one instance: a line per arrow (grouped by colour), the tips with their hover,
- * and the index labels just beyond the tips.
- * @param {number[][]} W 2 × n
- * @param {{colours: string[], groups: string[]}} colouring
- * @param {number[]} norms ‖Wᵢ‖
- * @param {number[]} dims Dᵢ
- * @param {number} reach half the shown range
- * @returns {object[]}
- */
-function arrowTraces(W, colouring, norms, dims, reach) {
-  const [wx, wy] = W;
-  const n = wx.length;
-  /** @type {Map<string, {x: (number|null)[], y: (number|null)[]}>} */
-  const lines = new Map();
-  for (let i = 0; i < n; i += 1) {
-    const colour = n <= 48 ? colouring.colours[i] : "#9aa0a6";
-    if (!lines.has(colour)) lines.set(colour, { x: [], y: [] });
-    const line = /** @type {{x: (number|null)[], y: (number|null)[]}} */ (lines.get(colour));
-    line.x.push(0, wx[i], null);
-    line.y.push(0, wy[i], null);
-  }
-  const traces = [...lines.entries()].map(([colour, { x, y }]) => ({
-    type: "scatter",
-    mode: "lines",
-    x,
-    y,
-    line: { color: colour, width: 1.8 },
-    hoverinfo: "skip",
-  }));
-  traces.push({
-    type: "scatter",
-    mode: "markers",
-    x: wx,
-    y: wy,
-    customdata: wx.map((_, i) => [i, norms[i], dims[i], colouring.groups[i]]),
-    marker: { color: colouring.colours, size: 8, line: { color: "#ffffff", width: 1 } },
-    hovertemplate:
-      "feature %{customdata[0]}<br>‖W<sub>i</sub>‖ = %{customdata[1]:.3f}" +
-      "<br>D<sub>i</sub> = %{customdata[2]:.3f}<br>%{customdata[3]}<extra></extra>",
-  });
-  // Labels a fixed distance beyond each tip, along its direction; none for a dropped feature.
-  // Only the labelled points go in: plotly.js 4 loses other labels of a text trace on
-  // Plotly.react when one of its entries turns empty.
-  const pad = 0.13 * reach;
-  const labels = n <= 24 ? tipLabels(wx, wy, norms, 0.08 * reach) : [];
-  const shown = labels.flatMap((text, i) => (text ? [i] : []));
-  traces.push({
-    type: "scatter",
-    mode: "text",
-    x: shown.map((i) => wx[i] * (1 + pad / norms[i])),
-    y: shown.map((i) => wy[i] * (1 + pad / norms[i])),
-    text: shown.map((i) => labels[i]),
-    textfont: { size: 11, color: "#3c4043" },
-    hoverinfo: "skip",
-  });
-  return traces;
-}
-
-/**
- * Each tip's label: its index, or for tips that (nearly) coincide, as a collapsed correlated
- * pair does, one label "0,1" on the first of them and none on the others. Dropped features
- * (‖Wᵢ‖ ≤ 0.05) get none.
- * @param {number[]} wx
- * @param {number[]} wy
- * @param {number[]} norms
- * @param {number} near tips closer than this share a label
- * @returns {string[]}
- */
-function tipLabels(wx, wy, norms, near) {
-  const labels = wx.map(() => "");
-  const taken = wx.map(() => false);
-  for (let i = 0; i < wx.length; i += 1) {
-    if (taken[i] || norms[i] <= 0.05) continue;
-    const group = [i];
-    for (let j = i + 1; j < wx.length; j += 1) {
-      if (!taken[j] && norms[j] > 0.05 && Math.hypot(wx[i] - wx[j], wy[i] - wy[j]) < near) {
-        group.push(j);
-        taken[j] = true;
-      }
-    }
-    labels[i] = group.join(",");
-  }
-  return labels;
-}
-
-/**
- * Draw one instance's arrows into `el`.
+ * Draw one instance's arrows into `el` (plots/geometry.js), in a common orientation.
  * @param {HTMLElement} el
  * @param {any} instance an InstanceResult with n_hidden = 2
  * @param {any} request
@@ -223,39 +112,12 @@ function tipLabels(wx, wy, norms, near) {
  */
 function drawInstance(el, instance, request) {
   // Every plot of the figure in a common orientation (maths.js): the first represented feature
-  // along +x, the next above it.
+  // along +x, the next above it. A rotation keeps every ‖Wᵢ‖ (the server's feature_norms).
   const W = alignPlane(instance.W);
   const n = W[0].length;
-  const norms = W[0].map((x, i) => Math.hypot(x, W[1][i]));
   const dims = Array.from({ length: n }, (_, i) => Number(instance.dimensionality?.[i] ?? NaN));
-  const reach = Math.max(HALF_RANGE, 1.15 * Math.max(0, ...norms));
   const colouring = featureColours(request, instance.importance, n, instance.feature_probability);
-  const hidden = { visible: false, range: [-reach, reach], fixedrange: true };
-  const layout = {
-    uirevision: "gallery-geometry",
-    width: PLOT_PX,
-    height: PLOT_PX,
-    margin: { l: 4, r: 4, t: 4, b: 4 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "#ffffff",
-    font: { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 11 },
-    showlegend: false,
-    dragmode: false,
-    hovermode: "closest",
-    xaxis: hidden,
-    yaxis: { ...hidden, scaleanchor: "x", scaleratio: 1 },
-    shapes: [
-      // The unit circle and faint axes through the origin.
-      unitCircle(),
-      { type: "line", x0: -reach, x1: reach, y0: 0, y1: 0, line: AXIS_LINE, layer: "below" },
-      { type: "line", x0: 0, x1: 0, y0: -reach, y1: reach, line: AXIS_LINE, layer: "below" },
-    ],
-  };
-  Plotly.react(el, arrowTraces(W, colouring, norms, dims, reach), layout, {
-    ...CONFIG,
-    responsive: false,
-    displayModeBar: false,
-  });
+  renderPlaneThumb(el, W, { norms: instance.feature_norms, dims, ...colouring }, PLOT_PX);
 }
 
 /**

@@ -4,36 +4,16 @@
 // (TMS §"Learning as Geometric Transformations") also gets a step slider that replays them in 3-D
 // over its loss curve, where the geometry's regimes are marked.
 
-import { CONFIG, Plotly, axis, baseLayout } from "../../plots/common.js";
+import { markReplayStep, renderReplayLoss } from "../../plots/dynamics.js";
 import { drawGeometry3d } from "../../plots/geometry3d.js";
-import { slot, sparsityTitle, styledSlot, pruneSlots, viewState } from "../common.js";
+import { dimensionSummary, slot, sparsityTitle, styledSlot, pruneSlots, viewState } from "../common.js";
+import { regimeStarts } from "../../maths.js";
 
 /** Side of one 3-D plot, in px. */
 const PLOT_PX = 360;
 
-/** Snapshots in a row a new geometry must hold to count as a regime. */
-const REGIME_HOLD = 4;
-
 /** One colour per feature set; features in no set keep their own colour. */
 const SET_COLOURS = Object.freeze(["#d62728", "#1f5fb4", "#2ca02c", "#ff7f0e"]);
-
-/**
- * The Dᵢ of one instance, rounded to 2 decimals and counted, largest first: "D = 0.50 ×6".
- * @param {number[]} dims
- * @returns {string}
- */
-export function dimensionSummary(dims) {
-  /** @type {Map<string, number>} */
-  const counts = new Map();
-  for (const d of dims) {
-    const key = Number.isFinite(d) ? Math.abs(d).toFixed(2) : "–";
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  const parts = [...counts.entries()]
-    .sort((a, b) => Number(b[0]) - Number(a[0]))
-    .map(([v, c]) => (c > 1 ? `${v} ×${c}` : v));
-  return `D = ${parts.join(", ")}`;
-}
 
 /**
  * Colours by feature set when the request has sets (else undefined: one colour per feature).
@@ -68,46 +48,6 @@ function hoverLines(instance, request) {
 }
 
 /**
- * The regimes of a replayed run: the snapshot indices where the sorted Dᵢ of instance 0, rounded
- * to 0.1, change to a pattern that then holds for `hold` snapshots in a row (a new geometry).
- * @param {any[]} snapshots SnapshotSummary[]
- * @param {number} [hold]
- * @returns {number[]} snapshot indices where a regime starts (after the first)
- */
-export function regimeStarts(snapshots, hold = REGIME_HOLD) {
-  const keys = snapshots.map((s) =>
-    (s.dimensionality?.[0] ?? [])
-      .map((d) => (Math.round(d * 10) / 10).toFixed(1))
-      .sort()
-      .join(","),
-  );
-  const starts = [];
-  let current = keys[0];
-  for (let k = 1; k + hold <= keys.length; k += 1) {
-    const held = keys.slice(k, k + hold).every((key) => key === keys[k]);
-    if (keys[k] !== current && held) {
-      starts.push(k);
-      current = keys[k];
-    }
-  }
-  return starts;
-}
-
-/**
- * A running median of the loss (the batch loss is noisy): window `w` points.
- * @param {number[]} values
- * @param {number} [w]
- * @returns {number[]}
- */
-function runningMedian(values, w = 9) {
-  return values.map((_, i) => {
-    const part = values.slice(Math.max(0, i - (w >> 1)), i + (w >> 1) + 1).filter(Number.isFinite);
-    part.sort((a, b) => a - b);
-    return part[part.length >> 1];
-  });
-}
-
-/**
  * The replay: a step slider over the kept snapshots of request `r`, its weights drawn in 3-D, and
  * the loss curve with the regimes' starts as dashed lines and the shown step as a red one.
  * @param {HTMLElement} box
@@ -138,56 +78,10 @@ function renderReplay(box, result, state) {
   state.replay = { id: result.id, snaps, scene, loss, label, input, request: result.request };
   const starts = regimeStarts(snaps);
   const history = Array.isArray(result.loss_history) ? result.loss_history : [];
-  const steps = history.map((h) => h.step);
-  const shapes = starts.map((k) => ({
-    type: "line",
-    xref: "x",
-    yref: "paper",
-    x0: Math.max(snaps[k].step, 1),
-    x1: Math.max(snaps[k].step, 1),
-    y0: 0,
-    y1: 1,
-    line: { color: "#5f6368", width: 1, dash: "dash" },
-  }));
-  const annotations = starts.map((k, m) => ({
-    xref: "x",
-    yref: "paper",
-    x: Math.log10(Math.max(snaps[k].step, 1)),
-    y: 1,
-    yanchor: "bottom",
-    text: `regime ${m + 2}`,
-    showarrow: false,
-    font: { size: 11, color: "#3c4043" },
-  }));
-  state.replay.shapes = shapes;
-  Plotly.react(
+  state.replay.shapes = renderReplayLoss(
     loss,
-    [
-      {
-        type: "scatter",
-        mode: "lines",
-        x: steps.map((s) => Math.max(s, 1)),
-        y: history.map((h) => h.loss?.[0]),
-        line: { color: "#aecbfa", width: 1 },
-        hovertemplate: "step %{x}<br>batch L = %{y:.4g}<extra></extra>",
-      },
-      {
-        type: "scatter",
-        mode: "lines",
-        x: steps.map((s) => Math.max(s, 1)),
-        y: runningMedian(history.map((h) => h.loss?.[0])),
-        line: { color: "#1a73e8", width: 2 },
-        hovertemplate: "step %{x}<br>running median L = %{y:.4g}<extra></extra>",
-      },
-    ],
-    baseLayout({
-      margin: { l: 60, r: 12, t: 20, b: 44 },
-      xaxis: axis("step (log)", { type: "log" }),
-      yaxis: axis("loss L", { type: "log" }),
-      shapes,
-      annotations,
-    }),
-    CONFIG,
+    history,
+    starts.map((k) => snaps[k].step),
   );
   const index = snaps.length - 1; // a new replay opens on the trained model
   input.value = String(index);
@@ -206,17 +100,7 @@ function showSnapshot(state, index) {
   if (!replay || typeof fetchJson !== "function") return;
   const snap = replay.snaps[index];
   replay.label.textContent = `step ${snap.step} (${index + 1}/${replay.snaps.length}) · ${dimensionSummary(snap.dimensionality[0])}`;
-  const marker = {
-    type: "line",
-    xref: "x",
-    yref: "paper",
-    x0: Math.max(snap.step, 1),
-    x1: Math.max(snap.step, 1),
-    y0: 0,
-    y1: 1,
-    line: { color: "#c5221f", width: 2 },
-  };
-  Plotly.relayout(replay.loss, { shapes: [...replay.shapes, marker] });
+  markReplayStep(replay.loss, replay.shapes, snap.step);
   replay.wanted = index;
   fetchJson(`/api/models/${replay.id}/snapshots/${index}?gram=false`)
     .then((weights) => {

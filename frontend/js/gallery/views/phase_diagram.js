@@ -2,10 +2,9 @@
 // opened on the preset's diagram, and the cached diagram's trained map as a small heatmap
 // (GET /api/phase-diagrams/{id}). A click on a cell opens that model in the explorer.
 
-import { ApiError } from "../../api.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap } from "../../plots/phase.js";
 import { explorerUrl } from "../../phase/state.js";
-import { failureText } from "../../status.js";
+import { linkedFigure, loadLinked } from "../common.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
 
@@ -43,45 +42,29 @@ export async function renderPhaseDiagram(container, ctx) {
   container.dataset.phasePreset = preset.id;
   const request = preset.phase_diagram ?? {};
   const n = request.n_features ?? 2;
-  const link = document.createElement("a");
-  link.className = "phase-link";
-  link.href = phasePageUrl(request);
-  link.textContent = `Open the phase diagram page: ${n} features in ${n - 1} dimension${n > 2 ? "s" : ""} →`;
-  const intro = document.createElement("p");
-  intro.className = "caption";
-  intro.textContent =
-    "The phase page trains the diagram live and draws it beside the closed-form theory. " +
-    "Below: the cached diagram's trained phases (each cell the best seed); click a cell to open its model in the explorer.";
-  const figure = document.createElement("figure");
-  figure.className = "panel phase-small";
-  figure.innerHTML = "<figcaption><h3>Trained phases</h3><p class=\"legend phase-legend\"></p></figcaption>";
-  const plot = document.createElement("div");
-  plot.className = "view-plot";
-  const status = document.createElement("p");
-  status.className = "note";
-  status.textContent = "Loading the cached diagram…";
-  figure.append(status, plot);
-  container.replaceChildren(link, intro, figure);
+  const parts = linkedFigure(container, {
+    href: phasePageUrl(request),
+    link: `Open the phase diagram page: ${n} features in ${n - 1} dimension${n > 2 ? "s" : ""} →`,
+    intro:
+      "The phase page trains the diagram live and draws it beside the closed-form theory. " +
+      "Below: the cached diagram's trained phases (each cell the best seed); click a cell to open its model in the explorer.",
+    title: "Trained phases",
+    loading: "Loading the cached diagram…",
+  });
+  const legend = document.createElement("p");
+  legend.className = "legend phase-legend";
+  parts.caption.append(legend);
   if (!preset.diagram_id) {
-    status.textContent = "No diagram id for this preset.";
+    parts.status.textContent = "No diagram id for this preset.";
     return;
   }
-  let diagram;
-  try {
-    diagram = await ctx.fetchJson(`/api/phase-diagrams/${preset.diagram_id}`);
-  } catch (err) {
-    status.textContent =
-      err instanceof ApiError && err.status === 404
-        ? "Not trained yet: the phase page trains it live."
-        : `Could not load the cached diagram: ${failureText(err)}`;
-    plot.hidden = true;
-    figure.dataset.source = err instanceof ApiError && err.status === 404 ? "missing" : "error";
-    return;
-  }
-  if (container.dataset.phasePreset !== preset.id) return; // another preset opened meanwhile
-  status.hidden = true;
-  figure.dataset.source = "cache";
-  const legend = /** @type {HTMLElement} */ (figure.querySelector(".phase-legend"));
+  const diagram = await loadLinked(
+    parts,
+    () => ctx.fetchJson(`/api/phase-diagrams/${preset.diagram_id}`),
+    "Not trained yet: the phase page trains it live.",
+    "diagram",
+  );
+  if (!diagram || container.dataset.phasePreset !== preset.id) return; // or another preset opened
   legend.replaceChildren(
     ...classesOf(diagram).map((c) => {
       const item = document.createElement("span");
@@ -91,7 +74,7 @@ export async function renderPhaseDiagram(container, ctx) {
       return item;
     }),
   );
-  renderPhaseMap(plot, diagram, "empirical", (x, y) => {
+  renderPhaseMap(parts.plot, diagram, "empirical", (x, y) => {
     const p = diagram.feature_probability[x];
     const r = diagram.relative_importance[y];
     window.location.assign(explorerUrl(diagram.request, p, r));

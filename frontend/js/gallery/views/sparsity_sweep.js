@@ -2,19 +2,11 @@
 // sparsity figure): per feature × instance, ‖Wᵢ‖ and the superposition Σⱼ≠ᵢ(Ŵᵢ·Wⱼ)² as two
 // heatmaps, and ‖W‖²_F (≈ the features represented) against 1/(1 − S). Clicking opens an instance.
 
-import { Plotly, axis, baseLayout, range } from "../../plots/common.js";
 import { SUPERPOSITION_SCALE } from "../../plots/norms.js";
-import { formatNumber } from "../../format.js";
-import { VIEW_CONFIG, frobeniusSquared, inverseDensity, logAxis, onClickOpen, panelsOf } from "../common.js";
+import { NORM_SCALE, renderFeatureHeatmap, renderPerInstance } from "../../plots/sweep.js";
+import { inverseDensity, onClickOpen, panelsOf } from "../common.js";
 
 /** @typedef {import("../views.js").ViewContext} ViewContext */
-
-/** Norms from white (0, not represented) to dark blue (≥ 1). */
-const NORM_SCALE = Object.freeze([
-  [0, "#ffffff"],
-  [0.5, "#7fa8d6"],
-  [1, "#0b2e59"],
-]);
 
 /**
  * Draw (or redraw) the two heatmaps and the ‖W‖²_F curve of the first request.
@@ -32,53 +24,13 @@ export function renderSparsitySweep(container, ctx) {
     ["frobenius", "Features represented ‖W‖²_F = Σᵢ‖Wᵢ‖²", `Against 1/(1 − S) (log axis); dashed: m = ${m}, what the model can hold without superposition.`],
   ]);
   const x = instances.map(inverseDensity);
-  const cols = range(instances.length);
-  const every = Math.ceil(cols.length / 8); // at most about 8 labels
-  const tickvals = cols.filter((k) => k % every === 0);
-  const ticktext = tickvals.map((k) => formatNumber(x[k], 2));
-  const xaxis = axis("1/(1 − S)", { tickvals, ticktext, showgrid: false, zeroline: false });
-  const yaxis = axis("feature i", { autorange: "reversed", showgrid: false, zeroline: false });
-  const transpose = (name) => range(n).map((i) => instances.map((inst) => inst[name][i]));
-  const customdata = range(n).map(() => cols);
-  const heat = (name, z, colorscale, zmax, title) => {
-    const trace = {
-      type: "heatmap",
-      x: cols,
-      y: range(n),
-      z,
-      zmin: 0,
-      zmax,
-      colorscale,
-      customdata,
-      colorbar: { thickness: 10, len: 0.9, title: { text: title, side: "right" } },
-      hovertemplate: `feature %{y}, 1/(1−S) = %{x}<br>${title} = %{z:.3f}<extra></extra>`,
-    };
-    Plotly.react(plots[name], [trace], baseLayout({ xaxis, yaxis, margin: { l: 52, r: 8, t: 6, b: 44 } }), VIEW_CONFIG);
-    onClickOpen(plots[name], ctx);
-  };
-  heat("norms", transpose("feature_norms"), NORM_SCALE, Math.max(1, ...instances.flatMap((i) => i.feature_norms)), "‖Wᵢ‖");
-  heat("superposition", transpose("superposition"), SUPERPOSITION_SCALE, 1, "superposition");
-
-  const frob = instances.map(frobeniusSquared);
-  const line = {
-    type: "scatter",
-    mode: "lines+markers",
-    x,
-    y: frob,
-    customdata: cols,
-    marker: { size: 7, color: "#2f6db5" },
-    hovertemplate: "1/(1−S) = %{x:.3g}<br>‖W‖²_F = %{y:.2f}<extra></extra>",
-  };
-  const layout = baseLayout({
-    xaxis: logAxis("1/(1 − S)", x),
-    yaxis: axis("‖W‖²_F", { rangemode: "tozero" }),
-    shapes: [
-      { type: "line", xref: "paper", x0: 0, x1: 1, y0: m, y1: m, line: { dash: "dash", color: "#5f6b7a", width: 1 } },
-    ],
-    annotations: [
-      { xref: "paper", x: 1, y: m, yanchor: "bottom", xanchor: "right", text: `m = ${m}`, showarrow: false, font: { size: 11, color: "#5f6b7a" } },
-    ],
+  const normMax = Math.max(1, ...instances.flatMap((i) => i.feature_norms));
+  renderFeatureHeatmap(plots.norms, instances, x, { name: "feature_norms", colorscale: NORM_SCALE, zmax: normMax, title: "‖Wᵢ‖" });
+  renderFeatureHeatmap(plots.superposition, instances, x, { name: "superposition", colorscale: SUPERPOSITION_SCALE, zmax: 1, title: "superposition" });
+  // ‖W‖²_F per instance: the server's (frobenius_squared)
+  renderPerInstance(plots.frobenius, x, instances.map((inst) => inst.frobenius_squared), {
+    title: "‖W‖²_F",
+    level: { y: m, text: `m = ${m}` },
   });
-  Plotly.react(plots.frobenius, [line], layout, VIEW_CONFIG);
-  onClickOpen(plots.frobenius, ctx);
+  for (const name of ["norms", "superposition", "frobenius"]) onClickOpen(plots[name], ctx);
 }
