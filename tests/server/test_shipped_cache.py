@@ -21,6 +21,7 @@ from server.phase_results import PhaseDiagramTask
 from server.presets import Preset, presets, shipped_ids
 from server.results import ModelTask
 from server.sae_results import SAETask
+from server.tms import metrics
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models_cache"
 STALE = "run python -m server.precompute --preset {} and git add -f the new entry"
@@ -288,3 +289,19 @@ def test_sparse_absolute_value_beats_computing_m_over_2_features_without_superpo
         beaten += 1
     assert beaten == 3
 
+
+def test_feature_geometry_dense_points_have_no_stuck_output_units(tmp_path: Path) -> None:
+    """Dense, no output unit of the 200 → 20 model is zero for every input (benchmarks/RESULTS.md,
+    "Stuck output units"), and the loss on fresh samples is the dedicated-features optimum:
+    n − m features at their mean, each costing Var U[0, 1] = 1/12."""
+    result = shipped("feature-geometry", tmp_path)
+    weights = safetensors.torch.load(ModelCache(tmp_path).load_weights(result.id) or b"")
+    generator = torch.Generator().manual_seed(7)
+    for k, instance in enumerate(result.instances):
+        if instance.feature_probability != 1.0:
+            continue
+        W, b = weights["W"][k].double(), weights["b"][k].double()
+        x = torch.rand((1 << 14, W.shape[1]), generator=generator, dtype=torch.float64)
+        assert int(metrics.stuck_outputs(W, b, x).sum()) == 0
+        loss = float(((x - torch.relu(x @ W.T @ W + b)) ** 2).sum(1).mean())
+        assert loss == pytest.approx((W.shape[1] - W.shape[0]) / 12, rel=0.01)
