@@ -449,6 +449,38 @@ def _double_descent(sweep: DoubleDescentResult) -> list[Claim]:
     ]
 
 
+def _adversarial(results: Results) -> list[Claim]:
+    """TMS §"Relationship to Adversarial Robustness", measured here with the paper's analytic
+    attack (ε = 0.1, 4,096 fresh inputs per instance, seeded: docs/THEORY.md F21)."""
+    import torch
+
+    from server.tms.adversarial import vulnerability
+
+    result = results[0]
+    config = result.request.to_config()
+    importance = torch.tensor(config.importances)
+    per_dimension, values = [], []
+    for k, instance in enumerate(result.instances):
+        measured = vulnerability(
+            torch.tensor(instance.W), torch.tensor(instance.b),
+            torch.tensor(config.probability_rows[k]), importance, 0.1, 4096, seed=k,
+        )  # fmt: skip
+        per_dimension.append(1 / instance.dimensions_per_feature)
+        values.append(measured.vulnerability)
+    top = int(np.argmax(values))
+    rise = values[top] / values[0] if values[0] > 0 else float("inf")
+    r = float(np.corrcoef(per_dimension, values)[0, 1]) if len(values) > 2 else float("nan")
+    return [
+        Claim(
+            claim="Vulnerability to adversarial examples rises by more than 3× as superposition "
+            "forms, and tracks the features per dimension 1/D*.",
+            measured=f"vulnerability {values[0]:.2f} dense → {values[top]:.2f} at 1/D* = "
+            f"{per_dimension[top]:.2f} ({rise:.1f}×); correlation with 1/D*: r = {r:.2f}",
+            agrees=rise > 3 and r > 0.7,
+        )
+    ]
+
+
 def _power_sweep(results: Results) -> list[Claim]:
     """Chowdhury & Weiner (not TMS): superposition pays in the very sparse regime p < m⁻ᵏ: the
     trained gain L̃ against the best unsuperposed W's (docs/THEORY.md F15), per m."""
@@ -504,6 +536,7 @@ MODEL_CLAIMS: dict[str, Callable[[Results], list[Claim]]] = {
     "privileged-basis": _neurons_claim,
     "absolute-value-small": _two_neurons_per_feature,
     "absolute-value": _absolute_value,
+    "adversarial-vulnerability": _adversarial,
 }
 
 

@@ -722,6 +722,42 @@ class DoubleDescent:
         )
 
 
+@dataclass(frozen=True)
+class Adversarial:
+    """An instance's vulnerability to the paper's analytic L2 attack
+    (``GET /api/models/{id}/adversarial``; TMS §"Relationship to Adversarial Robustness").
+
+    Attributes:
+        epsilon: ε; attack_norm: λ = ε · mean ‖x‖; mean_input_norm: mean ‖x‖.
+        clean_loss, attacked_loss: the mean loss of the inputs and of their worst attack.
+        vulnerability: (attacked_loss − clean_loss) / λ², 1 for orthogonal unit features;
+            vulnerability_stderr: its standard error.
+        samples, seed: the inputs; attacked_features: features with (WᵀW)ᵢ ≠ 0.
+        worst_feature: (n_features,) how often each feature's attack was the worst.
+        dimensions_per_feature: D* of the instance.
+    """
+
+    id: str
+    instance: int
+    epsilon: float
+    attack_norm: float
+    mean_input_norm: float
+    clean_loss: float
+    attacked_loss: float
+    vulnerability: float
+    vulnerability_stderr: float
+    samples: int
+    seed: int
+    attacked_features: int
+    worst_feature: np.ndarray
+    dimensions_per_feature: float
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Adversarial:
+        fields = {k: v for k, v in body.items() if k in cls.__dataclass_fields__}
+        return cls(**(fields | {"worst_feature": _array(body["worst_feature"], np.int64)}))
+
+
 # -- the client ----------------------------------------------------------------------------------
 class Client:
     """A connection to an explorer server.
@@ -887,6 +923,23 @@ class Client:
     def model(self, model_id: str) -> ModelResult:
         """A stored model by its id (``GET /api/models/{id}``); ApiError 404 if absent."""
         return ModelResult.from_json(self._json("GET", f"/api/models/{model_id}"))
+
+    def adversarial(
+        self,
+        model_id: str,
+        instance: int = 0,
+        epsilon: float = 0.1,
+        samples: int | None = None,
+        seed: int = 0,
+    ) -> Adversarial:
+        """A stored model's vulnerability to the paper's analytic L2 attack
+        (``GET /api/models/{id}/adversarial``); ``samples`` None takes the server's default.
+        ApiError 404 if absent, 422 naming the parameter out of range."""
+        params: dict[str, Any] = {"instance": instance, "epsilon": epsilon, "seed": seed}
+        if samples is not None:
+            params["samples"] = samples
+        body = self._json("GET", f"/api/models/{model_id}/adversarial", params=params)
+        return Adversarial.from_json(body)
 
     def weights(self, model_id: str) -> dict[str, np.ndarray]:
         """A stored model's weights file (``GET /api/models/{id}/weights``), float32 arrays:

@@ -134,6 +134,8 @@ class DoubleDescentTask:
                     W_out=None if trained.W_out is None else trained.W_out[rows],
                     train_loss=trained.train_loss[rows],
                     train_x=trained.train_x[rows],
+                    loss_estimate=trained.loss_estimate,
+                    loss_stderr=None if trained.loss_stderr is None else trained.loss_stderr[rows],
                 )
             )
         return parts

@@ -14,18 +14,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from server import results
+from server.api.schemas.models import LossEstimate
 from server.api.schemas.phase_diagrams import BoundaryCurve, PhaseDiagramRequest, PhaseDiagramResult
 from server.cache import ModelCache, Stored
 from server.tms import metrics
 from server.tms.config import TrainConfig
 from server.tms.phase_diagram import (
+    BEATS_STDERRS,
     DIRECTION_THRESHOLD,
     NORM_THRESHOLD,
     RANK_THRESHOLD,
     SUPERPOSITION_THRESHOLD,
     TheoryGrids,
     cell_config,
-    classify,
+    classify_cells,
     theory_grids,
     to_grid,
 )
@@ -37,6 +40,24 @@ KIND = "phase_diagram"
 def _finite(values: list[float]) -> list[float]:
     """JSON has no NaN or Inf: a diverged cell reports the largest float instead."""
     return [v if math.isfinite(v) else math.copysign(sys.float_info.max, v) for v in values]
+
+
+def _flat(grid: list[list[Any]] | None) -> list[Any] | None:
+    """[y][x] → row-major cells (None stays None)."""
+    return None if grid is None else [v for row in grid for v in row]
+
+
+def classes_of(
+    W: Tensor,
+    loss: list[float],
+    stderr: list[float] | None,
+    candidate_losses: dict[str, list[list[float]]],
+    phases: list[str],
+) -> list[str]:
+    """Every cell's class (``classify_cells``), row-major; the candidates are ``phases``."""
+    per_cell = [[v for row in candidate_losses[name] for v in row] for name in phases]
+    candidates = [list(values) for values in zip(*per_cell, strict=True)]
+    return classify_cells(W, loss if stderr is not None else None, stderr, candidates, phases)
 
 
 def diagram(
@@ -51,15 +72,22 @@ def diagram(
     final: bool,
     device: str,
     seconds: float,
+    loss_estimate: LossEstimate | None = None,
+    loss_stderr: Tensor | None = None,
 ) -> PhaseDiagramResult:
     """Assemble a diagram from every cell's weights.
 
     Args:
         W: (cells, m, n); b: (cells, n); loss: (cells,), cells row-major over [y][x].
+        loss_estimate: how ``loss`` was measured (final diagrams), else None.
+        loss_stderr: (cells,), the standard error of a final diagram's ``loss``, else None; with
+            it, n = 3 cells far below every candidate's loss are "beats_candidates".
     """
     size = request.grid_size
     W, b = W.detach().cpu(), b.detach().cpu()
-    empirical = classify(W)
+    losses = _finite(loss.detach().double().cpu().tolist())
+    stderrs = None if loss_stderr is None else _finite(loss_stderr.double().cpu().tolist())
+    empirical = classes_of(W, losses, stderrs, grids.candidate_losses, grids.phases)
     theory_cells = [phase for row in grids.theory for phase in row]
     agreement = sum(e == t for e, t in zip(empirical, theory_cells, strict=True)) / len(empirical)
     return PhaseDiagramResult(
@@ -78,7 +106,8 @@ def diagram(
         agreement=agreement,
         extra_norm=to_grid(metrics.feature_norms(W)[:, -1].tolist(), size),
         extra_superposition=to_grid(metrics.superposition(W)[:, -1].tolist(), size),
-        loss=to_grid(_finite(loss.detach().double().cpu().tolist()), size),
+        loss=to_grid(losses, size),
+        loss_stderr=None if stderrs is None else to_grid(stderrs, size),
         candidate_losses=grids.candidate_losses,
         boundaries=[
             BoundaryCurve.model_validate(curve, from_attributes=True) for curve in grids.boundaries
@@ -90,7 +119,9 @@ def diagram(
             "superposition": SUPERPOSITION_THRESHOLD,
             "direction_cosine": DIRECTION_THRESHOLD,
             "rank": RANK_THRESHOLD,
+            "beats_candidates_stderrs": BEATS_STDERRS,
         },
+        loss_estimate=loss_estimate,
     )
 
 
@@ -151,6 +182,8 @@ class PhaseDiagramTask:
         return diagram(
             self.request, self.grids, trained.W, trained.b, trained.loss,
             id=self.id, step=self.request.steps, final=True, device=str(device), seconds=seconds,
+            loss_estimate=results.loss_estimate(trained.loss_estimate),
+            loss_stderr=trained.loss_stderr,
         )  # fmt: skip
 
     def save(self, cache: ModelCache, result: PhaseDiagramResult, trained: TrainResult) -> None:
@@ -179,7 +212,14 @@ def _decode(stored: Stored, diagram_id: str) -> PhaseDiagramResult:
         request.n_features,
     ):
         raise ValueError(f"weights have shape {tuple(W.shape)}")
-    if [c for row in body["empirical"] for c in row] != classify(W):
+    expected = classes_of(
+        W,
+        _flat(body["loss"]),
+        _flat(body.get("loss_stderr")),
+        body["candidate_losses"],
+        body["phases"],
+    )
+    if _flat(body["empirical"]) != expected:
         raise ValueError("the stored classes are not those of the stored weights")
     return PhaseDiagramResult.model_validate(
         body | {"cached": True, "W": to_grid(W.tolist(), size), "b": to_grid(b.tolist(), size)}

@@ -40,6 +40,7 @@ View = Literal[
     "sae",  # the SAE page: decoder directions over the features (m = 2), |cos| matrix, scores
     "double_descent",  # the memorisation page: loss and dimensionalities against T
     "power",  # the power page: the gain over the zero output against p, per m
+    "vulnerability",  # adversarial vulnerability of each instance against 1/D* (one request)
 ]
 
 

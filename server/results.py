@@ -15,6 +15,7 @@ from torch import Tensor
 
 from server.api.schemas.models import (
     InstanceResult,
+    LossEstimate,
     LossPoint,
     ModelRequest,
     ModelResult,
@@ -25,6 +26,7 @@ from server.cache import MODEL_KIND, ModelCache
 from server.tms import measures, metrics
 from server.tms.config import ModelConfig
 from server.tms.training import InitialWeights, Run, TrainResult, best_restarts
+from server.tms.training import LossEstimate as MeasuredHow
 
 
 def neuron_views(W: Tensor, W_out: Tensor | None) -> list[NeuronView]:
@@ -76,6 +78,8 @@ def instance_results(
     W_out: Tensor | None = None,
     train_loss: Tensor | None = None,
     train_x: list[Tensor] | None = None,
+    selection_loss: Tensor | None = None,
+    loss_stderr: Tensor | None = None,
 ) -> list[InstanceResult]:
     """Measure every instance (the paper's metrics, theory losses and the exact loss).
 
@@ -88,12 +92,17 @@ def instance_results(
         train_loss: (n_instances,), L on each instance's training set (``n_train``), else None.
         train_x: each instance's training points (n_features, T) (``n_train``), else None:
             they give ``hidden_train`` and ``data_dimensionality``.
+        selection_loss: (n_instances,), the kept restart's L on the inputs that ranked the
+            restarts (``TrainResult.selection_loss``), else None.
+        loss_stderr: (n_instances,), the standard error of ``loss``, else None.
     """
     config = request.to_config()
     finite = finite_fields(config, W, train_loss, train_x)
     exact = measures.exact_linear_losses(config, W, b)
     losses = loss.detach().double().cpu().tolist()
     gains = [None] * len(W) if gain is None else gain.detach().double().cpu().tolist()
+    picked = [None] * len(W) if selection_loss is None else _floats(selection_loss)
+    stderrs = [None] * len(W) if loss_stderr is None else _floats(loss_stderr)
     importance = config.importances
     return [
         InstanceResult(
@@ -103,6 +112,8 @@ def instance_results(
             loss=losses[k],
             exact_loss=exact[k],
             gain=gains[k],
+            selection_loss=picked[k],
+            loss_stderr=stderrs[k],
             **finite[k],
             **fields,
         )
@@ -110,6 +121,10 @@ def instance_results(
             zip(config.feature_probabilities, weight_metrics(config, W, b, W_out), strict=True)
         )
     ]
+
+
+def _floats(values: Tensor) -> list[float]:
+    return values.detach().double().cpu().tolist()
 
 
 @torch.no_grad()
@@ -166,6 +181,11 @@ def instances_without_gram(instances: list[InstanceResult]) -> list[InstanceResu
 def without_gram(result: ModelResult) -> ModelResult:
     """The result with every instance's ``gram`` left out (:func:`instances_without_gram`)."""
     return result.model_copy(update={"instances": instances_without_gram(result.instances)})
+
+
+def loss_estimate(estimate: MeasuredHow | None) -> LossEstimate | None:
+    """The core's :class:`~server.tms.training.LossEstimate` as the API's schema."""
+    return None if estimate is None else LossEstimate.model_validate(dataclasses.asdict(estimate))
 
 
 class StartingPointError(ValueError):
@@ -284,10 +304,13 @@ class ModelTask:
                 trained.W_out,
                 trained.train_loss,
                 trained.train_x,
+                trained.selection_loss,
+                trained.loss_stderr,
             ),
             snapshots=snapshot_summaries(trained.snapshot_steps, trained.snapshots["W"])
             if trained.snapshots
             else None,
+            loss_estimate=loss_estimate(trained.loss_estimate),
         )
 
     def save(self, cache: ModelCache, result: ModelResult, trained: TrainResult) -> None:

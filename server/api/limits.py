@@ -26,6 +26,11 @@ from server.tms.config import EVAL_SAMPLES
 # on 2 CPU cores), where counting weights alone put 3 → 2 at 100× the cost per unit of 512 → 256.
 PER_FEATURE_WORK = 128
 
+# An adversarially trained step (ModelRequest.adversarial_epsilon > 0) attacks every input before
+# the step (server/tms/adversarial.py): measured at 1.4–2.0× a plain step (benchmarks/adversarial.py
+# --part cost), so its training steps count twice in max_work.
+ADVERSARIAL_STEP_COST = 2.0
+
 
 @dataclass(frozen=True)
 class FieldLimit:
@@ -150,6 +155,7 @@ class LimitChecker:
         batch_size: int,
         n_params: int,
         n_features: int,
+        step_cost: float = 1.0,
     ) -> None:
         """The bounds shared by every training job: one step's memory and the total work.
 
@@ -164,6 +170,8 @@ class LimitChecker:
             width: max(n_features, n_hidden).
             n_params: n_features × n_hidden.
             n_features: the inputs' width.
+            step_cost: what one training sample costs against an evaluation sample
+                (:data:`ADVERSARIAL_STEP_COST` for adversarial training, else 1).
         """
         self.check(
             "batch_size",
@@ -172,7 +180,7 @@ class LimitChecker:
             "one step's batch_size × instances (or cells) × n_restarts × max(n_features, n_hidden)",
         )
         work = (
-            float(steps * batch_size + EVAL_SAMPLES)
+            (steps * batch_size * step_cost + EVAL_SAMPLES)
             * rows
             * (n_params + PER_FEATURE_WORK * n_features)
         )
@@ -180,7 +188,9 @@ class LimitChecker:
             field,
             work,
             "max_work",
-            "total work (steps × batch_size + evaluation samples) × instances (or cells) × "
+            "total work (steps × batch_size"
+            + (f" × {step_cost:g} (adversarial training)" if step_cost != 1 else "")
+            + " + evaluation samples) × instances (or cells) × "
             f"n_restarts × (n_features × n_hidden + {PER_FEATURE_WORK} × n_features)",
         )
 
@@ -205,6 +215,7 @@ def limit_errors(request: ModelRequest, limits: Limits) -> list[dict[str, Any]]:
         r.step_batch,  # a finite training set is the whole batch: T
         r.n_features * r.n_hidden,
         r.n_features,
+        ADVERSARIAL_STEP_COST if r.adversarial_epsilon > 0 else 1.0,
     )
     limit.check(
         "n_features",

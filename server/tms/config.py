@@ -204,6 +204,11 @@ class TrainConfig:
         weight_init: W's initial scale (``model.init_std``): "xavier", sqrt(2 / (n + m)), or
             "notebook", the paper notebook's sqrt(2 / (n·m + m)), which dense many-feature
             models need to end without stuck output units.
+        adversarial_epsilon: ε ≥ 0 of adversarial training (TMS §"Relationship to Adversarial
+            Robustness"): each training input is attacked against one feature drawn uniformly,
+            δ = λ (WᵀW)ᵢ / ‖(WᵀW)ᵢ‖ with λ = ε · the batch's mean ‖x‖, and the model learns to
+            output the clean target from x + δ (``adversarial.perturb``). 0: no attack. Not
+            with ``n_train``.
     """
 
     steps: int = DEFAULT_STEPS
@@ -219,6 +224,7 @@ class TrainConfig:
     lr_schedule: LrSchedule = "constant"
     warmup_steps: int = 0
     weight_init: WeightInit = "xavier"
+    adversarial_epsilon: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "n_restarts", "n_eval_samples", "history_points"):
@@ -236,6 +242,10 @@ class TrainConfig:
             raise ValueError(f"weight_init must be xavier or notebook: {self.weight_init}")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps = {self.steps}]")
+        if not (math.isfinite(self.adversarial_epsilon) and self.adversarial_epsilon >= 0):
+            raise ValueError(f"adversarial_epsilon must be ≥ 0, not {self.adversarial_epsilon}")
+        if self.adversarial_epsilon and self.n_train is not None:
+            raise ValueError("adversarial_epsilon does not apply to a finite training set")
 
     def lr_at(self, step: int) -> float:
         """The learning rate of the update that step ``step`` (0-based: 0 is the first) makes.

@@ -23,10 +23,13 @@ from server.tms.config import ModelConfig
 NORM_THRESHOLD = 0.5
 SUPERPOSITION_THRESHOLD = 0.5
 
-# n = 3, m = 2: the direction v that W ignores (W v = 0, the cross product of W's two rows) is
-# matched to the paper's candidates up to sign; |cos| ≥ 0.9 names it. The candidates' directions
-# are at most 0.82 apart in |cos| ([0, 1, 1] vs [1, 1, 1]), so no direction matches two. A W whose
-# rows are nearly parallel (|v| < 0.1 ‖row₁‖ ‖row₂‖: rank below 2) is "other".
+# n = 3, m = 2: first the norms. A feature with ‖Wᵢ‖ < NORM_THRESHOLD is not represented: with the
+# other two represented that is "not_learned" (the extra feature dropped) or "dedicated" (feature 1
+# or 2 dropped), whatever the short column's direction; fewer than two represented is "other".
+# With all three represented, the direction v that W ignores (W v = 0, the cross product of W's
+# two rows) is matched to the paper's candidates up to sign; |cos| ≥ 0.9 names it. The candidates'
+# directions are at most 0.82 apart in |cos| ([0, 1, 1] vs [1, 1, 1]), so no direction matches
+# two. A W whose rows are nearly parallel (|v| < 0.1 ‖row₁‖ ‖row₂‖: rank below 2) is "other".
 DIRECTION_THRESHOLD = 0.9
 RANK_THRESHOLD = 0.1
 IGNORED_DIRECTIONS_3x2: tuple[tuple[str, tuple[float, float, float]], ...] = (
@@ -70,9 +73,12 @@ def classify_3x2(W: Tensor) -> list[str]:
 
     Returns:
         Per cell, a :data:`server.tms.theory.PHASES_3x2` name, ``"all_superposed"`` (W ⊥ [1, 1, 1],
-        a triangle) or ``"other"`` (see :data:`DIRECTION_THRESHOLD`, :data:`RANK_THRESHOLD`).
+        a triangle) or ``"other"``: by the norms where a feature is not represented, else by the
+        ignored direction (see :data:`NORM_THRESHOLD`, :data:`DIRECTION_THRESHOLD`,
+        :data:`RANK_THRESHOLD`).
     """
     W = W.double()
+    represented = (metrics.feature_norms(W) >= NORM_THRESHOLD).tolist()  # (cells, 3)
     ignored = torch.linalg.cross(W[:, 0, :], W[:, 1, :], dim=-1)  # (cells, 3), W · ignored = 0
     size = torch.linalg.vector_norm(ignored, dim=-1)
     rows = torch.linalg.vector_norm(W, dim=-1).prod(dim=-1)
@@ -83,15 +89,67 @@ def classify_3x2(W: Tensor) -> list[str]:
     best_cos, best = cosine.max(dim=-1)
     full_rank = (size >= RANK_THRESHOLD * rows) & (rows > 0)
     matched = full_rank & (best_cos >= DIRECTION_THRESHOLD)
-    return [
+    by_direction = [
         IGNORED_DIRECTIONS_3x2[k][0] if ok else "other"
         for k, ok in zip(best.tolist(), matched.tolist(), strict=True)
     ]
+    return [_by_norms(kept) or named for kept, named in zip(represented, by_direction, strict=True)]
+
+
+def _by_norms(represented: list[bool]) -> str | None:
+    """The class that the represented features (first, second, extra) decide alone, or None
+    when all three are represented (the direction decides)."""
+    if all(represented):
+        return None
+    if sum(represented) < 2:
+        return "other"
+    return "not_learned" if not represented[2] else "dedicated"
 
 
 def classify(W: Tensor) -> list[str]:
     """:func:`classify_2x1` or :func:`classify_3x2`, by W's shape (cells, m, n)."""
     return classify_2x1(W) if W.shape[-1] == 2 else classify_3x2(W)
+
+
+# n = 3, m = 2: a trained cell whose geometry is not the theory's winner but whose loss is below
+# every candidate's closed-form loss by more than this many of its standard errors found a
+# solution outside the paper's candidate set (the dense columns' partly represented pairs): it is
+# "beats_candidates" rather than a miss of some candidate's geometry. (Cells of the winner's
+# geometry often beat its closed form a little, with a better bias; they keep their class.)
+BEATS_CANDIDATES = "beats_candidates"
+BEATS_STDERRS = 3.0
+
+
+def classify_cells(
+    W: Tensor,
+    loss: Sequence[float] | None = None,
+    stderr: Sequence[float] | None = None,
+    candidate_losses: Sequence[Sequence[float]] | None = None,
+    phases: Sequence[str] = theory.PHASES_3x2,
+) -> list[str]:
+    """Each cell's class: :func:`classify`, and for n = 3 ``"beats_candidates"`` where that is
+    not the theory's winner and the trained loss is below every candidate's by more than
+    :data:`BEATS_STDERRS` standard errors.
+
+    Args:
+        W: (cells, m, n).
+        loss, stderr: per cell, the trained L on fresh samples and its standard error; None (a
+            live snapshot's batch loss, or an entry stored without them) classifies by W alone.
+        candidate_losses: per cell, the closed-form loss of each of ``phases`` (the theory's
+            candidates, in its tie-break order).
+    """
+    classes = classify(W)
+    if W.shape[-1] != 3 or loss is None or stderr is None or candidate_losses is None:
+        return classes
+    marked = []
+    for named, value, error, candidates in zip(
+        classes, loss, stderr, candidate_losses, strict=True
+    ):
+        best = min(candidates)
+        winner = phases[list(candidates).index(best)]
+        beats = named != winner and value + BEATS_STDERRS * error < best
+        marked.append(BEATS_CANDIDATES if beats else named)
+    return marked
 
 
 def cell_config(

@@ -514,9 +514,15 @@ class SAERun:
 
     def result(self, check: CheckCallback | None = None) -> TrainedSAE:
         """Measure every restart on ``n_eval_samples`` fresh samples (the training generator,
-        past every training draw) and keep the one of lowest loss."""
+        past every training draw) and keep the one of lowest loss. With several restarts the
+        reported measures come from ``n_eval_samples`` further fresh samples: the least of
+        several noisy losses is biased low, so the inputs that pick a restart do not measure it.
+        """
         measures = self.measure(self.config.n_eval_samples, self.generator, check)
-        return self.trained(int(measures.loss.argmin()), measures)
+        restart = int(measures.loss.argmin())
+        if self.config.n_restarts > 1:
+            measures = self.measure(self.config.n_eval_samples, self.generator, check)
+        return self.trained(restart, measures)
 
     def final_evaluation(self) -> SAEFinalEvaluation:
         """The worker's handle on :meth:`result` (its protocol: ``advance``, ``done``,

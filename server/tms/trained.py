@@ -33,7 +33,8 @@ class TrainedModel(TrainResult):
         model, config: what was trained, and how.
         W: (n_instances, n_hidden, n_features); b: (n_instances, n_features).
         loss: (n_instances,) float64, L = E Σᵢ Iᵢ (yᵢ − x′ᵢ)² on ``config.n_eval_samples``
-            fresh inputs (TMS §"Demonstrating Superposition"); gain: L̃ = E Σᵢ Iᵢ yᵢ² − L.
+            fresh inputs that did not pick the restart (TMS §"Demonstrating Superposition";
+            ``loss_estimate`` says how); gain: L̃ = E Σᵢ Iᵢ yᵢ² − L.
         loss_history: (len(history_steps), n_instances), the training-batch L.
     """
 
@@ -46,6 +47,8 @@ class TrainedModel(TrainResult):
         values = {f.name: getattr(result, f.name) for f in fields(TrainResult)}
         cpu = {k: v.detach().cpu() for k, v in values.items() if isinstance(v, Tensor)}
         cpu["loss"], cpu["gain"] = cpu["loss"].double(), cpu["gain"].double()
+        if result.selection_loss is not None:
+            cpu["selection_loss"] = cpu["selection_loss"].double()
         if result.train_loss is not None:
             cpu["train_loss"] = cpu["train_loss"].double()
         if result.train_x is not None:

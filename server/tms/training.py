@@ -13,7 +13,9 @@ What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of a
 or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``),
 feature-major batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for
 small steps. After training, each restart's loss is measured on fresh samples and the lowest is
-kept, as the paper does for its 2-D models.
+kept, as the paper does for its 2-D models; the kept restarts' reported loss is then measured
+again on other fresh samples, so that picking the lowest of several noisy estimates does not bias
+it low (:class:`LossEstimate` says how a result's loss was measured).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
+from server.tms import adversarial
 from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import (
@@ -68,6 +71,31 @@ def snapshot_steps(steps: int, count: int) -> list[int]:
     return sorted({round(k * steps / (count - 1)) for k in range(count)})
 
 
+Selection = Literal["none", "fresh_samples", "train_set"]
+
+
+@dataclass(frozen=True)
+class LossEstimate:
+    """How a result's reported loss L (and gain L̃) was measured.
+
+    Attributes:
+        method: "independent_samples": the mean over ``samples`` fresh inputs, none of which was
+            used to pick the kept restart, so L is an unbiased estimate of the kept model's loss.
+        samples: how many fresh inputs L is the mean over (its standard error is about the
+            per-sample loss's standard deviation / √samples).
+        selected_on: what picked each instance's kept restart: "none" (one restart, nothing was
+            picked), "fresh_samples" (the lowest L on ``selection_samples`` other fresh inputs)
+            or "train_set" (the lowest L on the instance's own training set, ``n_train``).
+        selection_samples: the fresh inputs the restarts were ranked on ("fresh_samples"), else
+            None.
+    """
+
+    samples: int
+    selected_on: Selection
+    selection_samples: int | None = None
+    method: Literal["independent_samples"] = "independent_samples"
+
+
 @dataclass
 class TrainResult:
     """The best restart of every instance.
@@ -75,7 +103,8 @@ class TrainResult:
     Attributes:
         W: (n_instances, n_hidden, n_features).
         b: (n_instances, n_features).
-        loss: (n_instances,), L on ``n_eval_samples`` fresh inputs.
+        loss: (n_instances,), L on ``n_eval_samples`` fresh inputs that did not pick the restart
+            (``loss_estimate``).
         gain: (n_instances,), L̃ = E Σᵢ Iᵢ yᵢ² − L on the same inputs.
         history_steps: the steps at which training-batch losses were recorded.
         loss_history: (len(history_steps), n_instances), training-batch L of the kept restart.
@@ -86,6 +115,12 @@ class TrainResult:
             ``n_train``; the kept restart is the one with the lowest), else None.
         train_x: each instance's training points, (n_features, T) each (runs with ``n_train``),
             else None.
+        loss_estimate: how ``loss`` was measured (None where a caller built the result by hand).
+        selection_loss: (n_instances,), the kept restart's L on the inputs that ranked the
+            restarts (biased low: it is the least of n_restarts noisy estimates), when restarts
+            were ranked on fresh samples; else None.
+        loss_stderr: (n_instances,), the standard error of ``loss`` (the per-input loss's
+            sample s.d. / √samples); None where a caller built the result by hand.
     """
 
     W: Tensor
@@ -99,6 +134,9 @@ class TrainResult:
     snapshots: dict[str, Tensor] = field(default_factory=dict)
     train_loss: Tensor | None = None
     train_x: list[Tensor] | None = None
+    loss_estimate: LossEstimate | None = None
+    selection_loss: Tensor | None = None
+    loss_stderr: Tensor | None = None
 
 
 def best_restarts(values: Tensor, n_restarts: int) -> Tensor:
@@ -120,6 +158,12 @@ class Evaluation(NamedTuple):
 
     loss: Tensor  # (rows,) L = mean Σᵢ Iᵢ (xᵢ − x′ᵢ)²
     gain: Tensor  # (rows,) L̃ = mean Σᵢ Iᵢ xᵢ² − L on the same inputs: the gain over x′ = 0
+    stderr: Tensor | None = None  # (rows,) L's standard error: the per-input loss's s.d. / √N
+
+
+def chunk_size(rows: int, n_features: int, n_samples: int) -> int:
+    """Inputs per chunk of an evaluation of ``rows`` rows: at most 2²² input entries."""
+    return max(1, min(n_samples, (1 << 22) // (rows * n_features)))
 
 
 class Evaluator:
@@ -158,8 +202,9 @@ class Evaluator:
         self.feature_probability, self.importance = feature_probability, importance
         self.n_samples, self.generator = n_samples, generator
         n_rows, n_features = importance.shape
-        self.chunk = max(1, min(n_samples, (1 << 22) // (n_rows * n_features)))
+        self.chunk = chunk_size(n_rows, n_features, n_samples)
         self.total = torch.zeros(n_rows, dtype=torch.float64, device=importance.device)
+        self.squares = torch.zeros_like(self.total)  # Σ of the per-input loss squared
         self.zero = torch.zeros_like(self.total)  # Σ of the loss of x′ = 0
         self.samples_done = 0
 
@@ -182,19 +227,30 @@ class Evaluator:
         x = sample_features(self.feature_probability, size, self.generator, self.distribution)
         x_hat = forward(self.W, self.b, x, self.arch, self.W_out)  # (rows, n, size)
         y = target(x, self.W_out is not None)
-        self.total += reconstruction_loss(y, x_hat, self.importance).double() * size
+        error = x_hat.sub_(y)
+        per_input = (self.importance.unsqueeze(-1) * error * error).sum(dim=1).double()  # (rows, B)
+        self.total += per_input.sum(dim=-1)
+        self.squares += per_input.square().sum(dim=-1)
         self.zero += reconstruction_loss(y, torch.zeros_like(y), self.importance).double() * size
         self.samples_done += size
 
     def evaluation(self) -> Evaluation:
         """L and L̃ per row over the inputs measured so far (all of them once :attr:`done`)."""
         n = max(1, self.samples_done)
-        return Evaluation(self.total / n, (self.zero - self.total) / n)
+        mean = self.total / n
+        variance = (self.squares / n - mean.square()).clamp_min(0.0) * (n / max(1, n - 1))
+        return Evaluation(mean, (self.zero - self.total) / n, (variance / n).sqrt())
 
 
 class FinalEvaluation:
     """A finished run's evaluation on fresh inputs, advanced one chunk at a time (by a worker,
     between other runs' steps), then its result: each instance's best restart.
+
+    Two stages when restarts are ranked on fresh samples (n_restarts > 1, no ``n_train``): every
+    row's L on ``n_eval_samples`` fresh inputs picks each instance's restart, then the kept rows
+    are measured on ``n_eval_samples`` further fresh inputs (the same generator, going on), and
+    that second, independent L is reported. Otherwise the one stage's L is reported: nothing
+    was picked on it.
 
     The worker's protocol for every kind of run: ``advance()``, ``done``, ``result()``.
     """
@@ -202,17 +258,47 @@ class FinalEvaluation:
     def __init__(self, run: Run) -> None:
         self.run = run
         self.evaluator = run.evaluator()
+        self.selection: Evaluation | None = None  # every row's L, once the first stage is done
+        self.keep: Tensor | None = None  # (n_instances,) the kept rows
+        self.report: Evaluator | JointEvaluator | None = None  # the second stage, if any
 
     @property
     def done(self) -> bool:
-        return self.evaluator.done
+        if not self.evaluator.done:
+            return False
+        return self.report is None or self.report.done
+
+    @property
+    def chunks(self) -> int:
+        """How many chunks the whole evaluation takes, both stages."""
+        if self.report is not None:
+            return self.evaluator.chunks + self.report.chunks
+        if not self.run.reports_separately:
+            return self.evaluator.chunks
+        kept = self.run.rows // self.run.config.n_restarts  # the second stage's rows
+        n = self.run.config.n_eval_samples
+        return self.evaluator.chunks + -(-n // chunk_size(kept, self.run.n_features, n))
 
     def advance(self) -> None:
-        self.evaluator.advance()
+        """Measure the next chunk (nothing once :attr:`done`)."""
+        if not self.evaluator.done:
+            self.evaluator.advance()
+            if self.evaluator.done:
+                self._select()
+        elif self.report is not None:
+            self.report.advance()
+
+    def _select(self) -> None:
+        self.selection = self.evaluator.evaluation()
+        self.keep = self.run.kept_rows(self.selection)
+        if self.run.reports_separately:
+            self.report = self.run.report_evaluator(self.keep)
 
     def result(self) -> TrainResult:
         """The run's result; call once :attr:`done`."""
-        return self.run.kept(self.evaluator.evaluation())
+        assert self.done and self.selection is not None, "advance() to the end first"
+        report = None if self.report is None else self.report.evaluation()
+        return self.run.kept(self.selection, report)
 
 
 def evaluate(
@@ -285,9 +371,7 @@ class JointEvaluator:
     def evaluation(self) -> Evaluation:
         """L and L̃ of every row of the joined run, in its row order."""
         measured = [evaluator.evaluation() for _, evaluator in self.parts]
-        return Evaluation(
-            torch.cat([m.loss for m in measured]), torch.cat([m.gain for m in measured])
-        )
+        return Evaluation(*(torch.cat(parts) for parts in zip(*measured, strict=True)))
 
 
 @dataclass
@@ -446,15 +530,16 @@ class Run:
         return self.parts[0].train_x is not None
 
     @property
-    def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int]:
+    def shape(self) -> tuple[Architecture, FeatureDistribution, int, int, int, float]:
         """What must match for two runs to share a batch: runs on finite training sets share
-        one whatever their T (batch size 0 stands for them)."""
+        one whatever their T (batch size 0 stands for them); adversarial training's ε too."""
         return (
             self.architecture,
             self.distribution,
             self.n_features,
             self.n_hidden,
             0 if self.finite else self.config.batch_size,
+            self.config.adversarial_epsilon,
         )
 
     @classmethod
@@ -547,18 +632,36 @@ class Run:
         W_out = None if self.W_out is None else self.W_out[keep].clone()
         return self.W[keep].clone(), self.b[keep].clone(), self.last_loss[keep].clone(), W_out
 
-    def evaluator(self) -> Evaluator:
-        """The final evaluation of every row, to advance one chunk at a time (the worker
-        interleaves it with other runs' steps); :meth:`kept` turns it into the result.
+    def evaluator(self) -> Evaluator | JointEvaluator:
+        """The first stage of the final evaluation, every row on fresh inputs, to advance one
+        chunk at a time (the worker interleaves it with other runs' steps);
+        :class:`FinalEvaluation` runs it and the second stage.
 
         The generator goes on past every training draw, so the evaluation inputs are fresh.
         A joined run gives a :class:`JointEvaluator`, each part with its own generator.
         """
-        evaluators = [(part.rows, self._part_evaluator(part)) for part in self.parts]
+        evaluators = [(part.rows, self._part_evaluator(part, part.rows)) for part in self.parts]
         return evaluators[0][1] if len(evaluators) == 1 else JointEvaluator(evaluators)
 
-    def _part_evaluator(self, part: RunPart) -> Evaluator:
-        rows = part.rows
+    @property
+    def reports_separately(self) -> bool:
+        """Whether the reported loss needs inputs of its own: restarts ranked on fresh samples
+        (several restarts, no training set), whose least L is biased low."""
+        return self.config.n_restarts > 1 and not self.finite
+
+    def report_evaluator(self, keep: Tensor) -> Evaluator | JointEvaluator:
+        """The second stage: the kept rows ``keep`` (n_instances,) on ``n_eval_samples`` further
+        fresh inputs of each part's generator, independent of those that ranked them."""
+        evaluators = []
+        start = 0
+        for part in self.parts:
+            mine = keep[(keep >= part.rows.start) & (keep < part.rows.stop)]
+            taken = slice(start, start + len(mine))
+            evaluators.append((taken, self._part_evaluator(part, mine)))
+            start += len(mine)
+        return evaluators[0][1] if len(evaluators) == 1 else JointEvaluator(evaluators)
+
+    def _part_evaluator(self, part: RunPart, rows: slice | Tensor) -> Evaluator:
         return Evaluator(
             self.W[rows],
             self.b[rows],
@@ -591,47 +694,52 @@ class Run:
         return FinalEvaluation(self)
 
     def result(self, check: CheckCallback | None = None) -> TrainResult:
-        """Evaluate every restart on fresh samples and keep each instance's best.
+        """Evaluate every restart on fresh samples, keep each instance's best and measure it on
+        further fresh samples (:class:`FinalEvaluation` advanced to its end).
 
-        The same as advancing :meth:`evaluator` to its end and calling :meth:`kept`.
+        Args:
+            check: called before every chunk; may raise to stop.
         """
-        if len(self.parts) == 1:
-            final = evaluate(
-                self.W,
-                self.b,
-                self.architecture,
-                self.distribution,
-                self.probability,
-                self.importance,
-                self.config.n_eval_samples,
-                self.generator,
-                check,
-                self.W_out,
-            )
-            return self.kept(final)
-        evaluator = self.evaluator()
-        while not evaluator.done:
+        final = self.final_evaluation()
+        while not final.done:
             if check is not None:
                 check()
-            evaluator.advance()
-        return self.kept(evaluator.evaluation())
+            final.advance()
+        return final.result()
 
-    def kept(self, final: Evaluation) -> TrainResult:
-        """Each instance's best restart: by its evaluated loss ``final`` (per row), or by its
-        loss on its training set for a run with ``n_train``."""
-        train_loss = self.train_losses()
+    def kept_rows(self, final: Evaluation, train_loss: Tensor | None = None) -> Tensor:
+        """Each instance's best restart (n_instances,): by its evaluated loss ``final`` (per
+        row), or by its loss on its training set for a run with ``n_train`` (``train_loss``,
+        :meth:`train_losses`, computed here if not given)."""
+        if train_loss is None and self.finite:
+            train_loss = self.train_losses()
         ranked = final.loss if train_loss is None else train_loss
-        keep = best_restarts(ranked, self.config.n_restarts)  # (I,)
+        return best_restarts(ranked, self.config.n_restarts)
+
+    def kept(self, final: Evaluation, report: Evaluation | None = None) -> TrainResult:
+        """Each instance's best restart (:meth:`kept_rows`), its loss from ``report`` (the kept
+        rows' second evaluation) when given, else from ``final``."""
+        train_loss = self.train_losses()
+        keep = self.kept_rows(final, train_loss)  # (I,)
         history = torch.stack(self.history) if self.history else torch.zeros((0, self.rows))
         snapshots = {
             name: torch.stack([kept[name][keep] for kept in self.snapshots])
             for name in (self.snapshots[0] if self.snapshots else {})
         }  # name → (snapshots, n_instances, …)
+        samples = self.config.n_eval_samples
+        if report is not None:
+            estimate = LossEstimate(samples, "fresh_samples", samples)
+        elif train_loss is not None:
+            estimate = LossEstimate(samples, "train_set" if self.config.n_restarts > 1 else "none")
+        else:
+            estimate = LossEstimate(samples, "none")
+        measured = Evaluation(*(None if t is None else t[keep] for t in final))
+        reported = measured if report is None else report
         return TrainResult(
             W=self.W[keep].clone(),
             b=self.b[keep].clone(),
-            loss=final.loss[keep],
-            gain=final.gain[keep],
+            loss=reported.loss,
+            gain=reported.gain,
             history_steps=list(self.history_steps),
             loss_history=history[:, keep],
             W_out=None if self.W_out is None else self.W_out[keep].clone(),
@@ -639,6 +747,9 @@ class Run:
             snapshots=snapshots,
             train_loss=None if train_loss is None else train_loss[keep],
             train_x=None if train_loss is None else self.train_points(keep.tolist()),
+            loss_estimate=estimate,
+            selection_loss=None if report is None else measured.loss,
+            loss_stderr=reported.stderr,
         )
 
     def train_points(self, rows: list[int]) -> list[Tensor]:
@@ -819,14 +930,28 @@ class TrainingBatch:
             W_out = first.W_out if single else torch.cat([run.W_out for run in layout.runs])
         arch = first.architecture
         with_loss = with_loss or any(run.history_due() for run in layout.runs)
+        y = target(x, arch.absolute_value) if arch.absolute_value else None
+        if first.config.adversarial_epsilon:  # attacked inputs, clean targets (adversarial.py)
+            y = x if y is None else y
+            x = adversarial.perturb(
+                x, W, first.config.adversarial_epsilon, _row_generators(layout), W_out
+            )
         loss = loss_gradients(
-            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out,
-            y=target(x, arch.absolute_value) if arch.absolute_value else None,
-        ).loss  # fmt: skip
+            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y
+        ).loss
         for group in self._adam_groups(layout):  # every run's own parameters and state
             adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
             run.record(None if loss is None else loss[rows].clone())
+
+
+def _row_generators(layout: _Layout) -> list[tuple[slice, torch.Generator]]:
+    """Each run part's rows within the batch, with its generator."""
+    return [
+        (slice(rows.start + part.rows.start, rows.start + part.rows.stop), part.generator)
+        for run, rows in zip(layout.runs, layout.slices, strict=True)
+        for part in run.parts
+    ]
 
 
 def _merge(groups: dict[tuple[float, float], AdamGroup], mine: AdamGroup, lr: float) -> None:

@@ -131,3 +131,19 @@ def test_readme_documents_every_setting_and_its_default() -> None:
         for name, field in Limits.model_fields.items()
     }
     assert rows == expected
+
+
+def test_adversarial_training_counts_its_steps_twice_in_the_work_bound() -> None:
+    """An attacked step costs about two plain ones, so max_work counts it so: a request that
+    fits the bound plainly is refused with adversarial_epsilon > 0, and the refusal says why."""
+    from server.api.limits import limit_errors
+    from server.api.schemas.models import ModelRequest
+
+    # (2,000 × 32 + 2¹⁶) × (10 + 128 × 5) ≈ 8.4e7 plain; (2 × 64,000 + 2¹⁶) × 650 ≈ 1.26e8
+    limits = Limits(max_work=1e8)
+    plain = ModelRequest(**BASE | {"steps": 2_000})
+    attacked = ModelRequest(**BASE | {"steps": 2_000, "adversarial_epsilon": 0.5})
+    assert limit_errors(plain, limits) == []
+    errors = limit_errors(attacked, limits)
+    assert [e["loc"][-1] for e in errors] == ["steps"], errors
+    assert "adversarial training" in errors[0]["msg"] and "max_work" in errors[0]["msg"]

@@ -134,6 +134,18 @@ def test_figure_refusals(client: Client, result: ModelResult) -> None:
     assert wide.figure("gram").layout.title.text.endswith("n = 5, m = 3, p = 0.1")
 
 
+def test_adversarial_vulnerability(client: Client, result: ModelResult) -> None:
+    measured = client.adversarial(result.id, instance=0, epsilon=0.2, samples=1024, seed=1)
+    assert (measured.id, measured.instance, measured.epsilon) == (result.id, 0, 0.2)
+    assert measured.samples == 1024 and measured.worst_feature.shape == (
+        result.request["n_features"],
+    )
+    assert measured.attack_norm == pytest.approx(0.2 * measured.mean_input_norm)
+    with pytest.raises(ApiError) as refused:
+        client.adversarial(result.id, samples=0)
+    assert refused.value.status == 422 and "samples" in str(refused.value)
+
+
 def test_a_second_training_is_cached(client: Client, result: ModelResult) -> None:
     assert result.cached is False
     again = client.train(progress=False, **SMALL | {"importance_decay": 0.9})

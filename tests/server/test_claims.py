@@ -98,3 +98,12 @@ def test_the_digon_card_finds_its_jump(cache: ModelCache) -> None:
     (claim,) = claims("energy-jump-digon", cache)
     assert claim.agrees is True
     assert claim.measured is not None and "loss on 2¹⁶ fixed fresh samples" in claim.measured
+
+
+def test_the_adversarial_card_measures_the_rise_with_the_attack(cache: ModelCache) -> None:
+    (claim,) = claims("adversarial-vulnerability", cache)
+    assert claim.agrees is True and claim.measured is not None
+    assert claim.measured.startswith("vulnerability 1.0")  # dense: orthogonal features
+    r = float(claim.measured.rsplit("r = ", 1)[1])
+    rise = float(claim.measured.split("(", 1)[1].split("×", 1)[0])
+    assert r > 0.7 and rise > 3

@@ -56,6 +56,13 @@ def test_classify_3x2_hand_made() -> None:
             [[s, s, 0.0], [0.0, 0.0, 1.0]],  # features 1 and 2 share a direction: ⊥ [1, −1, 0]
             [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]],  # rank 1
             [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # nothing learned
+            # Norms decide where a column is short, whatever its direction: feature 1 at
+            # ‖W₁‖ = 0.47, leaning on feature 2 (the ignored direction is 0.898 from [1, 0, 0],
+            # which the direction alone calls "other"); the extra feature at ‖W₃‖ = 0.49
+            # (0.898 from [0, 0, 1]); and only one feature represented.
+            [[0.28, 0.9, 0.0], [0.38, 0.0, 1.0]],
+            [[1.0, 0.0, 0.392], [0.0, 1.0, 0.294]],
+            [[1.0, 0.3, 0.0], [0.0, 0.2, 0.1]],
         ],
         dtype=torch.float32,
     )
@@ -69,6 +76,9 @@ def test_classify_3x2_hand_made() -> None:
         "all_superposed",
         "other",
         "other",
+        "other",
+        "dedicated",
+        "not_learned",
         "other",
     ]
 
@@ -138,7 +148,7 @@ def margin(losses: dict[str, float]) -> float:
 
 @pytest.mark.parametrize("n_features", [2, 3])
 def test_small_trained_grid_agrees_with_theory(n_features: int, tmp_path: Path) -> None:
-    request = PhaseDiagramRequest(n_features=n_features, grid_size=6)  # 3 restarts, or 8 for n=3
+    request = PhaseDiagramRequest(n_features=n_features, grid_size=6)  # 10 restarts, or 8 for n=3
     task, run = train(request)
     snapshot = task.snapshot(run)["diagram"]
     assert snapshot.final is False and snapshot.step == request.steps
@@ -189,3 +199,25 @@ def test_a_diagram_entry_that_disagrees_with_its_weights_is_dropped(tmp_path: Pa
     meta.write_text(json.dumps(body))
     assert load_diagram(cache, task.id) is None
     assert not (tmp_path / task.id).exists()
+
+
+def test_cells_below_every_candidate_get_a_class_of_their_own() -> None:
+    """n = 3: a cell whose geometry is not the theory's winner and whose loss is more than 3
+    standard errors below every candidate's is "beats_candidates"; within 3 s.e., or of the
+    winner's geometry, or without a standard error (live), or n = 2, the geometry decides."""
+    from server.tms.phase_diagram import classify_cells
+
+    others = [[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]  # ⊥ [1, 1, 0]
+    W = torch.tensor([others, others, others, others])
+    # The theory's order: not_learned, dedicated, extra_superposed, others_superposed.
+    candidates = [[1.0, 2.0, 3.0, 4.0]] * 3 + [[4.0, 3.0, 2.0, 1.0]]
+    loss, stderr = [0.9, 0.98, 1.2, 0.5], [0.01] * 4
+    assert classify_cells(W, loss, stderr, candidates) == [
+        "beats_candidates",
+        "others_superposed",  # within 3 s.e. of the best candidate
+        "others_superposed",  # above it
+        "others_superposed",  # the winner's geometry, with a loss below its closed form
+    ]
+    assert classify_cells(W, loss, None, candidates) == ["others_superposed"] * 4
+    W2 = torch.tensor([[[1.0, -1.0]]] * 4)
+    assert classify_cells(W2, loss, stderr, candidates) == ["superposition"] * 4

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
 
 from server.tms import metrics, training
 from server.tms.config import TrainConfig
-from server.tms.data import PAPER_FEATURES
-from server.tms.model import Architecture
+from server.tms.data import PAPER_FEATURES, sample_features
+from server.tms.model import Architecture, forward
 from server.tms.training import best_restarts
+from tests.server.runs import make_run
 from tests.server.runs import train_tensors as train
 
 
@@ -82,25 +81,49 @@ def test_best_restarts_picks_the_lowest_of_each_instance() -> None:
     assert best_restarts(losses, 2).tolist() == [1, 3, 5]
 
 
-def test_restarts_keep_the_lowest_evaluated_loss(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Record every restart's evaluated loss and final weights; the kept one must be the lowest.
-    seen: dict[str, torch.Tensor] = {}
-    evaluate = training.evaluate
-
-    def recording_evaluate(W: torch.Tensor, *args: Any, **kwargs: Any) -> training.Evaluation:
-        scores = evaluate(W, *args, **kwargs)
-        seen["scores"], seen["W"] = scores.loss, W.clone()
-        return scores
-
-    monkeypatch.setattr(training, "evaluate", recording_evaluate)
+def test_restarts_keep_the_lowest_evaluated_loss_and_report_an_independent_one() -> None:
+    """The kept restart is the one of lowest L on the first n_eval_samples fresh inputs (as
+    before the reported loss got inputs of its own), and the reported L is measured on further
+    fresh inputs: it agrees, within its standard error, with L on inputs the test draws itself."""
     config = TrainConfig(steps=200, batch_size=256, n_restarts=3, n_eval_samples=4096)
-    result = train(torch.tensor([[0.05], [0.5]]), torch.ones(2, 5), 2, "relu", config, seed=11)
-    scores = seen["scores"].reshape(2, 3)
+    p, importance = torch.tensor([[0.05], [0.5]]), torch.ones(2, 5)
+    run = make_run(p, importance, 2, "relu", config, seed=11)
+    batch = training.TrainingBatch()
+    batch.add(run)
+    while not run.done:
+        batch.step()
+    state = run.generator.get_state()
+    final = run.final_evaluation()
+    while not final.done:
+        final.advance()
+    result = final.result()
+    # The selection, recomputed independently: every row on the same first 4096 inputs.
+    rows_p = run.probability
+    scores = training.evaluate(
+        run.W, run.b, Architecture(), PAPER_FEATURES, rows_p, run.importance, 4096,
+        torch.Generator().set_state(state),
+    ).loss.reshape(2, 3)  # fmt: skip
     assert len(set(scores.flatten().tolist())) == 6  # the restarts really differ
+    assert result.loss_estimate == training.LossEstimate(4096, "fresh_samples", 4096)
+    assert result.selection_loss is not None
     for instance in range(2):
         best = int(scores[instance].argmin())
-        torch.testing.assert_close(result.W[instance], seen["W"][instance * 3 + best])
-        assert result.loss[instance].item() == scores[instance, best].item()
+        torch.testing.assert_close(result.W[instance], run.W[instance * 3 + best])
+        assert result.selection_loss[instance].item() == scores[instance, best].item()
+        assert result.loss[instance].item() != scores[instance, best].item()
+    # An independent measurement: per-sample losses on 2¹⁶ inputs of the test's own generator.
+    x = sample_features(p.expand(2, 5).contiguous(), 1 << 16, torch.Generator().manual_seed(99))
+    per_sample = ((forward(result.W, result.b, x, Architecture()) - x) ** 2).sum(1).double()
+    mean, std = per_sample.mean(1), per_sample.std(1)
+    error = std * (1 / 4096 + 1 / (1 << 16)) ** 0.5  # both estimates' standard errors
+    assert ((result.loss - mean).abs() < 4 * error).all(), (result.loss, mean, error)
+
+
+def test_one_restart_reports_its_only_evaluation() -> None:
+    config = TrainConfig(steps=20, batch_size=64, n_eval_samples=512)
+    result = train(torch.tensor([[0.1]]), torch.ones(1, 3), 2, "relu", config, seed=0)
+    assert result.loss_estimate == training.LossEstimate(512, "none")
+    assert result.selection_loss is None
 
 
 def test_evaluation_does_not_replay_the_training_stream() -> None:
@@ -153,3 +176,19 @@ def test_initial_weights_must_fit_the_run() -> None:
     one = InitialWeights(torch.ones(1, 2, 5), torch.zeros(1, 5))
     run = training.Run(model, TrainConfig(n_restarts=2), init=one)
     assert run.W.shape == (6, 2, 5) and bool((run.W == 1).all())
+
+
+def test_the_final_evaluation_counts_both_stages_chunks() -> None:
+    config = TrainConfig(steps=2, batch_size=8, n_restarts=4, n_eval_samples=50_000)
+    run = make_run(torch.full((3, 1), 0.1), torch.ones(3, 300), 2, "relu", config, seed=0)
+    batch = training.TrainingBatch()
+    batch.add(run)
+    while not run.done:
+        batch.step()
+    final = run.final_evaluation()
+    expected = final.chunks
+    advanced = 0
+    while not final.done:
+        final.advance()
+        advanced += 1
+    assert advanced == expected == final.chunks > final.evaluator.chunks

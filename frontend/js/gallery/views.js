@@ -14,6 +14,7 @@ import { renderPhaseDiagram } from "./views/phase_diagram.js";
 import { renderPower } from "./views/power.js";
 import { renderSae } from "./views/sae.js";
 import { renderSparsitySweep } from "./views/sparsity_sweep.js";
+import { renderVulnerabilityView } from "./views/vulnerability.js";
 
 /**
  * One request's result as the views get it: the cached or final ModelResult, or while training
@@ -52,6 +53,7 @@ export const VIEWS = Object.freeze({
   sae: renderSae,
   double_descent: renderDoubleDescent,
   power: renderPower,
+  vulnerability: renderVulnerabilityView,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -67,4 +69,5 @@ export const VIEW_KINDS = Object.freeze({
   sae: "sparse autoencoder: decoder vs features",
   double_descent: "double descent: loss against T (opens the memorisation page)",
   power: "power activations: gain against p (opens the power page)",
+  vulnerability: "adversarial vulnerability against features per dimension",
 });

@@ -12,7 +12,7 @@ import { clampFields, parseHashFields, serializeFields } from "../page.js";
  * @property {number} p_last feature probability of the last column
  * @property {number} r_first the extra feature's importance in the first row
  * @property {number} r_last ... in the last row
- * @property {number|"auto"} n_restarts seeds per cell; "auto": the server's default (3, or 8
+ * @property {number|"auto"} n_restarts seeds per cell; "auto": the server's default (10, or 8
  *   for n = 3)
  * @property {number} steps AdamW steps
  * @property {number} seed random seed

@@ -11,6 +11,7 @@ export const PHASE_COLOURS = Object.freeze({
   extra_superposed: "#e8a33d",
   others_superposed: "#8e5fb5",
   all_superposed: "#c4453c",
+  beats_candidates: "#3c8d5a",
   other: "#ffffff",
 });
 
@@ -22,6 +23,7 @@ export const PHASE_NAMES = Object.freeze({
   extra_superposed: "extra feature antipodal with another (W ⊥ [0,1,1])",
   others_superposed: "others antipodal, extra dedicated (W ⊥ [1,1,0])",
   all_superposed: "all three superposed (W ⊥ [1,1,1])",
+  beats_candidates: "beats every candidate (loss > 3 s.e. below)",
   other: "other geometry",
 });
 

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from server.api.routes import (
+    adversarial,
     double_descent,
     interference,
     jobs,
@@ -30,3 +31,4 @@ api_router.include_router(saes.router)
 api_router.include_router(jobs.router)
 api_router.include_router(weights.router)
 api_router.include_router(double_descent.router)
+api_router.include_router(adversarial.router)

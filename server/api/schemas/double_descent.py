@@ -81,6 +81,16 @@ class DoubleDescentRequest(ModelRequest):
             )
         return value
 
+    @field_validator("adversarial_epsilon")
+    @classmethod
+    def _no_adversarial_training(cls, value: float) -> float:
+        if value:
+            raise ValueError(
+                "adversarial_epsilon does not apply to a sweep: its models train on finite "
+                "training sets (n_train); leave it at 0"
+            )
+        return value
+
     @field_validator("n_train_values")
     @classmethod
     def _sorted(cls, value: list[int]) -> list[int]:

@@ -78,11 +78,13 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "warmup_steps": 0,
     "init_from": None,
     "weight_init": "xavier",
+    "adversarial_epsilon": 0.0,
 }
 # init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
 # "snapshot-<sha256>", what "current" becomes when those were a training's snapshot.
 INIT_FROM_PATTERN = r"^(current|[0-9a-f]{64}|snapshot-[0-9a-f]{64})$"
 MAX_SNAPSHOTS = 200  # weight snapshots one request may keep for replay
+MAX_ADVERSARIAL_EPSILON = 10.0  # adversarial training's largest ε (the paper's needed 0.8)
 
 
 class FeatureSetSpec(RequestModel):
@@ -228,6 +230,24 @@ class ModelRequest(RequestModel):
         "sqrt(2 / (n·m + m)), which dense many-feature models need to end with no output unit "
         "stuck at zero",
     )
+
+    adversarial_epsilon: float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_ADVERSARIAL_EPSILON,
+        allow_inf_nan=False,
+        description='adversarial training (TMS §"Relationship to Adversarial Robustness"): each '
+        "training input is attacked against one feature i drawn uniformly, x + λ (WᵀW)ᵢ / "
+        "‖(WᵀW)ᵢ‖ with λ = ε · the batch's mean ‖x‖, and the model is trained to output the clean "
+        "target; 0: none (the paper needed ε near 0.8 to remove superposition). Not with n_train",
+    )
+
+    @field_validator("adversarial_epsilon")
+    @classmethod
+    def _adversarial_fits(cls, value: float, info: ValidationInfo) -> float:
+        if value and info.data.get("n_train") is not None:
+            raise ValueError("adversarial_epsilon does not apply with n_train (a finite set)")
+        return value
 
     @field_validator("warmup_steps")
     @classmethod
@@ -375,6 +395,7 @@ class ModelRequest(RequestModel):
             lr_schedule=self.lr_schedule,
             warmup_steps=self.warmup_steps,
             weight_init=self.weight_init,
+            adversarial_epsilon=self.adversarial_epsilon,
         )
 
     @property
@@ -526,6 +547,17 @@ class InstanceResult(InstanceMetrics):
         "models: 'power_unsuperposed' (F15 Eqs. 9–10, the least loss of any W with diagonal "
         "WᵀW; for k = 1 no W does better)",
     )
+    loss_stderr: float | None = Field(
+        None,
+        description="the standard error of `loss` (the per-input loss's sample s.d. / √samples); "
+        "null in live snapshots and in entries stored before it existed",
+    )
+    selection_loss: float | None = Field(
+        None,
+        description="with n_restarts > 1 and no n_train: the kept restart's L on the inputs "
+        "that ranked the restarts (the least of n_restarts noisy estimates, so biased low; "
+        "`loss` is measured on other inputs); null otherwise and in live snapshots",
+    )
 
     @computed_field(  # type: ignore[prop-decorator]
         description="power models: the gain over x′ = 0 of the best W without superposition, "
@@ -553,6 +585,24 @@ class InstanceResult(InstanceMetrics):
         None,
         description="models with n_train: the training points' hidden vectors h_t = W x_t, "
         "shape (T, n_hidden); null otherwise",
+    )
+
+
+class LossEstimate(BaseModel):
+    """How a result's reported losses were measured (``server.tms.training.LossEstimate``)."""
+
+    method: Literal["independent_samples"] = Field(
+        description="independent_samples: L (and L̃) is the mean over `samples` fresh inputs, "
+        "none of which picked the kept restart, so it is an unbiased estimate"
+    )
+    samples: int = Field(description="how many fresh inputs L is the mean over")
+    selected_on: Literal["none", "fresh_samples", "train_set"] = Field(
+        description="what picked each instance's kept restart: none (one restart); "
+        "fresh_samples (the lowest L on `selection_samples` other fresh inputs: that L, biased "
+        "low, is each instance's `selection_loss`); train_set (the lowest L on the training set)"
+    )
+    selection_samples: int | None = Field(
+        None, description="the fresh inputs the restarts were ranked on, for fresh_samples"
     )
 
 
@@ -593,4 +643,10 @@ class ModelResult(BaseModel):
     instances: list[InstanceResult]
     snapshots: list[SnapshotSummary] | None = Field(
         None, description="requests with snapshots > 0: the kept snapshots' metrics; else null"
+    )
+    loss_estimate: LossEstimate | None = Field(
+        None,
+        description="how the instances' `loss` was measured. null in entries stored before it "
+        "existed: their loss is on 2¹⁶ fresh inputs, the same ones that picked the restart, so "
+        "with n_restarts > 1 (and no n_train) it is biased low",
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from server.api.schemas.bounded import RequestModel
 from server.api.schemas.ids import content_id
-from server.api.schemas.models import MAX_INT, Probability
+from server.api.schemas.models import MAX_INT, LossEstimate, Probability
 from server.tms.theory import log_spaced
 
 RelativeImportance = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
@@ -25,7 +25,7 @@ EXAMPLE_PHASE_REQUEST: dict[str, Any] = {
     "grid_size": 32,
     "feature_probability_range": [1.0, 0.01],
     "relative_importance_range": [0.1, 10.0],
-    "n_restarts": 3,
+    "n_restarts": 10,
     "steps": 1000,
     "seed": 0,
 }
@@ -55,7 +55,12 @@ class PhaseDiagramRequest(RequestModel):
         (0.1, 10.0), description="r at the first and last row (log scale), each in (0, 1e6]"
     )
     n_restarts: int = Field(
-        3, ge=1, le=MAX_INT, description="seeds per cell, the best kept (default 3; 8 for n = 3)"
+        10,
+        ge=1,
+        le=MAX_INT,
+        description="seeds per cell, the best kept (default 10, as the paper trained per point: "
+        "with 3, sparse 2 → 1 cells kept the extra feature unlearned where 2–6 of 8 seeds stuck "
+        "there; 8 for n = 3)",
     )
     steps: int = Field(1000, ge=1, le=MAX_INT, description="AdamW steps")
     batch_size: int = Field(256, ge=1, le=MAX_INT, description="samples per step")
@@ -115,7 +120,10 @@ class PhaseDiagramResult(BaseModel):
     paper's candidates by the direction W ignores: ``not_learned`` (⊥ [0, 0, 1]), ``dedicated``
     (⊥ [1, 0, 0] or [0, 1, 0]), ``extra_superposed`` (⊥ [0, 1, 1] or [1, 0, 1]),
     ``others_superposed`` (⊥ [1, 1, 0]); trained cells may also be ``all_superposed`` (⊥ [1, 1, 1],
-    a triangle, which the theory leaves out) or ``other``.
+    a triangle, which the theory leaves out), ``beats_candidates`` (a final diagram's cell whose
+    geometry is not the theory's winner but whose loss is below every candidate's by more than 3
+    standard errors: a solution outside the candidate set) or ``other``. A feature with
+    ‖Wᵢ‖ < 0.5 counts as not represented, whatever its direction.
     """
 
     id: str = Field(description="the cache key: sha256 of the canonical request")
@@ -133,7 +141,10 @@ class PhaseDiagramResult(BaseModel):
     agreement: float = Field(description="fraction of cells where empirical == theory")
     extra_norm: Grid = Field(description="‖W_extra‖ of the extra (last) feature")
     extra_superposition: Grid = Field(description="Σ_{j≠extra} (Ŵ_extra·Wⱼ)²")
-    loss: Grid = Field(description="trained L per cell (fresh samples; batch L while live)")
+    loss: Grid = Field(
+        description="trained L per cell: on fresh samples that did not pick the cell's seed "
+        "(`loss_estimate`); the training-batch L while live"
+    )
     candidate_losses: dict[str, Grid] = Field(
         description="closed-form L of each candidate per cell; n = 2 adds "
         "'superposition_optimised_bias' (F8)"
@@ -142,6 +153,17 @@ class PhaseDiagramResult(BaseModel):
     W: list[list[list[list[float]]]] = Field(description="[y][x] → W of shape (m, n)")
     b: list[list[list[float]]] = Field(description="[y][x] → b of length n")
     thresholds: dict[str, float] = Field(description="the classifier's documented thresholds")
+    loss_stderr: Grid | None = Field(
+        None,
+        description="the standard error of each cell's `loss` (final diagrams; null while live "
+        "and in diagrams stored before it existed)",
+    )
+    loss_estimate: LossEstimate | None = Field(
+        None,
+        description="how `loss` was measured; null while live and in diagrams stored before it "
+        "existed (their loss, with n_restarts > 1, is the least of the seeds' losses on the "
+        "inputs that picked it: biased low)",
+    )
 
 
 class PhaseSnapshotMessage(BaseModel):

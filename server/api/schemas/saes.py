@@ -222,7 +222,11 @@ class SAEResult(BaseModel):
     l0: float = Field(description="mean number of latents firing per sample")
     reconstruction_mse: float = Field(description="mean over samples of mean_d (ĥ_d − h_d)²")
     explained_variance: float = Field(description="1 − Σ‖h − ĥ‖² / Σ‖h − h̄‖² over the samples")
-    loss: float = Field(description="mean per-sample loss on the samples (the restart criterion)")
+    loss: float = Field(
+        description="mean per-sample loss on the samples (the restart criterion; with "
+        "n_restarts > 1 the final measures come from other fresh samples than those that "
+        "ranked the restarts, so they are not biased by the choice)"
+    )
     eval_samples: int = Field(description="the fresh samples these measures come from")
     cosines: list[list[float]] = Field(
         description="cos(W[:, i], W_dec[:, j]), signed, [n][L] (every feature, represented or not)"
