@@ -21,6 +21,8 @@ Magnitude = Literal["uniform", "boolean"]  # an active feature's size: U[0, 1], 
 ModelTask = Literal["reconstruct", "absolute_value"]  # the target: x, or |x| (untied W_out)
 SetKind = Literal["correlated", "anticorrelated"]
 LrSchedule = Literal["constant", "warmup_cosine"]  # lr: fixed, or linear warm-up then cosine to 0
+# W's initial scale: Xavier for one (m, n) matrix, or the paper notebook's (model.init_std)
+WeightInit = Literal["xavier", "notebook"]
 
 # -- the defaults ---------------------------------------------------------------------------------
 POWERS = (1, 3, 5)  # the odd k of the power model that is offered
@@ -199,6 +201,9 @@ class TrainConfig:
             to ``lr`` over ``warmup_steps``, then a cosine decay to 0 at ``steps``
             (:meth:`lr_at`).
         warmup_steps: the warm-up's length, in steps (0 ≤ warmup_steps ≤ steps).
+        weight_init: W's initial scale (``model.init_std``): "xavier", sqrt(2 / (n + m)), or
+            "notebook", the paper notebook's sqrt(2 / (n·m + m)), which dense many-feature
+            models need to end without stuck output units.
         adversarial_epsilon: ε ≥ 0 of adversarial training (TMS §"Relationship to Adversarial
             Robustness"): each training input is attacked against one feature drawn uniformly,
             δ = λ (WᵀW)ᵢ / ‖(WᵀW)ᵢ‖ with λ = ε · the batch's mean ‖x‖, and the model learns to
@@ -218,6 +223,7 @@ class TrainConfig:
     n_train: int | None = None
     lr_schedule: LrSchedule = "constant"
     warmup_steps: int = 0
+    weight_init: WeightInit = "xavier"
     adversarial_epsilon: float = 0.0
 
     def __post_init__(self) -> None:
@@ -232,6 +238,8 @@ class TrainConfig:
             raise ValueError("n_train must be at least 1 (or None for fresh samples)")
         if self.lr_schedule not in ("constant", "warmup_cosine"):
             raise ValueError(f"lr_schedule must be constant or warmup_cosine: {self.lr_schedule}")
+        if self.weight_init not in ("xavier", "notebook"):
+            raise ValueError(f"weight_init must be xavier or notebook: {self.weight_init}")
         if not 0 <= self.warmup_steps <= self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps = {self.steps}]")
         if not (math.isfinite(self.adversarial_epsilon) and self.adversarial_epsilon >= 0):

@@ -91,6 +91,22 @@ def dimensions_per_feature(W: Tensor) -> Tensor:
     return torch.where(frobenius_sq > 0, W.shape[-2] / safe, torch.zeros_like(frobenius_sq))
 
 
+def stuck_outputs(W: Tensor, b: Tensor, x: Tensor) -> Tensor:
+    """Output units of a ReLU model that are zero for every input of ``x``: (n_features,) bool.
+
+    ReLU(WᵀW x + b)ᵢ ≤ 0 on every sample means no gradient reaches bᵢ through output i, and the
+    unit stays at 0 instead of at least E[xᵢ] (the bias alone); each costs Iᵢ·(E[xᵢ²] − Var xᵢ)
+    of loss against a dead-free model with the same W.
+
+    Args:
+        W: (n_hidden, n_features), one instance.
+        b: (n_features,).
+        x: (batch, n_features) inputs, e.g. fresh samples of the model's feature distribution.
+    """
+    readout = x.double() @ gram(W) + b.double()  # (batch, n)
+    return (readout <= 0).all(dim=0)
+
+
 def linear_model_loss(
     W: Tensor, b: Tensor, importance: Tensor, mean: Tensor, variance: Tensor
 ) -> Tensor:

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from server.tms.config import Activation, Hidden, ModelConfig
+from server.tms.config import Activation, Hidden, ModelConfig, WeightInit
 
 
 @dataclass(frozen=True)
@@ -64,19 +64,36 @@ class Architecture:
         return cls(config.activation, config.k, config.hidden, config.absolute_value)
 
 
+def init_std(n_features: int, n_hidden: int, init: WeightInit = "xavier") -> float:
+    """The standard deviation of W's (and W_out's) initial entries.
+
+    "xavier": Xavier-normal with the fans of one (m, n) matrix, sqrt(2 / (n + m)).
+    "notebook": what the paper's notebook gets from ``xavier_normal_`` on its (n_instances,
+    n_features, n_hidden) tensor, whose fans are n·m and n_instances·m, taken with one instance so
+    that the scale does not depend on how many rows share a batch: sqrt(2 / (n·m + m)). It is
+    about sqrt(m) times smaller; dense many-feature models need it (benchmarks/RESULTS.md,
+    "Stuck output units": from the larger scale 400 → 30-like models settle with output units
+    that are zero for every input).
+    """
+    if init == "notebook":
+        return math.sqrt(2.0 / (n_features * n_hidden + n_hidden))
+    return math.sqrt(2.0 / (n_features + n_hidden))
+
+
 def init_weights(
     rows: int,
     n_features: int,
     n_hidden: int,
     generator: torch.Generator,
     device: torch.device | str = "cpu",
+    init: WeightInit = "xavier",
 ) -> tuple[Tensor, Tensor]:
     """Initial W of shape (rows, n_hidden, n_features) and b = 0 of shape (rows, n_features).
 
-    Xavier-normal per row, as in the paper's notebook, but with the fans of one (m, n) matrix so
-    that a row's initial scale does not depend on how many rows share the batch.
+    Normal with the standard deviation :func:`init_std` gives for ``init``, per row, so that a
+    row's initial scale does not depend on how many rows share the batch.
     """
-    std = math.sqrt(2.0 / (n_features + n_hidden))
+    std = init_std(n_features, n_hidden, init)
     W = torch.randn((rows, n_hidden, n_features), generator=generator, device=device) * std
     return W, torch.zeros((rows, n_features), device=device)
 
@@ -87,12 +104,13 @@ def init_output_weights(
     n_hidden: int,
     generator: torch.Generator,
     device: torch.device | str = "cpu",
+    init: WeightInit = "xavier",
 ) -> Tensor:
-    """Initial W_out of an untied model, (rows, n_features, n_hidden), Xavier-normal like W.
+    """Initial W_out of an untied model, (rows, n_features, n_hidden), with W's scale.
 
     Drawn after W from the same generator, so W matches the tied model's at the same seed.
     """
-    std = math.sqrt(2.0 / (n_features + n_hidden))
+    std = init_std(n_features, n_hidden, init)
     return torch.randn((rows, n_features, n_hidden), generator=generator, device=device) * std
 
 

@@ -464,9 +464,12 @@ class Run:
         self.probability = probability.repeat_interleave(restarts, dim=0).contiguous()
         self.importance = importance.to(device).repeat_interleave(restarts, dim=0).contiguous()
         self.generator = torch.Generator(device).manual_seed(config.seed)
-        self.W, self.b = init_weights(self.rows, n_features, n_hidden, self.generator, device)
+        scale = config.weight_init
+        self.W, self.b = init_weights(
+            self.rows, n_features, n_hidden, self.generator, device, scale
+        )
         self.W_out = (
-            init_output_weights(self.rows, n_features, n_hidden, self.generator, device)
+            init_output_weights(self.rows, n_features, n_hidden, self.generator, device, scale)
             if model.absolute_value
             else None
         )

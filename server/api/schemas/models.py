@@ -36,6 +36,7 @@ from server.tms.config import (
     ModelTask,
     SetKind,
     TrainConfig,
+    WeightInit,
 )
 
 Probability = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
@@ -76,6 +77,7 @@ ID_NEUTRAL_DEFAULTS: dict[str, Any] = {
     "lr_schedule": "constant",
     "warmup_steps": 0,
     "init_from": None,
+    "weight_init": "xavier",
     "adversarial_epsilon": 0.0,
 }
 # init_from: a trained model's id; "current" (live socket only: the socket's latest weights);
@@ -221,6 +223,12 @@ class ModelRequest(RequestModel):
         ge=0,
         le=MAX_INT,
         description="the warm-up's steps (at most steps); only with lr_schedule 'warmup_cosine'",
+    )
+    weight_init: WeightInit = Field(
+        "xavier",
+        description="W's initial scale: xavier, sqrt(2 / (n + m)); notebook, the paper notebook's "
+        "sqrt(2 / (n·m + m)), which dense many-feature models need to end with no output unit "
+        "stuck at zero",
     )
 
     adversarial_epsilon: float = Field(
@@ -386,6 +394,7 @@ class ModelRequest(RequestModel):
             n_train=self.n_train,
             lr_schedule=self.lr_schedule,
             warmup_steps=self.warmup_steps,
+            weight_init=self.weight_init,
             adversarial_epsilon=self.adversarial_epsilon,
         )
 
