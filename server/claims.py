@@ -13,6 +13,7 @@ double-descent sweep's test losses).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -165,6 +166,89 @@ def _pentagon_collapse(results: Results) -> list[Claim]:
             agrees=norm4 < 0.1 and len(pairs) == 2,
         )
     ]
+
+
+def varied_feature(probabilities: Sequence[Sequence[float]]) -> int:
+    """The feature whose p differs between instances (the last when none does)."""
+    table = np.asarray(probabilities, dtype=float)
+    varying = np.flatnonzero((table != table[0]).any(axis=0))
+    return int(varying[0]) if varying.size else table.shape[1] - 1
+
+
+def geometry(W: np.ndarray, varied: int) -> str:
+    """The branch W (n_hidden, n_features) is on (TMS §"Non-Uniform Superposition"): "pentagon"
+    when all features are learned (‖Wᵢ‖ > 0.5): the pentagon, deformed as the varied feature's
+    sparsity moves (sparse enough, its neighbours pushed close to antipodal); "collapsed" when the
+    varied feature is dropped (‖W‖ < 0.1) and the others, all learned, form two antipodal pairs
+    (cos ≤ −0.95); "other" otherwise (e.g. another feature dropped instead)."""
+    norms = np.linalg.norm(W, axis=0)
+    if bool((norms > 0.5).all()):
+        return "pentagon"
+    others = np.delete(norms, varied)
+    if norms[varied] < 0.1 and bool((others > 0.5).all()) and len(_antipodal_pairs(W)) == 2:
+        return "collapsed"
+    return "other"
+
+
+def _pentagon_branches(results: Results) -> list[Claim]:
+    """Every seed's geometry and loss per sparsity of the varied feature: the pentagon's and the
+    collapsed branch's mean losses must cross (pentagon lower where the feature is denser)."""
+    instances = results[0].instances
+    probabilities = [list(np.atleast_1d(i.feature_probability)) for i in instances]
+    varied = varied_feature(probabilities)
+    branches: dict[float, dict[str, list[tuple[float, float]]]] = {}
+    for instance, p in zip(instances, probabilities, strict=True):
+        kind = geometry(_W(instance), varied)
+        loss = (instance.loss, instance.loss_stderr or 0.0)
+        branches.setdefault(float(p[varied]), {}).setdefault(kind, []).append(loss)
+
+    def mean(seeds: list[tuple[float, float]]) -> tuple[float, float]:
+        """A branch's mean loss and its standard error (from each seed's own)."""
+        values = np.asarray(seeds)
+        return float(values[:, 0].mean()), float(np.sqrt((values[:, 1] ** 2).sum()) / len(seeds))
+
+    dense_to_sparse = sorted(branches, reverse=True)
+    # L(collapsed) − L(pentagon) and its standard error where a sparsity has both geometries
+    gaps = []
+    for p in dense_to_sparse:
+        if "pentagon" in branches[p] and "collapsed" in branches[p]:
+            (lc, sc), (lp, sp) = mean(branches[p]["collapsed"]), mean(branches[p]["pentagon"])
+            gaps.append((p, lc - lp, float(np.hypot(sc, sp))))
+    signs = [gap > 0 for _, gap, _ in gaps]
+    crossings = sum(a != b for a, b in pairwise(signs))
+    counts = ", ".join(
+        f"{p:g}: {len(branches[p].get('pentagon', []))}/{len(branches[p].get('collapsed', []))}"
+        for p in dense_to_sparse
+    )
+    seeds = f"seeds pentagon/collapsed per 1 − S of feature {varied}: {counts}"
+    if not gaps:
+        return [
+            Claim(
+                claim=_BRANCH_CLAIM,
+                measured=f"no sparsity has seeds of both geometries ({seeds})",
+                agrees=False,
+            )
+        ]
+    shown = "; ".join(f"{p:g}: {gap * 1e4:+.1f} ± {se * 1e4:.1f}" for p, gap, se in gaps)
+    where = "no sign change"
+    if crossings == 1:
+        k = signs.index(False)
+        where = f"the crossing lies between 1 − S = {gaps[k - 1][0]:g} and {gaps[k][0]:g}"
+    return [
+        Claim(
+            claim=_BRANCH_CLAIM,
+            measured=f"L(collapsed) − L(pentagon) ×10⁴ (branch means ± s.e.) per 1 − S: {shown}; "
+            f"{where} "
+            f"({seeds})",
+            agrees=crossings == 1 and signs[0] and not signs[-1],
+        )
+    ]
+
+
+_BRANCH_CLAIM = (
+    "The collapse is a first-order phase change: the losses of the two geometries (pentagon; two "
+    "digons with the sparser feature at zero) cross, the pentagon lower on the denser side."
+)
 
 
 def _features_vs_sparsity(results: Results) -> list[Claim]:
@@ -537,6 +621,7 @@ MODEL_CLAIMS: dict[str, Callable[[Results], list[Claim]]] = {
     "absolute-value-small": _two_neurons_per_feature,
     "absolute-value": _absolute_value,
     "adversarial-vulnerability": _adversarial,
+    "pentagon-collapse-seeds": _pentagon_branches,
 }
 
 

@@ -41,6 +41,7 @@ View = Literal[
     "double_descent",  # the memorisation page: loss and dimensionalities against T
     "power",  # the power page: the gain over the zero output against p, per m
     "vulnerability",  # adversarial vulnerability of each instance against 1/D* (one request)
+    "loss_branches",  # every seed's loss against one feature's 1/(1 − S), coloured by geometry
 ]
 
 

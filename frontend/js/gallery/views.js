@@ -9,6 +9,7 @@ import { renderDynamics } from "./views/dynamics.js";
 import { renderFeatureGeometry } from "./views/feature_geometry.js";
 import { renderGeometry2d } from "./views/geometry_2d.js";
 import { renderGeometry3d } from "./views/geometry_3d.js";
+import { renderLossBranches } from "./views/loss_branches.js";
 import { renderNeurons } from "./views/neurons.js";
 import { renderPhaseDiagram } from "./views/phase_diagram.js";
 import { renderPower } from "./views/power.js";
@@ -54,6 +55,7 @@ export const VIEWS = Object.freeze({
   double_descent: renderDoubleDescent,
   power: renderPower,
   vulnerability: renderVulnerabilityView,
+  loss_branches: renderLossBranches,
 });
 
 /** What each view shows, in a line (the cards). */
@@ -70,4 +72,5 @@ export const VIEW_KINDS = Object.freeze({
   double_descent: "double descent: loss against T (opens the memorisation page)",
   power: "power activations: gain against p (opens the power page)",
   vulnerability: "adversarial vulnerability against features per dimension",
+  loss_branches: "every seed's loss against sparsity, coloured by geometry",
 });
