@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from server.api.app import create_app
 from server.api.settings import Settings
 from server.cache import ModelCache
-from server.claims import Claim, preset_claims
+from server.claims import MODEL_CLAIMS, Claim, geometry, preset_claims
 from server.presets import PresetInfo, preset_infos
 from tests.server.test_shipped_cache import SHIPPED, shipped
 
@@ -107,3 +107,22 @@ def test_the_adversarial_card_measures_the_rise_with_the_attack(cache: ModelCach
     r = float(claim.measured.rsplit("r = ", 1)[1])
     rise = float(claim.measured.split("(", 1)[1].split("×", 1)[0])
     assert r > 0.7 and rise > 3
+
+
+def test_the_pentagon_branches_card_says_where_the_losses_cross(cache: ModelCache) -> None:
+    (claim,) = claims("pentagon-collapse-seeds", cache)
+    assert claim.agrees is True and claim.measured is not None
+    assert "the crossing lies between 1 − S = 0.015 and 0.0125" in claim.measured
+
+
+def test_the_branches_claim_fails_without_both_geometries_at_one_sparsity(
+    tmp_path: Path,
+) -> None:
+    """Keeping only the pentagon seeds leaves nothing to cross: the card must not agree."""
+    result = shipped("pentagon-collapse-seeds", tmp_path)
+    kept = [i for i in result.instances if geometry(np.array(i.W), 4) == "pentagon"]
+    (claim,) = MODEL_CLAIMS["pentagon-collapse-seeds"](
+        [result.model_copy(update={"instances": kept})]
+    )
+    assert claim.agrees is False and claim.measured is not None
+    assert claim.measured.startswith("no sparsity has seeds of both geometries")

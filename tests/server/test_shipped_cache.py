@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,60 @@ def test_one_sparser_feature_collapses_the_pentagon_into_two_digons(tmp_path: Pa
     last = instances[-1]
     assert last.feature_norms[4] < 0.1  # the sparse feature is dropped …
     assert last.dimensionality[:4] == pytest.approx([0.5] * 4, abs=0.03)  # … beside two digons
+
+
+def _stratified_loss(W: Tensor, b: Tensor, p: Tensor, values: Tensor) -> float:
+    """L = E Σᵢ (xᵢ − ReLU(WᵀWx + b)ᵢ)² (Iᵢ = 1), exactly over which features are active (every
+    subset, weighted by its probability) and by Monte Carlo over their U[0, 1] values (the same
+    ``values``, (samples, n_features), for every model: common random numbers)."""
+    n = W.shape[1]
+    total = 0.0
+    for subset in range(2**n):
+        active = torch.tensor([(subset >> i) & 1 for i in range(n)], dtype=torch.float64)
+        weight = torch.prod(torch.where(active > 0, p, 1 - p))
+        x = values * active
+        out = torch.relu(x @ W.T @ W + b)
+        total += float(weight * ((x - out) ** 2).sum(dim=1).mean())
+    return total
+
+
+def test_the_pentagon_and_collapsed_losses_cross_between_the_sparsities(tmp_path: Path) -> None:
+    """TMS Non-Uniform Superposition: every seed ends on the pentagon branch (all five features
+    learned) or the collapsed one (feature 4 at zero, the rest two antipodal pairs), and the two
+    branches' losses cross (pentagon lower where feature 4 is denser): a first-order change.
+    The losses are recomputed from the weights, not read from the result."""
+    instances = shipped("pentagon-collapse-seeds", tmp_path).instances
+    values = torch.rand(4096, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    branches: dict[float, dict[str, list[float]]] = {}
+    for instance in instances:
+        W = torch.tensor(instance.W, dtype=torch.float64)
+        norms = W.norm(dim=0)
+        unit = torch.where(norms > 0.5, W / norms.clamp_min(1e-12), 0.0)  # learned ones only
+        antipodal = int(((unit.T @ unit) <= -0.95).triu(1).sum())
+        if bool((norms > 0.5).all()):
+            kind = "pentagon"
+        elif norms[4] < 0.1 and bool((norms[:4] > 0.5).all()) and antipodal == 2:
+            kind = "collapsed"
+        else:
+            continue
+        p = torch.tensor(instance.feature_probability, dtype=torch.float64)
+        loss = _stratified_loss(W, torch.tensor(instance.b, dtype=torch.float64), p, values)
+        branches.setdefault(float(p[4]), {}).setdefault(kind, []).append(loss)
+    both = sorted((p for p in branches if len(branches[p]) == 2), reverse=True)  # dense → sparse
+    gaps = [
+        sum(branches[p]["collapsed"]) / len(branches[p]["collapsed"])
+        - sum(branches[p]["pentagon"]) / len(branches[p]["pentagon"])
+        for p in both
+    ]
+    assert len(gaps) >= 4, branches  # weaker seeds on both sides give both branches
+    signs = [gap > 0 for gap in gaps]
+    assert signs[0] and not signs[-1], dict(zip(both, gaps, strict=True))
+    assert sum(a != b for a, b in pairwise(signs)) == 1  # they cross once
+    cross = signs.index(False)
+    assert 0.0075 <= both[cross] < both[cross - 1] <= 0.025  # where the best of 8 collapses
+    # no seed collapses at the densest, none keeps the pentagon at the sparsest
+    assert "collapsed" not in branches[max(branches)]
+    assert "pentagon" not in branches[min(branches)]
 
 
 def test_dimensions_per_feature_are_sticky_at_one_and_one_half(tmp_path: Path) -> None:
