@@ -36,19 +36,20 @@ export function variedFeature(instances) {
  * An instance's branch: "pentagon" when every feature has ‖Wᵢ‖ > 0.5 (the pentagon, deformed as
  * the varied feature's sparsity moves); "collapsed" when the varied feature has ‖W‖ < 0.1 and the
  * other four, all learned, form two antipodal pairs (cos ≤ −0.95); "other" otherwise.
- * @param {Record<string, any>} inst InstanceResult (gram = WᵀW, feature_norms)
+ * @param {Record<string, any>} inst InstanceResult (W, feature_norms; the gallery asks for no gram)
  * @param {number} varied
  * @returns {string}
  */
 export function geometryOf(inst, varied) {
   const norms = /** @type {number[]} */ (inst.feature_norms);
-  const gram = /** @type {number[][]} */ (inst.gram);
+  const W = /** @type {number[][]} */ (inst.W);
+  const dot = (/** @type {number} */ i, /** @type {number} */ j) => W.reduce((sum, row) => sum + row[i] * row[j], 0);
   const learned = norms.map((n) => n > 0.5);
   if (learned.every(Boolean)) return "pentagon";
   let pairs = 0;
   for (let i = 0; i < norms.length; i += 1) {
     for (let j = i + 1; j < norms.length; j += 1) {
-      if (learned[i] && learned[j] && gram[i][j] / (norms[i] * norms[j]) <= -0.95) pairs += 1;
+      if (learned[i] && learned[j] && dot(i, j) / (norms[i] * norms[j]) <= -0.95) pairs += 1;
     }
   }
   const others = learned.filter((_, i) => i !== varied);
