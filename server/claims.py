@@ -599,6 +599,96 @@ def _power_sweep(results: Results) -> list[Claim]:
     ]
 
 
+# -- linear vs ReLU hidden layer (TMS §"Superposition in a Privileged Basis") ---------------------
+N_ROTATIONS = 1000  # random orthogonal O per instance, seeded: the chance level of alignment
+CHANCE = 0.05  # W is aligned beyond chance when fewer than this share of the O W match it
+
+
+def neuron_alignment(W: np.ndarray) -> float:
+    """Mean over W's neurons (rows; all-zero rows count 0) of the share of Σᵢ W_ki² on the
+    neuron's top feature: 1 when every neuron holds one feature, 1/n for an even spread."""
+    squares = W**2
+    total = squares.sum(axis=-1)
+    share = squares.max(axis=-1) / np.where(total > 0, total, 1.0)
+    return float(share.mean())
+
+
+def rotated_alignment(W: np.ndarray, n: int = N_ROTATIONS, seed: int = 0) -> np.ndarray:
+    """:func:`neuron_alignment` of O W for ``n`` random orthogonal O (Haar, seeded), shape (n,).
+    A linear hidden layer's model is the same for every O W (TMS §"Superposition in a Privileged
+    Basis"), so these are its equally good alternatives."""
+    m = W.shape[0]
+    gauss = np.random.default_rng(seed).standard_normal((n, m, m))
+    Q, R = np.linalg.qr(gauss)
+    Q = Q * np.sign(np.diagonal(R, axis1=1, axis2=2))[:, None, :]
+    squares = (Q @ W) ** 2
+    total = squares.sum(axis=-1)
+    share = squares.max(axis=-1) / np.where(total > 0, total, 1.0)
+    return share.mean(axis=-1)
+
+
+def _chance(instance: InstanceResult) -> float:
+    """The share of random rotations O W at least as aligned with the neurons as W."""
+    W = _W(instance)
+    return float((rotated_alignment(W) >= neuron_alignment(W)).mean())
+
+
+def _linear_vs_relu_hidden(results: Results) -> list[Claim]:
+    linear, relu = results
+    lin = [_chance(i) for i in linear.instances]
+    rel = [_chance(i) for i in relu.instances]
+    ps = [f"{i.feature_probability:g}" for i in relu.instances]
+    aligned = [p for p, c in zip(ps, rel, strict=True) if c < CHANCE]
+    first = relu.instances[0]
+    return [
+        Claim(
+            claim="A ReLU hidden layer makes the basis privileged: features align with neurons "
+            "(dense, each neuron holds one feature); with a linear hidden layer any rotation O W "
+            "is the same model, so W is no more aligned than a random rotation of it.",
+            measured=f"share of {N_ROTATIONS:,} random rotations O W at least as aligned as W "
+            "(neuron's top-feature share of Σᵢ W_ki²), dense → sparse: linear "
+            + ", ".join(f"{c:.2f}" for c in lin)
+            + "; ReLU "
+            + ", ".join(f"{c:.2f}" for c in rel)
+            + f" (ReLU W's alignment {neuron_alignment(_W(first)):.2f} at 1 − S = {ps[0]}; "
+            f"beyond chance, < {CHANCE:g}, at 1 − S = {', '.join(aligned) or 'none'} only)",
+            agrees=rel[0] < 0.01 and min(lin) >= CHANCE,
+        )
+    ]
+
+
+# -- local almost-orthogonal bases (TMS §"Correlated and Anticorrelated Features") ---------------
+def set_interference(W: np.ndarray, sets: Sequence[Sequence[int]]) -> tuple[float, float]:
+    """Mean |Ŵᵢ·Ŵⱼ| over pairs i ≠ j within a set, and over pairs from different sets."""
+    A = np.abs(cosines(W))
+    label = np.full(W.shape[1], -1)
+    for k, members in enumerate(sets):
+        label[list(members)] = k
+    inside = label >= 0
+    same = (label[:, None] == label[None, :]) & inside[:, None] & inside[None, :]
+    same &= ~np.eye(len(label), dtype=bool)
+    across = (label[:, None] != label[None, :]) & inside[:, None] & inside[None, :]
+    return float(A[same].mean()), float(A[across].mean())
+
+
+def _local_bases(results: Results) -> list[Claim]:
+    (result,) = results
+    sets = [s.features for s in result.request.feature_sets or []]
+    pairs = [set_interference(_W(i), sets) for i in result.instances]
+    figures = [
+        f"1 − S = {i.feature_probability:g}: {w:.3f} within, {a:.2f} across"
+        for i, (w, a) in zip(result.instances, pairs, strict=True)
+    ]
+    return [
+        Claim(
+            claim="Each correlated set is a local almost-orthogonal basis: within a set WᵀW's "
+            "off-diagonal entries are near 0, while features of different sets superpose.",
+            measured="mean |Ŵᵢ·Ŵⱼ|: " + "; ".join(figures),
+            agrees=pairs[-1][0] <= 0.05 and all(w < a / 2 for w, a in pairs),
+        )
+    ]
+
+
 # Claims that also read the stored snapshot weights.
 CACHE_CLAIMS: dict[str, Callable[[Results, ModelCache], list[Claim]]] = {
     "learning-dynamics": _dynamics,
@@ -621,6 +711,8 @@ MODEL_CLAIMS: dict[str, Callable[[Results], list[Claim]]] = {
     "absolute-value-small": _two_neurons_per_feature,
     "absolute-value": _absolute_value,
     "adversarial-vulnerability": _adversarial,
+    "linear-vs-relu-hidden": _linear_vs_relu_hidden,
+    "local-orthogonal-bases": _local_bases,
     "pentagon-collapse-seeds": _pentagon_branches,
 }
 

@@ -109,6 +109,55 @@ def test_the_adversarial_card_measures_the_rise_with_the_attack(cache: ModelCach
     assert r > 0.7 and rise > 3
 
 
+def test_only_the_relu_hidden_layer_aligns_features_with_neurons(
+    cache: ModelCache, tmp_path: Path
+) -> None:
+    """TMS §"Superposition in a Privileged Basis", against our own chance level here: scipy's
+    Haar rotations (not the claim's), seeded differently. The linear hidden layer's W is no more
+    aligned with the neurons than its rotations at any sparsity; the dense ReLU W beats them all."""
+    from scipy.stats import ortho_group
+
+    def alignment(W: np.ndarray) -> float:  # mean over neurons of the top feature's share
+        return float(np.mean([(row**2).max() / (row**2).sum() for row in W]))
+
+    rotations = ortho_group.rvs(dim=5, size=500, random_state=7)
+    linear = shipped("linear-vs-relu-hidden", tmp_path / "l", 0)
+    relu = shipped("linear-vs-relu-hidden", tmp_path / "r", 1)
+    assert linear.request.hidden_activation == "none" and relu.request.hidden_activation == "relu"
+    for instance in linear.instances:
+        W = np.array(instance.W)
+        beaten = np.mean([alignment(Q @ W) >= alignment(W) for Q in rotations])
+        assert beaten > 0.05, instance.feature_probability
+    dense = np.array(relu.instances[0].W)
+    assert alignment(dense) > 0.99  # every neuron holds one feature
+    assert max(alignment(Q @ dense) for Q in rotations) < alignment(dense)
+    (claim,) = claims("linear-vs-relu-hidden", cache)
+    assert claim.agrees is True and claim.measured is not None
+    assert "ReLU W's alignment 1.00 at 1 − S = 0.75" in claim.measured
+
+
+def test_correlated_sets_form_local_orthogonal_bases(cache: ModelCache, tmp_path: Path) -> None:
+    """TMS §"Local Almost-Orthogonal Bases", from the shipped W with loops of our own: within each
+    correlated set of ten the features are nearly orthogonal, across the sets they interfere."""
+    result = shipped("local-orthogonal-bases", tmp_path)
+    (claim,) = claims("local-orthogonal-bases", cache)
+    assert claim.agrees is True and claim.measured is not None
+    for instance in result.instances:
+        W = np.array(instance.W)
+        unit = [W[:, i] / np.linalg.norm(W[:, i]) for i in range(20)]
+        within = [
+            abs(unit[i] @ unit[j])
+            for i in range(20)
+            for j in range(20)
+            if i != j and i // 10 == j // 10
+        ]
+        across = [abs(unit[i] @ unit[j]) for i in range(10) for j in range(10, 20)]
+        figure = f"{np.mean(within):.3f} within, {np.mean(across):.2f} across"
+        assert f"1 − S = {instance.feature_probability:g}: {figure}" in claim.measured
+        assert np.mean(across) > 0.15  # the model as a whole is in superposition
+    assert np.mean(within) < 0.02  # the sparsest (the last instance): nearly orthogonal sets
+
+
 def test_the_pentagon_branches_card_says_where_the_losses_cross(cache: ModelCache) -> None:
     (claim,) = claims("pentagon-collapse-seeds", cache)
     assert claim.agrees is True and claim.measured is not None
