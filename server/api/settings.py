@@ -32,7 +32,7 @@ class Limits(BaseModel):
         "and output bounds still apply: 10,000 features' n² WᵀW is over max_output_values)",
     )
     max_hidden: int = Field(256, ge=1, description="largest n_hidden")
-    max_instances: int = Field(64, ge=1, description="most feature probabilities in one request")
+    max_instances: int = Field(128, ge=1, description="most feature probabilities in one request")
     max_grid_size: int = Field(
         64, ge=2, description="most cells per axis of a phase diagram (grid_size)"
     )
