@@ -96,7 +96,7 @@ BAD_BODIES = [
     ({"steps": 20_001}, "steps", "20000"),
     ({"batch_size": 10**6}, "batch_size", "4096"),
     ({"n_features": "five"}, "n_features", None),
-    ({"feature_probability": [0.1] * 65}, "feature_probability", "64"),
+    ({"feature_probability": [0.1] * 129}, "feature_probability", "128"),
     (
         {"n_features": 512, "n_hidden": 64, "steps": 20_000, "batch_size": 4096, "n_restarts": 2},
         "steps",
