@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -161,7 +162,7 @@ class Job:
             raise JobCancelled
 
 
-class JobBoard:
+class JobBoard(ABC):
     """The jobs in flight, as the routes see them, whichever backend trains them.
 
     Identical requests share one :class:`Job` (single flight, by task id), each job keeps its
@@ -189,29 +190,30 @@ class JobBoard:
 
     # -- what each backend provides ------------------------------------------------------------
     @property
+    @abstractmethod
     def alive(self) -> bool:
         """Whether the backend trains (False once stopped)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def training_runs(self) -> int:
         """Runs training now."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def held_runs(self) -> int:
         """Runs that wait outside any batch: paused, or between the steps of their pace."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def evaluating_runs(self) -> int:
         """Runs done training whose final evaluation is under way now."""
-        raise NotImplementedError
 
+    @abstractmethod
     def workers(self) -> list[dict[str, Any]]:
         """GET /api/health's ``workers``: ``{"id", "pid", "device", "runs"}`` each."""
-        raise NotImplementedError
 
+    @abstractmethod
     def subscribe(self, task: Task, subscriber: Subscriber, retrain: bool = False) -> Job:
         """Attach to the job training ``task``, creating and queueing it if there is none.
 
@@ -222,12 +224,12 @@ class JobBoard:
             TrainingFailed: the backend is not running.
             QueueFull: ``max_jobs`` distinct jobs are already queued or training.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def unsubscribe(self, job: Job, subscriber: Subscriber) -> None:
         """Detach; a job with no subscriber left is cancelled."""
-        raise NotImplementedError
 
+    @abstractmethod
     def control(
         self,
         job: Job,
@@ -246,7 +248,6 @@ class JobBoard:
             steps_per_second: the most steps a second (a positive number), None for as fast as
                 the device goes; ``"keep"`` leaves it.
         """
-        raise NotImplementedError
 
     # -- shared bookkeeping (call with the lock held where it says so) -------------------------
     def _join(self, task: Task, subscriber: Subscriber, retrain: bool) -> tuple[Job, bool, bool]:
@@ -303,7 +304,7 @@ class JobBoard:
         self._forget(job)
         self._publish(job, event)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: Job) -> None:  # noqa: B027 (an optional hook: most backends need none)
         """A backend's own clean-up of a finished job (nothing here)."""
 
 
