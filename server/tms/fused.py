@@ -57,9 +57,11 @@ log = logging.getLogger(__name__)
 # loops over each active sample (about 3 · n · m multiply-adds), which beat the eager step's
 # batched kernels while the model is small; larger models (D: 400 × 30) keep torch's products.
 FUSED_MAX_WEIGHTS = 1024
-# A feature of p at least this draws one uniform per sample; below it, geometric gaps (two
-# uniforms and a log per active sample, about four times a dense entry's cost on these CPUs).
-DENSE_DRAW_MIN_PROBABILITY = 0.25
+# A feature of p at least this draws one uniform per sample (32 bits: 1.8 ns a sample, whatever
+# p); below it, geometric gaps (64 bits and a log per active sample, about 13 ns). Measured on 20
+# features × 1,024 samples on one core: dense 37 µs at every p; gaps 17, 30, 41 and 53 µs at
+# p = 0.05, 0.1, 0.15 and 0.2 (benchmarks/RESULTS.md, issue 17).
+DENSE_DRAW_MIN_PROBABILITY = 0.125
 
 _warned = False
 _compile_lock = threading.Lock()
