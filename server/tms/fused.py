@@ -63,8 +63,13 @@ FUSED_MAX_WEIGHTS = 1024
 # p = 0.05, 0.1, 0.15 and 0.2 (benchmarks/RESULTS.md, issue 17).
 DENSE_DRAW_MIN_PROBABILITY = 0.125
 
+# Batches of at least this many input entries (rows × n × B), in two rows or more, spread their
+# rows over numba's threads (every core); smaller ones step on the calling thread.
+PARALLEL_MIN_ENTRIES = 1 << 14
+
 _warned = False
 _compile_lock = threading.Lock()
+_kernel_lock = threading.Lock()
 
 
 def available() -> bool:
@@ -285,6 +290,40 @@ if numba is not None:
             p[e] = p[e] * decay - step_size * m / (math.sqrt(v) / root_correction + EPS)
 
     @numba.njit(**_JIT)
+    def _row(
+        r: int, W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
+        b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
+        states: np.ndarray, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray,
+        hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
+        active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
+        loss: np.ndarray, next_uint64: Callable[[int], int],
+    ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
+        """Row r's step: draw, loss and gradient, AdamW. x, active, counts, scratch and bits are
+        the calling thread's own buffers."""
+        m, n = W.shape[1], W.shape[2]
+        batch = x.shape[1]
+        x[:] = 0.0
+        counts[:] = 0
+        _draw(x, counts, probability[r], dense[r], states[r], boolean, signed, bits, next_uint64)
+        k = batch
+        inputs = x
+        zero_samples = 0
+        for s in range(batch):
+            zero_samples += counts[s] == 0
+        if 4 * zero_samples >= batch:  # a quarter or more are all zero: compute the rest
+            k = _compact(x, counts, active)
+            inputs = active
+        dW = np.empty((m, n), np.float32)
+        db = np.empty(n, np.float32)
+        loss[r] = _gradients(
+            W[r], b[r], importance[r], inputs, k, batch, hidden_relu, relu_out, dW, db,
+            scratch[:m], scratch[2 * m : 2 * m + n], scratch[m : 2 * m], scratch[2 * m + n],
+        )  # fmt: skip
+        _adamw(W[r], dW, W_m[r], W_v[r], lr[r], weight_decay[r], steps[r])
+        _adamw(b[r], db, b_m[r], b_v[r], lr[r], weight_decay[r], steps[r])
+        steps[r] += 1
+
+    @numba.njit(**_JIT)
     def _step(
         W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
         b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
@@ -292,46 +331,33 @@ if numba is not None:
         hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
         active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
         loss: np.ndarray, next_uint64: Callable[[int], int],
-    ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
-        rows, m, n = W.shape
-        batch = x.shape[1]
-        dW = np.empty((m, n), np.float32)
-        db = np.empty(n, np.float32)
-        h, grad_h = scratch[:m], scratch[m : 2 * m]
-        grad, z = scratch[2 * m : 2 * m + n], scratch[2 * m + n]
-        for r in range(rows):
-            x[:] = 0.0
-            counts[:] = 0
-            _draw(
-                x, counts, probability[r], dense[r], states[r], boolean, signed, bits, next_uint64
-            )
-            k = batch
-            inputs = x
-            zero_samples = 0
-            for s in range(batch):
-                zero_samples += counts[s] == 0
-            if 4 * zero_samples >= batch:  # a quarter or more are all zero: compute the rest
-                k = _compact(x, counts, active)
-                inputs = active
-            loss[r] = _gradients(
-                W[r],
-                b[r],
-                importance[r],
-                inputs,
-                k,
-                batch,
-                hidden_relu,
-                relu_out,
-                dW,
-                db,
-                h,
-                grad,
-                grad_h,
-                z,
-            )
-            _adamw(W[r], dW, W_m[r], W_v[r], lr[r], weight_decay[r], steps[r])
-            _adamw(b[r], db, b_m[r], b_v[r], lr[r], weight_decay[r], steps[r])
-            steps[r] += 1
+    ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
+        """Every row in turn, on the calling thread (thread buffers [0])."""
+        for r in range(W.shape[0]):
+            _row(
+                r, W, b, W_m, W_v, b_m, b_v, importance, probability, dense, states, lr,
+                weight_decay, steps, hidden_relu, relu_out, boolean, signed, x[0], active[0],
+                counts[0], scratch[0], bits[0], loss, next_uint64,
+            )  # fmt: skip
+
+    @numba.njit(**_JIT, parallel=True)
+    def _step_parallel(
+        W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
+        b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
+        states: np.ndarray, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray,
+        hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
+        active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
+        loss: np.ndarray, next_uint64: Callable[[int], int],
+    ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
+        """The rows spread over numba's threads, each with its own buffers. Rows share nothing
+        (each its own generator, weights and state), so the result is :func:`_step`'s."""
+        for r in numba.prange(W.shape[0]):
+            t = numba.get_thread_id()
+            _row(
+                r, W, b, W_m, W_v, b_m, b_v, importance, probability, dense, states, lr,
+                weight_decay, steps, hidden_relu, relu_out, boolean, signed, x[t], active[t],
+                counts[t], scratch[t], bits[t], loss, next_uint64,
+            )  # fmt: skip
 
 
 class FusedBatch:
@@ -372,11 +398,14 @@ class FusedBatch:
         self.states = state_addresses(generators)
         rows, n = self.probability.shape
         m = tensors[0].shape[1]
-        self.x = np.zeros((n, batch_size), np.float32)  # feature-major: samples contiguous
-        self.active = np.zeros((n, batch_size), np.float32)  # the samples with an active feature
-        self.counts = np.zeros(batch_size, np.int32)
-        self.bits = np.zeros((batch_size + 1) // 2, np.uint64)
-        self.scratch = np.zeros((2 * m + n + 1, batch_size), np.float32)  # h, ∂h, ∂z, z
+        # One set of buffers per thread that may step rows (``_step_parallel``).
+        self.parallel = rows > 1 and rows * n * batch_size >= PARALLEL_MIN_ENTRIES
+        threads = numba.config.NUMBA_NUM_THREADS if self.parallel else 1
+        self.x = np.zeros((threads, n, batch_size), np.float32)  # feature-major batches
+        self.active = np.zeros((threads, n, batch_size), np.float32)  # samples with an active xᵢ
+        self.counts = np.zeros((threads, batch_size), np.int32)
+        self.bits = np.zeros((threads, (batch_size + 1) // 2), np.uint64)
+        self.scratch = np.zeros((threads, 2 * m + n + 1, batch_size), np.float32)  # h, ∂h, ∂z, z
         self.loss = np.zeros(rows, np.float32)
         self.flags = (
             model.hidden == "relu",
@@ -388,28 +417,31 @@ class FusedBatch:
     def step(self) -> Tensor:
         """One AdamW step of every row at ``self.lr``; returns (rows,) the batch losses (a
         view of a buffer the next step overwrites: clone what is kept)."""
-        _step(
-            *self.arrays, self.importance, self.probability, self.dense, self.states, self.lr,
-            self.weight_decay, self.steps, *self.flags, self.x, self.active, self.counts,
-            self.scratch, self.bits, self.loss, _next_uint64,
-        )  # fmt: skip
+        kernel = _step_parallel if self.parallel else _step
+        with _kernel_lock:  # numba's workqueue threading layer takes one caller at a time
+            kernel(
+                *self.arrays, self.importance, self.probability, self.dense, self.states,
+                self.lr, self.weight_decay, self.steps, *self.flags, self.x, self.active,
+                self.counts, self.scratch, self.bits, self.loss, _next_uint64,
+            )  # fmt: skip
         return torch.from_numpy(self.loss)
 
 
 def warm() -> None:
-    """Compile the kernel now (about a second) by stepping a tiny batch, so the first request
-    does not wait for it; a no-op without numba. Safe to call from several threads."""
+    """Compile both kernels now (seconds the first time on a machine, then loaded from numba's
+    cache in well under one) by stepping two tiny batches, so the first request does not wait for
+    it; a no-op without numba. Safe to call from several threads."""
     if not available():
         return
     with _compile_lock:
-        from server.tms.config import ModelConfig as _Model
-
-        model = _Model(n_features=2, n_hidden=1)
-        W, b = torch.zeros(1, 1, 2), torch.zeros(1, 2)
-        tensors = (W, b, W.clone(), W.clone(), b.clone(), b.clone())
-        one = np.ones(1)
-        batch = FusedBatch(
-            tensors, torch.ones(1, 2), torch.full((1, 2), 0.5), row_generators(0, 1), 4, model,
-            one * 1e-3, one * 0.0, np.ones(1, np.int64),
-        )  # fmt: skip
-        batch.step()
+        model = ModelConfig(n_features=2, n_hidden=1)
+        for rows, batch_size in ((1, 4), (2, PARALLEL_MIN_ENTRIES // 4)):
+            W, b = torch.zeros(rows, 1, 2), torch.zeros(rows, 2)
+            tensors = (W, b, W.clone(), W.clone(), b.clone(), b.clone())
+            one = np.ones(rows)
+            batch = FusedBatch(
+                tensors, torch.ones(rows, 2), torch.full((rows, 2), 0.5),
+                row_generators(0, rows), batch_size, model, one * 1e-3, one * 0.0,
+                np.ones(rows, np.int64),
+            )  # fmt: skip
+            batch.step()
