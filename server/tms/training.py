@@ -33,6 +33,7 @@ from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import (
     Architecture,
+    Workspace,
     forward,
     init_output_weights,
     init_weights,
@@ -42,6 +43,7 @@ from server.tms.model import (
 )
 from server.tms.optim import AdamGroup, adamw_step
 from server.tms.sparse import SparseSampler
+from server.tms.sparse_products import BatchProducts
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (benchmarks/RESULTS.md, "Training speed").
@@ -776,6 +778,8 @@ class _Layout:
     per_run: list[AdamGroup] = field(default_factory=list)  # each run's, for scheduled lr
     scheduled: bool = False  # some run's lr changes per step: regroup every step
     sparse: bool = False  # some run draws sparse rows (``Run.sampler``): each run draws its own
+    workspace: Workspace = field(default_factory=Workspace)  # the step's reused intermediates
+    products: BatchProducts | None = None  # rows stepped from their non-zero entries, if any
 
 
 class TrainingBatch:
@@ -852,6 +856,8 @@ class TrainingBatch:
             layout.per_run.append(mine)
             _merge(groups, mine, mine.lr)
         layout.adam = list(groups.values())
+        if layout.sparse:
+            layout.products = BatchProducts.of(runs, layout.slices)
         return layout
 
     def _adam_groups(self, layout: _Layout) -> list[AdamGroup]:
@@ -936,9 +942,16 @@ class TrainingBatch:
             x = adversarial.perturb(
                 x, W, first.config.adversarial_epsilon, _row_generators(layout), W_out
             )
-        loss = loss_gradients(
-            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y
-        ).loss
+        if layout.products is not None:  # sparse rows from their entries (sparse_products.py)
+            loss = layout.products.loss_gradients(
+                W, b, x, layout.importance, arch, with_loss, layout.grads, W_out, y,
+                layout.workspace,
+            )  # fmt: skip
+        else:
+            loss = loss_gradients(
+                W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y,
+                workspace=layout.workspace,
+            ).loss  # fmt: skip
         for group in self._adam_groups(layout):  # every run's own parameters and state
             adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
