@@ -232,10 +232,8 @@ def packed_loss_gradients(
         out = torch.baddbmm(b.unsqueeze(-1), readout, h, out=scratch("z", (rows, n, A)))
     if arch.activation == "relu":
         out.relu_()
-    error = scratch("error", (rows, n, A))
-    error.copy_(out)
-    target = value.abs() if arch.absolute_value else value
-    error.view(-1).index_add_(0, (pos * n + feature) * A + col, target, alpha=-1.0)
+    target = value.abs() if arch.absolute_value else value  # y at the entries
+    at_entries = (pos * n + feature) * A + col  # the entries' flat positions in (rows, n, A)
     weight = importance.unsqueeze(-1)  # (rows, n, 1)
     zeros = batch - A  # samples past the packed width: x = 0, h = 0, x′ = act(b)
     at_zero = None  # act(b), (rows, n): the error of a zero sample
@@ -244,16 +242,34 @@ def packed_loss_gradients(
     elif arch.activation == "linear":
         at_zero = b
     loss = None
-    if with_loss:
-        loss = (error * error).mul_(weight).sum(dim=(1, 2))
-        if at_zero is not None and zeros:
-            loss += (importance * at_zero * at_zero).sum(dim=1) * zeros
-        loss /= batch
-    grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
-    if arch.activation == "relu":
-        grad = torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
-    elif arch.activation == "power" and arch.power != 1:
-        grad.mul_(z.pow_(arch.power - 1)).mul_(float(arch.power))
+    if arch.activation == "power":  # e = x′ − y in its own tensor, then the chain rule
+        error = scratch("error", (rows, n, A))
+        error.copy_(out)
+        error.view(-1).index_add_(0, at_entries, target, alpha=-1.0)
+        if with_loss:
+            loss = (error * error).mul_(weight).sum(dim=(1, 2)) / batch
+        grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
+        if arch.power != 1:
+            grad.mul_(z.pow_(arch.power - 1)).mul_(float(arch.power))
+    else:
+        # ReLU and linear, in x′'s own memory: y is zero off the entries, so ∂L/∂z is
+        # 2 I x′ / B there (0 where the ReLU is off, since x′ = 0 there), and at an entry
+        # 2 I (x′ − y) / B, masked where the ReLU is off: 2 I x′ / B − 2 I y [x′ > 0] / B.
+        # That saves a copy of x′ and a masking pass over the packed batch.
+        out_e = out.view(-1).index_select(0, at_entries)  # x′ at the entries
+        weight_e = importance.reshape(-1).index_select(0, pos * n + feature)  # I at the entries
+        if with_loss:  # Σ I (x′ − y)² = Σ I x′² + Σ_entries I ((x′ − y)² − x′²)
+            loss = (out * out).mul_(weight).sum(dim=(1, 2))
+            fix = weight_e * ((out_e - target).square_() - out_e.square())
+            loss.index_add_(0, pos, fix)
+            if zeros:
+                loss += (importance * at_zero * at_zero).sum(dim=1) * zeros
+            loss /= batch
+        grad = out.mul_(weight * (2.0 / batch))  # ∂L/∂z off the entries
+        correction = weight_e * target * (2.0 / batch)
+        if arch.activation == "relu":
+            correction = correction.mul_(out_e > 0)
+        grad.view(-1).index_add_(0, at_entries, correction, alpha=-1.0)
     if arch.activation == "power":  # no bias
         db = torch.zeros_like(b)
     else:
