@@ -25,7 +25,7 @@ import torch
 from pydantic import BaseModel
 
 from server.cache import ModelCache
-from server.tms import ModelConfig, TrainConfig, train
+from server.tms import ModelConfig, TrainConfig, fused, train
 from server.tms.training import (
     CheckCallback,
     FinalEvaluation,
@@ -356,6 +356,8 @@ class TrainingWorker(JobBoard):
         self._thread = threading.Thread(target=self._run, name="training-worker", daemon=True)
 
     def start(self) -> None:
+        if self.device.type == "cpu":  # compile the fused step now, not in the first request
+            threading.Thread(target=fused.warm, name="fused-warm", daemon=True).start()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:

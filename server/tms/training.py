@@ -25,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from server.tms import adversarial
+from server.tms import adversarial, fused
 from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import (
@@ -484,11 +485,15 @@ class Run:
             drawn = sample_features(probability, config.n_train, self.generator, self.distribution)
             train_x = drawn.repeat_interleave(restarts, dim=0).contiguous()
             self.config = config = dataclasses.replace(config, batch_size=config.n_train)
-        # Fresh batches: the rows whose p is small enough draw only their non-zero entries
+        # Small models on the CPU take the fused step (``fused.supports``, from this request
+        # alone): each row draws its batches from its own PCG64, in the compiled kernel.
+        self.fused = fused.supports(model, config, device)
+        self.row_generators = fused.row_generators(config.seed, self.rows) if self.fused else None
+        # Eager fresh batches: the rows whose p is small enough draw only their non-zero entries
         # (``sparse.SparseSampler``, chosen from this request alone); None on a training set.
         self.sampler = (
             None
-            if train_x is not None
+            if train_x is not None or self.fused
             else SparseSampler(self.probability, self.distribution, config.batch_size)
         )
         # AdamW state, updated in place by ``optim.adamw_step`` (``TrainingBatch.step``); one
@@ -590,6 +595,8 @@ class Run:
             joined.parts.append(RunPart(rows, part.generator, part.adam_steps, part.train_x))
             start += run.rows
         joined.sampler = None  # fresh batches of a joined run: one dense draw (its first part's)
+        if first.fused:  # each part's rows keep their own generators
+            joined.row_generators = [g for run in runs for g in run.row_generators or []]
         joined.history_steps, joined.history, joined.snapshots = [], [], []
         joined.last_loss = None
         return joined
@@ -777,6 +784,8 @@ class _Layout:
     adam: list[AdamGroup] = field(default_factory=list)  # by (lr, weight decay), constant lr
     per_run: list[AdamGroup] = field(default_factory=list)  # each run's, for scheduled lr
     scheduled: bool = False  # some run's lr changes per step: regroup every step
+    fused: fused.FusedBatch | None = None  # the runs take the fused step (``Run.fused``)
+    row_counts: np.ndarray | None = None  # (runs,) each run's rows, for the fused step's arrays
     sparse: bool = False  # some run draws sparse rows (``Run.sampler``): each run draws its own
     workspace: Workspace = field(default_factory=Workspace)  # the step's reused intermediates
     products: BatchProducts | None = None  # rows stepped from their non-zero entries, if any
@@ -822,6 +831,8 @@ class TrainingBatch:
         first = runs[0]
         probability = torch.cat([run.probability for run in runs])
         rows, device = len(probability), probability.device
+        if first.fused:
+            return self._build_fused(runs, probability)
         batch = 0 if first.finite else first.config.batch_size  # finite runs bring their own x
         layout = _Layout(
             runs=runs,
@@ -859,6 +870,51 @@ class TrainingBatch:
         if layout.sparse:
             layout.products = BatchProducts.of(runs, layout.slices)
         return layout
+
+    def _build_fused(self, runs: list[Run], probability: Tensor) -> _Layout:
+        """The fused step's layout: every run's weights and AdamW moments moved into one
+        buffer each (the runs' tensors become views of them), so one call steps them all."""
+        first = runs[0]
+        names = ("W", "b")
+        whole = {name: torch.cat([getattr(run, name) for run in runs]) for name in names}
+        moments = [torch.cat([run.exp_avg[k] for run in runs]) for k in range(2)]
+        squares = [torch.cat([run.exp_avg_sq[k] for run in runs]) for k in range(2)]
+        start = 0
+        slices = []
+        for run in runs:
+            rows = slice(start, start + run.rows)
+            start += run.rows
+            slices.append(rows)
+            run.W, run.b = whole["W"][rows], whole["b"][rows]
+            run.exp_avg = [m[rows] for m in moments]
+            run.exp_avg_sq = [v[rows] for v in squares]
+        importance = torch.cat([run.importance for run in runs])
+        generators = [g for run in runs for g in run.row_generators or []]
+        tensors = (whole["W"], whole["b"], moments[0], squares[0], moments[1], squares[1])
+        batch = fused.FusedBatch(
+            tensors, importance, probability, generators, first.config.batch_size, first.model
+        )
+        return _Layout(
+            runs=runs, x=torch.empty(0), probability_term=torch.empty(0), importance=importance,
+            grads=(), slices=slices, fused=batch,
+            row_counts=np.array([run.rows for run in runs]),
+        )  # fmt: skip
+
+    def _fused_step(self, layout: _Layout, with_loss: bool) -> None:
+        """One step of every run through the compiled kernel (``fused.FusedBatch``)."""
+        assert layout.fused is not None and layout.row_counts is not None
+        runs = layout.runs
+        per_run = np.array(
+            [(run.config.lr_at(run.step), run.config.weight_decay, run.step + 1) for run in runs]
+        )  # (runs, 3)
+        per_row = np.repeat(per_run, layout.row_counts, axis=0)
+        loss = layout.fused.step(
+            np.ascontiguousarray(per_row[:, 0]), np.ascontiguousarray(per_row[:, 1]),
+            per_row[:, 2].astype(np.int64),
+        )  # fmt: skip
+        with_loss = with_loss or any(run.history_due() for run in runs)
+        for run, rows in zip(runs, layout.slices, strict=True):
+            run.record(loss[rows].clone() if with_loss else None)
 
     def _adam_groups(self, layout: _Layout) -> list[AdamGroup]:
         """This step's AdamW calls: one per (lr, weight decay), each run at its lr now."""
@@ -911,6 +967,9 @@ class TrainingBatch:
                 adamw_step(group)
             for run, rows in zip(layout.runs, layout.slices, strict=True):
                 run.record(None if finite_loss is None else finite_loss[rows].clone())
+            return
+        if layout.fused is not None:
+            self._fused_step(layout, with_loss)
             return
         x = layout.x
         use_threads_for(x.numel())

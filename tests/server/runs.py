@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from torch import Tensor
 
+from server.tms import fused
 from server.tms.config import Activation, FeatureSet, Hidden, Magnitude, ModelConfig, TrainConfig
 from server.tms.training import Run, TrainResult, run_to_end
 
@@ -44,3 +46,9 @@ def make_run(
 def train_tensors(*args: object, **kwargs: object) -> TrainResult:
     """:func:`make_run`'s run trained alone to its end."""
     return run_to_end(make_run(*args, **kwargs))  # type: ignore[arg-type]
+
+
+def eager_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every run take the eager torch step (``training.TrainingBatch``), as tests of that
+    step need: small models would otherwise take the fused step (``fused.supports``)."""
+    monkeypatch.setattr(fused, "supports", lambda *args, **kwargs: False)

@@ -15,6 +15,7 @@ from server.tms.model import (
     reconstruction_loss,
 )
 from server.tms.training import TrainingBatch
+from tests.server.runs import eager_only
 from tests.server.runs import make_run as Run
 from tests.server.runs import train_tensors as train
 
@@ -47,8 +48,12 @@ def test_gradients_match_autograd(activation: Activation, dtype: torch.dtype) ->
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
-def test_a_run_steps_like_autograd_with_torch_adamw(activation: Activation) -> None:
+def test_a_run_steps_like_autograd_with_torch_adamw(
+    activation: Activation, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Replay the run's own samples through autograd and torch.optim.AdamW: same weights.
+    # The eager step's (the fused one has its own replay test, test_fused.py).
+    eager_only(monkeypatch)
     config = TrainConfig(steps=20, batch_size=64, lr=3e-3)
     probability, importance = torch.tensor([[0.1], [0.5]]), torch.rand(2, 6)
     run = Run(probability, importance, 3, activation, config, seed=4)

@@ -18,7 +18,7 @@ from server.tms.config import FeatureSet
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.sparse import SparseSampler
 from server.tms.training import TrainingBatch, run_to_end
-from tests.server.runs import make_run
+from tests.server.runs import eager_only, make_run
 
 Z = 3.9  # two-sided normal quantile of a 1e-4 false-alarm rate
 ALPHA = 1e-4
@@ -186,7 +186,8 @@ def test_the_rows_that_draw_sparsely_depend_on_the_request_alone() -> None:
     assert small.all_dense
 
 
-def test_a_sparse_run_is_the_same_alone_and_batched() -> None:
+def test_a_sparse_run_is_the_same_alone_and_batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    eager_only(monkeypatch)  # 100 → 5 would take the fused step, which does not use SparseSampler
     from server.tms.config import TrainConfig
 
     config = TrainConfig(steps=30, batch_size=1024, n_eval_samples=2048)

@@ -28,6 +28,7 @@ from server.tms.model import (
     target,
 )
 from server.tms.training import TrainingBatch, snapshot_steps
+from tests.server.runs import eager_only
 from tests.server.runs import make_run as Run
 from tests.server.runs import train_tensors as train
 
@@ -146,9 +147,13 @@ VARIANT_RUNS = {
 
 
 @pytest.mark.parametrize("variant", list(VARIANT_RUNS))
-def test_a_variant_run_steps_like_autograd_with_torch_adamw(variant: str) -> None:
+def test_a_variant_run_steps_like_autograd_with_torch_adamw(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Replay the run's own samples through autograd and torch.optim.AdamW: the same weights,
-    W_out included (drawn after W from the same generator)."""
+    W_out included (drawn after W from the same generator). The eager step's: the fused one
+    has its own replay test (test_fused.py)."""
+    eager_only(monkeypatch)
     options = dict(VARIANT_RUNS[variant])
     activation: Activation = options.pop("activation", "relu")
     probability = torch.tensor(options.pop("probability", [[0.1], [0.5]]))

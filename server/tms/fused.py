@@ -1,0 +1,400 @@
+"""A fused training step for small models on the CPU: draw, loss, exact gradient and AdamW in one
+compiled call (numba) for every run of a batch.
+
+Why: for models of a few features (the explorer's 5 → 2, the phase diagrams' 2 → 1 and 3 → 2)
+an eager torch step is some 30 ops of a few µs of dispatch each, while its arithmetic is a few
+µs (benchmarks/RESULTS.md, "Training speed"). One compiled call per step removes the dispatch.
+Inside it, three things keep the work near what the batch's non-zero entries need:
+
+- **Exact sparse draws.** Each (row, feature) is drawn as the dense sampler draws it: active in
+  each sample with probability p, independently, with the value map of
+  ``data.FeatureDistribution`` (U(0, 1], U(−1, 1], 1 or ±1). Where p is small the active
+  samples are found by geometric gaps (the number of inactive samples before the next active
+  one is Geometric(p): ⌊log(1 − u) / log(1 − p)⌋ for u ~ U[0, 1)), so a feature costs two
+  uniforms per active sample instead of one per sample; where p is large, one uniform per
+  sample decides activity and, given u < p, gives the value from u / p ~ U[0, 1).
+- **Samples with no active feature in closed form.** Such a sample has h = 0 and x′ = ReLU(b):
+  its loss Σⱼ Iⱼ ReLU(bⱼ)² and gradient (b alone) are added once, times their count.
+- **AdamW in the same pass**, with torch's update formula (decoupled weight decay, bias
+  corrections; ``torch.optim.AdamW``'s defaults), each row at its own learning rate and step.
+
+Each row draws from its own PCG64 bit generator (numpy's, seeded from the run's seed by
+``numpy.random.SeedSequence.spawn``, called from the kernel through the bit generator's ctypes
+interface as numpy documents for numba), so a row's data depends on its run's seed and its index
+in the run alone: a run trains to the same weights alone or batched with others.
+
+What it covers (:func:`supports`): the CPU; fresh batches (no finite training set); no
+adversarial training; the output ReLU(Wᵀh + b) or Wᵀh + b with h = W x or ReLU(W x) (tied
+weights); independent features (no correlated or anticorrelated sets, no normalisation) of
+either magnitude, signed or not; and n_features × n_hidden at most :data:`FUSED_MAX_WEIGHTS`.
+Everything else, and every request where numba cannot be imported, takes the eager step of
+``training.TrainingBatch`` (a log line says so once). The choice depends on the request alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+
+import numpy as np
+import torch
+from numpy.random import PCG64, SeedSequence
+from torch import Tensor
+
+from server.tms.config import ModelConfig, TrainConfig
+from server.tms.optim import BETAS, EPS
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; this is the documented fallback
+    numba = None
+
+log = logging.getLogger(__name__)
+
+# The fused step runs models with n_features × n_hidden at most this. Its products are scalar
+# loops over each active sample (about 3 · n · m multiply-adds), which beat the eager step's
+# batched kernels while the model is small; larger models (D: 400 × 30) keep torch's products.
+FUSED_MAX_WEIGHTS = 1024
+# A feature of p at least this draws one uniform per sample; below it, geometric gaps (two
+# uniforms and a log per active sample, about four times a dense entry's cost on these CPUs).
+DENSE_DRAW_MIN_PROBABILITY = 0.25
+
+_warned = False
+_compile_lock = threading.Lock()
+
+
+def available() -> bool:
+    """Whether the fused step can run here (numba imports); logs once when it cannot."""
+    global _warned
+    if numba is None and not _warned:
+        _warned = True
+        log.warning("numba is not installed: small models train with the eager torch step")
+    return numba is not None
+
+
+def supports(model: ModelConfig, config: TrainConfig, device: torch.device | str) -> bool:
+    """Whether a run of ``model`` trained by ``config`` on ``device`` takes the fused step.
+
+    Decided from the request alone (and numba's presence), so a request trains to the same
+    weights alone or batched.
+    """
+    return (
+        torch.device(device).type == "cpu"
+        and config.n_train is None
+        and not config.adversarial_epsilon
+        and model.activation in ("relu", "linear")
+        and not model.absolute_value
+        and not model.feature_sets
+        and not model.normalize_inputs
+        and model.n_features * model.n_hidden <= FUSED_MAX_WEIGHTS
+        and available()
+    )
+
+
+def row_generators(seed: int, rows: int) -> list[PCG64]:
+    """One PCG64 bit generator per row of a run, from its seed (``SeedSequence(seed).spawn``).
+
+    Row r's draws are ``numpy.random.Generator(row_generators(seed, rows)[r]).random()``'s
+    stream, consumed in the order :func:`fused_step` documents."""
+    return [PCG64(child) for child in SeedSequence(seed).spawn(rows)]
+
+
+def state_addresses(generators: list[PCG64]) -> np.ndarray:
+    """(rows,) uint64: each bit generator's state address, which the kernel passes to numpy's
+    ``next_double``. The generators must stay alive while the addresses are used."""
+    return np.array([g.ctypes.state_address for g in generators], dtype=np.uint64)
+
+
+if numba is not None:
+    # numpy's C function that advances a PCG64 state and returns its next 64 random bits; the
+    # same function for every PCG64, called with each row's state address.
+    _next_uint64 = PCG64().ctypes.next_uint64
+    _JIT = {"nogil": True, "fastmath": True, "error_model": "numpy"}
+
+    @numba.njit(**_JIT, inline="always")
+    def _high(bits: int) -> float:  # pragma: no cover - compiled
+        """A uniform on (0, 1) from the top 32 of 64 bits (never 0 or 1: logs stay finite)."""
+        return ((bits >> np.uint64(32)) + 0.5) * (1.0 / 4294967296.0)
+
+    @numba.njit(**_JIT, inline="always")
+    def _low(bits: int) -> float:  # pragma: no cover - compiled
+        """A uniform on [0, 1) from 24 of the low 32 bits: float32's resolution, as torch.rand."""
+        return ((bits & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * (1.0 / 16777216.0)
+
+    @numba.njit(**_JIT, inline="always")
+    def _value(v: float, boolean: bool, signed: bool) -> float:  # pragma: no cover - compiled
+        """An active feature's value from v ~ U[0, 1): ``data.FeatureDistribution._value``."""
+        value = 1.0 - 2.0 * v if signed else 1.0 - v
+        if boolean:
+            if not signed:
+                return 1.0
+            return 1.0 if value > 0.0 else (-1.0 if value < 0.0 else 0.0)
+        return value
+
+    @numba.njit(**_JIT)
+    def _draw(
+        x: np.ndarray, counts: np.ndarray, p_row: np.ndarray, dense: np.ndarray, state: int,
+        boolean: bool, signed: bool, bits: np.ndarray,
+    ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
+        """One row's batch into x (n, B), zero on entry; counts (B,) each sample's active
+        features. Feature i consumes 64-bit draws of the row's generator in turn, i = 0, 1, …
+        ``bits``: (≥ B / 2,) uint64 scratch."""
+        n, batch = x.shape
+        words = (batch + 1) // 2
+        halves = bits[:words].view(np.uint32)  # sample s reads the s-th 32-bit half
+        for i in range(n):
+            p = p_row[i]
+            if p <= 0.0:
+                continue
+            if dense[i]:  # a uniform per sample: active iff u < p, value from u / p ~ U[0, 1)
+                for w in range(words):  # 64 bits: two samples' 32-bit uniforms
+                    bits[w] = _next_uint64(state)
+                for s in range(batch):  # no branches: vector instructions
+                    u = halves[s] * (1.0 / 4294967296.0)  # on [0, 1), 32-bit resolution
+                    on = u < p
+                    x[i, s] = _value(u / p, boolean, signed) if on else 0.0
+                    counts[s] += on
+            else:  # geometric gaps between active samples; the same 64 bits give the value
+                log_q = math.log1p(-p)
+                s = -1
+                while True:
+                    word = _next_uint64(state)
+                    gap = math.floor(math.log(_high(word)) / log_q)
+                    if gap >= batch - 1 - s:
+                        break
+                    s += 1 + int(gap)
+                    x[i, s] = _value(_low(word), boolean, signed)
+                    counts[s] += 1
+
+    @numba.njit(**_JIT)
+    def _compact(x: np.ndarray, counts: np.ndarray, into: np.ndarray) -> int:  # pragma: no cover
+        """Copy the samples with an active feature into ``into`` (n, ≥ K); returns K."""
+        n, batch = x.shape
+        k = 0
+        for s in range(batch):
+            if counts[s]:
+                for i in range(n):
+                    into[i, k] = x[i, s]
+                k += 1
+        return k
+
+    @numba.njit(**_JIT)
+    def _gradients(
+        W: np.ndarray, b: np.ndarray, importance: np.ndarray, x: np.ndarray, k: int, batch: int,
+        hidden_relu: bool, relu_out: bool, dW: np.ndarray, db: np.ndarray, h: np.ndarray,
+        grad: np.ndarray, grad_h: np.ndarray, z: np.ndarray,
+    ) -> float:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
+        """One row's ∂L/∂W (m, n) and ∂L/∂b (n,) into dW, db, and its batch loss L.
+
+        L = (1/B) Σₛ Σⱼ Iⱼ (x′ⱼ − xⱼ)², x′ = act(Wᵀh + b), h = W x or ReLU(W x): what
+        ``model.loss_gradients`` computes. x[:, :k] are the batch's samples with an active
+        feature; the other B − k samples have h = 0 and x′ = act(b), added in closed form.
+        Every loop over samples is contiguous, so it compiles to vector instructions.
+        Scratch: h, grad_h (m, ≥ k); grad (n, ≥ k); z (≥ k,)."""
+        m, n = W.shape
+        scale = np.float32(2.0 / batch)
+        total = 0.0
+        for c in range(m):  # h = W x
+            h[c, :k] = 0.0
+            for i in range(n):
+                w = W[c, i]
+                for s in range(k):
+                    h[c, s] += w * x[i, s]
+            if hidden_relu:
+                for s in range(k):
+                    h[c, s] = max(h[c, s], np.float32(0.0))
+        for j in range(n):  # z = Wᵀ h + b, then ∂L/∂z, feature by feature
+            z[:k] = b[j]
+            for c in range(m):
+                w = W[c, j]
+                for s in range(k):
+                    z[s] += w * h[c, s]
+            weight = importance[j]
+            loss_j = np.float32(0.0)
+            sum_j = np.float32(0.0)
+            factor = weight * scale
+            if relu_out:  # ∂L/∂z is 0 where the ReLU is off (x′ = 0 there)
+                for s in range(k):
+                    on = z[s] > 0.0
+                    error = (z[s] if on else np.float32(0.0)) - x[j, s]
+                    loss_j += error * error
+                    gs = factor * error if on else np.float32(0.0)
+                    grad[j, s] = gs
+                    sum_j += gs
+            else:
+                for s in range(k):
+                    error = z[s] - x[j, s]
+                    loss_j += error * error
+                    grad[j, s] = factor * error
+                    sum_j += factor * error
+            total += weight * loss_j
+            db[j] = sum_j
+        for c in range(m):  # dW from x′ = Wᵀ h; ∂L/∂h = W ∂L/∂z
+            grad_h[c, :k] = 0.0
+            for j in range(n):
+                w = W[c, j]
+                acc = np.float32(0.0)
+                for s in range(k):
+                    acc += h[c, s] * grad[j, s]
+                    grad_h[c, s] += w * grad[j, s]
+                dW[c, j] = acc
+            if hidden_relu:
+                for s in range(k):
+                    grad_h[c, s] = grad_h[c, s] if h[c, s] > 0.0 else np.float32(0.0)
+            for i in range(n):  # dW from h = W x
+                acc = np.float32(0.0)
+                for s in range(k):
+                    acc += grad_h[c, s] * x[i, s]
+                dW[c, i] += acc
+        zeros = batch - k
+        if zeros:  # h = 0, x′ = act(b): the loss and b's gradient, once for all of them
+            for j in range(n):
+                out = max(b[j], np.float32(0.0)) if relu_out else b[j]
+                total += zeros * importance[j] * out * out
+                if not relu_out or b[j] > 0.0:
+                    db[j] += zeros * importance[j] * out * scale
+        return total / batch
+
+    @numba.njit(**_JIT)
+    def _adamw(
+        param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+        lr: float, weight_decay: float, step: int,
+    ) -> None:  # pragma: no cover - compiled; tested against torch.optim.AdamW  # fmt: skip
+        """torch.optim.AdamW's update of one flat parameter, at step ``step`` (1-based)."""
+        beta1, beta2 = BETAS
+        step_size = lr / (1.0 - beta1**step)
+        root_correction = math.sqrt(1.0 - beta2**step)
+        decay = 1.0 - lr * weight_decay
+        p, g, m1, m2 = (
+            param.reshape(-1),
+            grad.reshape(-1),
+            exp_avg.reshape(-1),
+            exp_avg_sq.reshape(-1),
+        )
+        for e in range(p.size):
+            m = m1[e] + (1.0 - beta1) * (g[e] - m1[e])
+            v = beta2 * m2[e] + (1.0 - beta2) * g[e] * g[e]
+            m1[e] = m
+            m2[e] = v
+            p[e] = p[e] * decay - step_size * m / (math.sqrt(v) / root_correction + EPS)
+
+    @numba.njit(**_JIT)
+    def _step(
+        W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
+        b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
+        states: np.ndarray, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray,
+        hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
+        active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
+        loss: np.ndarray,
+    ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
+        rows, m, n = W.shape
+        batch = x.shape[1]
+        dW = np.empty((m, n), np.float32)
+        db = np.empty(n, np.float32)
+        h, grad_h = scratch[:m], scratch[m : 2 * m]
+        grad, z = scratch[2 * m : 2 * m + n], scratch[2 * m + n]
+        for r in range(rows):
+            x[:] = 0.0
+            counts[:] = 0
+            _draw(x, counts, probability[r], dense[r], states[r], boolean, signed, bits)
+            k = batch
+            inputs = x
+            zero_samples = 0
+            for s in range(batch):
+                zero_samples += counts[s] == 0
+            if 4 * zero_samples >= batch:  # a quarter or more are all zero: compute the rest
+                k = _compact(x, counts, active)
+                inputs = active
+            loss[r] = _gradients(
+                W[r],
+                b[r],
+                importance[r],
+                inputs,
+                k,
+                batch,
+                hidden_relu,
+                relu_out,
+                dW,
+                db,
+                h,
+                grad,
+                grad_h,
+                z,
+            )
+            _adamw(W[r], dW, W_m[r], W_v[r], lr[r], weight_decay[r], steps[r])
+            _adamw(b[r], db, b_m[r], b_v[r], lr[r], weight_decay[r], steps[r])
+
+
+class FusedBatch:
+    """The fused step's buffers for a training batch's runs, which all take the fused step.
+
+    Args:
+        W, b, W_m, W_v, b_m, b_v: (rows, m, n) and (rows, n) float32 tensors of every run's
+            weights and AdamW moments, concatenated (the runs' own tensors are views of them).
+        importance, probability: (rows, n).
+        generators: each row's bit generator (:func:`row_generators`), kept alive here.
+        batch_size: B; model: any of the runs' model configs (the shape's fields).
+    """
+
+    def __init__(
+        self,
+        tensors: tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor],
+        importance: Tensor,
+        probability: Tensor,
+        generators: list[PCG64],
+        batch_size: int,
+        model: ModelConfig,
+    ) -> None:
+        self.arrays = tuple(t.numpy() for t in tensors)
+        self.importance = importance.to(torch.float32).contiguous().numpy()
+        self.probability = probability.to(torch.float64).contiguous().numpy()
+        self.dense = self.probability >= DENSE_DRAW_MIN_PROBABILITY
+        self.generators = generators
+        self.states = state_addresses(generators)
+        rows, n = self.probability.shape
+        m = tensors[0].shape[1]
+        self.x = np.zeros((n, batch_size), np.float32)  # feature-major: samples contiguous
+        self.active = np.zeros((n, batch_size), np.float32)  # the samples with an active feature
+        self.counts = np.zeros(batch_size, np.int32)
+        self.bits = np.zeros((batch_size + 1) // 2, np.uint64)
+        self.scratch = np.zeros((2 * m + n + 1, batch_size), np.float32)  # h, ∂h, ∂z, z
+        self.loss = np.zeros(rows, np.float32)
+        self.flags = (
+            model.hidden == "relu",
+            model.activation == "relu",
+            model.magnitude == "boolean",
+            model.signed,
+        )
+
+    def step(self, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray) -> Tensor:
+        """One AdamW step of every row; returns (rows,) the batch losses (a view: clone it).
+
+        Args:
+            lr, weight_decay: (rows,) float64, each row's for this step.
+            steps: (rows,) int64, each row's AdamW step count after this step (1-based).
+        """
+        _step(
+            *self.arrays, self.importance, self.probability, self.dense, self.states, lr,
+            weight_decay, steps, *self.flags, self.x, self.active, self.counts, self.scratch,
+            self.bits, self.loss,
+        )  # fmt: skip
+        return torch.from_numpy(self.loss)
+
+
+def warm() -> None:
+    """Compile the kernel now (about a second) by stepping a tiny batch, so the first request
+    does not wait for it; a no-op without numba. Safe to call from several threads."""
+    if not available():
+        return
+    with _compile_lock:
+        from server.tms.config import ModelConfig as _Model
+
+        model = _Model(n_features=2, n_hidden=1)
+        W, b = torch.zeros(1, 1, 2), torch.zeros(1, 2)
+        tensors = (W, b, W.clone(), W.clone(), b.clone(), b.clone())
+        batch = FusedBatch(
+            tensors, torch.ones(1, 2), torch.full((1, 2), 0.5), row_generators(0, 1), 4, model
+        )
+        one = np.ones(1)
+        batch.step(one * 1e-3, one * 0.0, np.ones(1, np.int64))
