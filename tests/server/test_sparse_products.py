@@ -18,7 +18,7 @@ from server.tms.sparse_products import (
     packed_loss_gradients,
 )
 from server.tms.training import TrainingBatch, run_to_end
-from tests.server.runs import make_run
+from tests.server.runs import eager_only, make_run
 
 ARCHITECTURES = {
     "relu": Architecture("relu"),
@@ -144,6 +144,7 @@ def test_which_runs_take_the_path_depends_on_the_request_alone() -> None:
 
 def test_a_run_steps_as_the_dense_step_does(monkeypatch: pytest.MonkeyPatch) -> None:
     # The same run (same draws) with the path and without it: the same weights, to rounding.
+    eager_only(monkeypatch)  # the eager step is the one under test, whatever the fused one takes
     config = TrainConfig(steps=20, batch_size=1024, n_eval_samples=1024)
     p, importance = torch.tensor([[1.0], [0.01], [0.002], [0.2]]), torch.rand(4, 200)
     for hidden, absolute in (("none", False), ("relu", True)):
@@ -167,7 +168,10 @@ def test_a_run_steps_as_the_dense_step_does(monkeypatch: pytest.MonkeyPatch) -> 
         torch.testing.assert_close(with_path.last_loss, dense.last_loss, rtol=1e-4, atol=1e-6)
 
 
-def test_runs_with_sparse_products_are_the_same_alone_and_batched() -> None:
+def test_runs_with_sparse_products_are_the_same_alone_and_batched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eager_only(monkeypatch)
     config = TrainConfig(steps=20, batch_size=1024, n_eval_samples=2048)
     p, importance = torch.tensor([[0.02], [1.0], [0.001], [0.004]]), torch.ones(4, 150)
     alone = run_to_end(make_run(p, importance, 8, "relu", config, seed=7))
