@@ -75,14 +75,19 @@ class RunProducts:
     Attributes:
         groups: per group, the run's row indices (long tensors), in the sampler's order.
         rows: every row in a group, (rows_p,).
-        used: whether the run takes the path (False: every row stays dense).
+        used: whether the run takes the path (False: every row stays dense): on the CPU, with
+            at least :data:`MIN_FEATURES` features, when the cost model's saving exceeds its
+            groups' fixed cost.
     """
 
     def __init__(self, sampler: SparseSampler, n_hidden: int) -> None:
         self.sampler = sampler
         n, B = sampler.n_features, sampler.batch_size
         self.groups: list[Tensor] = []
-        if sampler.all_dense or n < MIN_FEATURES:
+        # CPU only: measured there; on a GPU a group's some 40 small kernels would cost more
+        # launches than its products save (not measured, so not taken)
+        cpu = sampler.lane_probability.device.type == "cpu"
+        if sampler.all_dense or n < MIN_FEATURES or not cpu:
             self.rows, self.used = torch.empty(0, dtype=torch.long), False
             return
         expected = sampler.expected_active().tolist()  # per sparse row

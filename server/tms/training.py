@@ -10,12 +10,13 @@ others.
 
 What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of autograd
 (``model.loss_gradients``), one uniform draw per input entry (``data.FeatureDistribution``),
-or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``),
-feature-major batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for
-small steps. After training, each restart's loss is measured on fresh samples and the lowest is
-kept, as the paper does for its 2-D models; the kept restarts' reported loss is then measured
-again on other fresh samples, so that picking the lowest of several noisy estimates does not bias
-it low (:class:`LossEstimate` says how a result's loss was measured).
+or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``) and, in
+large models, products over those entries with all-zero samples in closed form
+(``sparse_products``), feature-major batches, torch's fused AdamW kernel over all runs at once,
+and one CPU thread for small steps. After training, each restart's loss is measured on fresh
+samples and the lowest is kept, as the paper does for its 2-D models; the kept restarts' reported
+loss is then measured again on other fresh samples, so that picking the lowest of several noisy
+estimates does not bias it low (:class:`LossEstimate` says how a result's loss was measured).
 """
 
 from __future__ import annotations
