@@ -26,6 +26,9 @@ COPY frontend ./frontend
 # force-included into the wheel (pyproject.toml): served at /THEORY.md
 COPY docs/THEORY.md ./docs/THEORY.md
 RUN pip install ".${EXTRAS}" && mkdir -p /app/models_cache
+# Compile the fused training step (numba) into the image's cache, so a container's first
+# request does not wait for it (numba recompiles if the CPU differs from the build machine's).
+RUN python -c "from server.tms import fused; fused.warm()"
 
 EXPOSE 8000
 VOLUME /app/models_cache

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -56,9 +57,11 @@ log = logging.getLogger(__name__)
 # loops over each active sample (about 3 · n · m multiply-adds), which beat the eager step's
 # batched kernels while the model is small; larger models (D: 400 × 30) keep torch's products.
 FUSED_MAX_WEIGHTS = 1024
-# A feature of p at least this draws one uniform per sample; below it, geometric gaps (two
-# uniforms and a log per active sample, about four times a dense entry's cost on these CPUs).
-DENSE_DRAW_MIN_PROBABILITY = 0.25
+# A feature of p at least this draws one uniform per sample (32 bits: 1.8 ns a sample, whatever
+# p); below it, geometric gaps (64 bits and a log per active sample, about 13 ns). Measured on 20
+# features × 1,024 samples on one core: dense 37 µs at every p; gaps 17, 30, 41 and 53 µs at
+# p = 0.05, 0.1, 0.15 and 0.2 (benchmarks/RESULTS.md, issue 17).
+DENSE_DRAW_MIN_PROBABILITY = 0.125
 
 _warned = False
 _compile_lock = threading.Lock()
@@ -108,9 +111,11 @@ def state_addresses(generators: list[PCG64]) -> np.ndarray:
 
 if numba is not None:
     # numpy's C function that advances a PCG64 state and returns its next 64 random bits; the
-    # same function for every PCG64, called with each row's state address.
+    # same function for every PCG64, called with each row's state address. It is passed to the
+    # kernel as an argument (a global ctypes pointer would keep numba from caching the kernel).
     _next_uint64 = PCG64().ctypes.next_uint64
-    _JIT = {"nogil": True, "fastmath": True, "error_model": "numpy"}
+    # cache: compiled once per machine into __pycache__, then loaded in a fraction of a second
+    _JIT = {"nogil": True, "fastmath": True, "error_model": "numpy", "cache": True}
 
     @numba.njit(**_JIT, inline="always")
     def _high(bits: int) -> float:  # pragma: no cover - compiled
@@ -135,7 +140,7 @@ if numba is not None:
     @numba.njit(**_JIT)
     def _draw(
         x: np.ndarray, counts: np.ndarray, p_row: np.ndarray, dense: np.ndarray, state: int,
-        boolean: bool, signed: bool, bits: np.ndarray,
+        boolean: bool, signed: bool, bits: np.ndarray, next_uint64: Callable[[int], int],
     ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
         """One row's batch into x (n, B), zero on entry; counts (B,) each sample's active
         features. Feature i consumes 64-bit draws of the row's generator in turn, i = 0, 1, …
@@ -149,7 +154,7 @@ if numba is not None:
                 continue
             if dense[i]:  # a uniform per sample: active iff u < p, value from u / p ~ U[0, 1)
                 for w in range(words):  # 64 bits: two samples' 32-bit uniforms
-                    bits[w] = _next_uint64(state)
+                    bits[w] = next_uint64(state)
                 for s in range(batch):  # no branches: vector instructions
                     u = halves[s] * (1.0 / 4294967296.0)  # on [0, 1), 32-bit resolution
                     on = u < p
@@ -159,7 +164,7 @@ if numba is not None:
                 log_q = math.log1p(-p)
                 s = -1
                 while True:
-                    word = _next_uint64(state)
+                    word = next_uint64(state)
                     gap = math.floor(math.log(_high(word)) / log_q)
                     if gap >= batch - 1 - s:
                         break
@@ -286,7 +291,7 @@ if numba is not None:
         states: np.ndarray, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray,
         hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
         active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
-        loss: np.ndarray,
+        loss: np.ndarray, next_uint64: Callable[[int], int],
     ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
         rows, m, n = W.shape
         batch = x.shape[1]
@@ -297,7 +302,9 @@ if numba is not None:
         for r in range(rows):
             x[:] = 0.0
             counts[:] = 0
-            _draw(x, counts, probability[r], dense[r], states[r], boolean, signed, bits)
+            _draw(
+                x, counts, probability[r], dense[r], states[r], boolean, signed, bits, next_uint64
+            )
             k = batch
             inputs = x
             zero_samples = 0
@@ -324,6 +331,7 @@ if numba is not None:
             )
             _adamw(W[r], dW, W_m[r], W_v[r], lr[r], weight_decay[r], steps[r])
             _adamw(b[r], db, b_m[r], b_v[r], lr[r], weight_decay[r], steps[r])
+            steps[r] += 1
 
 
 class FusedBatch:
@@ -335,6 +343,10 @@ class FusedBatch:
         importance, probability: (rows, n).
         generators: each row's bit generator (:func:`row_generators`), kept alive here.
         batch_size: B; model: any of the runs' model configs (the shape's fields).
+        lr, weight_decay: (rows,) each row's AdamW settings (``lr`` may be replaced before a
+            step: a schedule's).
+        steps: (rows,) each row's AdamW step count of its next step (1-based); the kernel
+            counts it on.
     """
 
     def __init__(
@@ -345,7 +357,13 @@ class FusedBatch:
         generators: list[PCG64],
         batch_size: int,
         model: ModelConfig,
+        lr: np.ndarray,
+        weight_decay: np.ndarray,
+        steps: np.ndarray,
     ) -> None:
+        self.lr = np.ascontiguousarray(lr, np.float64)
+        self.weight_decay = np.ascontiguousarray(weight_decay, np.float64)
+        self.steps = np.ascontiguousarray(steps, np.int64)
         self.arrays = tuple(t.numpy() for t in tensors)
         self.importance = importance.to(torch.float32).contiguous().numpy()
         self.probability = probability.to(torch.float64).contiguous().numpy()
@@ -367,17 +385,13 @@ class FusedBatch:
             model.signed,
         )
 
-    def step(self, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray) -> Tensor:
-        """One AdamW step of every row; returns (rows,) the batch losses (a view: clone it).
-
-        Args:
-            lr, weight_decay: (rows,) float64, each row's for this step.
-            steps: (rows,) int64, each row's AdamW step count after this step (1-based).
-        """
+    def step(self) -> Tensor:
+        """One AdamW step of every row at ``self.lr``; returns (rows,) the batch losses (a
+        view of a buffer the next step overwrites: clone what is kept)."""
         _step(
-            *self.arrays, self.importance, self.probability, self.dense, self.states, lr,
-            weight_decay, steps, *self.flags, self.x, self.active, self.counts, self.scratch,
-            self.bits, self.loss,
+            *self.arrays, self.importance, self.probability, self.dense, self.states, self.lr,
+            self.weight_decay, self.steps, *self.flags, self.x, self.active, self.counts,
+            self.scratch, self.bits, self.loss, _next_uint64,
         )  # fmt: skip
         return torch.from_numpy(self.loss)
 
@@ -393,8 +407,9 @@ def warm() -> None:
         model = _Model(n_features=2, n_hidden=1)
         W, b = torch.zeros(1, 1, 2), torch.zeros(1, 2)
         tensors = (W, b, W.clone(), W.clone(), b.clone(), b.clone())
-        batch = FusedBatch(
-            tensors, torch.ones(1, 2), torch.full((1, 2), 0.5), row_generators(0, 1), 4, model
-        )
         one = np.ones(1)
-        batch.step(one * 1e-3, one * 0.0, np.ones(1, np.int64))
+        batch = FusedBatch(
+            tensors, torch.ones(1, 2), torch.full((1, 2), 0.5), row_generators(0, 1), 4, model,
+            one * 1e-3, one * 0.0, np.ones(1, np.int64),
+        )  # fmt: skip
+        batch.step()

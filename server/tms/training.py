@@ -892,27 +892,29 @@ class TrainingBatch:
         importance = torch.cat([run.importance for run in runs])
         generators = [g for run in runs for g in run.row_generators or []]
         tensors = (whole["W"], whole["b"], moments[0], squares[0], moments[1], squares[1])
+        counts = np.array([run.rows for run in runs])
+        per_run = np.array(
+            [(run.config.lr_at(run.step), run.config.weight_decay, run.step + 1) for run in runs]
+        )  # (runs, 3)
+        lr, weight_decay, steps = np.repeat(per_run, counts, axis=0).T
         batch = fused.FusedBatch(
-            tensors, importance, probability, generators, first.config.batch_size, first.model
-        )
+            tensors, importance, probability, generators, first.config.batch_size, first.model,
+            lr, weight_decay, steps,
+        )  # fmt: skip
         return _Layout(
             runs=runs, x=torch.empty(0), probability_term=torch.empty(0), importance=importance,
-            grads=(), slices=slices, fused=batch,
-            row_counts=np.array([run.rows for run in runs]),
+            grads=(), slices=slices, fused=batch, row_counts=counts,
+            scheduled=any(run.config.lr_schedule != "constant" for run in runs),
         )  # fmt: skip
 
     def _fused_step(self, layout: _Layout, with_loss: bool) -> None:
         """One step of every run through the compiled kernel (``fused.FusedBatch``)."""
         assert layout.fused is not None and layout.row_counts is not None
         runs = layout.runs
-        per_run = np.array(
-            [(run.config.lr_at(run.step), run.config.weight_decay, run.step + 1) for run in runs]
-        )  # (runs, 3)
-        per_row = np.repeat(per_run, layout.row_counts, axis=0)
-        loss = layout.fused.step(
-            np.ascontiguousarray(per_row[:, 0]), np.ascontiguousarray(per_row[:, 1]),
-            per_row[:, 2].astype(np.int64),
-        )  # fmt: skip
+        if layout.scheduled:  # each run's lr at its step now
+            lr = [run.config.lr_at(run.step) for run in runs]
+            layout.fused.lr[:] = np.repeat(lr, layout.row_counts)
+        loss = layout.fused.step()
         with_loss = with_loss or any(run.history_due() for run in runs)
         for run, rows in zip(runs, layout.slices, strict=True):
             run.record(loss[rows].clone() if with_loss else None)

@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 
 from benchmarks.load import explorer_request, run_load, settle, ws_url
 from benchmarks.serve import start_server, stop_server
+from server.tms import fused
 
 # asyncio's default executor (uvloop's too), behind the server's asyncio.to_thread, starts its
 # threads lazily, up to this many; the server runs on this same machine.
@@ -96,7 +97,13 @@ def test_a_client_leaving_mid_training_stops_its_training(server: str) -> None:
 def test_a_rest_client_leaving_cancels_its_training_unless_a_job_waits(server: str) -> None:
     """Before: 20 POSTs of 20,000 steps with a 0.5 s client timeout all trained to the end and
     were stored."""
-    bodies = [explorer_request(0.05, seed=777 + k, steps=20_000) for k in range(4)]
+    # 40 → 30 takes the eager step (n·m above the fused step's limit): seconds of training, so
+    # the clients leave long before it ends (the explorer's 5 → 2 ends in under a second now)
+    assert fused.FUSED_MAX_WEIGHTS < 40 * 30
+    bodies = [
+        explorer_request(0.05, seed=777 + k, steps=20_000) | {"n_features": 40, "n_hidden": 30}
+        for k in range(4)
+    ]
     for body in bodies:
         with pytest.raises(httpx.TimeoutException):
             httpx.post(f"{server}/api/models", json=body, timeout=0.5)

@@ -66,7 +66,9 @@ def test_three_features_in_two_dimensions(client: TestClient) -> None:
         "extra_superposed",
         "others_superposed",
     ]
-    allowed = set(result["phases"]) | {"all_superposed", "other"}
+    # the classifier's other classes (server/tms/phase_diagram.py): a 200-step model's noisy
+    # loss may beat every candidate's closed form
+    allowed = set(result["phases"]) | {"all_superposed", "other", "beats_candidates"}
     assert {c for row in result["empirical"] for c in row} <= allowed
     assert len(result["W"][0][0]) == 2 and len(result["W"][0][0][0]) == 3
 

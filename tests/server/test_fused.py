@@ -41,7 +41,10 @@ def fused_draws(
             x = np.zeros((probability.shape[1], batch), np.float32)
             counts = np.zeros(batch, np.int32)
             bits = np.zeros(batch // 2 + 1, np.uint64)
-            fused._draw(x, counts, probability[row], dense[row], states[row], boolean, signed, bits)
+            fused._draw(
+                x, counts, probability[row], dense[row], states[row], boolean, signed, bits,
+                fused._next_uint64,
+            )  # fmt: skip
             assert np.array_equal(counts, (x != 0).sum(axis=0))
             out[row, :, t * batch : (t + 1) * batch] = x
     return torch.from_numpy(out)
@@ -264,7 +267,7 @@ def test_a_fused_run_steps_like_autograd_with_torch_adamw(
             fused._draw(
                 x[row].numpy(), counts, run.probability[row].double().numpy(), dense[row],
                 fused.state_addresses([generator])[0], magnitude == "boolean", False,
-                np.zeros(32, np.uint64),
+                np.zeros(32, np.uint64), fused._next_uint64,
             )  # fmt: skip
         loss = reconstruction_loss(x, forward(W, b, x, run.architecture), run.importance).sum()
         optimizer.zero_grad()
