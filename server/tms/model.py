@@ -162,6 +162,39 @@ def reconstruction_loss(x: Tensor, x_hat: Tensor, importance: Tensor) -> Tensor:
     return (importance.unsqueeze(-1) * error * error).sum(dim=(1, 2)) / x.shape[-1]
 
 
+class Workspace:
+    """Scratch tensors that :func:`loss_gradients` reuses from one call to the next.
+
+    A step of a large model allocates several (rows, n, B) and (rows, m, B) intermediates (h,
+    x′, the error, ∂L/∂h). Fresh allocations of that size go to the allocator's mmap path and are
+    unmapped again when freed, so every step pays the kernel's page faults on each of them: on the
+    2-core machines 4–5 ms of the 400 → 30, 8-row step's 35 ms per such tensor
+    (benchmarks/RESULTS.md, "D: sparse products"). Keeping them here makes the step's arithmetic
+    and its results exactly what they were (the same kernels, written into old memory).
+
+    Not thread-safe: one owner (a training batch's layout) per workspace.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialised contiguous tensor of ``shape`` with ``like``'s dtype and device, in
+        the memory of the previous call with this ``name`` when that is large enough (so a
+        shape that changes from step to step, such as a compacted batch's width, reuses it)."""
+        numel = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if (
+            buffer is None
+            or buffer.numel() < numel
+            or buffer.dtype != like.dtype
+            or buffer.device != like.device
+        ):
+            buffer = torch.empty(numel, dtype=like.dtype, device=like.device)
+            self._buffers[name] = buffer
+        return buffer[:numel].view(shape)
+
+
 class Gradients(NamedTuple):
     """∂L/∂W (rows, m, n), ∂L/∂b (rows, n), L (rows,) or None, and ∂L/∂W_out (rows, n, m) of an
     untied model or None."""
@@ -182,6 +215,7 @@ def loss_gradients(
     into: tuple[Tensor, ...] | None = None,
     W_out: Tensor | None = None,
     y: Tensor | None = None,
+    workspace: Workspace | None = None,
 ) -> Gradients:
     """∂L/∂W, ∂L/∂b (and ∂L/∂W_out) of every row's batch loss, and optionally the loss itself.
 
@@ -194,30 +228,37 @@ def loss_gradients(
         into: optional buffers for dW, db (and dW_out), written in place (saves allocations).
         W_out: (rows, n, m), untied output weights; None for x′ = Wᵀ h.
         y: (rows, n, B), the target; None for x itself.
+        workspace: where to keep the intermediates between calls (:class:`Workspace`); None
+            allocates them afresh. The results are the same either way.
 
     Returns:
         :class:`Gradients`.
     """
     activation, power, hidden = arch.activation, arch.power, arch.hidden
-    batch = x.shape[-1]
-    h = torch.bmm(W, x)  # (rows, m, B)
+    rows, n, batch = x.shape
+    m = W.shape[1]
+
+    def scratch(name: str, shape: tuple[int, ...]) -> Tensor | None:
+        return None if workspace is None else workspace.get(name, shape, x)
+
+    h = torch.bmm(W, x, out=scratch("h", (rows, m, batch)))  # (rows, m, B)
     if hidden == "relu":
         h.relu_()
     readout = W.mT if W_out is None else W_out  # (rows, n, m)
     polynomial = activation == "power" and power != 1
     if activation == "power":
-        z = torch.bmm(readout, h)  # (rows, n, B), no bias
+        z = torch.bmm(readout, h, out=scratch("z", (rows, n, batch)))  # (rows, n, B), no bias
         out = z.pow(power) if polynomial else z
-    else:
-        out = torch.baddbmm(b.unsqueeze(-1), readout, h)  # (rows, n, B): z, then x′ in place
+    else:  # (rows, n, B): z, then x′ in place
+        out = torch.baddbmm(b.unsqueeze(-1), readout, h, out=scratch("z", (rows, n, batch)))
     if activation == "relu":
         out.relu_()
-    error = out - (x if y is None else y)  # (rows, n, B): x′ − y
+    error = torch.sub(out, x if y is None else y, out=scratch("error", (rows, n, batch)))
     weight = importance.unsqueeze(-1)  # (rows, n, 1)
     loss = (error * error).mul_(weight).sum(dim=(1, 2)) / batch if with_loss else None
     grad = error.mul_(weight * (2.0 / batch))  # ∂L/∂x′
-    if activation == "relu":  # ∂L/∂z: zero where the ReLU was off (x′ = 0 there)
-        grad = torch.ops.aten.threshold_backward(grad, out, 0.0)
+    if activation == "relu":  # ∂L/∂z: zero where the ReLU was off (x′ = 0 there), in place
+        grad = torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
     elif polynomial:  # ∂L/∂z = ∂L/∂x′ · k z^(k−1)
         grad.mul_(z.pow_(power - 1)).mul_(float(power))
     dW_buf, db_buf, dW_out_buf = (*into, None)[:3] if into is not None else (None, None, None)
@@ -225,9 +266,9 @@ def loss_gradients(
         db = db_buf.zero_() if db_buf is not None else torch.zeros_like(b)
     else:
         db = torch.sum(grad, dim=-1, out=db_buf)  # (rows, n)
-    grad_h = torch.bmm(readout.mT, grad)  # (rows, m, B): ∂L/∂h
+    grad_h = torch.bmm(readout.mT, grad, out=scratch("grad_h", (rows, m, batch)))  # ∂L/∂h
     if hidden == "relu":  # zero where the hidden ReLU was off
-        grad_h = torch.ops.aten.threshold_backward(grad_h, h, 0.0)
+        grad_h = torch.ops.aten.threshold_backward.grad_input(grad_h, h, 0.0, grad_input=grad_h)
     if W_out is None:
         dW = torch.bmm(h, grad.mT, out=dW_buf)  # (rows, m, n): from x′ = Wᵀ h
         dW.baddbmm_(grad_h, x.mT)  # from h = W x

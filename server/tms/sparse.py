@@ -76,6 +76,7 @@ class SparseSampler:
     ) -> None:
         rows, n = probability.shape
         self.distribution, self.batch_size, self.n_features = distribution, batch_size, n
+        self.n_rows = rows
         device = probability.device
         sparse = probability.amax(dim=1) <= SPARSE_MAX_PROBABILITY  # (rows,)
         entries = int(sparse.sum()) * n * batch_size
@@ -90,6 +91,11 @@ class SparseSampler:
         self.dense_rows = (~sparse).nonzero().flatten()  # (rows_d,)
         self.all_dense = len(self.sparse_rows) == 0
         self.all_sparse = len(self.dense_rows) == 0
+        # Dense rows that form one block (the usual case: p falls along the instances) are drawn
+        # straight into the batch, the same numbers as through a temporary and a copy.
+        d = self.dense_rows.tolist()
+        contiguous = bool(d) and d == list(range(d[0], d[0] + len(d)))
+        self._dense_block = slice(d[0], d[0] + len(d)) if contiguous else None
         self.dense_term = distribution.probability_term(probability[self.dense_rows])
         # units: features outside any set, then each set; a unit's leader decides its activity
         in_sets = {j for s in distribution.sets for j in s.features}
@@ -100,6 +106,21 @@ class SparseSampler:
         self.units = len(leaders)
         self.rows_s = len(self.sparse_rows)
         self._claims = torch.empty(0, dtype=torch.long, device=device)
+        self._written: list[Tensor] = []
+
+    def entries(self) -> Tensor:
+        """The flat positions in the last drawn batch (rows, n, B), row-major, of its sparse
+        rows' non-zero entries: sorted, each once (a duplicate draw wrote its keeper's value
+        to the same position). Call after :meth:`draw`; read the values from the batch."""
+        if not self._written:
+            return torch.empty(0, dtype=torch.long, device=self.lane_probability.device)
+        return torch.unique(torch.cat(self._written))
+
+    def expected_active(self) -> Tensor:
+        """(rows_s,) float: the expected number of samples of a batch in which a sparse row has
+        any active feature, B · (1 − Πᵤ (1 − pᵤ)) over its units."""
+        inactive = torch.log1p(-self.lane_probability.double().clamp_max(1 - 1e-12)).sum(dim=1)
+        return self.batch_size * (1 - inactive.exp())
 
     def draw(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Fill ``x`` (rows, n_features, B) with a fresh batch from ``generator``, in place.
@@ -111,11 +132,16 @@ class SparseSampler:
             torch.rand(x.shape, generator=generator, out=x)
             return self.distribution.features_from_uniform_(x, self.dense_term)
         if not self.all_sparse:
-            u = torch.rand(
-                (len(self.dense_rows), *x.shape[1:]), generator=generator, device=x.device
-            )
+            if self._dense_block is not None:  # drawn in place: no (rows_d, n, B) temporary
+                u = x[self._dense_block]
+                torch.rand(u.shape, generator=generator, out=u)
+            else:
+                u = torch.rand(
+                    (len(self.dense_rows), *x.shape[1:]), generator=generator, device=x.device
+                )
             dense = self.distribution.features_from_uniform_(u, self.dense_term)
-            x.index_copy_(0, self.dense_rows, dense)
+            if self._dense_block is None:
+                x.index_copy_(0, self.dense_rows, dense)
         if self.all_sparse:
             x.zero_()
             self._sparse_into(x, generator, None)
@@ -133,6 +159,8 @@ class SparseSampler:
         """
         B, n, dist = self.batch_size, self.n_features, self.distribution
         device, rows_s = out.device, self.rows_s
+        written: list[Tensor] = []  # the flat positions in ``out`` of every entry written
+        self._written = written
         p = self.lane_probability.mT.reshape(-1)  # (lanes,), unit-major
         counts = torch.binomial(torch.full_like(p, float(B)), p, generator=generator).long()
         flat = out.view(-1)
@@ -155,9 +183,9 @@ class SparseSampler:
                 if g == 0:  # single features
                     feature = singles.index_select(0, unit[offset - size : offset])
                     v = torch.rand(size, generator=generator, device=device)
-                    flat.scatter_(
-                        0, (r * n + feature) * B + t, dist._value(v.index_select(0, winner))
-                    )
+                    keys = (r * n + feature) * B + t
+                    flat.scatter_(0, keys, dist._value(v.index_select(0, winner)))
+                    written.append(keys)
                     continue
                 feature_set = dist.sets[g - 1]
                 members = torch.tensor(feature_set.features, dtype=torch.long, device=device)
@@ -168,6 +196,7 @@ class SparseSampler:
                     )
                     keys = (r.unsqueeze(1) * n + members) * B + t.unsqueeze(1)
                     flat.scatter_(0, keys.reshape(-1), dist._value(v).reshape(-1))
+                    written.append(keys.reshape(-1))
                 else:  # one member, chosen uniformly, and its value
                     v = (
                         torch.rand(size, generator=generator, device=device).index_select(0, winner)
@@ -176,6 +205,7 @@ class SparseSampler:
                     chosen = v.floor().clamp_max_(k - 1)
                     keys = (r * n + members.index_select(0, chosen.long())) * B + t
                     flat.scatter_(0, keys, dist._value(v - chosen))
+                    written.append(keys)
 
     def _group_sizes(self, lane: Tensor) -> Tensor:
         """How many of a round's draws (in lane order) fall in each unit group: the single

@@ -10,12 +10,13 @@ others.
 
 What makes a step cheap (benchmarks/RESULTS.md): the exact gradient instead of autograd
 (``model.loss_gradients``), one uniform draw per input entry (``data.FeatureDistribution``),
-or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``),
-feature-major batches, torch's fused AdamW kernel over all runs at once, and one CPU thread for
-small steps. After training, each restart's loss is measured on fresh samples and the lowest is
-kept, as the paper does for its 2-D models; the kept restarts' reported loss is then measured
-again on other fresh samples, so that picking the lowest of several noisy estimates does not bias
-it low (:class:`LossEstimate` says how a result's loss was measured).
+or, for rows of small p, draws of the non-zero entries alone (``sparse.SparseSampler``) and, in
+large models, products over those entries with all-zero samples in closed form
+(``sparse_products``), feature-major batches, torch's fused AdamW kernel over all runs at once,
+and one CPU thread for small steps. After training, each restart's loss is measured on fresh
+samples and the lowest is kept, as the paper does for its 2-D models; the kept restarts' reported
+loss is then measured again on other fresh samples, so that picking the lowest of several noisy
+estimates does not bias it low (:class:`LossEstimate` says how a result's loss was measured).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import (
     Architecture,
+    Workspace,
     forward,
     init_output_weights,
     init_weights,
@@ -43,6 +45,7 @@ from server.tms.model import (
 )
 from server.tms.optim import AdamGroup, adamw_step
 from server.tms.sparse import SparseSampler
+from server.tms.sparse_products import BatchProducts
 
 # Steps that touch fewer entries than this run on one thread: for small models a second thread
 # costs more in synchronisation than it gains (benchmarks/RESULTS.md, "Training speed").
@@ -785,6 +788,8 @@ class _Layout:
     fused: fused.FusedBatch | None = None  # the runs take the fused step (``Run.fused``)
     row_counts: np.ndarray | None = None  # (runs,) each run's rows, for the fused step's arrays
     sparse: bool = False  # some run draws sparse rows (``Run.sampler``): each run draws its own
+    workspace: Workspace = field(default_factory=Workspace)  # the step's reused intermediates
+    products: BatchProducts | None = None  # rows stepped from their non-zero entries, if any
 
 
 class TrainingBatch:
@@ -863,6 +868,8 @@ class TrainingBatch:
             layout.per_run.append(mine)
             _merge(groups, mine, mine.lr)
         layout.adam = list(groups.values())
+        if layout.sparse:
+            layout.products = BatchProducts.of(runs, layout.slices)
         return layout
 
     def _build_fused(self, runs: list[Run], probability: Tensor) -> _Layout:
@@ -997,9 +1004,16 @@ class TrainingBatch:
             x = adversarial.perturb(
                 x, W, first.config.adversarial_epsilon, _row_generators(layout), W_out
             )
-        loss = loss_gradients(
-            W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y
-        ).loss
+        if layout.products is not None:  # sparse rows from their entries (sparse_products.py)
+            loss = layout.products.loss_gradients(
+                W, b, x, layout.importance, arch, with_loss, layout.grads, W_out, y,
+                layout.workspace,
+            )  # fmt: skip
+        else:
+            loss = loss_gradients(
+                W, b, x, layout.importance, arch, with_loss, into=layout.grads, W_out=W_out, y=y,
+                workspace=layout.workspace,
+            ).loss  # fmt: skip
         for group in self._adam_groups(layout):  # every run's own parameters and state
             adamw_step(group)
         for run, rows in zip(layout.runs, layout.slices, strict=True):
