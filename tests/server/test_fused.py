@@ -277,3 +277,23 @@ def test_a_fused_run_steps_like_autograd_with_torch_adamw(
     torch.testing.assert_close(run.b, b.detach(), rtol=1e-5, atol=1e-6)
     assert run.last_loss is not None  # the last step's batch loss, before its update
     assert float(run.last_loss.sum()) == pytest.approx(float(loss), rel=1e-5)
+
+
+def test_threads_step_rows_as_one_thread_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel kernel (rows over numba's threads) gives the serial kernel's weights."""
+    model = ModelConfig(3, 2, feature_probability=[1.0, 0.3, 0.05, 0.01, 0.5, 0.002])
+    config = TrainConfig(steps=40, batch_size=256, n_restarts=3, seed=11)
+    weights = {}
+    for threshold in (0, 1 << 62):
+        monkeypatch.setattr(fused, "PARALLEL_MIN_ENTRIES", threshold)
+        run = Run(model, config)
+        batch = TrainingBatch()
+        batch.add(run)
+        batch.step()
+        assert batch._layout is not None and batch._layout.fused is not None
+        assert batch._layout.fused.parallel == (threshold == 0)
+        while not run.done:
+            batch.step()
+        weights[threshold] = (run.W.clone(), run.b.clone())
+    assert torch.equal(weights[0][0], weights[1 << 62][0])
+    assert torch.equal(weights[0][1], weights[1 << 62][1])
