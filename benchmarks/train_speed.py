@@ -8,7 +8,9 @@ this machine's floors, measured in the same run: what one eager op, one random n
 copied and one FLOP of batched matmul cost, and what they add up to for each configuration,
 beside what the project's sampler (``sparse.SparseSampler``: rows of small p draw only their
 non-zero entries) and the dense draw cost on that configuration's rows, and the process's peak
-RSS.
+RSS. A third gives, for the configurations that take the fused step (``server/tms/fused.py``:
+small models on the CPU), what 64 random bits cost as it draws them and how many a step draws:
+the fused step's own floor.
 
     python benchmarks/train_speed.py                 # all configurations, full step counts
     python benchmarks/train_speed.py --only A B --scale 0.1
@@ -24,10 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from benchmarks.reference import train_reference
+from server.tms import fused
 from server.tms.config import ModelConfig, TrainConfig
 from server.tms.data import PAPER_FEATURES
 from server.tms.model import Architecture
@@ -184,6 +188,50 @@ def sampler_ms(c: Config, device: torch.device, calls: int = 20) -> tuple[float,
     return ours, per_call_us(dense, device, calls) / 1e3, len(sampler.sparse_rows)
 
 
+def random_word_ns(calls: int = 1 << 22) -> float:
+    """ns per 64 random bits as the fused step draws them (numpy's PCG64 ``next_uint64``
+    called from numba), measured here."""
+    import numba
+
+    @numba.njit(nogil=True)
+    def draw(next_uint64, state, n):  # type: ignore[no-untyped-def]
+        acc = np.uint64(0)
+        for _ in range(n):
+            acc ^= next_uint64(state)
+        return acc
+
+    generator = fused.row_generators(0, 1)
+    state = int(fused.state_addresses(generator)[0])
+    draw(fused._next_uint64, state, 10)
+    start = time.perf_counter()
+    draw(fused._next_uint64, state, calls)
+    return (time.perf_counter() - start) * 1e9 / calls
+
+
+def fused_path(c: Config) -> str:
+    """Which step ``run_project`` takes on ``c``: eager, or fused on one thread or several."""
+    model = ModelConfig(c.n_features, c.n_hidden, feature_probability=c.probability[:, 0].tolist())
+    if not fused.supports(model, TrainConfig(), "cpu"):
+        return "eager"
+    entries = len(c.probability) * c.n_features * 1024
+    parallel = len(c.probability) > 1 and entries >= fused.PARALLEL_MIN_ENTRIES
+    return f"fused, {numba_threads() if parallel else 1} thread(s)"
+
+
+def numba_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def fused_words(c: Config) -> float:
+    """Expected 64-bit draws of one fused step of ``c``: B/2 per dense feature, B·p + 1 per
+    feature drawn by geometric gaps."""
+    p = c.probability.expand(-1, c.n_features).double()
+    dense = p >= fused.DENSE_DRAW_MIN_PROBABILITY
+    return float(torch.where(dense, 512.0, 1024 * p + 1).sum())
+
+
 def floor_ms(c: Config, f: dict[str, float]) -> dict[str, float]:
     """Lower bounds on one step of ``c`` from each primitive alone (dense inputs)."""
     rows, n, m, batch = len(c.probability), c.n_features, c.n_hidden, 1024
@@ -247,6 +295,20 @@ def main() -> None:
             f"| {c.name} | " + " | ".join(f"{v:.3f}" for v in parts.values())
             + f" | {dense:.3f} | {ours:.3f} | {sparse_rows} of {len(c.probability)} |"
         )  # fmt: skip
+    word_ns = random_word_ns()
+    print(
+        f"\nthe fused step's random bits: {word_ns:.2f} ns per 64 bits (PCG64 from numba)\n\n"
+        "| config | step | 64-bit draws a step | their floor ms (over the step's threads) |\n"
+        "|---|---|---|---|"
+    )
+    for c in chosen:
+        path = fused_path(c)
+        if path == "eager":
+            print(f"| {c.name} | eager | – | – |")
+            continue
+        words = fused_words(c)
+        threads_used = int(path.split(", ")[1].split(" ")[0])
+        print(f"| {c.name} | {path} | {words:.0f} | {words * word_ns * 1e-6 / threads_used:.3f} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process (every configuration run): {peak:.0f} MiB")
 
