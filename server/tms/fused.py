@@ -160,10 +160,11 @@ if numba is not None:
             if dense[i]:  # a uniform per sample: active iff u < p, value from u / p ~ U[0, 1)
                 for w in range(words):  # 64 bits: two samples' 32-bit uniforms
                     bits[w] = next_uint64(state)
+                inverse = 1.0 / p  # u < p keeps u · (1/p) below 1 − 2⁻³² / p: no rounding to 1
                 for s in range(batch):  # no branches: vector instructions
                     u = halves[s] * (1.0 / 4294967296.0)  # on [0, 1), 32-bit resolution
                     on = u < p
-                    x[i, s] = _value(u / p, boolean, signed) if on else 0.0
+                    x[i, s] = _value(u * inverse, boolean, signed) if on else 0.0
                     counts[s] += on
             else:  # geometric gaps between active samples; the same 64 bits give the value
                 log_q = math.log1p(-p)
