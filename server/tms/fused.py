@@ -110,7 +110,7 @@ def row_generators(seed: int, rows: int) -> list[PCG64]:
 
 def state_addresses(generators: list[PCG64]) -> np.ndarray:
     """(rows,) uint64: each bit generator's state address, which the kernel passes to numpy's
-    ``next_double``. The generators must stay alive while the addresses are used."""
+    ``next_uint64``. The generators must stay alive while the addresses are used."""
     return np.array([g.ctypes.state_address for g in generators], dtype=np.uint64)
 
 
@@ -171,7 +171,9 @@ if numba is not None:
                 s = -1
                 while True:
                     word = next_uint64(state)
-                    gap = math.floor(math.log(_high(word)) / log_q)
+                    # a float: at p ≈ 1e-19 it exceeds int64 (numba's floor would wrap it to a
+                    # negative index); floor(gap) ≥ k iff gap ≥ k for the integer k compared
+                    gap = math.log(_high(word)) / log_q
                     if gap >= batch - 1 - s:
                         break
                     s += 1 + int(gap)
@@ -397,6 +399,8 @@ class FusedBatch:
         self.dense = self.probability >= DENSE_DRAW_MIN_PROBABILITY
         self.generators = generators
         self.states = state_addresses(generators)
+        if len(generators) != len(self.probability):  # the kernel does not check its bounds
+            raise ValueError(f"{len(generators)} generators for {len(self.probability)} rows")
         rows, n = self.probability.shape
         m = tensors[0].shape[1]
         # One set of buffers per thread that may step rows (``_step_parallel``).
