@@ -104,7 +104,7 @@ def row_generators(seed: int, rows: int) -> list[PCG64]:
     """One PCG64 bit generator per row of a run, from its seed (``SeedSequence(seed).spawn``).
 
     Row r's draws are ``numpy.random.Generator(row_generators(seed, rows)[r]).random()``'s
-    stream, consumed in the order :func:`fused_step` documents."""
+    stream, consumed in the order :func:`_draw` documents."""
     return [PCG64(child) for child in SeedSequence(seed).spawn(rows)]
 
 
@@ -119,8 +119,11 @@ if numba is not None:
     # same function for every PCG64, called with each row's state address. It is passed to the
     # kernel as an argument (a global ctypes pointer would keep numba from caching the kernel).
     _next_uint64 = PCG64().ctypes.next_uint64
-    # cache: compiled once per machine into __pycache__, then loaded in a fraction of a second
-    _JIT = {"nogil": True, "fastmath": True, "error_model": "numpy", "cache": True}
+    # cache: compiled once per machine into __pycache__, then loaded in a fraction of a second.
+    # No fastmath: it lets LLVM reorder float sums and fuse multiply-adds differently wherever a
+    # function is compiled, and two processes trained one request to weights that differed in
+    # the last bit. Sums over samples are BLAS dot products instead (``_gradients``).
+    _JIT = {"nogil": True, "fastmath": False, "error_model": "numpy", "cache": True}
 
     @numba.njit(**_JIT, inline="always")
     def _high(bits: int) -> float:  # pragma: no cover - compiled
@@ -146,7 +149,7 @@ if numba is not None:
     def _draw(
         x: np.ndarray, counts: np.ndarray, p_row: np.ndarray, dense: np.ndarray, state: int,
         boolean: bool, signed: bool, bits: np.ndarray, next_uint64: Callable[[int], int],
-    ) -> None:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
+    ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
         """One row's batch into x (n, B), zero on entry; counts (B,) each sample's active
         features. Feature i consumes 64-bit draws of the row's generator in turn, i = 0, 1, …
         ``bits``: (≥ B / 2,) uint64 scratch."""
@@ -182,31 +185,37 @@ if numba is not None:
 
     @numba.njit(**_JIT)
     def _compact(x: np.ndarray, counts: np.ndarray, into: np.ndarray) -> int:  # pragma: no cover
-        """Copy the samples with an active feature into ``into`` (n, ≥ K); returns K."""
+        """Copy the samples with an active feature into ``into`` (n, ≥ K), in order; returns K.
+        ``counts`` is spent: its first K entries become those samples' indices."""
         n, batch = x.shape
         k = 0
-        for s in range(batch):
+        for s in range(batch):  # k ≤ s: an entry is read before it is overwritten
             if counts[s]:
-                for i in range(n):
-                    into[i, k] = x[i, s]
+                counts[k] = s
                 k += 1
+        for i in range(n):  # feature by feature: contiguous writes
+            for q in range(k):
+                into[i, q] = x[i, counts[q]]
         return k
 
     @numba.njit(**_JIT)
     def _gradients(
         W: np.ndarray, b: np.ndarray, importance: np.ndarray, x: np.ndarray, k: int, batch: int,
         hidden_relu: bool, relu_out: bool, dW: np.ndarray, db: np.ndarray, h: np.ndarray,
-        grad: np.ndarray, grad_h: np.ndarray, z: np.ndarray,
-    ) -> float:  # pragma: no cover - compiled; tested through fused_step  # fmt: skip
+        grad: np.ndarray, grad_h: np.ndarray, z: np.ndarray, ones: np.ndarray,
+    ) -> float:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
         """One row's ∂L/∂W (m, n) and ∂L/∂b (n,) into dW, db, and its batch loss L.
 
         L = (1/B) Σₛ Σⱼ Iⱼ (x′ⱼ − xⱼ)², x′ = act(Wᵀh + b), h = W x or ReLU(W x): what
         ``model.loss_gradients`` computes. x[:, :k] are the batch's samples with an active
         feature; the other B − k samples have h = 0 and x′ = act(b), added in closed form.
-        Every loop over samples is contiguous, so it compiles to vector instructions.
-        Scratch: h, grad_h (m, ≥ k); grad (n, ≥ k); z (≥ k,)."""
+        Every loop over samples is contiguous and elementwise (vector instructions, IEEE
+        rounding in the written order); every sum over samples is a BLAS dot product (np.dot:
+        vector instructions, and the same function, so the same rounding, wherever it is called).
+        Scratch: h, grad_h (m, ≥ k); grad (n, ≥ k); z (≥ k,); ones (≥ k,) of 1.0."""
         m, n = W.shape
         scale = np.float32(2.0 / batch)
+        zero = np.float32(0.0)
         total = 0.0
         for c in range(m):  # h = W x
             h[c, :k] = 0.0
@@ -216,54 +225,43 @@ if numba is not None:
                     h[c, s] += w * x[i, s]
             if hidden_relu:
                 for s in range(k):
-                    h[c, s] = max(h[c, s], np.float32(0.0))
+                    h[c, s] = max(h[c, s], zero)
         for j in range(n):  # z = Wᵀ h + b, then ∂L/∂z, feature by feature
             z[:k] = b[j]
             for c in range(m):
                 w = W[c, j]
                 for s in range(k):
                     z[s] += w * h[c, s]
-            weight = importance[j]
-            loss_j = np.float32(0.0)
-            sum_j = np.float32(0.0)
-            factor = weight * scale
+            factor = importance[j] * scale
             if relu_out:  # ∂L/∂z is 0 where the ReLU is off (x′ = 0 there)
                 for s in range(k):
                     on = z[s] > 0.0
-                    error = (z[s] if on else np.float32(0.0)) - x[j, s]
-                    loss_j += error * error
-                    gs = factor * error if on else np.float32(0.0)
-                    grad[j, s] = gs
-                    sum_j += gs
+                    error = (z[s] if on else zero) - x[j, s]
+                    grad[j, s] = factor * error if on else zero
+                    z[s] = error * error  # z is spent: it keeps the squared error
             else:
                 for s in range(k):
                     error = z[s] - x[j, s]
-                    loss_j += error * error
                     grad[j, s] = factor * error
-                    sum_j += factor * error
-            total += weight * loss_j
-            db[j] = sum_j
+                    z[s] = error * error
+            total += importance[j] * np.dot(z[:k], ones[:k])
+            db[j] = np.dot(grad[j, :k], ones[:k])
         for c in range(m):  # dW from x′ = Wᵀ h; ∂L/∂h = W ∂L/∂z
             grad_h[c, :k] = 0.0
             for j in range(n):
                 w = W[c, j]
-                acc = np.float32(0.0)
                 for s in range(k):
-                    acc += h[c, s] * grad[j, s]
                     grad_h[c, s] += w * grad[j, s]
-                dW[c, j] = acc
+                dW[c, j] = np.dot(h[c, :k], grad[j, :k])
             if hidden_relu:
                 for s in range(k):
-                    grad_h[c, s] = grad_h[c, s] if h[c, s] > 0.0 else np.float32(0.0)
+                    grad_h[c, s] = grad_h[c, s] if h[c, s] > 0.0 else zero
             for i in range(n):  # dW from h = W x
-                acc = np.float32(0.0)
-                for s in range(k):
-                    acc += grad_h[c, s] * x[i, s]
-                dW[c, i] += acc
+                dW[c, i] += np.dot(grad_h[c, :k], x[i, :k])
         zeros = batch - k
         if zeros:  # h = 0, x′ = act(b): the loss and b's gradient, once for all of them
             for j in range(n):
-                out = max(b[j], np.float32(0.0)) if relu_out else b[j]
+                out = max(b[j], zero) if relu_out else b[j]
                 total += zeros * importance[j] * out * out
                 if not relu_out or b[j] > 0.0:
                     db[j] += zeros * importance[j] * out * scale
@@ -321,12 +319,13 @@ if numba is not None:
         loss[r] = _gradients(
             W[r], b[r], importance[r], inputs, k, batch, hidden_relu, relu_out, dW, db,
             scratch[:m], scratch[2 * m : 2 * m + n], scratch[m : 2 * m], scratch[2 * m + n],
+            scratch[2 * m + n + 1],
         )  # fmt: skip
         _adamw(W[r], dW, W_m[r], W_v[r], lr[r], weight_decay[r], steps[r])
         _adamw(b[r], db, b_m[r], b_v[r], lr[r], weight_decay[r], steps[r])
         steps[r] += 1
 
-    @numba.njit(**_JIT)
+    @numba.njit(**_JIT, parallel=True)
     def _step(
         W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
         b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
@@ -335,25 +334,12 @@ if numba is not None:
         active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
         loss: np.ndarray, next_uint64: Callable[[int], int],
     ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
-        """Every row in turn, on the calling thread (thread buffers [0])."""
-        for r in range(W.shape[0]):
-            _row(
-                r, W, b, W_m, W_v, b_m, b_v, importance, probability, dense, states, lr,
-                weight_decay, steps, hidden_relu, relu_out, boolean, signed, x[0], active[0],
-                counts[0], scratch[0], bits[0], loss, next_uint64,
-            )  # fmt: skip
-
-    @numba.njit(**_JIT, parallel=True)
-    def _step_parallel(
-        W: np.ndarray, b: np.ndarray, W_m: np.ndarray, W_v: np.ndarray, b_m: np.ndarray,
-        b_v: np.ndarray, importance: np.ndarray, probability: np.ndarray, dense: np.ndarray,
-        states: np.ndarray, lr: np.ndarray, weight_decay: np.ndarray, steps: np.ndarray,
-        hidden_relu: bool, relu_out: bool, boolean: bool, signed: bool, x: np.ndarray,
-        active: np.ndarray, counts: np.ndarray, scratch: np.ndarray, bits: np.ndarray,
-        loss: np.ndarray, next_uint64: Callable[[int], int],
-    ) -> None:  # pragma: no cover - compiled; tested through FusedBatch  # fmt: skip
-        """The rows spread over numba's threads, each with its own buffers. Rows share nothing
-        (each its own generator, weights and state), so the result is :func:`_step`'s."""
+        """Every row's step, the rows spread over numba's threads (as many as the caller set),
+        each thread with its own buffers. Rows share nothing (each its own generator, weights and
+        state), and one compiled function serves every thread count, so a row's arithmetic, and
+        its rounding, is the same whatever else is in the batch: a run trains to the same bits
+        alone or batched. (Two kernels, a serial one and a parallel one, were compiled and
+        vectorised apart, and their float sums rounded differently in the last bit.)"""
         for r in numba.prange(W.shape[0]):
             t = numba.get_thread_id()
             _row(
@@ -403,14 +389,16 @@ class FusedBatch:
             raise ValueError(f"{len(generators)} generators for {len(self.probability)} rows")
         rows, n = self.probability.shape
         m = tensors[0].shape[1]
-        # One set of buffers per thread that may step rows (``_step_parallel``).
+        # One set of buffers per thread that steps rows (``_step``).
         self.parallel = rows > 1 and rows * n * batch_size >= PARALLEL_MIN_ENTRIES
-        threads = numba.config.NUMBA_NUM_THREADS if self.parallel else 1
+        self.threads = threads = numba.config.NUMBA_NUM_THREADS if self.parallel else 1
         self.x = np.zeros((threads, n, batch_size), np.float32)  # feature-major batches
         self.active = np.zeros((threads, n, batch_size), np.float32)  # samples with an active xᵢ
         self.counts = np.zeros((threads, batch_size), np.int32)
         self.bits = np.zeros((threads, (batch_size + 1) // 2), np.uint64)
-        self.scratch = np.zeros((threads, 2 * m + n + 1, batch_size), np.float32)  # h, ∂h, ∂z, z
+        # h, ∂h, ∂z, z, and a row of ones (the sums over samples are dot products with it)
+        self.scratch = np.zeros((threads, 2 * m + n + 2, batch_size), np.float32)
+        self.scratch[:, -1] = 1.0
         self.loss = np.zeros(rows, np.float32)
         self.flags = (
             model.hidden == "relu",
@@ -422,9 +410,10 @@ class FusedBatch:
     def step(self) -> Tensor:
         """One AdamW step of every row at ``self.lr``; returns (rows,) the batch losses (a
         view of a buffer the next step overwrites: clone what is kept)."""
-        kernel = _step_parallel if self.parallel else _step
         with _kernel_lock:  # numba's workqueue threading layer takes one caller at a time
-            kernel(
+            if numba.get_num_threads() != self.threads:  # the calling thread's setting
+                numba.set_num_threads(self.threads)
+            _step(
                 *self.arrays, self.importance, self.probability, self.dense, self.states,
                 self.lr, self.weight_decay, self.steps, *self.flags, self.x, self.active,
                 self.counts, self.scratch, self.bits, self.loss, _next_uint64,
@@ -433,9 +422,9 @@ class FusedBatch:
 
 
 def warm() -> None:
-    """Compile both kernels now (seconds the first time on a machine, then loaded from numba's
-    cache in well under one) by stepping two tiny batches, so the first request does not wait for
-    it; a no-op without numba. Safe to call from several threads."""
+    """Compile the kernel now (seconds the first time on a machine, then loaded from numba's
+    cache in well under one) by stepping two tiny batches, one thread and all, so the first
+    request does not wait for it; a no-op without numba. Safe to call from several threads."""
     if not available():
         return
     with _compile_lock:

@@ -137,14 +137,16 @@ def test_gradients_match_autograd(hidden_relu: bool, relu_out: bool, compact: bo
     inputs, k = xs, batch
     if compact:
         inputs = np.zeros_like(xs)
+        active = int((counts > 0).sum())
         k = fused._compact(xs, counts, inputs)
-        assert k == int((counts > 0).sum())
+        assert k == active and np.array_equal(inputs[:, :k], xs[:, (xs != 0).any(axis=0)])
     dW, db = np.zeros((m, n), np.float32), np.zeros(n, np.float32)
-    scratch = np.zeros((2 * m + n + 1, batch), np.float32)
+    scratch = np.zeros((2 * m + n + 2, batch), np.float32)
+    scratch[-1] = 1.0
     ours = fused._gradients(
         W[0].numpy(), b[0].numpy(), importance[0].numpy(), inputs, k, batch, hidden_relu,
         relu_out, dW, db, scratch[:m], scratch[2 * m : 2 * m + n], scratch[m : 2 * m],
-        scratch[2 * m + n],
+        scratch[2 * m + n], scratch[-1],
     )  # fmt: skip
     assert ours == pytest.approx(float(loss), rel=1e-5)
     torch.testing.assert_close(torch.from_numpy(dW), Wg.grad[0], rtol=1e-4, atol=1e-6)
