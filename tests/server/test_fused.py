@@ -15,15 +15,9 @@ import torch
 
 from server.tms import fused
 from server.tms.config import ModelConfig, TrainConfig
-from server.tms.data import FeatureDistribution, sample_features
 from server.tms.model import Architecture, forward, reconstruction_loss
 from server.tms.training import Run, TrainingBatch, run_to_end
-from tests.server.test_sparse import (
-    assert_count,
-    assert_fits,
-    assert_same_values,
-    assert_uniform,
-)
+from tests.server.test_sparse import assert_dense_law, assert_fits
 
 PROBABILITIES = [1e-40, 1e-25, 1e-4, 1e-3, 1e-2, 0.1, fused.DENSE_DRAW_MIN_PROBABILITY, 0.5, 1.0]
 
@@ -59,38 +53,7 @@ def test_draws_match_the_dense_sampler(magnitude: str, signed: bool) -> None:
         [np.repeat(np.array(PROBABILITIES)[:, None], n, axis=1), per_feature[None]]
     )
     x = fused_draws(probability, magnitude == "boolean", signed, batch, times, seed=1)
-    samples = batch * times
-    active = x != 0
-    for row in range(len(probability)):  # per-entry marginals
-        for j in range(n):
-            assert_count(float(active[row, j].sum()), samples, float(probability[row, j]))
-    for row, p in enumerate(PROBABILITIES):  # non-zeros per sample: Binomial(n, p)
-        k = torch.arange(n + 1, dtype=torch.float64)
-        log_choose = (
-            torch.lgamma(torch.tensor(n + 1.0)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
-        )
-        pmf = torch.exp(log_choose) * (p**k) * ((1 - p) ** (n - k))
-        counts = torch.bincount(active[row].sum(dim=0), minlength=n + 1).double()
-        if p < 1e-12:  # no active entry expected in 10⁵ samples (and no χ² with one bin)
-            assert counts[0] == samples
-        elif p < 1:
-            assert_fits(counts, pmf * samples)
-        else:
-            assert counts[n] == samples
-    values = x[active]
-    if magnitude == "uniform":
-        assert_uniform(values, -1.0 if signed else 0.0, 1.0)
-        distribution = FeatureDistribution("uniform", signed)
-        dense = sample_features(
-            torch.tensor(probability, dtype=torch.float32), samples,
-            torch.Generator().manual_seed(2), distribution,
-        )  # fmt: skip
-        assert_same_values(values, dense[dense != 0])
-    elif signed:
-        assert set(values.unique().tolist()) == {-1.0, 1.0}
-        assert_count(float((values > 0).sum()), len(values), 0.5)
-    else:
-        assert torch.all(values == 1.0)
+    assert_dense_law(x, torch.from_numpy(probability), PROBABILITIES, magnitude, signed)
 
 
 def test_gaps_between_active_samples_are_geometric() -> None:

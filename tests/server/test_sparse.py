@@ -83,6 +83,47 @@ def assert_same_values(a: Tensor, b: Tensor) -> None:
 PROBABILITIES = [1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0]
 
 
+def assert_dense_law(
+    x: Tensor, probability: Tensor, row_probabilities: list[float], magnitude: str, signed: bool
+) -> None:
+    """Draws x (rows, n, samples) follow the dense sampler's law for ``probability`` (rows, n),
+    whose first rows each hold one p of ``row_probabilities``: per-entry marginals, non-zeros
+    per sample (Binomial(n, p), χ²) and the active values (KS, also against ``sample_features``).
+    Shared with the fused step's draw (test_fused.py)."""
+    n, samples = x.shape[1], x.shape[2]
+    active = x != 0
+    # per-entry marginals: every feature of every row
+    for row in range(len(probability)):
+        for j in range(n):
+            assert_count(float(active[row, j].sum()), samples, float(probability[row, j]))
+    # non-zeros per sample: Binomial(n, p) for the rows of one p
+    k = torch.arange(n + 1, dtype=torch.float64)
+    log_choose = torch.lgamma(torch.tensor(n + 1.0)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+    for row, p in enumerate(row_probabilities):
+        pmf = torch.exp(log_choose) * (p**k) * ((1 - p) ** (n - k))
+        counts = torch.bincount(active[row].sum(dim=0), minlength=n + 1).double()
+        if p < 1e-12:  # no active entry expected in 10⁵ samples (and no χ² with one bin)
+            assert counts[0] == samples
+        elif p < 1:
+            assert_fits(counts, pmf * samples)
+        else:
+            assert counts[n] == samples
+    # values: U(0, 1], U(−1, 1], 1 or ±1, and the same law as the dense sampler's
+    values = x[active]
+    if magnitude == "uniform":
+        assert_uniform(values, -1.0 if signed else 0.0, 1.0)
+        distribution = FeatureDistribution("uniform", signed)
+        dense = sample_features(
+            probability.float(), samples, torch.Generator().manual_seed(2), distribution
+        )
+        assert_same_values(values, dense[dense != 0])
+    elif signed:
+        assert set(values.unique().tolist()) == {-1.0, 1.0}
+        assert_count(float((values > 0).sum()), len(values), 0.5)
+    else:
+        assert torch.all(values == 1.0)
+
+
 @pytest.mark.parametrize("magnitude", ["uniform", "boolean"])
 @pytest.mark.parametrize("signed", [False, True])
 def test_marginals_counts_and_values_match_the_dense_sampler(magnitude: str, signed: bool) -> None:
@@ -94,40 +135,7 @@ def test_marginals_counts_and_values_match_the_dense_sampler(magnitude: str, sig
         [torch.tensor(PROBABILITIES).unsqueeze(1).expand(-1, n), per_feature[None]]
     )
     x = sparse_draws(probability, distribution, batch, times, seed=1)
-    samples = batch * times
-    active = x != 0
-    # per-entry marginals: every feature of every row
-    for row in range(len(probability)):
-        for j in range(n):
-            assert_count(float(active[row, j].sum()), samples, float(probability[row, j]))
-    # non-zeros per sample: Binomial(n, p) for the rows of one p
-    for row, p in enumerate(PROBABILITIES):
-        k = torch.arange(n + 1, dtype=torch.float64)
-        pmf = (
-            torch.exp(
-                torch.lgamma(torch.tensor(n + 1.0)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
-            )
-            * (p**k)
-            * ((1 - p) ** (n - k))
-        )
-        counts = torch.bincount(active[row].sum(dim=0), minlength=n + 1).double()
-        if p < 1:
-            assert_fits(counts, pmf * samples)
-        else:
-            assert counts[n] == samples
-    # values: U(0, 1], U(−1, 1], 1 or ±1, and the same law as the dense sampler's
-    values = x[active]
-    if magnitude == "uniform":
-        assert_uniform(values, -1.0 if signed else 0.0, 1.0)
-        dense = sample_features(
-            probability, samples, torch.Generator().manual_seed(2), distribution
-        )
-        assert_same_values(values, dense[dense != 0])
-    elif signed:
-        assert set(values.unique().tolist()) == {-1.0, 1.0}
-        assert_count(float((values > 0).sum()), len(values), 0.5)
-    else:
-        assert torch.all(values == 1.0)
+    assert_dense_law(x, probability, PROBABILITIES, magnitude, signed)
 
 
 @pytest.mark.parametrize("p", [1e-4, 1e-2, 0.3, 1.0])
