@@ -111,7 +111,7 @@ def test_gradients_match_autograd(hidden_relu: bool, relu_out: bool, compact: bo
         relu_out, dW, db, scratch[:m], scratch[2 * m : 2 * m + n], scratch[m : 2 * m],
         scratch[2 * m + n], scratch[-1],
     )  # fmt: skip
-    assert ours == pytest.approx(float(loss), rel=1e-5)
+    assert ours == pytest.approx(float(loss.detach()), rel=1e-5)
     torch.testing.assert_close(torch.from_numpy(dW), Wg.grad[0], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(torch.from_numpy(db), bg.grad[0], rtol=1e-4, atol=1e-6)
 
@@ -243,7 +243,7 @@ def test_a_fused_run_steps_like_autograd_with_torch_adamw(
     torch.testing.assert_close(run.W, W.detach(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(run.b, b.detach(), rtol=1e-5, atol=1e-6)
     assert run.last_loss is not None  # the last step's batch loss, before its update
-    assert float(run.last_loss.sum()) == pytest.approx(float(loss), rel=1e-5)
+    assert float(run.last_loss.sum()) == pytest.approx(float(loss.detach()), rel=1e-5)
 
 
 def test_threads_step_rows_as_one_thread_does(monkeypatch: pytest.MonkeyPatch) -> None:
