@@ -208,14 +208,12 @@ def random_word_ns(calls: int = 1 << 22) -> float:
     return (time.perf_counter() - start) * 1e9 / calls
 
 
-def fused_path(c: Config) -> str:
-    """Which step ``run_project`` takes on ``c``: eager, or fused on one thread or several."""
+def fused_threads(c: Config) -> int:
+    """How many threads the fused step ``run_project`` takes on ``c`` uses; 0: the eager step."""
     model = ModelConfig(c.n_features, c.n_hidden, feature_probability=c.probability[:, 0].tolist())
     if not fused.supports(model, TrainConfig(), "cpu"):
-        return "eager"
-    entries = len(c.probability) * c.n_features * 1024
-    parallel = len(c.probability) > 1 and entries >= fused.PARALLEL_MIN_ENTRIES
-    return f"fused, {numba_threads() if parallel else 1} thread(s)"
+        return 0
+    return numba_threads() if fused.uses_threads(len(c.probability), c.n_features, 1024) else 1
 
 
 def numba_threads() -> int:
@@ -302,13 +300,13 @@ def main() -> None:
         "|---|---|---|---|"
     )
     for c in chosen:
-        path = fused_path(c)
-        if path == "eager":
+        threads_used = fused_threads(c)
+        if not threads_used:
             print(f"| {c.name} | eager | – | – |")
             continue
         words = fused_words(c)
-        threads_used = int(path.split(", ")[1].split(" ")[0])
-        print(f"| {c.name} | {path} | {words:.0f} | {words * word_ns * 1e-6 / threads_used:.3f} |")
+        floor = words * word_ns * 1e-6 / threads_used
+        print(f"| {c.name} | fused, {threads_used} thread(s) | {words:.0f} | {floor:.3f} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this process (every configuration run): {peak:.0f} MiB")
 
