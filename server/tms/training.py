@@ -832,8 +832,9 @@ class TrainingBatch:
         first = runs[0]
         probability = torch.cat([run.probability for run in runs])
         rows, device = len(probability), probability.device
+        scheduled = any(run.config.lr_schedule != "constant" for run in runs)
         if first.fused:
-            return self._build_fused(runs, probability)
+            return self._build_fused(runs, probability, scheduled)
         batch = 0 if first.finite else first.config.batch_size  # finite runs bring their own x
         layout = _Layout(
             runs=runs,
@@ -841,7 +842,7 @@ class TrainingBatch:
             probability_term=first.distribution.probability_term(probability),
             importance=torch.cat([run.importance for run in runs]),
             grads=tuple(torch.empty((rows, *p.shape[1:]), device=device) for p in first.params),
-            scheduled=any(run.config.lr_schedule != "constant" for run in runs),
+            scheduled=scheduled,
             sparse=any(run.sampler is not None and not run.sampler.all_dense for run in runs),
         )
         groups: dict[tuple[float, float], AdamGroup] = {}
@@ -872,7 +873,7 @@ class TrainingBatch:
             layout.products = BatchProducts.of(runs, layout.slices)
         return layout
 
-    def _build_fused(self, runs: list[Run], probability: Tensor) -> _Layout:
+    def _build_fused(self, runs: list[Run], probability: Tensor, scheduled: bool) -> _Layout:
         """The fused step's layout: every run's weights and AdamW moments moved into one
         buffer each (the runs' tensors become views of them), so one call steps them all."""
         first = runs[0]
@@ -904,7 +905,7 @@ class TrainingBatch:
         return _Layout(
             runs=runs, x=torch.empty(0), probability_term=torch.empty(0), importance=importance,
             grads=(), slices=slices, fused=batch, row_counts=counts,
-            scheduled=any(run.config.lr_schedule != "constant" for run in runs),
+            scheduled=scheduled,
         )  # fmt: skip
 
     def _fused_step(self, layout: _Layout, with_loss: bool) -> None:
