@@ -28,6 +28,22 @@ unpickled.
 Size: with ``max_bytes`` set, each write evicts the least recently used entries (by meta.json's
 modification time, which every successful read renews) until the folder fits, except the
 ``protected`` ones (what the repository ships) and the entry just written.
+
+Memo: a model read (:meth:`ModelCache.load`) keeps the decoded result of a small entry in memory
+(at most ``MEMO_ENTRIES`` entries whose weights file holds at most ``MEMO_MAX_WEIGHT_BYTES``),
+with the ``lstat`` signature of the entry's folder and both files as they were when it verified:
+inode, size, and the modification and change times in nanoseconds. A later read compares the
+signature first and, when nothing changed, returns the same result without reading and verifying
+the files again (a room of clients asking for the same few models is what the server serves
+most). Any write to a file changes its change time, which no user can set, and a rewritten,
+removed or replaced entry changes an inode, so such an entry is read and verified again, as on
+the first read; a missing one reads as None. The kernel stamps times from a coarse clock (a few
+ms), so a write in the same tick as the last one could leave the signature as it was: like git's
+"racily clean" rule, an entry is kept only once its files' change times are ``MEMO_RACY_NS``
+older than the signature. A kept entry's use is noted in memory, not on disk (a write would make
+it racy again): eviction takes the later of meta.json's time and that, and meta.json gets the use
+time when the memo drops the entry. The result is shared between readers: :class:`ModelResult`
+is frozen, and nobody edits its lists.
 """
 
 from __future__ import annotations
@@ -43,9 +59,11 @@ import platform
 import re
 import shutil
 import stat
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +83,9 @@ MODEL_ID = re.compile(r"[0-9a-f]{64}")
 WEIGHTS, META = "weights.safetensors", "meta.json"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600.0
+MEMO_ENTRIES = 256  # most decoded model results kept in memory
+MEMO_MAX_WEIGHT_BYTES = 64 * 1024  # larger entries are read from disk every time
+MEMO_RACY_NS = 100_000_000  # how much older than its signature a kept file's change must be
 
 
 MODEL_KIND = "model"
@@ -89,6 +110,34 @@ class Stored:
 
 # Builds a value from a verified entry and its id; raises if they do not fit.
 Decoder = Callable[[Stored, str], T]
+
+# (inode, size, mtime_ns, ctime_ns) of an entry's folder, weights file and meta.json.
+FileSignature = tuple[int, int, int, int]
+Signature = tuple[FileSignature, FileSignature, FileSignature]
+
+
+def _signature(entry: Path) -> Signature | None:
+    """The lstat signature of an entry's folder and files, or None if one is missing or of the
+    wrong type (a link, say: then the entry is read, and refused, the slow way)."""
+    try:
+        infos = (os.lstat(entry), os.lstat(entry / WEIGHTS), os.lstat(entry / META))
+    except OSError:
+        return None
+    kinds = (stat.S_ISDIR, stat.S_ISREG, stat.S_ISREG)
+    if not all(is_kind(info.st_mode) for is_kind, info in zip(kinds, infos, strict=True)):
+        return None
+    a, b, c = ((i.st_ino, i.st_size, i.st_mtime_ns, i.st_ctime_ns) for i in infos)
+    return a, b, c
+
+
+@dataclass
+class _Kept:
+    """A memo entry: the signature its files had when it verified, the value, and its last use
+    (``time.time_ns()``)."""
+
+    signature: Signature
+    value: Any
+    used_ns: int
 
 
 def _digest(body: Any) -> str:
@@ -122,6 +171,8 @@ class ModelCache:
         self.protected = protected
         root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
+        self._memo: OrderedDict[tuple[str, str, Hashable], _Kept] = OrderedDict()  # by use
+        self._memo_lock = threading.Lock()
 
     def _remove_stale_temporaries(self) -> None:
         """Drop the temporary folders of writers that died (killed mid-write or mid-removal),
@@ -154,7 +205,8 @@ class ModelCache:
 
         ``gram=False`` leaves every instance's n × n WᵀW null instead of computing it from W.
         """
-        return self.read(model_id, MODEL_KIND, functools.partial(_decode_model, gram=gram))
+        decode = functools.partial(_decode_model, gram=gram)
+        return self.read(model_id, MODEL_KIND, decode, memo_key=("model", gram))
 
     def load_weights(self, model_id: str) -> bytes | None:
         """A stored model's weights.safetensors, verified as :meth:`load` verifies it (W, b,
@@ -181,7 +233,9 @@ class ModelCache:
             ]
         self.write(result.id, MODEL_KIND, body, {"W": W, "b": b} | (extra or {}))
 
-    def read(self, entry_id: str, kind: str, decode: Decoder[T]) -> T | None:
+    def read(
+        self, entry_id: str, kind: str, decode: Decoder[T], memo_key: Hashable = None
+    ) -> T | None:
         """An entry's decoded value, or None if absent, of another kind, or unusable.
 
         Args:
@@ -190,13 +244,22 @@ class ModelCache:
                 another kind is left alone and reads as None.
             decode: builds the value from the verified meta ``result`` and the tensors; raises
                 if they do not fit, and the entry is then removed.
+            memo_key: names ``decode`` for the memo (module docstring): a small entry's value is
+                then kept, and returned (the same object) while its files are unchanged. None
+                reads the files every time. The value must not be edited by its readers.
 
         Raises:
             ValueError: ``entry_id`` is not an id.
         """
         entry = self.path(entry_id)
+        key = (entry_id, kind, memo_key)
+        if memo_key is not None:
+            remembered = self._remembered(entry, key)
+            if remembered is not None:
+                return remembered  # type: ignore[no-any-return]
         if not os.path.lexists(entry):
             return None
+        before = _signature(entry) if memo_key is not None else None
         try:
             stored = self._stored(entry, entry_id, kind)
             if stored is None:
@@ -211,9 +274,54 @@ class ModelCache:
         except Exception as exc:  # any other defect means: not cached
             self._unusable(entry_id, exc)
             return None
+        if before is not None and len(stored.blob) <= MEMO_MAX_WEIGHT_BYTES:
+            # Kept only if no file changed while it was read, and none changed too lately.
+            after, now = _signature(entry), time.time_ns()
+            if after == before and max(info[3] for info in after) <= now - MEMO_RACY_NS:
+                self._keep(key, _Kept(after, value, now))
+                return value
         with contextlib.suppress(OSError):  # a read-only cache still serves, without LRU order
             os.utime(entry / META)  # used now: the last to be evicted
         return value
+
+    def _remembered(self, entry: Path, key: tuple[str, str, Hashable]) -> Any:
+        """The memo's value for ``key`` if the entry's files are as they were when it verified
+        (its use noted), else None (and the memo forgets it)."""
+        with self._memo_lock:
+            kept = self._memo.get(key)
+        if kept is None:
+            return None
+        if _signature(entry) != kept.signature:
+            with self._memo_lock:
+                if self._memo.get(key) is kept:
+                    del self._memo[key]
+            return None
+        kept.used_ns = time.time_ns()
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+        return kept.value
+
+    def _keep(self, key: tuple[str, str, Hashable], kept: _Kept) -> None:
+        """Put ``kept`` in the memo; the least recently used beyond ``MEMO_ENTRIES`` leave it,
+        and their entries' meta.json gets their last use (their place in the LRU order)."""
+        dropped = []
+        with self._memo_lock:
+            self._memo[key] = kept
+            self._memo.move_to_end(key)
+            while len(self._memo) > MEMO_ENTRIES:
+                dropped.append(self._memo.popitem(last=False))
+        for (entry_id, _, _), old in dropped:
+            with contextlib.suppress(OSError):
+                os.utime(self.path(entry_id) / META, ns=(old.used_ns, old.used_ns))
+
+    def _memo_uses(self) -> dict[str, float]:
+        """Each kept entry's last use (seconds since the epoch), by id."""
+        uses: dict[str, float] = {}
+        with self._memo_lock:
+            for (entry_id, _, _), kept in self._memo.items():
+                uses[entry_id] = max(uses.get(entry_id, 0.0), kept.used_ns / 1e9)
+        return uses
 
     def _temporary(self, entry_id: str) -> Path:
         """A fresh folder name beside the entries that no reader ever looks at."""
@@ -240,8 +348,9 @@ class ModelCache:
         return sum(_tree_bytes(path) for path in self._temporaries())
 
     def _entries(self) -> list[tuple[float, str, int]]:
-        """(last used, id, bytes) of every entry."""
-        found = []
+        """(last used, id, bytes) of every entry: meta.json's time, or a later use the memo
+        noted."""
+        found, uses = [], self._memo_uses()
         for path in self.root.iterdir():
             if not MODEL_ID.fullmatch(path.name):
                 continue
@@ -250,7 +359,7 @@ class ModelCache:
                 used = (path / META).lstat().st_mtime
             except OSError:  # being written or removed
                 continue
-            found.append((used, path.name, size))
+            found.append((max(used, uses.get(path.name, 0.0)), path.name, size))
         return found
 
     def evict(self, keep: str = "") -> list[str]:

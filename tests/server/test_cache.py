@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from server import cache as cache_module
 from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
@@ -260,3 +261,117 @@ def test_a_fifo_in_an_entry_never_blocks_a_read(tmp_path: Path) -> None:
     result, W, b = make_result(REQUEST.model_copy(update={"seed": 0}))
     cache.save(result, W, b)  # retrained and stored again
     assert cache.load(entry_id) is not None
+
+
+# -- the memo of verified entries ------------------------------------------------------------
+
+
+def settled(cache: ModelCache, seed: int) -> str:
+    """A stored entry whose files last changed longer ago than the memo's racy margin."""
+    entry_id = saved(cache, seed)
+    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    return entry_id
+
+
+def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ModelCache(tmp_path)
+    entry_id = settled(cache, 0)
+    first = cache.load(entry_id)
+    without_gram = cache.load(entry_id, gram=False)
+    assert first is not None and without_gram is not None
+    assert without_gram.instances[0].gram is None and first.instances[0].gram is not None
+
+    def no_reads(path: Path) -> bytes:
+        raise AssertionError(f"{path} read again")
+
+    monkeypatch.setattr(cache_module, "_read_regular", no_reads)
+    assert cache.load(entry_id) is first
+    assert cache.load(entry_id, gram=False) is without_gram
+    monkeypatch.undo()
+    os.utime(tmp_path / entry_id / META)  # a change of the file (its time) is a change
+    again = cache.load(entry_id)
+    assert again is not None and again is not first
+    assert again.model_dump() == first.model_dump()
+
+
+def test_a_freshly_written_entry_is_read_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write within the kernel's clock tick of the last one could leave the signature as it
+    was: entries whose files changed within the racy margin are never kept."""
+    monkeypatch.setattr(cache_module, "MEMO_RACY_NS", 10**12)  # everything is fresh
+    cache = ModelCache(tmp_path)
+    entry_id = saved(cache, 0)
+    first = cache.load(entry_id)
+    assert first is not None and cache.load(entry_id) is not first
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        corrupt_truncated_weights,
+        corrupt_flipped_weight,  # the same size
+        corrupt_meta_json,
+        corrupt_meta_request,
+        corrupt_meta_metric,  # the same size, or nearly
+        corrupt_missing_weights,
+    ],
+)
+def test_a_kept_entry_that_breaks_is_verified_again_and_removed(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
+    cache = ModelCache(tmp_path)
+    entry_id = settled(cache, 0)
+    kept = cache.load(entry_id)
+    assert kept is not None and cache.load(entry_id) is kept
+    corrupt(tmp_path / entry_id)
+    assert cache.load(entry_id) is None
+    assert not (tmp_path / entry_id).exists()
+
+
+def test_a_kept_entry_removed_or_replaced_is_not_served(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    entry_id = settled(cache, 0)
+    kept = cache.load(entry_id)
+    assert kept is not None and cache.load(entry_id) is kept
+    other = ModelCache(tmp_path)  # another process: it removes the entry, then stores it anew
+    other._remove(entry_id)
+    assert cache.load(entry_id) is None
+    saved(other, 0)
+    replaced = cache.load(entry_id)
+    assert replaced is not None and replaced is not kept
+
+
+def test_kept_entries_keep_their_place_in_the_lru_order(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memo hit writes nothing to disk: eviction counts its use all the same, and an entry the
+    memo drops gets its last use written to meta.json."""
+    tmp_path = tmp_path_factory.mktemp("cache")
+    probe = ModelCache(tmp_path_factory.mktemp("probe"))
+    size = entry_bytes(probe.root, saved(probe, 0))
+    cache = ModelCache(tmp_path, max_bytes=int(2.5 * size))
+    first, second = saved(cache, 1), saved(cache, 2)
+    old = time.time() - 100
+    for entry_id in (first, second):
+        os.utime(tmp_path / entry_id / META, (old, old))
+    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    kept = cache.load(first)
+    assert kept is not None and cache.load(first) is kept  # kept: meta.json is not touched
+    assert (tmp_path / first / META).stat().st_mtime == pytest.approx(old)
+    third = saved(cache, 3)
+    assert not (tmp_path / second).exists() and (tmp_path / first).exists()
+    # Beyond MEMO_ENTRIES, the least recently used leaves the memo with its use on disk.
+    monkeypatch.setattr(cache_module, "MEMO_ENTRIES", 1)
+    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    before = time.time()
+    assert cache.load(first) is kept
+    assert cache.load(third) is not None  # keeps third; first leaves the memo
+    used = (tmp_path / first / META).stat().st_mtime
+    assert before <= used <= time.time()
+
+
+def test_a_result_is_frozen() -> None:
+    result, _, _ = make_result(REQUEST)
+    with pytest.raises(ValidationError):
+        result.cached = True  # type: ignore[misc]

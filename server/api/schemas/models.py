@@ -632,7 +632,10 @@ class WeightSnapshot(BaseModel):
 
 
 class ModelResult(BaseModel):
-    """A trained request: its weights, metrics and history."""
+    """A trained request: its weights, metrics and history. Frozen: the cache's memo hands the
+    same result to every reader (``server/cache.py``)."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="the cache key: sha256 of the canonical request")
     cached: bool = Field(description="true when served from models_cache without training")
