@@ -1,4 +1,4 @@
-"""models_cache/: one folder per trained request, written atomically, verified on every load.
+"""models_cache/: one folder per trained request, written atomically, verified when read.
 
 Layout of an entry ``<cache_dir>/<id>/``, where id is the request's sha256 (64 hex digits:
 :meth:`ModelRequest.model_id`, :meth:`PhaseDiagramRequest.diagram_id`):
@@ -26,24 +26,27 @@ retrained; it never reaches a client. Only safetensors are ever loaded: no file 
 unpickled.
 
 Size: with ``max_bytes`` set, each write evicts the least recently used entries (by meta.json's
-modification time, which every successful read renews) until the folder fits, except the
+modification time, which a successful read renews when it is over ``RENEW_S`` old, or the later
+use the memo below noted) until the folder fits, except the
 ``protected`` ones (what the repository ships) and the entry just written.
 
-Memo: a model read (:meth:`ModelCache.load`) keeps the decoded result of a small entry in memory
-(at most ``MEMO_ENTRIES`` entries whose weights file holds at most ``MEMO_MAX_WEIGHT_BYTES``),
-with the ``lstat`` signature of the entry's folder and both files as they were when it verified:
-inode, size, and the modification and change times in nanoseconds. A later read compares the
-signature first and, when nothing changed, returns the same result without reading and verifying
-the files again (a room of clients asking for the same few models is what the server serves
-most). Any write to a file changes its change time, which no user can set, and a rewritten,
-removed or replaced entry changes an inode, so such an entry is read and verified again, as on
-the first read; a missing one reads as None. The kernel stamps times from a coarse clock (a few
-ms), so a write in the same tick as the last one could leave the signature as it was: like git's
-"racily clean" rule, an entry is kept only once its files' change times are ``MEMO_RACY_NS``
-older than the signature. A kept entry's use is noted in memory, not on disk (a write would make
-it racy again): eviction takes the later of meta.json's time and that, and meta.json gets the use
-time when the memo drops the entry. The result is shared between readers: :class:`ModelResult`
-is frozen, and nobody edits its lists.
+Memo: a model read (:meth:`ModelCache.load`) keeps the decoded result of an entry in memory, up
+to ``MEMO_MAX_BYTES`` together by an estimate of their size (an entry over
+``MEMO_ENTRY_MAX_BYTES`` is read from disk every time), with the ``lstat`` signature of the
+entry's folder and both files as they were when it verified: inode, size, and the modification
+and change times in nanoseconds. A later read compares the signature first and, when nothing
+changed, returns the same result without reading and verifying the files again (a room of
+clients asking for the same few models is what the server serves most). Any write to a file
+changes its change time, which no user can set, and a rewritten, removed or replaced entry
+changes an inode, so such an entry is read and verified again, as on the first read; a missing
+one reads as None. Times come from a coarse clock (a few ms; whole seconds on some filesystems),
+so a write in the same tick as the last one could leave the signature as it was: like git's
+"racily clean" rule, an entry is kept only once every file's last change is ``MEMO_RACY_NS``
+older than the read. The memo assumes a local filesystem (a network one may cache attributes).
+A kept entry's use is noted in memory, not on disk (a write would make it racy again):
+eviction takes the later of meta.json's time and that use, which reaches meta.json when the memo
+drops the entry and at the server's shutdown (:meth:`ModelCache.write_uses`). The result is
+shared between readers: :class:`ModelResult` is frozen, and nobody edits its lists.
 """
 
 from __future__ import annotations
@@ -83,9 +86,13 @@ MODEL_ID = re.compile(r"[0-9a-f]{64}")
 WEIGHTS, META = "weights.safetensors", "meta.json"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600.0
-MEMO_ENTRIES = 256  # most decoded model results kept in memory
-MEMO_MAX_WEIGHT_BYTES = 64 * 1024  # larger entries are read from disk every time
-MEMO_RACY_NS = 100_000_000  # how much older than its signature a kept file's change must be
+MEMO_MAX_BYTES = 64 << 20  # the memo's kept results together, estimated
+MEMO_ENTRY_MAX_BYTES = 1 << 20  # a result estimated larger is never kept
+MEMO_RACY_NS = 2_000_000_000  # how much older than the read a kept file's last change must be
+# A read renews meta.json's time (its LRU place) only when it is this old. Longer than the racy
+# margin, or an entry read all the time would be renewed before it ever settled.
+RENEW_S = 10.0
+PY_FLOAT_BYTES = 32  # a float in a Python list: the object and its pointer
 
 
 MODEL_KIND = "model"
@@ -130,13 +137,30 @@ def _signature(entry: Path) -> Signature | None:
     return a, b, c
 
 
+def _renew(entry: Path) -> None:
+    """Mark an entry used now (meta.json's time), unless it was within ``RENEW_S``: the LRU
+    order needs no finer grain, and leaving it be lets the entry settle for the memo. A
+    read-only cache still serves, without LRU order."""
+    with contextlib.suppress(OSError):
+        if time.time() - os.lstat(entry / META).st_mtime >= RENEW_S:
+            os.utime(entry / META, follow_symlinks=False)
+
+
+def _write_use(entry: Path, used_ns: int) -> None:
+    """Set meta.json's time to a use the memo noted, if that is later than the time it has."""
+    with contextlib.suppress(OSError):
+        if os.lstat(entry / META).st_mtime_ns < used_ns:
+            os.utime(entry / META, ns=(used_ns, used_ns), follow_symlinks=False)
+
+
 @dataclass
 class _Kept:
-    """A memo entry: the signature its files had when it verified, the value, and its last use
-    (``time.time_ns()``)."""
+    """A memo entry: the signature its files had when it verified, the value, its estimated
+    size in bytes and its last use (``time.time_ns()``)."""
 
     signature: Signature
     value: Any
+    size: int
     used_ns: int
 
 
@@ -172,6 +196,7 @@ class ModelCache:
         root.mkdir(parents=True, exist_ok=True)
         self._remove_stale_temporaries()
         self._memo: OrderedDict[tuple[str, str, Hashable], _Kept] = OrderedDict()  # by use
+        self._memo_bytes = 0
         self._memo_lock = threading.Lock()
 
     def _remove_stale_temporaries(self) -> None:
@@ -205,8 +230,7 @@ class ModelCache:
 
         ``gram=False`` leaves every instance's n × n WᵀW null instead of computing it from W.
         """
-        decode = functools.partial(_decode_model, gram=gram)
-        return self.read(model_id, MODEL_KIND, decode, memo_key=("model", gram))
+        return self.read(model_id, MODEL_KIND, _DECODE_MODEL[gram], _model_bytes)
 
     def load_weights(self, model_id: str) -> bytes | None:
         """A stored model's weights.safetensors, verified as :meth:`load` verifies it (W, b,
@@ -234,7 +258,11 @@ class ModelCache:
         self.write(result.id, MODEL_KIND, body, {"W": W, "b": b} | (extra or {}))
 
     def read(
-        self, entry_id: str, kind: str, decode: Decoder[T], memo_key: Hashable = None
+        self,
+        entry_id: str,
+        kind: str,
+        decode: Decoder[T],
+        memo_bytes: Callable[[T], int] | None = None,
     ) -> T | None:
         """An entry's decoded value, or None if absent, of another kind, or unusable.
 
@@ -244,22 +272,25 @@ class ModelCache:
                 another kind is left alone and reads as None.
             decode: builds the value from the verified meta ``result`` and the tensors; raises
                 if they do not fit, and the entry is then removed.
-            memo_key: names ``decode`` for the memo (module docstring): a small entry's value is
-                then kept, and returned (the same object) while its files are unchanged. None
-                reads the files every time. The value must not be edited by its readers.
+            memo_bytes: for the memo (module docstring), the estimated size in bytes of a
+                value without meta.json's share: the value is then kept and returned (the same
+                object, which its readers must not edit) while the entry's files are unchanged;
+                ``decode`` must then be one object for one kind of value (it is part of the
+                key). None reads the files every time.
 
         Raises:
             ValueError: ``entry_id`` is not an id.
         """
         entry = self.path(entry_id)
-        key = (entry_id, kind, memo_key)
-        if memo_key is not None:
+        key = (entry_id, kind, decode)
+        if memo_bytes is not None:
             remembered = self._remembered(entry, key)
             if remembered is not None:
                 return remembered  # type: ignore[no-any-return]
         if not os.path.lexists(entry):
             return None
-        before = _signature(entry) if memo_key is not None else None
+        started = time.time_ns()
+        before = _signature(entry) if memo_bytes is not None else None
         try:
             stored = self._stored(entry, entry_id, kind)
             if stored is None:
@@ -274,14 +305,17 @@ class ModelCache:
         except Exception as exc:  # any other defect means: not cached
             self._unusable(entry_id, exc)
             return None
-        if before is not None and len(stored.blob) <= MEMO_MAX_WEIGHT_BYTES:
-            # Kept only if no file changed while it was read, and none changed too lately.
-            after, now = _signature(entry), time.time_ns()
-            if after == before and max(info[3] for info in after) <= now - MEMO_RACY_NS:
-                self._keep(key, _Kept(after, value, now))
+        if before is not None and memo_bytes is not None:
+            # Kept only if no file changed while it was read, nor lately (the racy rule).
+            size = memo_bytes(value) + 4 * before[2][1]  # JSON bytes: about 4× in Python
+            if (
+                _signature(entry) == before
+                and max(info[3] for info in before) <= started - MEMO_RACY_NS
+                and size <= MEMO_ENTRY_MAX_BYTES
+            ):
+                self._keep(key, _Kept(before, value, size, time.time_ns()))
                 return value
-        with contextlib.suppress(OSError):  # a read-only cache still serves, without LRU order
-            os.utime(entry / META)  # used now: the last to be evicted
+        _renew(entry)
         return value
 
     def _remembered(self, entry: Path, key: tuple[str, str, Hashable]) -> Any:
@@ -295,25 +329,34 @@ class ModelCache:
             with self._memo_lock:
                 if self._memo.get(key) is kept:
                     del self._memo[key]
+                    self._memo_bytes -= kept.size
             return None
         kept.used_ns = time.time_ns()
         with self._memo_lock:
-            if key in self._memo:
+            if self._memo.get(key) is kept:
                 self._memo.move_to_end(key)
         return kept.value
 
     def _keep(self, key: tuple[str, str, Hashable], kept: _Kept) -> None:
-        """Put ``kept`` in the memo; the least recently used beyond ``MEMO_ENTRIES`` leave it,
+        """Put ``kept`` in the memo; the least recently used beyond ``MEMO_MAX_BYTES`` leave it,
         and their entries' meta.json gets their last use (their place in the LRU order)."""
         dropped = []
         with self._memo_lock:
+            old = self._memo.pop(key, None)
+            self._memo_bytes += kept.size - (old.size if old is not None else 0)
             self._memo[key] = kept
-            self._memo.move_to_end(key)
-            while len(self._memo) > MEMO_ENTRIES:
-                dropped.append(self._memo.popitem(last=False))
-        for (entry_id, _, _), old in dropped:
-            with contextlib.suppress(OSError):
-                os.utime(self.path(entry_id) / META, ns=(old.used_ns, old.used_ns))
+            while self._memo_bytes > MEMO_MAX_BYTES and len(self._memo) > 1:
+                _, gone = item = self._memo.popitem(last=False)
+                self._memo_bytes -= gone.size
+                dropped.append(item)
+        for (entry_id, _, _), gone in dropped:
+            _write_use(self.path(entry_id), gone.used_ns)
+
+    def write_uses(self) -> None:
+        """Give every kept entry's meta.json its last use, so that the LRU order outlives this
+        process (the server calls this at shutdown)."""
+        for entry_id, used in self._memo_uses().items():
+            _write_use(self.path(entry_id), int(used * 1e9))
 
     def _memo_uses(self) -> dict[str, float]:
         """Each kept entry's last use (seconds since the epoch), by id."""
@@ -563,6 +606,21 @@ def _decode_model(stored: Stored, model_id: str, gram: bool = True) -> ModelResu
         for k, snapshot in enumerate(result["snapshots"]):
             snapshot.update({name: values[k] for name, values in measured.items()})
     return ModelResult.model_validate(result | {"cached": True})
+
+
+# One decoder object per form of the result: the memo's key names it.
+_DECODE_MODEL = {gram: functools.partial(_decode_model, gram=gram) for gram in (True, False)}
+
+
+def _model_bytes(result: ModelResult) -> int:
+    """The estimated memory of a result's tensor-born lists (W, b, W_out and gram, as Python
+    floats); meta.json's share is counted by :meth:`ModelCache.read`."""
+    request = result.request
+    I, n, m = request.n_instances, request.n_features, request.n_hidden  # noqa: E741
+    floats = m * n * (2 if request.task == "absolute_value" else 1) + n
+    if result.instances and result.instances[0].gram is not None:
+        floats += n * n
+    return PY_FLOAT_BYTES * I * floats
 
 
 def _model_weights(stored: Stored, model_id: str) -> bytes:

@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker.stop()
             if device is None:
                 await ray_worker.close()  # the actors end; a Ray instance the server started too
+            cache.write_uses()  # the memo's uses reach meta.json: the LRU order outlives us
 
     app = FastAPI(
         title="Superposition Explorer",

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from server import cache as cache_module
 from server.api.schemas.models import LossPoint, ModelRequest, ModelResult
-from server.cache import META, WEIGHTS, ModelCache
+from server.cache import META, WEIGHTS, ModelCache, _read_regular
 from server.results import instance_results
 
 
@@ -265,14 +265,26 @@ def test_a_fifo_in_an_entry_never_blocks_a_read(tmp_path: Path) -> None:
 
 # -- the memo of verified entries ------------------------------------------------------------
 
+QUICK_RACY_NS = 200_000_000  # this filesystem's times are fine-grained: settle in 0.2 s, not 2
+
+
+@pytest.fixture
+def quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "MEMO_RACY_NS", QUICK_RACY_NS)
+
+
+def settle() -> None:
+    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+
 
 def settled(cache: ModelCache, seed: int) -> str:
     """A stored entry whose files last changed longer ago than the memo's racy margin."""
     entry_id = saved(cache, seed)
-    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    settle()
     return entry_id
 
 
+@pytest.mark.usefixtures("quick_settle")
 def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,7 +301,7 @@ def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
     monkeypatch.setattr(cache_module, "_read_regular", no_reads)
     assert cache.load(entry_id) is first
     assert cache.load(entry_id, gram=False) is without_gram
-    monkeypatch.undo()
+    monkeypatch.setattr(cache_module, "_read_regular", _read_regular)
     os.utime(tmp_path / entry_id / META)  # a change of the file (its time) is a change
     again = cache.load(entry_id)
     assert again is not None and again is not first
@@ -299,8 +311,8 @@ def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
 def test_a_freshly_written_entry_is_read_every_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write within the kernel's clock tick of the last one could leave the signature as it
-    was: entries whose files changed within the racy margin are never kept."""
+    """A write within the clock's tick of the last one could leave the signature as it was:
+    entries whose files changed within the racy margin are never kept."""
     monkeypatch.setattr(cache_module, "MEMO_RACY_NS", 10**12)  # everything is fresh
     cache = ModelCache(tmp_path)
     entry_id = saved(cache, 0)
@@ -308,6 +320,36 @@ def test_a_freshly_written_entry_is_read_every_time(
     assert first is not None and cache.load(entry_id) is not first
 
 
+@pytest.mark.usefixtures("quick_settle")
+def test_an_entry_read_all_the_time_settles_and_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a read renewed meta.json's time each time it was over RENEW_S old, and with a
+    RENEW_S shorter than the racy margin, that kept the entry racy for ever."""
+    monkeypatch.setattr(cache_module, "RENEW_S", 1.5 * QUICK_RACY_NS / 1e9)  # one renewal here
+    assert cache_module.RENEW_S * 1e9 > cache_module.MEMO_RACY_NS
+    cache = ModelCache(tmp_path)
+    entry_id = saved(cache, 0)
+    until = time.monotonic() + 4 * QUICK_RACY_NS / 1e9
+    while time.monotonic() < until:
+        assert cache.load(entry_id) is not None
+        time.sleep(0.01)
+    kept = cache.load(entry_id)
+    assert kept is not None and cache.load(entry_id) is kept
+
+
+@pytest.mark.usefixtures("quick_settle")
+def test_a_result_estimated_too_large_is_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = ModelCache(tmp_path)
+    entry_id = settled(cache, 0)
+    monkeypatch.setattr(cache_module, "MEMO_ENTRY_MAX_BYTES", 1000)  # a few hundred floats
+    first = cache.load(entry_id)
+    assert first is not None and cache.load(entry_id) is not first
+
+
+@pytest.mark.usefixtures("quick_settle")
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -329,6 +371,7 @@ def test_a_kept_entry_that_breaks_is_verified_again_and_removed(tmp_path: Path, 
     assert not (tmp_path / entry_id).exists()
 
 
+@pytest.mark.usefixtures("quick_settle")
 def test_a_kept_entry_removed_or_replaced_is_not_served(tmp_path: Path) -> None:
     cache = ModelCache(tmp_path)
     entry_id = settled(cache, 0)
@@ -342,33 +385,42 @@ def test_a_kept_entry_removed_or_replaced_is_not_served(tmp_path: Path) -> None:
     assert replaced is not None and replaced is not kept
 
 
+@pytest.mark.usefixtures("quick_settle")
 def test_kept_entries_keep_their_place_in_the_lru_order(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A memo hit writes nothing to disk: eviction counts its use all the same, and an entry the
-    memo drops gets its last use written to meta.json."""
+    """A memo hit writes nothing to disk: eviction counts its use all the same, and the use
+    reaches meta.json when the memo drops the entry, or at shutdown."""
     tmp_path = tmp_path_factory.mktemp("cache")
     probe = ModelCache(tmp_path_factory.mktemp("probe"))
     size = entry_bytes(probe.root, saved(probe, 0))
     cache = ModelCache(tmp_path, max_bytes=int(2.5 * size))
     first, second = saved(cache, 1), saved(cache, 2)
     old = time.time() - 100
-    for entry_id in (first, second):
-        os.utime(tmp_path / entry_id / META, (old, old))
-    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    os.utime(tmp_path / first / META, (old - 10, old - 10))  # on disk, first is the oldest
+    os.utime(tmp_path / second / META, (old, old))
+    settle()
     kept = cache.load(first)
     assert kept is not None and cache.load(first) is kept  # kept: meta.json is not touched
-    assert (tmp_path / first / META).stat().st_mtime == pytest.approx(old)
-    third = saved(cache, 3)
+    assert (tmp_path / first / META).stat().st_mtime == pytest.approx(old - 10)
+    third = saved(cache, 3)  # over the limit: the least recently used goes
     assert not (tmp_path / second).exists() and (tmp_path / first).exists()
-    # Beyond MEMO_ENTRIES, the least recently used leaves the memo with its use on disk.
-    monkeypatch.setattr(cache_module, "MEMO_ENTRIES", 1)
-    time.sleep(cache_module.MEMO_RACY_NS / 1e9 + 0.05)
+    # The memo drops its least recently used entry when over MEMO_MAX_BYTES.
     before = time.time()
     assert cache.load(first) is kept
-    assert cache.load(third) is not None  # keeps third; first leaves the memo
-    used = (tmp_path / first / META).stat().st_mtime
-    assert before <= used <= time.time()
+    monkeypatch.setattr(cache_module, "MEMO_MAX_BYTES", cache._memo_bytes)
+    settle()
+    assert cache.load(third) is not None  # kept in its turn; first leaves the memo
+    assert before <= (tmp_path / first / META).stat().st_mtime <= time.time()
+    # At shutdown every kept entry's use is written.
+    assert cache.load(third) is not None
+    third_used = time.time()
+    cache.write_uses()
+    assert (tmp_path / third / META).stat().st_mtime == pytest.approx(third_used, abs=0.5)
+
+
+def test_renewals_are_rarer_than_the_racy_margin() -> None:
+    assert cache_module.RENEW_S * 1e9 > cache_module.MEMO_RACY_NS
 
 
 def test_a_result_is_frozen() -> None:
