@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,17 +97,17 @@ def corrupt_missing_weights(entry: Path) -> None:
     (entry / WEIGHTS).unlink()
 
 
-@pytest.mark.parametrize(
-    "corrupt",
-    [
-        corrupt_truncated_weights,
-        corrupt_flipped_weight,
-        corrupt_meta_json,
-        corrupt_meta_request,
-        corrupt_meta_metric,
-        corrupt_missing_weights,
-    ],
-)
+CORRUPTIONS = [
+    corrupt_truncated_weights,
+    corrupt_flipped_weight,  # the same size
+    corrupt_meta_json,
+    corrupt_meta_request,
+    corrupt_meta_metric,  # the same size, or nearly
+    corrupt_missing_weights,
+]
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
 def test_broken_entries_are_ignored_and_removed(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
     cache = ModelCache(tmp_path)
     result, W, b = make_result(REQUEST)
@@ -284,12 +285,17 @@ def settled(cache: ModelCache, seed: int) -> str:
     return entry_id
 
 
-@pytest.mark.usefixtures("quick_settle")
-def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def kept(tmp_path: Path, quick_settle: None) -> tuple[ModelCache, str]:
+    """A cache in tmp_path and the id of one settled entry in it."""
     cache = ModelCache(tmp_path)
-    entry_id = settled(cache, 0)
+    return cache, settled(cache, 0)
+
+
+def test_a_settled_entry_is_served_from_memory_until_a_file_changes(
+    tmp_path: Path, kept: tuple[ModelCache, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, entry_id = kept
     first = cache.load(entry_id)
     without_gram = cache.load(entry_id, gram=False)
     assert first is not None and without_gram is not None
@@ -338,51 +344,39 @@ def test_an_entry_read_all_the_time_settles_and_is_kept(
     assert kept is not None and cache.load(entry_id) is kept
 
 
-@pytest.mark.usefixtures("quick_settle")
 def test_a_result_estimated_too_large_is_never_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kept: tuple[ModelCache, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = ModelCache(tmp_path)
-    entry_id = settled(cache, 0)
+    cache, entry_id = kept
     monkeypatch.setattr(cache_module, "MEMO_ENTRY_MAX_BYTES", 1000)  # a few hundred floats
     first = cache.load(entry_id)
     assert first is not None and cache.load(entry_id) is not first
 
 
-@pytest.mark.usefixtures("quick_settle")
-@pytest.mark.parametrize(
-    "corrupt",
-    [
-        corrupt_truncated_weights,
-        corrupt_flipped_weight,  # the same size
-        corrupt_meta_json,
-        corrupt_meta_request,
-        corrupt_meta_metric,  # the same size, or nearly
-        corrupt_missing_weights,
-    ],
-)
-def test_a_kept_entry_that_breaks_is_verified_again_and_removed(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
-    cache = ModelCache(tmp_path)
-    entry_id = settled(cache, 0)
-    kept = cache.load(entry_id)
-    assert kept is not None and cache.load(entry_id) is kept
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
+def test_a_kept_entry_that_breaks_is_verified_again_and_removed(
+    tmp_path: Path, kept: tuple[ModelCache, str], corrupt: Callable[[Path], None]
+) -> None:
+    cache, entry_id = kept
+    result = cache.load(entry_id)
+    assert result is not None and cache.load(entry_id) is result
     corrupt(tmp_path / entry_id)
     assert cache.load(entry_id) is None
     assert not (tmp_path / entry_id).exists()
 
 
-@pytest.mark.usefixtures("quick_settle")
-def test_a_kept_entry_removed_or_replaced_is_not_served(tmp_path: Path) -> None:
-    cache = ModelCache(tmp_path)
-    entry_id = settled(cache, 0)
-    kept = cache.load(entry_id)
-    assert kept is not None and cache.load(entry_id) is kept
+def test_a_kept_entry_removed_or_replaced_is_not_served(
+    tmp_path: Path, kept: tuple[ModelCache, str]
+) -> None:
+    cache, entry_id = kept
+    result = cache.load(entry_id)
+    assert result is not None and cache.load(entry_id) is result
     other = ModelCache(tmp_path)  # another process: it removes the entry, then stores it anew
     other._remove(entry_id)
     assert cache.load(entry_id) is None
     saved(other, 0)
     replaced = cache.load(entry_id)
-    assert replaced is not None and replaced is not kept
+    assert replaced is not None and replaced is not result
 
 
 @pytest.mark.usefixtures("quick_settle")
