@@ -11,7 +11,7 @@ import { renderGeometry } from "./plots/geometry.js";
 import { renderGram } from "./plots/gram.js";
 import { renderLoss } from "./plots/loss.js";
 import { renderNorms } from "./plots/norms.js";
-import { createPage, loadServerConfig } from "./page.js";
+import { createPage, layoutElements, loadServerConfig } from "./page.js";
 import { DEFAULT_LIMITS, PROPS, parseHash, toRequest, useServerDefaults } from "./state.js";
 import { describe, formatDetail, setHeadline, setLossNote, setProgress, showError } from "./status.js";
 import { buildTransport } from "./transport.js";
@@ -46,11 +46,7 @@ const MAX_LOSS_POINTS = 4000;
  */
 export async function main() {
   const dom = {
-    controls: byId("controls"),
-    progress: byId("progress"),
-    error: byId("error"),
-    headline: byId("headline"),
-    description: byId("description"),
+    ...layoutElements(),
     gram: byId("gram"),
     bias: byId("bias"),
     norms: byId("norms"),

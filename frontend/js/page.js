@@ -13,11 +13,13 @@
 //
 // A new page declares its fields, builds its controls, and calls `createPage`; see the explorer
 // (main.js), the phase page (phase/main.js), the power page (power/main.js, which runs on
-// demand) and the gallery (gallery/main.js).
+// demand) and the gallery (gallery/main.js). A page that trains one result over a live socket
+// and redraws it as it comes (the phase and memorisation pages) takes `liveResultClient` and
+// `startLiveRuns` as well.
 
-import { TokenRequired, fetchJson, fetchLimits } from "./api.js";
-import { appendControl } from "./dom.js";
-import { setProgress, showError } from "./status.js";
+import { LiveClient, TokenRequired, fetchJson, fetchLimits, liveUrl } from "./api.js";
+import { appendButton, appendControl, byId } from "./dom.js";
+import { formatDetail, setProgress, showError, showFinished } from "./status.js";
 
 export { setProgress };
 
@@ -504,4 +506,142 @@ export function startPage(main, what = "The page") {
     if (banner) showError(banner, `${what} failed to start: ${err instanceof Error ? err.message : String(err)}`);
     throw err;
   });
+}
+
+/**
+ * @typedef {object} LayoutElements The elements of the shared page layout (a sidebar, the error
+ *   banner, the status section and the description line) that a page's script fills.
+ * @property {HTMLElement} controls #controls, the sidebar
+ * @property {HTMLElement} progress #progress
+ * @property {HTMLElement} error #error, the banner
+ * @property {HTMLElement} headline #headline, the numbers beside the progress
+ * @property {HTMLElement} description #description, one line about what the state trains
+ */
+
+/**
+ * Look up the shared layout's elements (the explorer, phase, memorisation and power pages have
+ * them all); a page adds its own with `byId`.
+ * @returns {LayoutElements}
+ * @throws {Error} when the page lacks one
+ */
+export function layoutElements() {
+  return {
+    controls: byId("controls"),
+    progress: byId("progress"),
+    error: byId("error"),
+    headline: byId("headline"),
+    description: byId("description"),
+  };
+}
+
+/**
+ * @typedef {object} LiveResultHandlers
+ * @property {string} snapshotKey the snapshot message's field that holds the result so far
+ *   ("diagram", "sweep")
+ * @property {string} noun the request, in the banner's "The server refused this …"
+ * @property {(result: any, final: boolean) => void} onResult a snapshot's result so far
+ *   (final false) or the finished one (final true), after the progress shows it: keep it, draw
+ * @property {(result: any) => string} [finishedWhat] words after "N steps" in the finished
+ *   progress line (`showFinished`'s `what`)
+ */
+
+/**
+ * The live socket of a page that trains one result and redraws it as it comes: a snapshot or
+ * the result clears the banner, moves the progress and goes to `onResult`; a refusal goes to the
+ * banner; a closed socket shows "offline" (it reconnects by itself). Not connected yet.
+ * @param {string} path the live endpoint, e.g. "/api/phase-diagrams/live"
+ * @param {{progress: HTMLElement, error: HTMLElement}} dom
+ * @param {LiveResultHandlers} handlers
+ * @returns {LiveClient}
+ */
+export function liveResultClient(path, { progress, error }, { snapshotKey, noun, onResult, finishedWhat }) {
+  const onMessage = (/** @type {any} */ message) => {
+    if (message.type === "snapshot") {
+      showError(error, "");
+      setProgress(progress, "training", { step: message.step, steps: message.steps });
+      onResult(message[snapshotKey], false);
+    } else if (message.type === "done") {
+      showError(error, "");
+      showFinished(progress, message.result, finishedWhat ? finishedWhat(message.result) : "");
+      onResult(message.result, true);
+    } else if (message.type === "error") {
+      showError(error, `The server refused this ${noun}: ${formatDetail(message.detail)}`);
+      setProgress(progress, "error", { text: "error" });
+    }
+  };
+  return new LiveClient(
+    {
+      onMessage,
+      onStatus: (status) => {
+        if (status === "closed") setProgress(progress, "offline", { text: "offline" });
+      },
+    },
+    liveUrl(path),
+  );
+}
+
+/**
+ * @typedef {object} LiveRunsOptions
+ * @property {LiveClient} client the page's live socket (`liveResultClient`), connected here
+ * @property {{controls: HTMLElement, progress: HTMLElement}} dom
+ * @property {string} legend the sidebar group's legend
+ * @property {readonly Field[]} fields
+ * @property {readonly ControlSpec[]} specs the sidebar's controls, in order
+ * @property {Record<string, number>} limits
+ * @property {number} debounceMs
+ * @property {(state: Record<string, any>) => Record<string, any>} [normalise] as createPage's
+ * @property {(state: Record<string, any>) => object} toRequest the state's live request
+ * @property {(state: Record<string, any>) => void} onState a new state, shown in the controls
+ *   already (and the first one): keep it, describe it
+ * @property {() => void} [onSend] just before a request goes out (e.g. forget a selection)
+ */
+
+/**
+ * The sidebar and the runs of a page that trains one result over a live socket (the phase and
+ * memorisation pages): the page controller (URL hash ⇄ state, limits, debounce), a control group
+ * and a "Recompute (train live)" button (#recompute: the same request with `retrain`), then
+ * connect and send the state's request.
+ * @param {LiveRunsOptions} options
+ * @returns {Page}
+ */
+export function startLiveRuns({
+  client,
+  dom,
+  legend,
+  fields,
+  specs,
+  limits,
+  debounceMs,
+  normalise,
+  toRequest,
+  onState,
+  onSend,
+}) {
+  /** Send the state's request (or, retrain, train it afresh although it is cached). */
+  const send = (/** @type {boolean} */ retrain) => {
+    const request = toRequest(page.state);
+    onSend?.();
+    client.send(retrain ? { ...request, retrain: true } : request);
+    setProgress(dom.progress, "queued", { steps: page.state.steps, text: "starting…" });
+  };
+  const page = createPage({
+    fields,
+    limits,
+    debounceMs,
+    normalise,
+    onShow: (next) => {
+      showState(next);
+      onState(next);
+    },
+    onRun: () => send(false),
+  });
+  const showState = controlGroup(dom.controls, legend, fields, specs, limits, (patch) => page.change(patch));
+  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
+  showState(page.state);
+  onState(page.state);
+
+  setProgress(dom.progress, "connecting", { text: "connecting…" });
+  client.connect();
+  page.runNow();
+  return page;
 }

@@ -121,22 +121,39 @@ export function setHeadline(el, instance, nHidden) {
     ["‖W‖²_F", Number.isFinite(frob) ? frob.toFixed(2) : "–", "features learned, roughly"],
     ["‖Wᵢ‖ > 0.5", `${represented} / ${norms.length}`, "features represented"],
   ];
-  el.replaceChildren(
-    ...items.map(([name, value, title]) => {
-      const item = document.createElement("span");
-      item.className = "stat";
-      item.title = title;
-      const key = document.createElement("span");
-      key.className = "stat-name";
-      key.textContent = name;
-      const val = document.createElement("span");
-      val.className = "stat-value";
-      val.dataset.stat = name;
-      val.textContent = value;
-      item.append(key, " ", val);
-      return item;
-    }),
-  );
+  el.replaceChildren(...items.map(([name, value, title]) => statItem(name, name, value, title)));
+}
+
+/**
+ * One headline number: span.stat (its title the hover text) > span.stat-name, " ",
+ * span.stat-value with `data-stat` for scripts and tests.
+ * @param {string} key the value's `data-stat`
+ * @param {string} name the words before it
+ * @param {string} value
+ * @param {string} title
+ * @returns {HTMLSpanElement}
+ */
+export function statItem(key, name, value, title) {
+  const item = document.createElement("span");
+  item.className = "stat";
+  item.title = title;
+  const val = textSpan("stat-value", value);
+  val.dataset.stat = key;
+  item.append(textSpan("stat-name", name), " ", val);
+  return item;
+}
+
+/**
+ * A span of some class with some text.
+ * @param {string} className
+ * @param {string} text
+ * @returns {HTMLSpanElement}
+ */
+function textSpan(className, text) {
+  const el = document.createElement("span");
+  el.className = className;
+  el.textContent = text;
+  return el;
 }
 
 /**

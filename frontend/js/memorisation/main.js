@@ -3,8 +3,8 @@
 // dimensionality plots against T. Clicking a T opens its model (GET /api/models/{id}?gram=false): W's columns and the training points' hidden
 // vectors, side by side.
 
-import { LiveClient, fetchJson, liveUrl } from "../api.js";
-import { appendButton, byId } from "../dom.js";
+import { fetchJson } from "../api.js";
+import { byId } from "../dom.js";
 import { formatNumber } from "../format.js";
 import {
   COLOURS,
@@ -14,8 +14,8 @@ import {
   renderSweepLosses,
   renderVectors2d,
 } from "../plots/double_descent.js";
-import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
-import { failureText, formatDetail, setProgress, showError, showFinished } from "../status.js";
+import { layoutElements, liveResultClient, loadServerConfig, startLiveRuns, startPage } from "../page.js";
+import { failureText } from "../status.js";
 import { MEMO_PROPS, normaliseMemo, toSweepRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
@@ -45,11 +45,7 @@ const CONTROLS = [
  */
 export async function main() {
   const dom = {
-    controls: byId("controls"),
-    progress: byId("progress"),
-    error: byId("error"),
-    headline: byId("headline"),
-    description: byId("description"),
+    ...layoutElements(),
     losses: byId("losses"),
     dimensions: byId("dimensions"),
     picked: byId("picked"),
@@ -125,33 +121,19 @@ export async function main() {
     if (!frame) frame = window.requestAnimationFrame(draw);
   };
 
-  const onMessage = (message) => {
-    if (message.type === "snapshot") {
-      sweep = message.sweep;
-      showError(dom.error, "");
-      setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
+  // The live socket: snapshots and the result redraw; the finished sweep opens a T's model.
+  const client = liveResultClient("/api/double-descent/live", dom, {
+    snapshotKey: "sweep",
+    noun: "sweep",
+    finishedWhat: (result) => `× ${result.points.length} training sets`,
+    onResult: (result, final) => {
+      sweep = result;
       scheduleDraw();
-    } else if (message.type === "done") {
-      sweep = message.result;
-      showError(dom.error, "");
-      showFinished(dom.progress, sweep, `× ${sweep.points.length} training sets`);
-      scheduleDraw();
+      if (!final) return;
       const T = selected ?? sweep.points[0]?.n_train ?? null;
       if (T !== null) void pick(T);
-    } else if (message.type === "error") {
-      showError(dom.error, `The server refused this sweep: ${formatDetail(message.detail)}`);
-      setProgress(dom.progress, "error", { text: "error" });
-    }
-  };
-  const client = new LiveClient(
-    {
-      onMessage,
-      onStatus: (status) => {
-        if (status === "closed") setProgress(dom.progress, "offline", { text: "offline" });
-      },
     },
-    liveUrl("/api/double-descent/live"),
-  );
+  });
 
   const describe = () => {
     const values = toSweepRequest(state).n_train_values;
@@ -160,37 +142,25 @@ export async function main() {
       `p = ${state.p}, unit-length inputs; T ∈ {${values.join(", ")}}; ${state.steps} full-batch ` +
       `steps (warm-up ${state.warmup_steps}, peak lr ${state.lr}), seed ${state.seed}.`;
   };
-  const send = (/** @type {boolean} */ retrain) => {
-    const request = toSweepRequest(state);
-    selected = null;
-    client.send(retrain ? { ...request, retrain: true } : request);
-    setProgress(dom.progress, "queued", { steps: state.steps, text: "starting…" });
-  };
-  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce.
-  const page = createPage({
+  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce, the sidebar.
+  startLiveRuns({
+    client,
+    dom,
+    legend: "Sweep",
     fields: MEMO_PROPS,
+    specs: CONTROLS,
     limits,
     debounceMs: DEBOUNCE_MS,
     normalise: normaliseMemo,
-    onShow: (next) => {
+    toRequest: (next) => toSweepRequest(/** @type {any} */ (next)),
+    onState: (next) => {
       state = /** @type {any} */ (next);
-      showState(state);
       describe();
     },
-    onRun: (next) => {
-      state = /** @type {any} */ (next);
-      send(false);
+    onSend: () => {
+      selected = null;
     },
   });
-  state = /** @type {any} */ (page.state);
-  const showState = controlGroup(dom.controls, "Sweep", MEMO_PROPS, CONTROLS, limits, (patch) => page.change(patch));
-  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
-  showState(state);
-  describe();
-
-  setProgress(dom.progress, "connecting", { text: "connecting…" });
-  client.connect();
-  page.runNow();
 }
 
 startPage(main);

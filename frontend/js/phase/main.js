@@ -1,11 +1,9 @@
 // The phase-diagram page: URL ⇄ state ⇄ controls, state → request over the live socket,
 // snapshots and the result → four maps. Clicking a cell opens its model in the explorer.
 
-import { LiveClient, liveUrl } from "../api.js";
-import { appendButton, byId } from "../dom.js";
+import { byId } from "../dom.js";
 import { PHASE_COLOURS, PHASE_NAMES, classesOf, renderPhaseMap, renderPhaseValues } from "../plots/phase.js";
-import { controlGroup, createPage, loadServerConfig, startPage } from "../page.js";
-import { formatDetail, setProgress, showError, showFinished } from "../status.js";
+import { layoutElements, liveResultClient, loadServerConfig, startLiveRuns, startPage } from "../page.js";
 import { PHASE_PROPS, explorerUrl, toPhaseRequest } from "./state.js";
 
 /** Quiet time after the last control change before the request goes out, in ms. */
@@ -42,11 +40,7 @@ const CONTROLS = [
  */
 export async function main() {
   const dom = {
-    controls: byId("controls"),
-    progress: byId("progress"),
-    error: byId("error"),
-    headline: byId("headline"),
-    description: byId("description"),
+    ...layoutElements(),
     legend: byId("legend"),
     empirical: byId("empirical"),
     theory: byId("theory"),
@@ -92,32 +86,18 @@ export async function main() {
     if (!frame) frame = window.requestAnimationFrame(draw);
   };
 
-  const onMessage = (message) => {
-    if (message.type === "snapshot") {
-      diagram = message.diagram;
-      showError(dom.error, "");
-      setProgress(dom.progress, "training", { step: message.step, steps: message.steps });
+  // The live socket: snapshots and the result redraw.
+  const client = liveResultClient("/api/phase-diagrams/live", dom, {
+    snapshotKey: "diagram",
+    noun: "diagram",
+    onResult: (result) => {
+      diagram = result;
       scheduleDraw();
-    } else if (message.type === "done") {
-      diagram = message.result;
-      showError(dom.error, "");
-      showFinished(dom.progress, diagram);
-      scheduleDraw();
-    } else if (message.type === "error") {
-      showError(dom.error, `The server refused this diagram: ${formatDetail(message.detail)}`);
-      setProgress(dom.progress, "error", { text: "error" });
-    }
-  };
-  const client = new LiveClient(
-    {
-      onMessage,
-      onStatus: (status) => {
-        if (status === "closed") setProgress(dom.progress, "offline", { text: "offline" });
-      },
     },
-    liveUrl("/api/phase-diagrams/live"),
-  );
+  });
 
+  /** @type {import("./state.js").PhaseState} the page controller's state, shown */
+  let state;
   const describe = () => {
     const n = state.n_features;
     dom.description.textContent =
@@ -125,36 +105,21 @@ export async function main() {
       `importances (${n === 3 ? "1, 1" : "1"}, r); ${state.grid_size} × ${state.grid_size} cells, ` +
       `${state.steps} steps, seed ${state.seed}.`;
   };
-  /** Send the state's request (or, retrain, train it afresh although it is cached). */
-  const send = (/** @type {boolean} */ retrain) => {
-    const request = toPhaseRequest(page.state);
-    client.send(retrain ? { ...request, retrain: true } : request);
-    setProgress(dom.progress, "queued", { steps: page.state.steps, text: "starting…" });
-  };
-  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce.
-  const page = createPage({
+  // The shared page controller (page.js): URL hash ⇄ state, limits, debounce, the sidebar.
+  startLiveRuns({
+    client,
+    dom,
+    legend: "Diagram",
     fields: PHASE_PROPS,
+    specs: CONTROLS,
     limits,
     debounceMs: DEBOUNCE_MS,
-    onShow: (next) => {
+    toRequest: (next) => toPhaseRequest(/** @type {any} */ (next)),
+    onState: (next) => {
       state = /** @type {any} */ (next);
-      showState(state);
       describe();
     },
-    onRun: (next) => {
-      state = /** @type {any} */ (next);
-      send(false);
-    },
   });
-  let state = /** @type {import("./state.js").PhaseState} */ (/** @type {unknown} */ (page.state));
-  const showState = controlGroup(dom.controls, "Diagram", PHASE_PROPS, CONTROLS, limits, (patch) => page.change(patch));
-  appendButton(dom.controls, { id: "recompute", className: "reset", text: "Recompute (train live)", onClick: () => send(true) });
-  showState(state);
-  describe();
-
-  setProgress(dom.progress, "connecting", { text: "connecting…" });
-  client.connect();
-  page.runNow();
 }
 
 startPage(main);

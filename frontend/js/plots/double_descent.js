@@ -95,6 +95,28 @@ function bindPick(el, onPick) {
 }
 
 /**
+ * Draw traces against T (both axes log, the legend under the plot), the selected T marked and a
+ * click on a point bound to `onPick`: the frame the loss and dimensionality plots share.
+ * @param {HTMLElement} el
+ * @param {object[]} traces
+ * @param {string} yTitle the y axis's title
+ * @param {{selected: number|null, onPick?: (T: number) => void}} options
+ * @returns {void}
+ */
+function drawAgainstT(el, traces, yTitle, { selected, onPick }) {
+  const layout = baseLayout({
+    showlegend: true,
+    legend: { orientation: "h", x: 0, y: -0.22 },
+    margin: { l: 52, r: 16, t: 10, b: 80 },
+    xaxis: axis("training-set size T", { type: "log" }),
+    yaxis: axis(yTitle, { type: "log" }),
+    shapes: selectedShape(selected),
+  });
+  Plotly.react(el, traces, layout, CONFIG);
+  bindPick(el, onPick);
+}
+
+/**
  * Test and train loss against T (log axes), the peak of the test loss marked.
  * @param {HTMLElement} el
  * @param {SweepPoint[]} points in increasing T
@@ -128,16 +150,7 @@ export function renderSweepLosses(el, points, { selected = null, onPick } = {}) 
       hovertemplate: "test-loss peak at T = %{x}<extra></extra>",
     });
   }
-  const layout = baseLayout({
-    showlegend: true,
-    legend: { orientation: "h", x: 0, y: -0.22 },
-    margin: { l: 52, r: 16, t: 10, b: 80 },
-    xaxis: axis("training-set size T", { type: "log" }),
-    yaxis: axis("loss", { type: "log" }),
-    shapes: selectedShape(selected),
-  });
-  Plotly.react(el, traces, layout, CONFIG);
-  bindPick(el, onPick);
+  drawAgainstT(el, traces, "loss", { selected, onPick });
 }
 
 /**
@@ -176,16 +189,7 @@ export function renderSweepDimensions(el, points, { selected = null, onPick } = 
       hovertemplate: "T = %{x}<br>mean data-point D %{y:.3g}<extra></extra>",
     },
   ];
-  const layout = baseLayout({
-    showlegend: true,
-    legend: { orientation: "h", x: 0, y: -0.22 },
-    margin: { l: 52, r: 16, t: 10, b: 80 },
-    xaxis: axis("training-set size T", { type: "log" }),
-    yaxis: axis("dimensionality", { type: "log" }),
-    shapes: selectedShape(selected),
-  });
-  Plotly.react(el, traces, layout, CONFIG);
-  bindPick(el, onPick);
+  drawAgainstT(el, traces, "dimensionality", { selected, onPick });
 }
 
 /**

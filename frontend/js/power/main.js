@@ -13,6 +13,7 @@ import {
   controlGroup,
   createPage,
   latestOnly,
+  layoutElements,
   loadServerConfig,
   startPage,
   withServerDefaults,
@@ -187,11 +188,7 @@ function showRegime(el, plan) {
  */
 export async function main() {
   const dom = {
-    controls: byId("controls"),
-    progress: byId("progress"),
-    error: byId("error"),
-    headline: byId("headline"),
-    description: byId("description"),
+    ...layoutElements(),
     stale: byId("stale"),
     regime: byId("regime"),
     plot: byId("gain-plot"),

@@ -2,7 +2,7 @@
 // "sae" view draw the same panels from an SAEResult (a live snapshot's or a stored one).
 
 import { formatNumber } from "../format.js";
-import { setProgress } from "../status.js";
+import { setProgress, statItem } from "../status.js";
 import { renderSaeCosines } from "../plots/sae_cosines.js";
 import { renderSaeDirections } from "../plots/sae_directions.js";
 import { renderSaeFrequency } from "../plots/sae_frequency.js";
@@ -98,22 +98,7 @@ export function buildSaePanels(container, { prefix = "sae-", headingTag = "h2" }
   return {
     stats,
     draw(sae, highlighted = new Set()) {
-      stats.replaceChildren(
-        ...SAE_STATS.map(([key, label, title, value]) => {
-          const item = document.createElement("span");
-          item.className = "stat";
-          item.title = title;
-          const name = document.createElement("span");
-          name.className = "stat-name";
-          name.textContent = label;
-          const val = document.createElement("span");
-          val.className = "stat-value";
-          val.dataset.stat = key;
-          val.textContent = value(sae);
-          item.append(name, " ", val);
-          return item;
-        }),
-      );
+      stats.replaceChildren(...SAE_STATS.map(([key, label, title, value]) => statItem(key, label, value(sae), title)));
       renderSaeDirections(directions.plot, note, sae, highlighted);
       renderSaeCosines(cosines.plot, sae);
       renderSaeFrequency(frequency.plot, sae);
