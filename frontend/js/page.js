@@ -17,9 +17,9 @@
 // and redraws it as it comes (the phase and memorisation pages) takes `liveResultClient` and
 // `startLiveRuns` as well.
 
-import { LiveClient, TokenRequired, fetchJson, fetchLimits, liveUrl } from "./api.js";
+import { LiveClient, fetchJson, liveUrl } from "./api.js";
 import { appendButton, appendControl, byId } from "./dom.js";
-import { formatDetail, setProgress, showError, showFinished } from "./status.js";
+import { formatDetail, loadLimits, setProgress, showError, showFinished } from "./status.js";
 
 export { setProgress };
 
@@ -59,16 +59,11 @@ export { setProgress };
 export async function loadServerConfig(banner) {
   /** @type {ServerConfig} */
   const config = { limits: {}, defaults: {} };
-  try {
-    config.limits = await fetchLimits();
-  } catch (err) {
-    if (err instanceof TokenRequired) {
-      showError(banner, err.message);
-      return null;
-    }
-    showError(banner, `Could not read the server's limits (${err.message}); assuming defaults.`);
-    return config;
-  }
+  const unread = {};
+  const limits = await loadLimits(banner, unread);
+  if (limits === null) return null;
+  if (limits === unread) return config; // the banner says so; the page's own defaults stand
+  config.limits = limits;
   try {
     const schemas = (await fetchJson("/openapi.json"))?.components?.schemas ?? {};
     for (const [name, schema] of Object.entries(schemas)) {

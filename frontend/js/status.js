@@ -295,11 +295,13 @@ function strong(text) {
 /**
  * A page's first request, the server's limits. Without the server's token nothing will work: the
  * banner says so and the answer is null (the page stops). Any other failure is noted in the banner
- * and the page goes on with its defaults (an empty object).
+ * and the page goes on with its defaults (`unread`, by default an empty object).
  * @param {HTMLElement} banner the page's #error
+ * @param {Record<string, number>} [unread] the answer when the limits could not be read (a
+ *   caller that must tell that case apart passes an object of its own)
  * @returns {Promise<Record<string, number>|null>}
  */
-export async function loadLimits(banner) {
+export async function loadLimits(banner, unread = {}) {
   try {
     return await fetchLimits();
   } catch (err) {
@@ -308,6 +310,6 @@ export async function loadLimits(banner) {
       return null;
     }
     showError(banner, `Could not read the server's limits (${err.message}); assuming defaults.`);
-    return {};
+    return unread;
   }
 }
