@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.api.app import create_app
 from server.api.schemas.adversarial import MAX_ADVERSARIAL_SAMPLES, max_adversarial_samples
-from server.api.settings import Settings
+from tests.api.conftest import app_client, train
 
 ZERO_ID = "0" * 64
 PENTAGON = {"n_features": 5, "n_hidden": 2, "feature_probability": [0.05, 1.0], "steps": 2000}
@@ -20,16 +19,7 @@ WIDE = {"n_features": 300, "n_hidden": 4, "steps": 5, "batch_size": 16}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(cache_dir=tmp_path_factory.mktemp("adversarial_cache"), device="cpu")
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def train(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/api/models", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
+    yield from app_client(tmp_path_factory.mktemp("adversarial_cache"))
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
-from server.api.app import create_app
 from server.api.schemas.models import ModelRequest
-from server.api.settings import Settings
 from server.tms.config import EVAL_SAMPLES
+from tests.api.conftest import app_client, train
 
 ZERO_ID = "0" * 64
 # Small enough to train in a fraction of a second on one CPU core.
@@ -41,16 +40,7 @@ SHORT = {"steps": 60, "batch_size": 64}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(cache_dir=tmp_path_factory.mktemp("analysis_cache"), device="cpu")
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def train(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/api/models", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
+    yield from app_client(tmp_path_factory.mktemp("analysis_cache"))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,6 @@ MODEL = {
     "seed": 5,
 }
 SWEEP = MODEL | {"n_train_values": [30, 3, 10, 3]}  # sorted and deduplicated by the server
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(cache_dir=tmp_path, device="cpu"))) as test_client:
-        yield test_client
 
 
 # Ids computed before the finite-training fields existed (they key the shipped cache entries).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +29,6 @@ SHARED = PROGRESS | {"steps": 5000, "seed": 2}
 LONG = PROGRESS | {"steps": 50_000, "seed": 1}
 DIAGRAM = {"grid_size": 2, "steps": 50, "n_restarts": 1, "batch_size": 64}
 JOB_FIELDS = {"id", "kind", "status", "step", "steps", "result_url", "detail"}
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(cache_dir=tmp_path, device="cpu"))) as test_client:
-        yield test_client
 
 
 def submit(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
-from server.api.app import create_app
-from server.api.settings import Settings
-
 TINY = {"grid_size": 4, "n_restarts": 2, "steps": 200}
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(cache_dir=tmp_path, device="cpu"))) as test_client:
-        yield test_client
 
 
 def test_post_returns_the_documented_fields_then_caches(client: TestClient) -> None:

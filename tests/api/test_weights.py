@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from safetensors.numpy import load
 
-from server.api.app import create_app
-from server.api.settings import Settings
 from server.cache import WEIGHTS
+from tests.api.conftest import train
 
 SMALL = {
     "n_features": 5,
@@ -31,19 +27,6 @@ ABSOLUTE = {
 }
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(cache_dir=tmp_path, device="cpu"))) as test_client:
-        yield test_client
-
-
-def trained(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post("/api/models", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
 def weights(client: TestClient, model_id: str) -> dict[str, np.ndarray]:
     response = client.get(f"/api/models/{model_id}/weights")
     assert response.status_code == 200, response.text
@@ -54,7 +37,7 @@ def weights(client: TestClient, model_id: str) -> dict[str, np.ndarray]:
 
 
 def test_the_weights_file_holds_the_results_W_and_b(client: TestClient, tmp_path: Path) -> None:
-    result = trained(client, SMALL)
+    result = train(client, SMALL)
     tensors = weights(client, result["id"])
     assert set(tensors) == {"W", "b"}
     assert tensors["W"].shape == (2, 2, 5) and tensors["b"].shape == (2, 5)
@@ -68,7 +51,7 @@ def test_the_weights_file_holds_the_results_W_and_b(client: TestClient, tmp_path
 
 
 def test_the_absolute_value_models_file_holds_W_out(client: TestClient) -> None:
-    result = trained(client, ABSOLUTE)
+    result = train(client, ABSOLUTE)
     tensors = weights(client, result["id"])
     assert set(tensors) == {"W", "b", "W_out"}
     assert tensors["W_out"].shape == (1, 3, 6)
@@ -78,7 +61,7 @@ def test_the_absolute_value_models_file_holds_W_out(client: TestClient) -> None:
 
 
 def test_kept_snapshots_come_with_the_weights(client: TestClient) -> None:
-    result = trained(client, SMALL | {"snapshots": 3})
+    result = train(client, SMALL | {"snapshots": 3})
     tensors = weights(client, result["id"])
     assert tensors["snapshot_W"].shape == (3, 2, 2, 5)
     assert tensors["snapshot_b"].shape == (3, 2, 5)
@@ -94,7 +77,7 @@ def test_absent_or_unusable_weights_are_404(client: TestClient, tmp_path: Path) 
     ).json()
     assert client.get(f"/api/models/{diagram['id']}/weights").status_code == 404  # not a model
     # A weights file that no longer matches its checksum is never served (and is retrained).
-    result = trained(client, SMALL)
+    result = train(client, SMALL)
     path = tmp_path / result["id"] / WEIGHTS
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 0xFF

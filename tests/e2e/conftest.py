@@ -1,14 +1,21 @@
 """Headless Chromium for the page tests: Debian's /usr/bin/chromium (`playwright install` cannot
-download here), one browser per module and a fresh context per test."""
+download here), one browser per module and a fresh context per test; and a server on a copy of the
+shipped models_cache/, one per module."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from benchmarks.serve import start_server, stop_server
+
+# The trained entries the repository ships, as a fresh clone has them.
+SHIPPED_CACHE = Path(__file__).resolve().parents[2] / "models_cache"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,6 +41,19 @@ def browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def shipped_cache_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a server on a temporary copy of models_cache/, as a fresh clone ships it; its
+    own copy per module, since the tests may add entries to it."""
+    cache = tmp_path_factory.mktemp("shipped") / "cache"
+    shutil.copytree(SHIPPED_CACHE, cache)
+    proc, base = start_server(cache)
+    try:
+        yield base
+    finally:
+        stop_server(proc)
 
 
 class Console:

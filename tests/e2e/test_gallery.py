@@ -8,36 +8,20 @@ Live training uses the pentagon with its steps cut to 300 through the URL (secon
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page
 
-from benchmarks.serve import start_server, stop_server
 from server.presets import Preset, presets
 from tests.e2e.conftest import Console, hash_params
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 STATE = "document.getElementById('detail').dataset.state"
 SETTLED = f"['drawn', 'missing', 'error'].includes({STATE})"
 DRAWN = f"{STATE} === 'drawn'"
 SMALL = "preset=pentagon&steps=300"
-
-
-@pytest.fixture(scope="module")
-def gallery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server on a temporary copy of models_cache/ (the tests may add entries to it)."""
-    cache = tmp_path_factory.mktemp("gallery") / "cache"
-    shutil.copytree(ROOT / "models_cache", cache)
-    proc, base = start_server(cache)
-    try:
-        yield base
-    finally:
-        stop_server(proc)
+# Views of a sweep: a summary panel with a link to its own page, and no retrain button.
+SWEEP_VIEWS = ("phase_diagram", "double_descent", "power")
 
 
 def drop_not_found(console: Console) -> None:
@@ -45,9 +29,9 @@ def drop_not_found(console: Console) -> None:
     console.errors = [e for e in console.errors if "status of 404" not in e]
 
 
-def test_one_card_per_preset(gallery_server: str, page: Page) -> None:
+def test_one_card_per_preset(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
-    page.goto(f"{gallery_server}/gallery.html")
+    page.goto(f"{shipped_cache_server}/gallery.html")
     page.wait_for_function("document.getElementById('cards').dataset.state === 'ready'")
     cards = page.locator("#cards .card")
     expected = presets()
@@ -60,6 +44,19 @@ def test_one_card_per_preset(gallery_server: str, page: Page) -> None:
         assert cards.nth(i).locator(".card-kind").inner_text()
     assert page.locator("#detail").is_hidden()
     console.assert_clean()
+
+
+def full_page_link(preset: Preset) -> tuple[str, str]:
+    """A sweep preset's card links to the page that draws the sweep in full: that page's path, and
+    a parameter of the sweep the link must carry."""
+    if preset.view == "phase_diagram":
+        assert preset.phase_diagram is not None
+        return "/phase.html", f"n_features={preset.phase_diagram.n_features}"
+    if preset.view == "double_descent":
+        assert preset.double_descent is not None
+        return "/memorisation.html", f"n_features={preset.double_descent.n_features}"
+    assert preset.power_sweep is not None
+    return "/power.html", f"k={preset.power_sweep.k}"
 
 
 def card_problem(page: Page, console: Console, preset: Preset) -> str:
@@ -77,26 +74,14 @@ def card_problem(page: Page, console: Console, preset: Preset) -> str:
     view = page.locator("#view")
     if state != "drawn":
         return f"{state}: {view.inner_text()[:120]} {page.locator('#detail-error').inner_text()}"
-    if preset.view == "phase_diagram":
-        assert preset.phase_diagram is not None
+    if preset.view in SWEEP_VIEWS:
+        path, parameter = full_page_link(preset)
         href = view.locator("a.phase-link").get_attribute("href") or ""
-        assert href.startswith("/phase.html#")
-        assert f"n_features={preset.phase_diagram.n_features}" in href
+        assert href.startswith(f"{path}#")
+        assert parameter in href
         assert page.locator("#retrain").count() == 0
-        source = view.locator(".panel").get_attribute("data-source")
-    elif preset.view == "double_descent":
-        assert preset.double_descent is not None
-        href = view.locator("a.phase-link").get_attribute("href") or ""
-        assert href.startswith("/memorisation.html#")
-        assert f"n_features={preset.double_descent.n_features}" in href
-        assert page.locator("#retrain").count() == 0
-        source = view.locator(".panel").get_attribute("data-source")
-    elif preset.view == "power":
-        assert preset.power_sweep is not None
-        href = view.locator("a.phase-link").get_attribute("href") or ""
-        assert href.startswith("/power.html#") and f"k={preset.power_sweep.k}" in href
-        assert page.locator("#retrain").count() == 0
-        page.wait_for_function("document.querySelector('#view .panel')?.dataset.source")
+        if preset.view == "power":  # its panel sets data-source after the detail is drawn
+            page.wait_for_function("document.querySelector('#view .panel')?.dataset.source")
         source = view.locator(".panel").get_attribute("data-source")
     else:
         source = view.get_attribute("data-source")
@@ -109,18 +94,18 @@ def card_problem(page: Page, console: Console, preset: Preset) -> str:
     return "; ".join(console.errors)
 
 
-def test_every_card_opens_from_the_cache(gallery_server: str, page: Page) -> None:
+def test_every_card_opens_from_the_cache(shipped_cache_server: str, page: Page) -> None:
     """Every card, clicked in turn on one page, draws its view from the shipped cache."""
     console = Console(page)
-    page.goto(f"{gallery_server}/gallery.html")
+    page.goto(f"{shipped_cache_server}/gallery.html")
     problems = {p.id: card_problem(page, console, p) for p in presets()}
     problems = {key: text for key, text in problems.items() if text}
     assert not problems, "\n".join(f"{key}: {text}" for key, text in problems.items())
 
 
-def test_retrain_live_shows_progress_and_redraws(gallery_server: str, page: Page) -> None:
+def test_retrain_live_shows_progress_and_redraws(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
-    page.goto(f"{gallery_server}/gallery.html#{SMALL}")
+    page.goto(f"{shipped_cache_server}/gallery.html#{SMALL}")
     page.wait_for_function(DRAWN)  # trained live (steps differ from the cached request)
     assert page.locator("#ctl-steps").input_value() == "300"
     page.evaluate(
@@ -143,9 +128,9 @@ def test_retrain_live_shows_progress_and_redraws(gallery_server: str, page: Page
     console.assert_clean()
 
 
-def test_controls_round_trip_through_the_url(gallery_server: str, page: Page) -> None:
+def test_controls_round_trip_through_the_url(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
-    page.goto(f"{gallery_server}/gallery.html#{SMALL}&seed=3")
+    page.goto(f"{shipped_cache_server}/gallery.html#{SMALL}&seed=3")
     page.wait_for_function(DRAWN)
     assert hash_params(page.url) == {"preset": "pentagon", "steps": "300", "seed": "3"}
     page.reload()
@@ -184,11 +169,11 @@ def test_controls_round_trip_through_the_url(gallery_server: str, page: Page) ->
     console.assert_clean()
 
 
-def test_untrained_preset_says_so(gallery_server: str, page: Page) -> None:
+def test_untrained_preset_says_so(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
     not_found = {"status": 404, "json": {"detail": "model not found"}}
     page.route("**/api/models/*", lambda route: route.fulfill(**not_found))
-    page.goto(f"{gallery_server}/gallery.html#preset=basic-results")
+    page.goto(f"{shipped_cache_server}/gallery.html#preset=basic-results")
     page.wait_for_function(f"{STATE} === 'missing'")
     assert "Not trained yet" in page.locator("#view").inner_text()
     assert page.locator("#view").get_attribute("data-source") == "missing"
@@ -199,11 +184,11 @@ def test_untrained_preset_says_so(gallery_server: str, page: Page) -> None:
     console.assert_clean()
 
 
-def test_refused_request_is_shown_as_text(gallery_server: str, page: Page) -> None:
+def test_refused_request_is_shown_as_text(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
     # 50000 steps × 1024 × 10 instances × 16 restarts × (5 × 256 + 128 × 5) is over max_work.
     page.goto(
-        f"{gallery_server}/gallery.html#preset=intro-2d&n_hidden=256&steps=50000&n_restarts=16"
+        f"{shipped_cache_server}/gallery.html#preset=intro-2d&n_hidden=256&steps=50000&n_restarts=16"
     )
     page.wait_for_function(f"{STATE} === 'error'")
     error = page.locator("#detail-error")
@@ -213,12 +198,12 @@ def test_refused_request_is_shown_as_text(gallery_server: str, page: Page) -> No
 
 
 def test_the_double_descent_card_opens_the_memorisation_page_from_the_cache(
-    gallery_server: str, page: Page
+    shipped_cache_server: str, page: Page
 ) -> None:
     """The card's link carries the preset's sweep; the page's defaults are that sweep too, so
     both open from the shipped cache at once, with the peak marked and the smallest T's T-gon."""
     console = Console(page)
-    page.goto(f"{gallery_server}/gallery.html#preset=double-descent")
+    page.goto(f"{shipped_cache_server}/gallery.html#preset=double-descent")
     link = page.locator("#view a.phase-link")
     link.wait_for()
     page.wait_for_function("document.querySelector('#view .panel')?.dataset.source === 'cache'")
@@ -228,6 +213,6 @@ def test_the_double_descent_card_opens_the_memorisation_page_from_the_cache(
     page.wait_for_function("document.getElementById('picked').dataset.loaded === '3'")
     hidden = page.evaluate("document.getElementById('hidden-2d').data[1].x.length")
     assert hidden == 3 and 3 < peak < 1000
-    page.goto(f"{gallery_server}/memorisation.html")  # no hash: the defaults, the same sweep
+    page.goto(f"{shipped_cache_server}/memorisation.html")  # no hash: the defaults, the same sweep
     page.wait_for_function("document.getElementById('progress').dataset.state === 'cached'")
     console.assert_clean()

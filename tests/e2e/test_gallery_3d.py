@@ -4,19 +4,13 @@ console errors."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page
 
-from benchmarks.serve import start_server, stop_server
 from tests.e2e.conftest import FINISHED, Console
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 DRAWN = "document.getElementById('detail').dataset.state === 'drawn'"
 # Per scene: its feature traces' indices (scatter3d traces with meta.feature), in order.
 FEATURE_TRACES = """() => [...document.querySelectorAll('#view .geometry-3d')].map((el) =>
@@ -24,20 +18,9 @@ FEATURE_TRACES = """() => [...document.querySelectorAll('#view .geometry-3d')].m
         .map((t) => t.meta.feature))"""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cache = tmp_path_factory.mktemp("gallery3d") / "cache"
-    shutil.copytree(ROOT / "models_cache", cache)
-    proc, base = start_server(cache)
-    try:
-        yield base
-    finally:
-        stop_server(proc)
-
-
-def test_polyhedra_draw_one_scatter3d_per_feature(server: str, page: Page) -> None:
+def test_polyhedra_draw_one_scatter3d_per_feature(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
-    page.goto(f"{server}/gallery.html#preset=polyhedra-3d")
+    page.goto(f"{shipped_cache_server}/gallery.html#preset=polyhedra-3d")
     page.wait_for_function(DRAWN)
     assert page.locator("#view").get_attribute("data-source") == "cache"
     scenes = page.evaluate(FEATURE_TRACES)
@@ -54,9 +37,9 @@ def test_polyhedra_draw_one_scatter3d_per_feature(server: str, page: Page) -> No
     console.assert_clean()
 
 
-def test_the_replay_steps_through_snapshots_in_3d(server: str, page: Page) -> None:
+def test_the_replay_steps_through_snapshots_in_3d(shipped_cache_server: str, page: Page) -> None:
     console = Console(page)
-    page.goto(f"{server}/gallery.html#preset=geometric-transformations")
+    page.goto(f"{shipped_cache_server}/gallery.html#preset=geometric-transformations")
     page.wait_for_function(DRAWN)
     assert page.evaluate(FEATURE_TRACES) == [list(range(6))]
     slider = page.locator("#view input[type=range]")
@@ -69,10 +52,12 @@ def test_the_replay_steps_through_snapshots_in_3d(server: str, page: Page) -> No
     console.assert_clean()
 
 
-def test_the_explorer_draws_m_3_in_3d(server: str, page: Page) -> None:
+def test_the_explorer_draws_m_3_in_3d(shipped_cache_server: str, page: Page) -> None:
     """The explorer's geometry panel: arrows in the plane for m = 2, a 3-D scene for m = 3."""
     console = Console(page)
-    page.goto(f"{server}/#n_features=6&n_hidden=3&feature_probability=0.05&steps=500&seed=3")
+    page.goto(
+        f"{shipped_cache_server}/#n_features=6&n_hidden=3&feature_probability=0.05&steps=500&seed=3"
+    )
     page.wait_for_function(FINISHED)
     traces = page.evaluate(
         """() => (document.getElementById('geometry').data || [])

@@ -10,20 +10,15 @@ Set SAE_SCREENSHOT=/tmp/sae.png to save a screenshot of the finished page.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from benchmarks.serve import start_server, stop_server
 from server.presets import preset_infos
 from tests.e2e.conftest import FINISHED, Console, hash_params
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 PROGRESS = "document.getElementById('progress').dataset.state"
 
 # A 5 → 2 pentagon-like model and an SAE small enough to train in seconds, resampling twice.
@@ -264,24 +259,12 @@ def test_the_url_hash_round_trips(live_server: str, page: Page) -> None:
     console.assert_clean()
 
 
-@pytest.fixture(scope="module")
-def shipped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server on a temporary copy of models_cache/, as a fresh clone ships it."""
-    cache = tmp_path_factory.mktemp("sae_gallery") / "cache"
-    shutil.copytree(ROOT / "models_cache", cache)
-    proc, base = start_server(cache)
-    try:
-        yield base
-    finally:
-        stop_server(proc)
-
-
 def test_gallery_draws_the_shipped_pentagon_sae_and_opens_it_on_the_page(
-    shipped_server: str, page: Page
+    shipped_cache_server: str, page: Page
 ) -> None:
     console = Console(page)
     info = next(p for p in preset_infos() if p.id == "sae-pentagon")
-    page.goto(f"{shipped_server}/gallery.html")
+    page.goto(f"{shipped_cache_server}/gallery.html")
     page.wait_for_function("document.getElementById('cards').dataset.state === 'ready'")
     assert page.locator(".site-nav a[href='/sae.html']").count() == 1
     card = page.locator(".card[data-preset='sae-pentagon']")
@@ -294,7 +277,7 @@ def test_gallery_draws_the_shipped_pentagon_sae_and_opens_it_on_the_page(
     view = page.locator("#view")
     for name in ("directions", "cosines", "frequency", "loss"):
         assert view.locator(f"#gallery-sae-{name} .main-svg").count() >= 1, name
-    result = page.request.get(f"{shipped_server}/api/saes/{info.sae_id}").json()
+    result = page.request.get(f"{shipped_cache_server}/api/saes/{info.sae_id}").json()
     assert result["cached"] and result["dead_latents"] == 0
     assert view.locator("[data-stat='mmcs']").inner_text() == fmt3(result["mmcs"])
     assert view.locator("[data-stat='dead']").inner_text() == "0 / 5"
