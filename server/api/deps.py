@@ -121,11 +121,6 @@ def parse_text(
     return limits_of(request, settings.limits) or request
 
 
-def parse_request_text(text: str, settings: Settings) -> ModelRequest | list[dict[str, Any]]:
-    """Parse a live model request (JSON text): the request, or errors in pydantic's shape."""
-    return parse_text(text, ModelRequest, settings, limit_errors)
-
-
 async def _disconnected(http: StarletteRequest) -> None:
     """Return once the client has gone (its body was read already: what comes next is the
     ``http.disconnect`` the server sends when the connection closes)."""

@@ -56,14 +56,15 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 
 from server.api.deps import (
+    LimitErrors,
     live_sockets_of,
-    parse_request_text,
+    parse_text,
     settings_of,
     starting_point_error,
     worker_of,
 )
 from server.api.errors import public_errors
-from server.api.limits import LimitChecker
+from server.api.limits import LimitChecker, limit_errors
 from server.api.schemas.live import (
     CONTROL,
     CONTROL_TYPES,
@@ -113,14 +114,30 @@ class LiveProtocol:
     done: Callable[[int, Any], BaseModel]
     bind: Callable[[Any, Any], Task] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        request: type[BaseModel],
+        limit_errors: LimitErrors,
+        task: Callable[[Any], Task],
+        snapshot: type[BaseModel],
+        done: type[BaseModel],
+        bind: Callable[[Any, Any], Task] | None = None,
+    ) -> LiveProtocol:
+        """The protocol of the live resource whose requests are ``request``s, checked against the
+        configured limits by ``limit_errors``, and whose messages are ``snapshot(seq, **fields)``
+        and ``done(seq, result)``."""
+        return cls(
+            expects=request.__name__,
+            parse=lambda text, settings: parse_text(text, request, settings, limit_errors),
+            task=task,
+            snapshot=lambda seq, fields: snapshot(seq=seq, **fields),
+            done=lambda seq, result: done(seq=seq, result=result),
+            bind=bind,
+        )
 
-MODELS = LiveProtocol(
-    expects="ModelRequest",
-    parse=parse_request_text,
-    task=ModelTask,
-    snapshot=lambda seq, fields: SnapshotMessage(seq=seq, **fields),
-    done=lambda seq, result: DoneMessage(seq=seq, result=result),
-)
+
+MODELS = LiveProtocol.of(ModelRequest, limit_errors, ModelTask, SnapshotMessage, DoneMessage)
 
 
 def message_size_errors(text: str, limits: Limits) -> list[dict[str, Any]]:

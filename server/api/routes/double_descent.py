@@ -10,15 +10,12 @@ dimensionalities so far, ``sweep.final`` false, test losses null), then ``{"type
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, WebSocket
 
 from server.api.deps import (
     ContentId,
     SettingsDep,
     WorkerDep,
-    parse_text,
     raise_for_limits,
     stored_or_404,
     train_or_503,
@@ -31,22 +28,17 @@ from server.api.schemas.double_descent import (
     DoubleDescentResult,
     DoubleDescentSnapshotMessage,
 )
-from server.api.settings import Settings
 from server.double_descent_results import DoubleDescentTask, load_sweep
 
 router = APIRouter(prefix="/double-descent", tags=["double descent"])
 
 
-def _parse(text: str, settings: Settings) -> DoubleDescentRequest | list[dict[str, Any]]:
-    return parse_text(text, DoubleDescentRequest, settings, double_descent_limit_errors)
-
-
-DOUBLE_DESCENT = LiveProtocol(
-    expects="DoubleDescentRequest",
-    parse=_parse,
-    task=DoubleDescentTask,
-    snapshot=lambda seq, fields: DoubleDescentSnapshotMessage(seq=seq, **fields),
-    done=lambda seq, result: DoubleDescentDoneMessage(seq=seq, result=result),
+DOUBLE_DESCENT = LiveProtocol.of(
+    DoubleDescentRequest,
+    double_descent_limit_errors,
+    DoubleDescentTask,
+    DoubleDescentSnapshotMessage,
+    DoubleDescentDoneMessage,
 )
 
 

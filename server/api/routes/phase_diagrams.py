@@ -8,15 +8,12 @@ as JSON; get ``{"type": "snapshot", "seq", "id", "step", "steps", "diagram"}`` w
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, WebSocket
 
 from server.api.deps import (
     ContentId,
     SettingsDep,
     WorkerDep,
-    parse_text,
     raise_for_limits,
     stored_or_404,
     train_or_503,
@@ -29,22 +26,17 @@ from server.api.schemas.phase_diagrams import (
     PhaseDoneMessage,
     PhaseSnapshotMessage,
 )
-from server.api.settings import Settings
 from server.phase_results import PhaseDiagramTask, load_diagram
 
 router = APIRouter(prefix="/phase-diagrams", tags=["phase diagrams"])
 
 
-def _parse(text: str, settings: Settings) -> PhaseDiagramRequest | list[dict[str, Any]]:
-    return parse_text(text, PhaseDiagramRequest, settings, phase_limit_errors)
-
-
-PHASE_DIAGRAMS = LiveProtocol(
-    expects="PhaseDiagramRequest",
-    parse=_parse,
-    task=PhaseDiagramTask,
-    snapshot=lambda seq, fields: PhaseSnapshotMessage(seq=seq, **fields),
-    done=lambda seq, result: PhaseDoneMessage(seq=seq, result=result),
+PHASE_DIAGRAMS = LiveProtocol.of(
+    PhaseDiagramRequest,
+    phase_limit_errors,
+    PhaseDiagramTask,
+    PhaseSnapshotMessage,
+    PhaseDoneMessage,
 )
 
 

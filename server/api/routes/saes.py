@@ -19,7 +19,6 @@ from server.api.deps import (
     ContentId,
     SettingsDep,
     WorkerDep,
-    parse_text,
     raise_for_limits,
     stored_or_404,
     train_or_503,
@@ -28,7 +27,7 @@ from server.api.limits import sae_limit_errors, sae_shape_errors
 from server.api.live import LiveProtocol, serve_live
 from server.api.schemas.models import ModelResult
 from server.api.schemas.saes import SAEDoneMessage, SAERequest, SAEResult, SAESnapshotMessage
-from server.api.settings import Limits, Settings
+from server.api.settings import Limits
 from server.jobs import JobBoard
 from server.sae_results import SAETask, instance_errors, load_sae
 
@@ -78,16 +77,12 @@ async def sae_task(
     return SAETask(request, model, check)
 
 
-def _parse(text: str, settings: Settings) -> SAERequest | list[dict[str, Any]]:
-    return parse_text(text, SAERequest, settings, sae_limit_errors)
-
-
-SAES = LiveProtocol(
-    expects="SAERequest",
-    parse=_parse,
-    task=SAETask,
-    snapshot=lambda seq, fields: SAESnapshotMessage(seq=seq, **fields),
-    done=lambda seq, result: SAEDoneMessage(seq=seq, result=result),
+SAES = LiveProtocol.of(
+    SAERequest,
+    sae_limit_errors,
+    SAETask,
+    SAESnapshotMessage,
+    SAEDoneMessage,
     bind=lambda request, settings: SAETask(request, check=model_checks(settings.limits)),
 )
 
