@@ -355,15 +355,15 @@ class ModelCache:
     def write_uses(self) -> None:
         """Give every kept entry's meta.json its last use, so that the LRU order outlives this
         process (the server calls this at shutdown)."""
-        for entry_id, used in self._memo_uses().items():
-            _write_use(self.path(entry_id), int(used * 1e9))
+        for entry_id, used_ns in self._memo_uses().items():
+            _write_use(self.path(entry_id), used_ns)
 
-    def _memo_uses(self) -> dict[str, float]:
-        """Each kept entry's last use (seconds since the epoch), by id."""
-        uses: dict[str, float] = {}
+    def _memo_uses(self) -> dict[str, int]:
+        """Each kept entry's last use (``time.time_ns()``), by id."""
+        uses: dict[str, int] = {}
         with self._memo_lock:
             for (entry_id, _, _), kept in self._memo.items():
-                uses[entry_id] = max(uses.get(entry_id, 0.0), kept.used_ns / 1e9)
+                uses[entry_id] = max(uses.get(entry_id, 0), kept.used_ns)
         return uses
 
     def _temporary(self, entry_id: str) -> Path:
@@ -402,7 +402,7 @@ class ModelCache:
                 used = (path / META).lstat().st_mtime
             except OSError:  # being written or removed
                 continue
-            found.append((max(used, uses.get(path.name, 0.0)), path.name, size))
+            found.append((max(used, uses.get(path.name, 0) / 1e9), path.name, size))
         return found
 
     def evict(self, keep: str = "") -> list[str]:

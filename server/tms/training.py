@@ -22,6 +22,7 @@ estimates does not bias it low (:class:`LossEstimate` says how a result's loss w
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -846,11 +847,8 @@ class TrainingBatch:
             sparse=any(run.sampler is not None and not run.sampler.all_dense for run in runs),
         )
         groups: dict[tuple[float, float], AdamGroup] = {}
-        start = 0
-        for run in runs:
-            rows_of_run = slice(start, start + run.rows)
-            layout.slices.append(rows_of_run)
-            start += run.rows
+        layout.slices = _row_slices(runs)
+        for run, rows_of_run in zip(runs, layout.slices, strict=True):
             mine = AdamGroup(run.config.lr, run.config.weight_decay)
             if len(run.parts) == 1:  # the run's whole tensors
                 mine.params += run.params
@@ -859,8 +857,9 @@ class TrainingBatch:
                 mine.exp_avg_sqs += run.exp_avg_sq
                 mine.steps += run.adam_steps
             else:  # a joined run: each part's slices, as the tensors it would have alone
+                offset = rows_of_run.start
                 for part in run.parts:
-                    r = slice(start - run.rows + part.rows.start, start - run.rows + part.rows.stop)
+                    r = slice(offset + part.rows.start, offset + part.rows.stop)
                     mine.params += [p[part.rows] for p in run.params]
                     mine.grads += [buffer[r] for buffer in layout.grads]
                     mine.exp_avgs += [e[part.rows] for e in run.exp_avg]
@@ -877,22 +876,18 @@ class TrainingBatch:
         """The fused step's layout: every run's weights and AdamW moments moved into one
         buffer each (the runs' tensors become views of them), so one call steps them all."""
         first = runs[0]
-        names = ("W", "b")
-        whole = {name: torch.cat([getattr(run, name) for run in runs]) for name in names}
+        W = torch.cat([run.W for run in runs])
+        b = torch.cat([run.b for run in runs])
         moments = [torch.cat([run.exp_avg[k] for run in runs]) for k in range(2)]
         squares = [torch.cat([run.exp_avg_sq[k] for run in runs]) for k in range(2)]
-        start = 0
-        slices = []
-        for run in runs:
-            rows = slice(start, start + run.rows)
-            start += run.rows
-            slices.append(rows)
-            run.W, run.b = whole["W"][rows], whole["b"][rows]
+        slices = _row_slices(runs)
+        for run, rows in zip(runs, slices, strict=True):
+            run.W, run.b = W[rows], b[rows]
             run.exp_avg = [m[rows] for m in moments]
             run.exp_avg_sq = [v[rows] for v in squares]
         importance = torch.cat([run.importance for run in runs])
         generators = [g for run in runs for g in run.row_generators or []]
-        tensors = (whole["W"], whole["b"], moments[0], squares[0], moments[1], squares[1])
+        tensors = (W, b, moments[0], squares[0], moments[1], squares[1])
         counts = np.array([run.rows for run in runs])
         per_run = np.array(
             [(run.config.lr_at(run.step), run.config.weight_decay, run.step + 1) for run in runs]
@@ -1031,6 +1026,12 @@ def _row_generators(layout: _Layout) -> list[tuple[slice, torch.Generator]]:
         for run, rows in zip(layout.runs, layout.slices, strict=True)
         for part in run.parts
     ]
+
+
+def _row_slices(runs: list[Run]) -> list[slice]:
+    """Each run's rows in a batch that stacks the runs' rows in order."""
+    ends = list(itertools.accumulate(run.rows for run in runs))
+    return [slice(end - run.rows, end) for run, end in zip(runs, ends, strict=True)]
 
 
 def _merge(groups: dict[tuple[float, float], AdamGroup], mine: AdamGroup, lr: float) -> None:
